@@ -1,0 +1,42 @@
+# The two commands the README names:
+#   make run    runs a single node on its embedded defaults
+#   make test   installs what the tests need and runs every check CI runs
+
+GO        ?= go
+FUZZTIME  ?= 10s
+STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: run test deps lint unit fuzz bench
+
+run:
+	$(GO) run ./cmd/dninode
+
+test: deps lint unit fuzz
+
+# deps installs what the tests need on a fresh machine. For now that is only
+# Go modules; later issues add Chromium for the browser tests.
+deps:
+	$(GO) mod download
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+# fuzz runs every fuzz target for FUZZTIME on top of its seed corpus (which
+# the unit tests already run). Minimisation is capped so that large inputs
+# do not eat the budget.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$target"; \
+	    $(GO) test $$pkg -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s; \
+	  done; \
+	done
+
+# bench runs the benchmarks whose figures the issues ask for.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./allocator ./fsm
