@@ -1,0 +1,89 @@
+package allocator
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// Attribution is what a visit tells about where the visitor came from. It
+// never changes once the visit starts; calls keep a pointer to it.
+type Attribution struct {
+	Source   string // utm_source
+	Medium   string // utm_medium
+	Campaign string // utm_campaign
+	Term     string // utm_term
+	Content  string // utm_content
+
+	GCLID   string // Google Ads click id
+	GBRAID  string // Google Ads click id for iOS app-to-web
+	WBRAID  string // Google Ads click id for iOS web-to-app
+	FBCLID  string // Meta click id
+	MSCLKID string // Microsoft Advertising click id
+
+	Referrer    string
+	LandingPage string
+	UserAgent   string
+}
+
+// Length caps, in bytes, on what a visitor sends. Anything longer is cut at
+// a character boundary before it enters the log.
+const (
+	MaxUTMLen     = 256
+	MaxClickIDLen = 256
+	MaxURLLen     = 1024
+	MaxUALen      = 512
+)
+
+// Clamp makes every field valid UTF-8 and no longer than its cap. The node
+// that accepts a visit clamps its attribution before proposing it.
+func (a *Attribution) Clamp() {
+	for _, f := range a.capped() {
+		if len(*f.s) > f.max || !utf8.ValidString(*f.s) {
+			*f.s = clampString(*f.s, f.max)
+		}
+	}
+}
+
+// clampLengths cuts fields longer than their caps, without checking UTF-8:
+// the state machine's cheap guard against a node that did not clamp.
+func (a *Attribution) clampLengths() {
+	for _, f := range a.capped() {
+		if len(*f.s) > f.max {
+			*f.s = clampString(*f.s, f.max)
+		}
+	}
+}
+
+type cappedField struct {
+	s   *string
+	max int
+}
+
+func (a *Attribution) capped() [13]cappedField {
+	return [...]cappedField{
+		{&a.Source, MaxUTMLen}, {&a.Medium, MaxUTMLen}, {&a.Campaign, MaxUTMLen},
+		{&a.Term, MaxUTMLen}, {&a.Content, MaxUTMLen},
+		{&a.GCLID, MaxClickIDLen}, {&a.GBRAID, MaxClickIDLen}, {&a.WBRAID, MaxClickIDLen},
+		{&a.FBCLID, MaxClickIDLen}, {&a.MSCLKID, MaxClickIDLen},
+		{&a.Referrer, MaxURLLen}, {&a.LandingPage, MaxURLLen}, {&a.UserAgent, MaxUALen},
+	}
+}
+
+func clampString(s string, max int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
+
+// GoogleClick reports whether the visitor arrived by clicking a Google ad.
+func (a *Attribution) GoogleClick() bool {
+	return a.GCLID != "" || a.GBRAID != "" || a.WBRAID != ""
+}

@@ -1,0 +1,384 @@
+package allocator
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Image is a State copied out into plain values: what a snapshot holds.
+// Export makes one without changing the state; Import builds a fresh State
+// from one. Times are Unix milliseconds, 0 meaning "never". Records
+// reference each other by sequence number (1 and up; 0 means none).
+//
+// Export lists everything in a fixed order (pools, numbers and visits by
+// sequence, calls oldest first), so two replicas with the same state export
+// equal images.
+type Image struct {
+	PoolSeq, VisitSeq, NumberSeq uint64
+	Pools                        []PoolRecord
+	Visits                       []VisitRecord // live ones, and ended ones a number still remembers
+	Numbers                      []NumberRecord
+	Calls                        []CallRecord
+}
+
+// PoolRecord is a pool in an Image.
+type PoolRecord struct {
+	Seq                             uint64
+	ID, Key                         string
+	Settings                        Settings
+	CreatedAt, UpdatedAt, DeletedAt int64
+	Free                            []int8   // free lines, front of the LRU list first
+	Numberless                      []uint64 // live visits without a number, oldest first
+	RecentReqs                      [4]RequestID
+	NextReq                         uint8
+}
+
+// VisitRecord is a visit in an Image.
+type VisitRecord struct {
+	Seq         uint64
+	ID          VisitID
+	Pool        uint64
+	Attribution Attribution
+	FirstSeen   int64
+	Seen        int64 // last heartbeat while numberless; holders' is on their number
+	Ended       int64
+	Req         RequestID
+}
+
+// NumberRecord is a number in an Image.
+type NumberRecord struct {
+	Seq                               uint64
+	E164, ProviderID                  string
+	Pool                              uint64
+	Owned                             bool
+	AddedAt                           int64
+	State                             NumberState
+	Line                              int8  // -1 unless active
+	Seen                              int64 // holder's last heartbeat, if held
+	LastAssigned, LastFreed, Released int64
+	Tenures                           []TenureRecord // newest first, at most 2
+}
+
+// TenureRecord is a tenure in an Image.
+type TenureRecord struct {
+	Visit       uint64
+	From, Until int64
+	Reason      EndReason
+	Displaced   uint64
+}
+
+// CallRecord is a call in an Image.
+type CallRecord struct {
+	SID, To, From, PoolID string
+	StartedAt, UpdatedAt  int64
+	Match                 MatchKind
+	Visit, Also           VisitID
+	Attribution           *Attribution // nil for no match
+	FirstTime             bool
+	Status                CallStatus
+	Duration              time.Duration
+	AnsweredBy            string
+	Recorded              bool
+}
+
+// Export copies the state into an Image. It must not run beside a write
+// method. The image shares with the state only values the state never
+// changes (strings, forwarding lists, call attributions), so it can be
+// encoded while writes go on.
+func (s *State) Export() *Image {
+	img := &Image{PoolSeq: s.poolSeq, VisitSeq: s.visitSeq, NumberSeq: s.numberSeq}
+	visits := make(map[uint64]*Visit)
+	keep := func(v *Visit) uint64 {
+		if v == nil {
+			return 0
+		}
+		visits[v.seq] = v
+		return v.seq
+	}
+	s.poolLog.each(func(p *Pool) bool {
+		v := p.view.Load()
+		pr := PoolRecord{
+			Seq: p.seq, ID: p.ID, Key: p.Key, Settings: v.settings,
+			CreatedAt: millis(p.CreatedAt), UpdatedAt: v.updatedAt, DeletedAt: v.deletedAt,
+			Free: p.free.order(), RecentReqs: p.recentReqs, NextReq: uint8(p.nextReq),
+		}
+		for nl := p.nlHead; nl != nil; nl = nl.nlNext {
+			pr.Numberless = append(pr.Numberless, keep(nl))
+		}
+		img.Pools = append(img.Pools, pr)
+		p.all.each(func(n *Number) bool {
+			nr := NumberRecord{
+				Seq: n.seq, E164: n.E164, ProviderID: n.ProviderID, Pool: p.seq, Owned: n.Owned,
+				AddedAt: millis(n.AddedAt), State: n.State(), Line: n.line,
+				LastAssigned: n.lastAssigned.Load(), LastFreed: n.lastFreed.Load(), Released: n.releasedAt.Load(),
+			}
+			if n.line != none {
+				if nr.Seen = p.seen[n.line].Load(); nr.Seen == noHolder {
+					nr.Seen = 0
+				}
+			}
+			for _, t := range n.Tenures() {
+				nr.Tenures = append(nr.Tenures, TenureRecord{
+					Visit: keep(t.Visit), From: t.from, Until: t.until.Load(),
+					Reason: t.Reason(), Displaced: keep(t.Displaced),
+				})
+			}
+			img.Numbers = append(img.Numbers, nr)
+			return true
+		})
+		return true
+	})
+	slices.SortFunc(img.Numbers, func(a, b NumberRecord) int { return cmp.Compare(a.Seq, b.Seq) })
+	img.Visits = make([]VisitRecord, 0, len(visits))
+	for _, v := range visits {
+		img.Visits = append(img.Visits, VisitRecord{
+			Seq: v.seq, ID: v.ID, Pool: v.Pool.seq, Attribution: *v.Attribution,
+			FirstSeen: millis(v.FirstSeen), Seen: v.seen.Load(), Ended: v.ended.Load(), Req: v.req,
+		})
+	}
+	slices.SortFunc(img.Visits, func(a, b VisitRecord) int { return cmp.Compare(a.Seq, b.Seq) })
+	s.callLog.each(func(e *callEntry) bool {
+		c := e.cur.Load()
+		img.Calls = append(img.Calls, CallRecord{
+			SID: c.SID, To: c.To, From: c.From, PoolID: c.PoolID,
+			StartedAt: millis(c.StartedAt), UpdatedAt: millis(c.UpdatedAt),
+			Match: c.Match, Visit: c.Visit, Also: c.Also, Attribution: c.Attribution,
+			FirstTime: c.FirstTime, Status: c.Status, Duration: c.Duration,
+			AnsweredBy: c.AnsweredBy, Recorded: c.Recorded,
+		})
+		return true
+	})
+	return img
+}
+
+// ErrCorruptImage wraps every reason Import refuses an image.
+var ErrCorruptImage = errors.New("corrupt state image")
+
+func corrupt(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrCorruptImage, fmt.Sprintf(format, args...))
+}
+
+// Import builds a fresh State from an image, checking that the image is
+// whole: every reference resolves, no number has two holders, no visit
+// holds two numbers, and the free lists hold exactly the free numbers.
+func Import(img *Image) (*State, error) {
+	s := New()
+	s.poolSeq, s.visitSeq, s.numberSeq = img.PoolSeq, img.VisitSeq, img.NumberSeq
+	pools := make(map[uint64]*Pool, len(img.Pools))
+	for i := range img.Pools {
+		pr := &img.Pools[i]
+		if pr.Seq == 0 || pr.Seq > img.PoolSeq || pools[pr.Seq] != nil {
+			return nil, corrupt("pool %q has a bad sequence number %d", pr.ID, pr.Seq)
+		}
+		if !validID(pr.ID) || !validID(pr.Key) || s.pools.get(pr.ID) != nil || s.poolKeys.get(pr.Key) != nil {
+			return nil, corrupt("pool %q has a bad or repeated id or key", pr.ID)
+		}
+		if err := pr.Settings.Validate(); err != nil {
+			return nil, corrupt("pool %q: %v", pr.ID, err)
+		}
+		if pr.CreatedAt <= 0 || !validMillis(pr.CreatedAt) || !validMillis(pr.UpdatedAt) || !validMillis(pr.DeletedAt) ||
+			int(pr.NextReq) >= len(pr.RecentReqs) {
+			return nil, corrupt("pool %q has bad times or request ring", pr.ID)
+		}
+		p := newPool(pr.ID, pr.Key, pr.CreatedAt, pr.Seq)
+		st := pr.Settings
+		st.ForwardTo = slices.Clone(st.ForwardTo)
+		p.view.Store(&poolView{settings: st, updatedAt: pr.UpdatedAt, deletedAt: pr.DeletedAt})
+		p.recentReqs, p.nextReq = pr.RecentReqs, int(pr.NextReq)
+		pools[pr.Seq] = p
+		s.addPool(p)
+	}
+
+	visits := make(map[uint64]*Visit, len(img.Visits))
+	for i := range img.Visits {
+		vr := &img.Visits[i]
+		p := pools[vr.Pool]
+		if vr.Seq == 0 || vr.Seq > img.VisitSeq || visits[vr.Seq] != nil || p == nil || vr.FirstSeen <= 0 ||
+			!validMillis(vr.FirstSeen) || !validMillis(vr.Seen) || !validMillis(vr.Ended) {
+			return nil, corrupt("visit %s has a bad sequence number, pool or time", vr.ID)
+		}
+		attr := vr.Attribution
+		v := &Visit{
+			ID: vr.ID, Pool: p, Attribution: &attr, line: none,
+			FirstSeen: fromMillis(vr.FirstSeen), seq: vr.Seq, req: vr.Req,
+		}
+		v.seen.Store(vr.Seen)
+		v.ended.Store(vr.Ended)
+		visits[vr.Seq] = v
+		if vr.Ended == 0 {
+			if s.visits.get(v.ID) != nil {
+				return nil, corrupt("visit %s is live twice", v.ID)
+			}
+			s.visits.put(v)
+		}
+	}
+	visitRef := func(seq uint64) (*Visit, error) {
+		if seq == 0 {
+			return nil, nil
+		}
+		if v := visits[seq]; v != nil {
+			return v, nil
+		}
+		return nil, corrupt("reference to missing visit %d", seq)
+	}
+
+	var lastSeq uint64
+	inService := make(map[string]bool)
+	for i := range img.Numbers {
+		nr := &img.Numbers[i]
+		p := pools[nr.Pool]
+		if nr.Seq <= lastSeq || nr.Seq > img.NumberSeq || p == nil || !ValidE164(nr.E164) || nr.AddedAt <= 0 ||
+			!validMillis(nr.AddedAt) || !validMillis(nr.Seen) || !validMillis(nr.LastAssigned) ||
+			!validMillis(nr.LastFreed) || !validMillis(nr.Released) {
+			return nil, corrupt("number %q has a bad sequence number, pool, form or time", nr.E164)
+		}
+		lastSeq = nr.Seq
+		// A number is bought again only after its last Number was released.
+		if inService[nr.E164] {
+			return nil, corrupt("number %s is added again while in service", nr.E164)
+		}
+		inService[nr.E164] = nr.State != NumberReleased
+		n := &Number{
+			E164: nr.E164, ProviderID: nr.ProviderID, Pool: p, AddedAt: fromMillis(nr.AddedAt),
+			Owned: nr.Owned, seq: nr.Seq, line: none,
+		}
+		n.state.Store(uint32(nr.State))
+		n.lastAssigned.Store(nr.LastAssigned)
+		n.lastFreed.Store(nr.LastFreed)
+		n.releasedAt.Store(nr.Released)
+		switch nr.State {
+		case NumberActive:
+			if nr.Line < 0 || int(nr.Line) >= MaxPoolSize || p.numbers[nr.Line].Load() != nil {
+				return nil, corrupt("number %s is on a bad or taken line %d", nr.E164, nr.Line)
+			}
+			n.line = nr.Line
+			p.numbers[nr.Line].Store(n)
+			p.active.Add(1)
+		case NumberReleasing, NumberReleased:
+			if nr.Line != none {
+				return nil, corrupt("number %s is out of service but on line %d", nr.E164, nr.Line)
+			}
+			if nr.State == NumberReleasing {
+				p.releasing.Add(1)
+			}
+		default:
+			return nil, corrupt("number %s has unknown state %d", nr.E164, nr.State)
+		}
+		if err := s.importTenures(n, nr, visitRef); err != nil {
+			return nil, err
+		}
+		p.all.append(n)
+		s.numbers.put(n) // later sequence numbers replace earlier ones
+	}
+
+	for i := range img.Pools {
+		pr := &img.Pools[i]
+		p := pools[pr.Seq]
+		for _, line := range pr.Free {
+			if line < 0 || int(line) >= MaxPoolSize || p.free.in[line] ||
+				p.numbers[line].Load() == nil || p.holders[line].Load() != nil {
+				return nil, corrupt("pool %q lists line %d as free", p.ID, line)
+			}
+			if p.free.fresh == p.free.tail && p.numbers[line].Load().lastAssigned.Load() == 0 {
+				p.free.pushFresh(line)
+			} else {
+				p.free.pushBack(line)
+			}
+		}
+		if int(p.free.n) != int(p.active.Load()-p.held.Load()) {
+			return nil, corrupt("pool %q: free list does not match its free numbers", p.ID)
+		}
+		for _, seq := range pr.Numberless {
+			v := visits[seq]
+			if v == nil || v.Pool != p || !v.Live() || v.line != none || v.nlPrev != nil || p.nlHead == v || v.seen.Load() <= 0 {
+				return nil, corrupt("pool %q lists visit %d as numberless", p.ID, seq)
+			}
+			s.addNumberless(v)
+		}
+	}
+	for _, v := range visits {
+		if v.Live() && v.line == none && v.nlPrev == nil && v.Pool.nlHead != v {
+			return nil, corrupt("live visit %s holds no number and is not waiting for one", v.ID)
+		}
+	}
+	for _, pr := range img.Pools {
+		p := pools[pr.Seq]
+		due := p.firstDeadline()
+		if p.Deleted() && (due != noHolder || p.active.Load() != 0) {
+			return nil, corrupt("deleted pool %q has live visits or numbers in service", p.ID)
+		}
+		if due != noHolder {
+			s.schedule(p, due)
+		}
+	}
+
+	for i := range img.Calls {
+		cr := &img.Calls[i]
+		if !validCallSID(cr.SID) || s.calls.get(cr.SID) != nil || !validMillis(cr.StartedAt) || !validMillis(cr.UpdatedAt) {
+			return nil, corrupt("call %q has a bad or repeated sid", cr.SID)
+		}
+		c := &Call{
+			SID: cr.SID, To: cr.To, From: cr.From, PoolID: cr.PoolID,
+			StartedAt: fromMillis(cr.StartedAt), UpdatedAt: fromMillis(cr.UpdatedAt),
+			Match: cr.Match, Visit: cr.Visit, Also: cr.Also, FirstTime: cr.FirstTime,
+			Status: cr.Status, Duration: cr.Duration, AnsweredBy: cr.AnsweredBy, Recorded: cr.Recorded,
+		}
+		if cr.Attribution != nil {
+			attr := *cr.Attribution
+			c.Attribution = &attr
+		}
+		if c.Recorded {
+			s.callers[c.From]++
+		}
+		s.putCall(nil, c)
+	}
+	return s, nil
+}
+
+func (s *State) importTenures(n *Number, nr *NumberRecord, visitRef func(uint64) (*Visit, error)) error {
+	if len(nr.Tenures) > 2 {
+		return corrupt("number %s remembers %d tenures", nr.E164, len(nr.Tenures))
+	}
+	for i, tr := range nr.Tenures {
+		v, err := visitRef(tr.Visit)
+		if err != nil || v == nil || v.Pool != n.Pool {
+			return corrupt("number %s: tenure of a missing visit", nr.E164)
+		}
+		d, err := visitRef(tr.Displaced)
+		if err != nil {
+			return err
+		}
+		if !validMillis(tr.From) || !validMillis(tr.Until) {
+			return corrupt("number %s: tenure time out of range", nr.E164)
+		}
+		t := &Tenure{Visit: v, Number: n, Displaced: d, from: tr.From, line: none}
+		t.until.Store(tr.Until)
+		t.reason.Store(uint32(tr.Reason))
+		if tr.Until == 0 {
+			if i != 0 || nr.State != NumberActive || tr.Reason != Holding || !v.Live() || v.line != none {
+				return corrupt("number %s: bad live tenure", nr.E164)
+			}
+			p := n.Pool
+			t.line = n.line
+			p.holders[n.line].Store(v)
+			if nr.Seen <= 0 {
+				return corrupt("number %s: holder never seen", nr.E164)
+			}
+			p.seen[n.line].Store(nr.Seen)
+			p.held.Add(1)
+			v.line = n.line
+			v.cur.Store(t)
+		} else if tr.Reason == Holding || tr.Reason > EndPoolDeleted {
+			return corrupt("number %s: ended tenure without a reason", nr.E164)
+		}
+		if i == 0 {
+			n.last.Store(t)
+		} else {
+			n.prev.Store(t)
+		}
+	}
+	return nil
+}

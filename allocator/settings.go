@@ -1,0 +1,237 @@
+package allocator
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Tracking says which visitors of a pool get a tracking number.
+type Tracking string
+
+const (
+	// TrackAll gives every visitor a number.
+	TrackAll Tracking = "all"
+	// TrackGCLID gives a number only to visitors who clicked a Google ad
+	// (a gclid, or its iOS forms gbraid and wbraid); others see the
+	// business number.
+	TrackGCLID Tracking = "gclid"
+)
+
+// Overflow says what a pool with no free number does for a new visitor.
+type Overflow string
+
+const (
+	// OverflowRecycle takes the number of the least recently seen live
+	// visit, which is displaced.
+	OverflowRecycle Overflow = "recycle"
+	// OverflowNone gives no number: the visitor sees the business number.
+	OverflowNone Overflow = "none"
+)
+
+// Limits on a pool's settings.
+const (
+	MinPoolSize          = 4
+	MaxPoolSize          = 50
+	MaxForwardNumbers    = 5
+	MinRings             = 1
+	MaxRings             = 10
+	MaxNameLen           = 100
+	MinIdleTimeout       = 90 * time.Second // the snippet heartbeats every 60 s
+	MaxIdleTimeout       = 24 * time.Hour
+	MinAttributionWindow = time.Minute
+	MaxAttributionWindow = 7 * 24 * time.Hour
+	MaxIDLen             = 64
+)
+
+// Defaults for the settings a marketer may leave out.
+const (
+	DefaultRings             = 5 // 30 s, Twilio's own default dial timeout
+	DefaultIdleTimeout       = 180 * time.Second
+	DefaultAttributionWindow = 30 * time.Minute
+	DefaultOverflow          = OverflowRecycle
+	DefaultTracking          = TrackAll
+)
+
+// Settings are what a marketer chooses for a pool.
+type Settings struct {
+	Name     string
+	Tracking Tracking
+	Size     int
+	// AreaCode is the preferred North American area code for bought
+	// numbers; empty means any.
+	AreaCode string
+	// SwapTarget is the business number exactly as the website shows it.
+	SwapTarget string
+	// ForwardTo lists the numbers a call is forwarded to, tried in order.
+	ForwardTo         []string
+	Rings             int
+	Overflow          Overflow
+	IdleTimeout       time.Duration
+	AttributionWindow time.Duration
+	// Whisper tells the agent where the caller came from before connecting.
+	Whisper bool
+}
+
+// WithDefaults fills the settings left at their zero value with defaults.
+// Whisper has no zero-value default; callers decide it explicitly.
+func (s Settings) WithDefaults() Settings {
+	if s.Tracking == "" {
+		s.Tracking = DefaultTracking
+	}
+	if s.Rings == 0 {
+		s.Rings = DefaultRings
+	}
+	if s.Overflow == "" {
+		s.Overflow = DefaultOverflow
+	}
+	if s.IdleTimeout == 0 {
+		s.IdleTimeout = DefaultIdleTimeout
+	}
+	if s.AttributionWindow == 0 {
+		s.AttributionWindow = DefaultAttributionWindow
+	}
+	return s
+}
+
+// ValidationError says which setting is wrong and why.
+type ValidationError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
+
+func invalid(field, format string, args ...any) error {
+	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Validate checks every setting and returns the first problem found.
+func (s *Settings) Validate() error {
+	name := strings.TrimSpace(s.Name)
+	switch {
+	case name == "":
+		return invalid("name", "must not be empty")
+	case name != s.Name:
+		return invalid("name", "must not start or end with spaces")
+	case !utf8.ValidString(s.Name):
+		return invalid("name", "must be valid UTF-8")
+	case utf8.RuneCountInString(s.Name) > MaxNameLen:
+		return invalid("name", "must be at most %d characters", MaxNameLen)
+	}
+	if s.Tracking != TrackAll && s.Tracking != TrackGCLID {
+		return invalid("tracking", "must be %q or %q, got %q", TrackAll, TrackGCLID, s.Tracking)
+	}
+	if s.Size < MinPoolSize || s.Size > MaxPoolSize {
+		return invalid("size", "must be between %d and %d, got %d", MinPoolSize, MaxPoolSize, s.Size)
+	}
+	if s.AreaCode != "" && !ValidAreaCode(s.AreaCode) {
+		return invalid("area_code", "must be a 3-digit North American area code, got %q", s.AreaCode)
+	}
+	if s.SwapTarget == "" {
+		return invalid("swap_target", "must be the business number as the website shows it")
+	}
+	if len(s.SwapTarget) > 40 {
+		return invalid("swap_target", "must be at most 40 characters")
+	}
+	if _, err := SwapTargetE164(s.SwapTarget); err != nil {
+		return invalid("swap_target", "%v", err)
+	}
+	if len(s.ForwardTo) < 1 || len(s.ForwardTo) > MaxForwardNumbers {
+		return invalid("forward_to", "must list 1 to %d numbers, got %d", MaxForwardNumbers, len(s.ForwardTo))
+	}
+	for i, f := range s.ForwardTo {
+		if !ValidE164(f) {
+			return invalid("forward_to", "%q is not an E.164 number such as +14155550100", f)
+		}
+		for _, g := range s.ForwardTo[:i] {
+			if f == g {
+				return invalid("forward_to", "%s is listed twice", f)
+			}
+		}
+	}
+	if s.Rings < MinRings || s.Rings > MaxRings {
+		return invalid("rings", "must be between %d and %d, got %d", MinRings, MaxRings, s.Rings)
+	}
+	if s.Overflow != OverflowRecycle && s.Overflow != OverflowNone {
+		return invalid("overflow", "must be %q or %q, got %q", OverflowRecycle, OverflowNone, s.Overflow)
+	}
+	if s.IdleTimeout < MinIdleTimeout || s.IdleTimeout > MaxIdleTimeout || s.IdleTimeout%time.Second != 0 {
+		return invalid("idle_timeout_s", "must be whole seconds between %d and %d, got %v",
+			int(MinIdleTimeout/time.Second), int(MaxIdleTimeout/time.Second), s.IdleTimeout)
+	}
+	if s.AttributionWindow < MinAttributionWindow || s.AttributionWindow > MaxAttributionWindow || s.AttributionWindow%time.Second != 0 {
+		return invalid("attribution_window_s", "must be whole seconds between %d and %d, got %v",
+			int(MinAttributionWindow/time.Second), int(MaxAttributionWindow/time.Second), s.AttributionWindow)
+	}
+	return nil
+}
+
+// Patch changes some of a pool's settings; nil fields stay as they are.
+type Patch struct {
+	Name              *string
+	Tracking          *Tracking
+	Size              *int
+	AreaCode          *string
+	SwapTarget        *string
+	ForwardTo         []string // nil keeps the list
+	Rings             *int
+	Overflow          *Overflow
+	IdleTimeout       *time.Duration
+	AttributionWindow *time.Duration
+	Whisper           *bool
+}
+
+// Apply returns s with the patch's fields replaced.
+func (p *Patch) Apply(s Settings) Settings {
+	if p.Name != nil {
+		s.Name = *p.Name
+	}
+	if p.Tracking != nil {
+		s.Tracking = *p.Tracking
+	}
+	if p.Size != nil {
+		s.Size = *p.Size
+	}
+	if p.AreaCode != nil {
+		s.AreaCode = *p.AreaCode
+	}
+	if p.SwapTarget != nil {
+		s.SwapTarget = *p.SwapTarget
+	}
+	if p.ForwardTo != nil {
+		s.ForwardTo = p.ForwardTo
+	}
+	if p.Rings != nil {
+		s.Rings = *p.Rings
+	}
+	if p.Overflow != nil {
+		s.Overflow = *p.Overflow
+	}
+	if p.IdleTimeout != nil {
+		s.IdleTimeout = *p.IdleTimeout
+	}
+	if p.AttributionWindow != nil {
+		s.AttributionWindow = *p.AttributionWindow
+	}
+	if p.Whisper != nil {
+		s.Whisper = *p.Whisper
+	}
+	return s
+}
+
+// validID reports whether s can be a pool id or key: 1 to 64 letters,
+// digits, '-' or '_'.
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > MaxIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
