@@ -1,0 +1,788 @@
+package allocator
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+var edgeT0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+// sec is edgeT0 plus s seconds.
+func sec(s float64) time.Time { return edgeT0.Add(time.Duration(s * float64(time.Second))) }
+
+func vid(n int) VisitID { return VisitID{0xd1, byte(n >> 8), byte(n)} }
+
+func e164(pool, n int) string { return fmt.Sprintf("+1415555%02d%02d", pool, n) }
+
+// edgeState makes a state with pool "p<pool>" (key "k<pool>") of size
+// numbers, all added at time 0, numbered e164(pool, 0..size-1).
+func edgeState(t *testing.T, size int, edit func(*Settings)) *State {
+	t.Helper()
+	s := New()
+	addEdgePool(t, s, 1, size, edit)
+	return s
+}
+
+func addEdgePool(t *testing.T, s *State, pool, size int, edit func(*Settings)) {
+	t.Helper()
+	st := Settings{Name: "edge", Size: size, SwapTarget: "(415) 555-0100", ForwardTo: []string{"+14155550100"}}
+	if edit != nil {
+		edit(&st)
+	}
+	id := fmt.Sprintf("p%d", pool)
+	if _, err := s.CreatePool(CreatePool{ID: id, Key: fmt.Sprintf("k%d", pool), Settings: st.WithDefaults(), At: sec(0)}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range size {
+		if _, err := s.AddNumber(AddNumber{Pool: id, E164: e164(pool, i), At: sec(0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func mustAssign(t *testing.T, s *State, v int, pool string, at time.Time) Assignment {
+	t.Helper()
+	a, err := s.Assign(Assign{Visit: vid(v), Pool: pool, At: at, Attribution: Attribution{GCLID: "g"}})
+	if err != nil {
+		t.Fatalf("assign visit %d: %v", v, err)
+	}
+	return a
+}
+
+func numberOf(a Assignment) string {
+	if a.Number == nil {
+		return ""
+	}
+	return a.Number.E164
+}
+
+func freeOrder(p *Pool) []string {
+	var out []string
+	for _, line := range p.free.order() {
+		out = append(out, p.numbers[line].Load().E164)
+	}
+	return out
+}
+
+func TestAssignOutcomes(t *testing.T) {
+	gclid := func(s *Settings) { s.Tracking = TrackGCLID }
+	none := func(s *Settings) { s.Overflow = OverflowNone }
+	fill := func(t *testing.T, s *State, n int) {
+		for i := range n {
+			mustAssign(t, s, i+1, "k1", sec(float64(i+1)))
+		}
+	}
+	tests := []struct {
+		name      string
+		size      int
+		settings  func(*Settings)
+		before    func(t *testing.T, s *State)
+		visit     int
+		pool      string
+		attr      Attribution
+		at        float64
+		err       error
+		outcome   Outcome
+		number    string
+		displaced int
+	}{
+		{name: "gclid pool refuses a visitor with no Google click id", size: 4, settings: gclid,
+			attr: Attribution{FBCLID: "fb", MSCLKID: "ms", Source: "google"}, outcome: Refused},
+		{name: "gclid pool takes a gclid", size: 4, settings: gclid,
+			attr: Attribution{GCLID: "g"}, outcome: Fresh, number: e164(1, 0)},
+		{name: "gclid pool takes a gbraid", size: 4, settings: gclid,
+			attr: Attribution{GBRAID: "g"}, outcome: Fresh, number: e164(1, 0)},
+		{name: "gclid pool takes a wbraid", size: 4, settings: gclid,
+			attr: Attribution{WBRAID: "w"}, outcome: Fresh, number: e164(1, 0)},
+		{name: "gclid pool keeps an existing visit without a click id sticky", size: 4, settings: gclid,
+			before: func(t *testing.T, s *State) { fill(t, s, 1) }, visit: 1, outcome: Sticky, number: e164(1, 0)},
+		{name: "overflow none gives no number when every number is held", size: 4, settings: none,
+			before: func(t *testing.T, s *State) { fill(t, s, 4) }, outcome: Full},
+		{name: "overflow recycle displaces the least recently seen holder", size: 4,
+			before: func(t *testing.T, s *State) {
+				fill(t, s, 4)
+				s.Touch([]VisitID{vid(1)}, sec(10))
+			}, outcome: Recycled, number: e164(1, 1), displaced: 2},
+		{name: "overflow recycle breaks a tie by the lowest line", size: 4,
+			before: func(t *testing.T, s *State) {
+				for i := range 4 {
+					mustAssign(t, s, i+1, "k1", sec(1))
+				}
+				s.Touch([]VisitID{vid(1)}, sec(2))
+			}, outcome: Recycled, number: e164(1, 1), displaced: 2},
+		{name: "a pool with no numbers is full", size: 4,
+			before: func(t *testing.T, s *State) {
+				for i := range 4 {
+					if _, err := s.ConfirmRelease(ReleaseNumber{E164: e164(1, i), At: sec(1)}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}, outcome: Full},
+		{name: "a numberless visit is sticky without a number", size: 4,
+			before: func(t *testing.T, s *State) {
+				fill(t, s, 5) // visit 1 displaced
+			}, visit: 1, outcome: Sticky},
+		{name: "a deleted pool gives nothing", size: 4,
+			before: func(t *testing.T, s *State) {
+				if _, err := s.DeletePool(DeletePool{ID: "p1", At: sec(1)}); err != nil {
+					t.Fatal(err)
+				}
+			}, err: ErrPoolDeleted},
+		{name: "an unknown key is an error", size: 4, pool: "k9", err: ErrUnknownPool},
+		{name: "a visit of another pool is an error", size: 4,
+			before: func(t *testing.T, s *State) {
+				addEdgePool(t, s, 2, 4, nil)
+				mustAssign(t, s, 1, "k2", sec(1))
+			}, visit: 1, err: ErrVisitElsewhere},
+		{name: "a time before 1970 is an error", size: 4, at: -2e9, err: ErrBadTime},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := edgeState(t, tc.size, tc.settings)
+			if tc.before != nil {
+				tc.before(t, s)
+			}
+			visit, pool, at := tc.visit, tc.pool, tc.at
+			if visit == 0 {
+				visit = 100
+			}
+			if pool == "" {
+				pool = "k1"
+			}
+			if at == 0 {
+				at = 60
+			}
+			before := s.Export()
+			a, err := s.Assign(Assign{Visit: vid(visit), Pool: pool, Attribution: tc.attr, At: sec(at)})
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("error %v, want %v", err, tc.err)
+			}
+			if err != nil {
+				return
+			}
+			if a.Outcome != tc.outcome || numberOf(a) != tc.number {
+				t.Fatalf("got %s %q, want %s %q", a.Outcome, numberOf(a), tc.outcome, tc.number)
+			}
+			switch {
+			case tc.displaced == 0 && a.Displaced != nil:
+				t.Fatalf("displaced %s", a.Displaced.ID)
+			case tc.displaced != 0 && (a.Displaced == nil || a.Displaced.ID != vid(tc.displaced)):
+				t.Fatalf("displaced %v, want visit %d", a.Displaced, tc.displaced)
+			case tc.displaced != 0 && (!a.Displaced.Live() || a.Displaced.Number() != nil):
+				t.Fatalf("the displaced visit should stay live without a number")
+			}
+			if a.Outcome == Refused || a.Outcome == Full {
+				if a.Visit != nil || s.Visit(vid(visit)) != nil {
+					t.Fatalf("%s made a visit", a.Outcome)
+				}
+				if !equalImages(before, s.Export()) {
+					t.Fatalf("%s changed the state", a.Outcome)
+				}
+			}
+			if a.Outcome == Sticky && !a.Visit.LastSeen().Equal(sec(at)) {
+				t.Fatalf("a sticky assignment is a heartbeat: last seen %v, want %v", a.Visit.LastSeen(), sec(at))
+			}
+		})
+	}
+}
+
+func equalImages(a, b *Image) bool { return imageDiff(a, b) == "no difference found" }
+
+func TestRefreshNeverDisplacesAnyone(t *testing.T) {
+	tests := []struct {
+		name    string
+		before  func(t *testing.T, s *State) // visit 1 is numberless after it, unless said
+		req     RequestID
+		outcome Outcome
+		number  string
+	}{
+		{name: "full pool: the numberless visit stays numberless", outcome: Full,
+			before: func(t *testing.T, s *State) {}},
+		{name: "a free number goes to the numberless visit", outcome: Fresh, number: e164(1, 4),
+			before: func(t *testing.T, s *State) {
+				if _, err := s.UpdatePool(UpdatePool{ID: "p1", Patch: Patch{Size: ptr(5)}, At: sec(20)}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.AddNumber(AddNumber{Pool: "p1", E164: e164(1, 4), At: sec(21)}); err != nil {
+					t.Fatal(err)
+				}
+			}},
+		{name: "the first free number, not the last", outcome: Fresh, number: e164(1, 1),
+			before: func(t *testing.T, s *State) {
+				// Visits 2 and 3 hold lines 1 and 2; they expire, 2 first.
+				s.Touch([]VisitID{vid(1), vid(4), vid(5)}, sec(150))
+				if n := s.Expire(sec(185)); n != 2 {
+					t.Fatalf("expired %d, want 2", n)
+				}
+			}},
+		{name: "a retry of a refresh already applied does nothing", outcome: Sticky, req: RequestID{9},
+			before: func(t *testing.T, s *State) {
+				if _, err := s.UpdatePool(UpdatePool{ID: "p1", Patch: Patch{Size: ptr(5)}, At: sec(20)}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.AddNumber(AddNumber{Pool: "p1", E164: e164(1, 4), At: sec(21)}); err != nil {
+					t.Fatal(err)
+				}
+				if a, _ := s.Refresh(Refresh{Visit: vid(1), Req: RequestID{9}, At: sec(22)}); a.Outcome != Fresh {
+					t.Fatalf("first refresh: %s", a.Outcome)
+				}
+				if _, err := s.MarkRelease(ReleaseNumber{E164: e164(1, 4), At: sec(23)}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.AddNumber(AddNumber{Pool: "p1", E164: e164(1, 5), At: sec(24)}); err != nil {
+					t.Fatal(err)
+				}
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := edgeState(t, 4, nil)
+			for i := range 5 {
+				mustAssign(t, s, i+1, "k1", sec(float64(i+1))) // visit 5 displaces visit 1
+			}
+			tc.before(t, s)
+			holders := func() []VisitID {
+				var out []VisitID
+				for _, v := range s.Pool("p1").Holders() {
+					out = append(out, v.ID)
+				}
+				return out
+			}
+			was := holders()
+			req := tc.req
+			if req == (RequestID{}) {
+				req = RequestID{1, 2, 3}
+			}
+			a, err := s.Refresh(Refresh{Visit: vid(1), Req: req, At: sec(170)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Outcome != tc.outcome || numberOf(a) != tc.number || a.Displaced != nil {
+				t.Fatalf("got %s %q displaced %v, want %s %q", a.Outcome, numberOf(a), a.Displaced, tc.outcome, tc.number)
+			}
+			now := holders()
+			for _, id := range was {
+				if !slices.Contains(now, id) {
+					t.Fatalf("visit %s lost its number to a refresh", id)
+				}
+			}
+			if !a.Visit.LastSeen().Equal(sec(170)) {
+				t.Fatalf("a refresh is a heartbeat: last seen %v", a.Visit.LastSeen())
+			}
+		})
+	}
+	t.Run("an unknown visit is an error", func(t *testing.T) {
+		s := edgeState(t, 4, nil)
+		if _, err := s.Refresh(Refresh{Visit: vid(7), At: sec(1)}); !errors.Is(err, ErrUnknownVisit) {
+			t.Fatalf("error %v, want ErrUnknownVisit", err)
+		}
+	})
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestExpireFreesNumbersInTheOrderTheirVisitorsLeft(t *testing.T) {
+	s := edgeState(t, 6, nil)
+	for i := range 6 {
+		mustAssign(t, s, i+1, "k1", sec(1))
+	}
+	// Last heartbeats: line 0 at 30, line 1 at 10, line 2 at 20, line 3 at
+	// 10 (tie with line 1), lines 4 and 5 stay.
+	s.Touch([]VisitID{vid(1)}, sec(30))
+	s.Touch([]VisitID{vid(2), vid(4)}, sec(10))
+	s.Touch([]VisitID{vid(3)}, sec(20))
+	s.Touch([]VisitID{vid(5), vid(6)}, sec(500))
+	if n := s.Expire(sec(250)); n != 4 {
+		t.Fatalf("expired %d, want 4", n)
+	}
+	want := []string{e164(1, 1), e164(1, 3), e164(1, 2), e164(1, 0)}
+	if got := freeOrder(s.Pool("p1")); !slices.Equal(got, want) {
+		t.Fatalf("free list %v, want %v", got, want)
+	}
+	for _, e := range want {
+		if !s.Number(e).LastFreed().Equal(sec(250)) {
+			t.Fatalf("%s last freed %v", e, s.Number(e).LastFreed())
+		}
+	}
+	if a := mustAssign(t, s, 7, "k1", sec(251)); numberOf(a) != e164(1, 1) {
+		t.Fatalf("the next visit got %s, want %s", numberOf(a), e164(1, 1))
+	}
+}
+
+func TestShrinkRetiresInTheDocumentedOrder(t *testing.T) {
+	s := edgeState(t, 10, nil)
+	// Visits 1..8 hold lines 0..7; lines 8 and 9 are free and never held.
+	for i := range 8 {
+		mustAssign(t, s, i+1, "k1", sec(1))
+	}
+	s.Touch([]VisitID{vid(2), vid(4), vid(6), vid(8)}, sec(100))
+	s.Touch([]VisitID{vid(4)}, sec(50)) // no effect: a touch never goes back
+	s.Touch([]VisitID{vid(7)}, sec(120))
+	s.Touch([]VisitID{vid(1)}, sec(150))
+	s.Touch([]VisitID{vid(3), vid(5)}, sec(200))
+	// Free ones front first, then holders by last heartbeat, lowest line
+	// first on a tie: v2, v4, v6, v8 (100), v7 (120), v1 (150), v3, v5 (200).
+	order := []string{e164(1, 8), e164(1, 9), e164(1, 1), e164(1, 3), e164(1, 5), e164(1, 7)}
+	img := s.Export()
+	for size := 9; size >= MinPoolSize; size-- {
+		t.Run(fmt.Sprintf("size=%d", size), func(t *testing.T) {
+			c, err := Import(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			up, err := c.UpdatePool(UpdatePool{ID: "p1", Patch: Patch{Size: ptr(size)}, At: sec(210)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, n := range up.Retired {
+				got = append(got, n.E164)
+				if n.State() != NumberReleasing || n.Holder() != nil || !n.ReleasedAt().Equal(sec(210)) {
+					t.Fatalf("retired %s is %s, held by %v, released at %v", n.E164, n.State(), n.Holder(), n.ReleasedAt())
+				}
+			}
+			if want := order[:10-size]; !slices.Equal(got, want) {
+				t.Fatalf("retired %v, want %v", got, want)
+			}
+			held := max(0, 10-size-2)
+			for _, v := range []int{2, 4, 6, 8, 7, 1}[:held] {
+				if cv := c.Visit(vid(v)); cv == nil || cv.Number() != nil {
+					t.Fatalf("visit %d should be live and numberless", v)
+				}
+			}
+			want := Counts{Active: size, Free: max(0, size-8), Releasing: 10 - size, Live: 8, Numberless: held}
+			if got := c.Pool("p1").Counts(); got != want {
+				t.Fatalf("counts %+v, want %+v", got, want)
+			}
+		})
+	}
+	if _, err := s.UpdatePool(UpdatePool{ID: "p1", Patch: Patch{Size: ptr(MinPoolSize - 1)}, At: sec(210)}); err == nil {
+		t.Fatal("shrinking below the minimum size was accepted")
+	}
+}
+
+func TestRecordCallIsIdempotentBySID(t *testing.T) {
+	s := edgeState(t, 4, nil)
+	a := mustAssign(t, s, 1, "k1", sec(1))
+	first, err := s.RecordCall(RecordCall{SID: "CA1", To: numberOf(a), From: "+12125550100", At: sec(10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Match != MatchLive || first.Visit != vid(1) || !first.FirstTime || first.PoolID != "p1" {
+		t.Fatalf("first record: %+v", first)
+	}
+	again, err := s.RecordCall(RecordCall{SID: "CA1", To: e164(1, 3), From: "+12125550199", At: sec(20)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again != first {
+		t.Fatalf("a second record of CA1 changed it: %+v", again)
+	}
+	other, err := s.RecordCall(RecordCall{SID: "CA2", To: numberOf(a), From: "+12125550100", At: sec(30)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.FirstTime {
+		t.Fatal("the caller's second call is marked as their first")
+	}
+	n := 0
+	s.Calls(func(*Call) bool { n++; return true })
+	if n != 2 {
+		t.Fatalf("%d calls, want 2", n)
+	}
+	if _, err := s.RecordCall(RecordCall{SID: "CA-1", At: sec(1)}); !errors.Is(err, ErrBadCall) {
+		t.Fatalf("bad sid: %v", err)
+	}
+}
+
+func TestUpdateCallStatusOnlyMovesForward(t *testing.T) {
+	tests := []struct {
+		name     string
+		record   bool // the voice webhook's record comes first
+		statuses []CallStatus
+		want     CallStatus
+	}{
+		{"in order", true, []CallStatus{CallQueued, CallRinging, CallInProgress, CallCompleted}, CallCompleted},
+		{"a late ringing after completed", true, []CallStatus{CallInProgress, CallCompleted, CallRinging}, CallCompleted},
+		{"the first final status stays", true, []CallStatus{CallBusy, CallCompleted, CallFailed}, CallBusy},
+		{"repeats do nothing", true, []CallStatus{CallRinging, CallRinging, CallRinging}, CallRinging},
+		{"backwards does nothing", false, []CallStatus{CallInProgress, CallQueued}, CallInProgress},
+		{"updates before the record are kept", false, []CallStatus{CallRinging, CallNoAnswer}, CallNoAnswer},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := edgeState(t, 4, nil)
+			mustAssign(t, s, 1, "k1", sec(1))
+			if tc.record {
+				if _, err := s.RecordCall(RecordCall{SID: "CA7", To: e164(1, 0), From: "+12125550100", At: sec(5)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var last *Call
+			for i, st := range tc.statuses {
+				c, err := s.UpdateCall(UpdateCall{SID: "CA7", Status: st, Duration: time.Duration(i) * time.Second, At: sec(float64(6 + i))})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if last != nil && c.Status.rank() < last.Status.rank() {
+					t.Fatalf("status moved back from %s to %s", last.Status, c.Status)
+				}
+				last = c
+			}
+			if !tc.record {
+				if _, err := s.RecordCall(RecordCall{SID: "CA7", To: e164(1, 0), From: "+12125550100", At: sec(5)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := s.Call("CA7")
+			if c.Status != tc.want || !c.Recorded || c.Match != MatchLive || c.Visit != vid(1) {
+				t.Fatalf("call %+v, want status %s, recorded, matched live to visit 1", c, tc.want)
+			}
+		})
+	}
+	s := New()
+	for _, u := range []UpdateCall{
+		{SID: "CA1", Status: "lost", At: sec(1)},
+		{SID: "CA1", Status: CallRinging, Duration: -1, At: sec(1)},
+	} {
+		var ve *ValidationError
+		if _, err := s.UpdateCall(u); !errors.As(err, &ve) {
+			t.Fatalf("UpdateCall(%+v): %v, want a validation error", u, err)
+		}
+	}
+}
+
+func TestMatchCallThroughATenure(t *testing.T) {
+	s := edgeState(t, 4, func(s *Settings) { s.AttributionWindow = 10 * time.Minute })
+	for i := range 4 {
+		mustAssign(t, s, i+1, "k1", sec(float64(i+1)))
+	}
+	mustAssign(t, s, 5, "k1", sec(100)) // displaces visit 1 on e164(1, 0)
+	s.Touch([]VisitID{vid(1)}, sec(120))
+	s.Touch([]VisitID{vid(2), vid(3), vid(4)}, sec(200))
+	if n := s.Expire(sec(290)); n != 1 {
+		t.Fatalf("expired %d, want 1", n) // visit 5 (seen 100) leaves; visit 1 (120) stays
+	}
+	tests := []struct {
+		at         float64
+		kind       MatchKind
+		visit, als int
+	}{
+		{0.5, MatchNone, 0, 0},         // before anyone held it
+		{50, MatchLive, 1, 0},          // visit 1 held it then
+		{150, MatchShared, 5, 1},       // visit 5 took it from visit 1 50 s before
+		{290, MatchShared, 5, 1},       // the tenure ended at this very time
+		{700, MatchShared, 5, 1},       // 600 s after visit 5 took it: still shared
+		{750, MatchRecent, 5, 0},       // later, only visit 5, which left at 290
+		{290 + 600, MatchRecent, 5, 0}, // the last moment of the window
+		{290 + 601, MatchNone, 0, 0},   // past it
+	}
+	for _, tc := range tests {
+		m := s.MatchCall(e164(1, 0), sec(tc.at))
+		if m.Kind != tc.kind || visitOf(m.Visit) != tc.visit || visitOf(m.Also) != tc.als {
+			t.Errorf("call at %v: %s %d %d, want %s %d %d", tc.at, m.Kind, visitOf(m.Visit), visitOf(m.Also), tc.kind, tc.visit, tc.als)
+		}
+	}
+}
+
+func visitOf(v *Visit) int {
+	if v == nil {
+		return 0
+	}
+	return int(v.ID[1])<<8 | int(v.ID[2])
+}
+
+// corruptionScene builds a state with one of each thing an image holds: a
+// free number, held ones, a number with an ended and a live tenure, a
+// numberless visit, a released number and a call.
+func corruptionScene(t *testing.T) *State {
+	t.Helper()
+	s := edgeState(t, 6, nil)
+	for i := range 4 {
+		mustAssign(t, s, i+1, "k1", sec(float64(i+1))) // lines 0..3
+	}
+	if _, err := s.MarkRelease(ReleaseNumber{E164: e164(1, 0), At: sec(5)}); err != nil {
+		t.Fatal(err) // visit 1 numberless
+	}
+	s.Touch([]VisitID{vid(1), vid(2), vid(3)}, sec(100))
+	if n := s.Expire(sec(190)); n != 1 {
+		t.Fatalf("expired %d, want 1", n) // visit 4 leaves line 3
+	}
+	for _, v := range []int{5, 6, 7} {
+		mustAssign(t, s, v, "k1", sec(195)) // lines 4, 5, then 3
+	}
+	if _, err := s.AddNumber(AddNumber{Pool: "p1", E164: e164(1, 6), At: sec(196)}); err != nil {
+		t.Fatal(err) // free on line 0
+	}
+	if _, err := s.RecordCall(RecordCall{SID: "CA1", To: e164(1, 3), From: "+12125550100", At: sec(197)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateCall(UpdateCall{SID: "CA2", Status: CallRinging, At: sec(198)}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// imageNumber is the record of number e in img.
+func imageNumber(t *testing.T, img *Image, e string) *NumberRecord {
+	t.Helper()
+	for i := range img.Numbers {
+		if img.Numbers[i].E164 == e {
+			return &img.Numbers[i]
+		}
+	}
+	t.Fatalf("no number %s in the image", e)
+	return nil
+}
+
+// imageVisit is the record of visit v in img.
+func imageVisit(t *testing.T, img *Image, v int) *VisitRecord {
+	t.Helper()
+	for i := range img.Visits {
+		if img.Visits[i].ID == vid(v) {
+			return &img.Visits[i]
+		}
+	}
+	t.Fatalf("no visit %d in the image", v)
+	return nil
+}
+
+func TestImportRejectsCorruptImage(t *testing.T) {
+	number := func(img *Image, e string) *NumberRecord { return imageNumber(t, img, e) }
+	visit := func(img *Image, v int) *VisitRecord { return imageVisit(t, img, v) }
+	tests := []struct {
+		name    string
+		corrupt func(img *Image)
+	}{
+		{"the free list names a held line", func(img *Image) {
+			img.Pools[0].Free = []int8{number(img, e164(1, 1)).Line}
+		}},
+		{"the free list names a line twice", func(img *Image) {
+			img.Pools[0].Free = append(img.Pools[0].Free, img.Pools[0].Free[0])
+		}},
+		{"the free list misses a free line", func(img *Image) { img.Pools[0].Free = []int8{} }},
+		{"the free list names an empty line", func(img *Image) { img.Pools[0].Free = []int8{40} }},
+		{"the free list names a line out of range", func(img *Image) { img.Pools[0].Free = []int8{MaxPoolSize} }},
+		{"two live holders of one number", func(img *Image) {
+			n := number(img, e164(1, 3))
+			n.Tenures[1].Until, n.Tenures[1].Reason = 0, Holding
+			visit(img, 4).Ended = 0
+		}},
+		{"one visit holds two numbers", func(img *Image) {
+			number(img, e164(1, 2)).Tenures[0].Visit = number(img, e164(1, 1)).Tenures[0].Visit
+		}},
+		{"a number is held by an ended visit", func(img *Image) { visit(img, 2).Ended = 300_000 }},
+		{"a live tenure after an ended one", func(img *Image) {
+			n := number(img, e164(1, 3))
+			n.Tenures[0], n.Tenures[1] = n.Tenures[1], n.Tenures[0]
+		}},
+		{"three tenures", func(img *Image) {
+			n := number(img, e164(1, 3))
+			n.Tenures = append(n.Tenures, n.Tenures[1])
+		}},
+		{"an ended tenure without a reason", func(img *Image) { number(img, e164(1, 3)).Tenures[1].Reason = Holding }},
+		{"a holder never seen", func(img *Image) { number(img, e164(1, 1)).Seen = 0 }},
+		{"the numberless list names a holder", func(img *Image) {
+			img.Pools[0].Numberless = append(img.Pools[0].Numberless, visit(img, 2).Seq)
+		}},
+		{"the numberless list names a visit twice", func(img *Image) {
+			img.Pools[0].Numberless = append(img.Pools[0].Numberless, img.Pools[0].Numberless[0])
+		}},
+		{"a live visit neither holds nor waits", func(img *Image) { img.Pools[0].Numberless = nil }},
+		{"a tenure of a missing visit", func(img *Image) { number(img, e164(1, 1)).Tenures[0].Visit = 99 }},
+		{"a displaced visit is missing", func(img *Image) { number(img, e164(1, 1)).Tenures[0].Displaced = 99 }},
+		{"two numbers on one line", func(img *Image) { number(img, e164(1, 2)).Line = number(img, e164(1, 1)).Line }},
+		{"a number out of service on a line", func(img *Image) { number(img, e164(1, 0)).Line = 7 }},
+		{"an unknown number state", func(img *Image) { number(img, e164(1, 0)).State = 9 }},
+		{"numbers out of order", func(img *Image) { img.Numbers[0], img.Numbers[1] = img.Numbers[1], img.Numbers[0] }},
+		{"a number of a missing pool", func(img *Image) { number(img, e164(1, 0)).Pool = 7 }},
+		{"a number that is not E.164", func(img *Image) { number(img, e164(1, 0)).E164 = "555" }},
+		{"a visit live twice", func(img *Image) { visit(img, 3).ID = vid(2) }},
+		{"a visit sequence past the counter", func(img *Image) { img.VisitSeq = 2 }},
+		{"a repeated call sid", func(img *Image) { img.Calls[1].SID = img.Calls[0].SID }},
+		{"a bad call sid", func(img *Image) { img.Calls[1].SID = "CA 2" }},
+		{"a pool key twice", func(img *Image) {
+			p := img.Pools[0]
+			p.Seq, p.ID = 2, "p2"
+			img.Pools, img.PoolSeq = append(img.Pools, p), 2
+		}},
+		{"bad settings", func(img *Image) { img.Pools[0].Settings.Size = 0 }},
+		{"a bad request ring", func(img *Image) { img.Pools[0].NextReq = 4 }},
+	}
+	good := corruptionScene(t).Export()
+	if _, err := Import(good); err != nil {
+		t.Fatalf("the untouched image: %v", err)
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			img, err := deepCopy(good)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.corrupt(img)
+			if equalImages(img, good) {
+				t.Fatal("the corruption changed nothing")
+			}
+			if _, err := Import(img); !errors.Is(err, ErrCorruptImage) {
+				t.Fatalf("Import: %v, want ErrCorruptImage", err)
+			}
+		})
+	}
+}
+
+// deepCopy copies an image by importing and exporting it, which copies
+// every slice and pointer.
+func deepCopy(img *Image) (*Image, error) {
+	s, err := Import(img)
+	if err != nil {
+		return nil, err
+	}
+	return s.Export(), nil
+}
+
+func TestAddNumberOutcomes(t *testing.T) {
+	tests := []struct {
+		name   string
+		before func(t *testing.T, s *State)
+		add    AddNumber
+		err    error
+		state  NumberState
+		size   int // the pool's size after
+		free   []string
+	}{
+		{name: "a bought number joins a pool below its size",
+			before: func(t *testing.T, s *State) { mustUpdate(t, s, Patch{Size: ptr(5)}) },
+			add:    AddNumber{E164: e164(1, 9)}, state: NumberActive, size: 5,
+			free: []string{e164(1, 0), e164(1, 1), e164(1, 2), e164(1, 3), e164(1, 9)}},
+		{name: "a never-held number goes behind the other never-held ones, before freed ones",
+			before: func(t *testing.T, s *State) {
+				mustUpdate(t, s, Patch{Size: ptr(6)})
+				mustAssign(t, s, 1, "k1", sec(1)) // line 0
+				s.Expire(sec(500))                // line 0 freed, to the back
+				if _, err := s.AddNumber(AddNumber{Pool: "p1", E164: e164(1, 8), At: sec(501)}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			add: AddNumber{E164: e164(1, 9)}, state: NumberActive, size: 6,
+			free: []string{e164(1, 1), e164(1, 2), e164(1, 3), e164(1, 8), e164(1, 9), e164(1, 0)}},
+		{name: "a bought number beyond the size is released", add: AddNumber{E164: e164(1, 9)},
+			state: NumberReleasing, size: 4},
+		{name: "an owned number beyond the size grows the pool", add: AddNumber{E164: e164(1, 9), Owned: true},
+			state: NumberActive, size: 5},
+		{name: "an owned number does not fit a pool of the most numbers",
+			before: func(t *testing.T, s *State) {
+				mustUpdate(t, s, Patch{Size: ptr(MaxPoolSize)})
+				for i := 4; i < MaxPoolSize; i++ {
+					if _, err := s.AddNumber(AddNumber{Pool: "p1", E164: e164(1, i), At: sec(1)}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			},
+			add: AddNumber{E164: e164(1, 99), Owned: true}, err: ErrPoolFull, size: MaxPoolSize},
+		{name: "a bought number for a deleted pool is released",
+			before: func(t *testing.T, s *State) { mustDelete(t, s) },
+			add:    AddNumber{E164: e164(1, 9)}, state: NumberReleasing, size: 4},
+		{name: "an owned number for a deleted pool is refused",
+			before: func(t *testing.T, s *State) { mustDelete(t, s) },
+			add:    AddNumber{E164: e164(1, 9), Owned: true}, err: ErrPoolDeleted, size: 4},
+		{name: "adding a number again does nothing", add: AddNumber{E164: e164(1, 2)},
+			state: NumberActive, size: 4},
+		{name: "a number of another pool is refused",
+			before: func(t *testing.T, s *State) { addEdgePool(t, s, 2, 4, nil) },
+			add:    AddNumber{E164: e164(2, 0)}, err: ErrNumberInUse, size: 4},
+		{name: "a released number can be bought again",
+			before: func(t *testing.T, s *State) {
+				if _, err := s.ConfirmRelease(ReleaseNumber{E164: e164(1, 2), At: sec(1)}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			add: AddNumber{E164: e164(1, 2)}, state: NumberActive, size: 4,
+			free: []string{e164(1, 0), e164(1, 1), e164(1, 3), e164(1, 2)}},
+		{name: "an unknown pool", add: AddNumber{Pool: "p9", E164: e164(1, 9)}, err: ErrUnknownPool, size: 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := edgeState(t, 4, nil)
+			if tc.before != nil {
+				tc.before(t, s)
+			}
+			a := tc.add
+			if a.Pool == "" {
+				a.Pool = "p1"
+			}
+			a.At = sec(600)
+			n, err := s.AddNumber(a)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("error %v, want %v", err, tc.err)
+			}
+			if err == nil && n.State() != tc.state {
+				t.Fatalf("number is %s, want %s", n.State(), tc.state)
+			}
+			p := s.Pool("p1")
+			if got := p.Settings().Size; got != tc.size {
+				t.Fatalf("size %d, want %d", got, tc.size)
+			}
+			if tc.free != nil && !slices.Equal(freeOrder(p), tc.free) {
+				t.Fatalf("free list %v, want %v", freeOrder(p), tc.free)
+			}
+			if _, err := Import(s.Export()); err != nil {
+				t.Fatalf("the state does not import: %v", err)
+			}
+		})
+	}
+}
+
+func mustUpdate(t *testing.T, s *State, patch Patch) {
+	t.Helper()
+	if _, err := s.UpdatePool(UpdatePool{ID: "p1", Patch: patch, At: sec(0.5)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustDelete(t *testing.T, s *State) {
+	t.Helper()
+	if _, err := s.DeletePool(DeletePool{ID: "p1", At: sec(0.5)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestImportRejectsImagesNoStateCouldExport: images that pass every check
+// Import makes, yet hold what no State can reach, and that leave the
+// imported State unable to keep its own rules.
+func TestImportRejectsImagesNoStateCouldExport(t *testing.T) {
+	tests := []struct {
+		name    string
+		corrupt func(img *Image)
+	}{
+		// AddNumber refuses a number already in service. Imported, both
+		// copies are in service, but Number, MarkRelease, ConfirmRelease
+		// and MatchCall find only the newer: a call to the number while a
+		// visit holds the older copy matches nobody, and the older copy
+		// cannot be taken out of service.
+		{"one E.164 in service twice", func(img *Image) {
+			imageNumber(t, img, e164(1, 6)).E164 = e164(1, 5)
+		}},
+		// DeletePool ends every visit and takes every number out of
+		// service. Imported, a deleted pool is never scheduled for expiry,
+		// so its live visits never end, and its numbers stay in service.
+		{"a deleted pool with live visits and numbers in service", func(img *Image) {
+			img.Pools[0].DeletedAt = img.Pools[0].UpdatedAt + 1
+		}},
+	}
+	good := corruptionScene(t).Export()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			img, err := deepCopy(good)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.corrupt(img)
+			if _, err := Import(img); !errors.Is(err, ErrCorruptImage) {
+				t.Fatalf("Import: %v, want ErrCorruptImage", err)
+			}
+		})
+	}
+}
