@@ -1,0 +1,257 @@
+package fsm
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dni-dev/dni/allocator"
+)
+
+// encoder appends the compact binary forms commands and snapshot records use:
+// unsigned and zigzag varints, length-prefixed strings, fixed 16-byte ids.
+type encoder struct{ buf []byte }
+
+func (e *encoder) uvarint(v uint64) { e.buf = binary.AppendUvarint(e.buf, v) }
+func (e *encoder) varint(v int64)   { e.buf = binary.AppendVarint(e.buf, v) }
+func (e *encoder) byte(b byte)      { e.buf = append(e.buf, b) }
+func (e *encoder) id(b [16]byte)    { e.buf = append(e.buf, b[:]...) }
+
+func (e *encoder) bool(b bool) {
+	if b {
+		e.byte(1)
+	} else {
+		e.byte(0)
+	}
+}
+
+func (e *encoder) string(s string) {
+	e.uvarint(uint64(len(s)))
+	e.buf = append(e.buf, s...)
+}
+
+func (e *encoder) strings(ss []string) {
+	e.uvarint(uint64(len(ss)))
+	for _, s := range ss {
+		e.string(s)
+	}
+}
+
+func (e *encoder) time(t time.Time) { e.varint(t.UnixMilli()) }
+
+func (e *encoder) duration(d time.Duration) { e.varint(int64(d / time.Millisecond)) }
+
+// maxString bounds any one string in a command or snapshot; nothing dni
+// stores comes close.
+const maxString = 1 << 16
+
+// errTruncated and friends describe why a decode failed.
+var (
+	errTruncated = errors.New("truncated")
+	errOverflow  = errors.New("varint overflows 64 bits")
+)
+
+// decoder reads what encoder writes. The first error sticks: later reads
+// return zero values, and the caller checks err once at the end. Lengths are
+// checked against the bytes left before anything is allocated, so corrupt
+// input can neither crash the decoder nor make it allocate much.
+type decoder struct {
+	buf []byte
+	err error
+}
+
+func (d *decoder) fail(err error) {
+	if d.err == nil {
+		d.err = err
+	}
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.buf)
+	if n <= 0 {
+		if n == 0 {
+			d.fail(errTruncated)
+		} else {
+			d.fail(errOverflow)
+		}
+		return 0
+	}
+	d.buf = d.buf[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.buf)
+	if n <= 0 {
+		if n == 0 {
+			d.fail(errTruncated)
+		} else {
+			d.fail(errOverflow)
+		}
+		return 0
+	}
+	d.buf = d.buf[n:]
+	return v
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.buf) == 0 {
+		d.fail(errTruncated)
+		return 0
+	}
+	b := d.buf[0]
+	d.buf = d.buf[1:]
+	return b
+}
+
+func (d *decoder) bool() bool {
+	switch b := d.byte(); b {
+	case 0:
+		return false
+	case 1:
+		return true
+	default:
+		d.fail(fmt.Errorf("bad boolean %d", b))
+		return false
+	}
+}
+
+func (d *decoder) id() (out [16]byte) {
+	if d.err != nil {
+		return out
+	}
+	if len(d.buf) < len(out) {
+		d.fail(errTruncated)
+		return out
+	}
+	copy(out[:], d.buf)
+	d.buf = d.buf[len(out):]
+	return out
+}
+
+// count reads a length for a list whose elements take at least minSize
+// bytes each, refusing one the remaining input could not hold.
+func (d *decoder) count(minSize int) int {
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.buf)/minSize) {
+		d.fail(fmt.Errorf("list of %d does not fit in %d bytes", n, len(d.buf)))
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > maxString {
+		d.fail(fmt.Errorf("string of %d bytes is too long", n))
+		return ""
+	}
+	if n > uint64(len(d.buf)) {
+		d.fail(errTruncated)
+		return ""
+	}
+	s := string(d.buf[:n])
+	d.buf = d.buf[n:]
+	return s
+}
+
+func (d *decoder) strings() []string {
+	n := d.count(1)
+	if n == 0 {
+		return nil
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = d.string()
+	}
+	return out
+}
+
+func (d *decoder) time() time.Time { return time.UnixMilli(d.varint()).UTC() }
+
+func (d *decoder) duration() time.Duration {
+	ms := d.varint()
+	if ms > int64(1<<62)/int64(time.Millisecond) || ms < -int64(1<<62)/int64(time.Millisecond) {
+		d.fail(fmt.Errorf("duration of %d ms is out of range", ms))
+		return 0
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+// end fails if input is left over: a command is exactly its bytes.
+func (d *decoder) end() {
+	if d.err == nil && len(d.buf) != 0 {
+		d.fail(fmt.Errorf("%d bytes left over", len(d.buf)))
+	}
+}
+
+func (e *encoder) attribution(a *allocator.Attribution) {
+	for _, s := range attributionFields(a) {
+		e.string(*s)
+	}
+}
+
+func (d *decoder) attribution(a *allocator.Attribution) {
+	for _, s := range attributionFields(a) {
+		*s = d.string()
+	}
+}
+
+func attributionFields(a *allocator.Attribution) [13]*string {
+	return [13]*string{
+		&a.Source, &a.Medium, &a.Campaign, &a.Term, &a.Content,
+		&a.GCLID, &a.GBRAID, &a.WBRAID, &a.FBCLID, &a.MSCLKID,
+		&a.Referrer, &a.LandingPage, &a.UserAgent,
+	}
+}
+
+func (e *encoder) settings(s *allocator.Settings) {
+	e.string(s.Name)
+	e.string(string(s.Tracking))
+	e.uvarint(uint64(s.Size))
+	e.string(s.AreaCode)
+	e.string(s.SwapTarget)
+	e.strings(s.ForwardTo)
+	e.uvarint(uint64(s.Rings))
+	e.string(string(s.Overflow))
+	e.duration(s.IdleTimeout)
+	e.duration(s.AttributionWindow)
+	e.bool(s.Whisper)
+}
+
+func (d *decoder) settings(s *allocator.Settings) {
+	s.Name = d.string()
+	s.Tracking = allocator.Tracking(d.string())
+	s.Size = d.smallInt()
+	s.AreaCode = d.string()
+	s.SwapTarget = d.string()
+	s.ForwardTo = d.strings()
+	s.Rings = d.smallInt()
+	s.Overflow = allocator.Overflow(d.string())
+	s.IdleTimeout = d.duration()
+	s.AttributionWindow = d.duration()
+	s.Whisper = d.bool()
+}
+
+// smallInt reads a count that validation bounds anyway; it only has to fit.
+func (d *decoder) smallInt() int {
+	v := d.uvarint()
+	if v > 1<<31 {
+		d.fail(fmt.Errorf("%d is out of range", v))
+		return 0
+	}
+	return int(v)
+}

@@ -1,0 +1,415 @@
+package fsm
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dni-dev/dni/allocator"
+)
+
+// Each command is the allocator's request type under a name of its own, so
+// the codec can hang methods on it. Result.Value holds, for each:
+//
+//	CreatePool, DeletePool        *allocator.Pool
+//	UpdatePool                    allocator.Update
+//	AddNumber, MarkRelease,
+//	ConfirmRelease                *allocator.Number
+//	Assign, Refresh               allocator.Assignment
+//	Touch, Expire                 int (visits touched, visits ended)
+//	RecordCall, UpdateCall        *allocator.Call
+//	Batch                         []Result, one per command
+type (
+	CreatePool     allocator.CreatePool
+	UpdatePool     allocator.UpdatePool
+	DeletePool     allocator.DeletePool
+	AddNumber      allocator.AddNumber
+	MarkRelease    allocator.ReleaseNumber
+	ConfirmRelease allocator.ReleaseNumber
+	Assign         allocator.Assign
+	Refresh        allocator.Refresh
+	RecordCall     allocator.RecordCall
+	UpdateCall     allocator.UpdateCall
+)
+
+// Touch records heartbeats for many visits at one time.
+type Touch struct {
+	Visits []allocator.VisitID
+	At     time.Time
+}
+
+// Expire ends the visits idle past their pool's timeout at a time.
+type Expire struct {
+	At time.Time
+}
+
+// Batch carries many commands in one log entry: group commit. Batches do
+// not nest.
+type Batch struct {
+	Commands []Command
+}
+
+func init() {
+	register(TypeCreatePool, "create pool", decodeCreatePool,
+		func(s *allocator.State, c *CreatePool) Result { return result(s.CreatePool(allocator.CreatePool(*c))) })
+	register(TypeUpdatePool, "update pool", decodeUpdatePool,
+		func(s *allocator.State, c *UpdatePool) Result { return result(s.UpdatePool(allocator.UpdatePool(*c))) })
+	register(TypeDeletePool, "delete pool", decodeDeletePool,
+		func(s *allocator.State, c *DeletePool) Result { return result(s.DeletePool(allocator.DeletePool(*c))) })
+	register(TypeAddNumber, "add number", decodeAddNumber,
+		func(s *allocator.State, c *AddNumber) Result { return result(s.AddNumber(allocator.AddNumber(*c))) })
+	register(TypeMarkRelease, "mark release", decodeMarkRelease,
+		func(s *allocator.State, c *MarkRelease) Result {
+			return result(s.MarkRelease(allocator.ReleaseNumber(*c)))
+		})
+	register(TypeConfirmRelease, "confirm release", decodeConfirmRelease,
+		func(s *allocator.State, c *ConfirmRelease) Result {
+			return result(s.ConfirmRelease(allocator.ReleaseNumber(*c)))
+		})
+	register(TypeAssign, "assign", decodeAssign,
+		func(s *allocator.State, c *Assign) Result { return result(s.Assign(allocator.Assign(*c))) })
+	register(TypeRefresh, "refresh", decodeRefresh,
+		func(s *allocator.State, c *Refresh) Result { return result(s.Refresh(allocator.Refresh(*c))) })
+	register(TypeTouch, "touch", decodeTouch,
+		func(s *allocator.State, c *Touch) Result { return Result{Value: s.Touch(c.Visits, c.At)} })
+	register(TypeExpire, "expire", decodeExpire,
+		func(s *allocator.State, c *Expire) Result { return Result{Value: s.Expire(c.At)} })
+	register(TypeRecordCall, "record call", decodeRecordCall,
+		func(s *allocator.State, c *RecordCall) Result { return result(s.RecordCall(allocator.RecordCall(*c))) })
+	register(TypeUpdateCall, "update call", decodeUpdateCall,
+		func(s *allocator.State, c *UpdateCall) Result { return result(s.UpdateCall(allocator.UpdateCall(*c))) })
+	register(TypeBatch, "batch", decodeBatch, applyBatch)
+}
+
+func (*CreatePool) Type() Type { return TypeCreatePool }
+
+func (c *CreatePool) encode(e *encoder) {
+	e.string(c.ID)
+	e.string(c.Key)
+	e.settings(&c.Settings)
+	e.time(c.At)
+}
+
+func decodeCreatePool(d *decoder) *CreatePool {
+	c := new(CreatePool)
+	c.ID = d.string()
+	c.Key = d.string()
+	d.settings(&c.Settings)
+	c.At = d.time()
+	return c
+}
+
+func (*UpdatePool) Type() Type { return TypeUpdatePool }
+
+// Patch fields present, as bits of a mask written before them.
+const (
+	patchName = 1 << iota
+	patchTracking
+	patchSize
+	patchAreaCode
+	patchSwapTarget
+	patchForwardTo
+	patchRings
+	patchOverflow
+	patchIdleTimeout
+	patchAttributionWindow
+	patchWhisper
+	patchAll = patchWhisper<<1 - 1
+)
+
+func (c *UpdatePool) encode(e *encoder) {
+	e.string(c.ID)
+	e.id(c.Req)
+	p := &c.Patch
+	var mask uint64
+	for _, f := range [...]struct {
+		bit uint64
+		set bool
+	}{
+		{patchName, p.Name != nil}, {patchTracking, p.Tracking != nil}, {patchSize, p.Size != nil},
+		{patchAreaCode, p.AreaCode != nil}, {patchSwapTarget, p.SwapTarget != nil},
+		{patchForwardTo, p.ForwardTo != nil}, {patchRings, p.Rings != nil}, {patchOverflow, p.Overflow != nil},
+		{patchIdleTimeout, p.IdleTimeout != nil}, {patchAttributionWindow, p.AttributionWindow != nil},
+		{patchWhisper, p.Whisper != nil},
+	} {
+		if f.set {
+			mask |= f.bit
+		}
+	}
+	e.uvarint(mask)
+	if p.Name != nil {
+		e.string(*p.Name)
+	}
+	if p.Tracking != nil {
+		e.string(string(*p.Tracking))
+	}
+	if p.Size != nil {
+		e.uvarint(uint64(*p.Size))
+	}
+	if p.AreaCode != nil {
+		e.string(*p.AreaCode)
+	}
+	if p.SwapTarget != nil {
+		e.string(*p.SwapTarget)
+	}
+	if p.ForwardTo != nil {
+		e.strings(p.ForwardTo)
+	}
+	if p.Rings != nil {
+		e.uvarint(uint64(*p.Rings))
+	}
+	if p.Overflow != nil {
+		e.string(string(*p.Overflow))
+	}
+	if p.IdleTimeout != nil {
+		e.duration(*p.IdleTimeout)
+	}
+	if p.AttributionWindow != nil {
+		e.duration(*p.AttributionWindow)
+	}
+	if p.Whisper != nil {
+		e.bool(*p.Whisper)
+	}
+	e.time(c.At)
+}
+
+func decodeUpdatePool(d *decoder) *UpdatePool {
+	c := new(UpdatePool)
+	c.ID = d.string()
+	c.Req = d.id()
+	mask := d.uvarint()
+	if mask&^patchAll != 0 {
+		d.fail(fmt.Errorf("unknown patch fields %#x", mask&^patchAll))
+	}
+	p := &c.Patch
+	if mask&patchName != 0 {
+		p.Name = ptr(d.string())
+	}
+	if mask&patchTracking != 0 {
+		p.Tracking = ptr(allocator.Tracking(d.string()))
+	}
+	if mask&patchSize != 0 {
+		p.Size = ptr(d.smallInt())
+	}
+	if mask&patchAreaCode != 0 {
+		p.AreaCode = ptr(d.string())
+	}
+	if mask&patchSwapTarget != 0 {
+		p.SwapTarget = ptr(d.string())
+	}
+	if mask&patchForwardTo != 0 {
+		// A present but empty list stays non-nil, so validation sees it.
+		p.ForwardTo = append([]string{}, d.strings()...)
+	}
+	if mask&patchRings != 0 {
+		p.Rings = ptr(d.smallInt())
+	}
+	if mask&patchOverflow != 0 {
+		p.Overflow = ptr(allocator.Overflow(d.string()))
+	}
+	if mask&patchIdleTimeout != 0 {
+		p.IdleTimeout = ptr(d.duration())
+	}
+	if mask&patchAttributionWindow != 0 {
+		p.AttributionWindow = ptr(d.duration())
+	}
+	if mask&patchWhisper != 0 {
+		p.Whisper = ptr(d.bool())
+	}
+	c.At = d.time()
+	return c
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func (*DeletePool) Type() Type { return TypeDeletePool }
+
+func (c *DeletePool) encode(e *encoder) {
+	e.string(c.ID)
+	e.time(c.At)
+}
+
+func decodeDeletePool(d *decoder) *DeletePool {
+	return &DeletePool{ID: d.string(), At: d.time()}
+}
+
+func (*AddNumber) Type() Type { return TypeAddNumber }
+
+func (c *AddNumber) encode(e *encoder) {
+	e.string(c.Pool)
+	e.string(c.E164)
+	e.string(c.ProviderID)
+	e.bool(c.Owned)
+	e.time(c.At)
+}
+
+func decodeAddNumber(d *decoder) *AddNumber {
+	return &AddNumber{Pool: d.string(), E164: d.string(), ProviderID: d.string(), Owned: d.bool(), At: d.time()}
+}
+
+func (*MarkRelease) Type() Type { return TypeMarkRelease }
+
+func (c *MarkRelease) encode(e *encoder) {
+	e.string(c.E164)
+	e.time(c.At)
+}
+
+func decodeMarkRelease(d *decoder) *MarkRelease {
+	return &MarkRelease{E164: d.string(), At: d.time()}
+}
+
+func (*ConfirmRelease) Type() Type { return TypeConfirmRelease }
+
+func (c *ConfirmRelease) encode(e *encoder) {
+	e.string(c.E164)
+	e.time(c.At)
+}
+
+func decodeConfirmRelease(d *decoder) *ConfirmRelease {
+	return &ConfirmRelease{E164: d.string(), At: d.time()}
+}
+
+func (*Assign) Type() Type { return TypeAssign }
+
+func (c *Assign) encode(e *encoder) {
+	e.id(c.Visit)
+	e.string(c.Pool)
+	e.attribution(&c.Attribution)
+	e.time(c.At)
+}
+
+func decodeAssign(d *decoder) *Assign {
+	c := new(Assign)
+	c.Visit = d.id()
+	c.Pool = d.string()
+	d.attribution(&c.Attribution)
+	c.At = d.time()
+	return c
+}
+
+func (*Refresh) Type() Type { return TypeRefresh }
+
+func (c *Refresh) encode(e *encoder) {
+	e.id(c.Visit)
+	e.id(c.Req)
+	e.time(c.At)
+}
+
+func decodeRefresh(d *decoder) *Refresh {
+	return &Refresh{Visit: d.id(), Req: d.id(), At: d.time()}
+}
+
+func (*Touch) Type() Type { return TypeTouch }
+
+func (c *Touch) encode(e *encoder) {
+	e.uvarint(uint64(len(c.Visits)))
+	for _, v := range c.Visits {
+		e.id(v)
+	}
+	e.time(c.At)
+}
+
+func decodeTouch(d *decoder) *Touch {
+	c := &Touch{Visits: make([]allocator.VisitID, d.count(16))}
+	for i := range c.Visits {
+		c.Visits[i] = d.id()
+	}
+	c.At = d.time()
+	return c
+}
+
+func (*Expire) Type() Type { return TypeExpire }
+
+func (c *Expire) encode(e *encoder) { e.time(c.At) }
+
+func decodeExpire(d *decoder) *Expire { return &Expire{At: d.time()} }
+
+func (*RecordCall) Type() Type { return TypeRecordCall }
+
+func (c *RecordCall) encode(e *encoder) {
+	e.string(c.SID)
+	e.string(c.To)
+	e.string(c.From)
+	e.time(c.At)
+}
+
+func decodeRecordCall(d *decoder) *RecordCall {
+	return &RecordCall{SID: d.string(), To: d.string(), From: d.string(), At: d.time()}
+}
+
+func (*UpdateCall) Type() Type { return TypeUpdateCall }
+
+func (c *UpdateCall) encode(e *encoder) {
+	e.string(c.SID)
+	e.string(string(c.Status))
+	e.duration(c.Duration)
+	e.string(c.AnsweredBy)
+	e.time(c.At)
+}
+
+func decodeUpdateCall(d *decoder) *UpdateCall {
+	return &UpdateCall{
+		SID: d.string(), Status: allocator.CallStatus(d.string()), Duration: d.duration(),
+		AnsweredBy: d.string(), At: d.time(),
+	}
+}
+
+func (*Batch) Type() Type { return TypeBatch }
+
+func (c *Batch) encode(e *encoder) {
+	e.uvarint(uint64(len(c.Commands)))
+	for _, sub := range c.Commands {
+		if sub.Type() == TypeBatch {
+			panic("fsm: batches do not nest")
+		}
+		body := Encode(sub)
+		e.uvarint(uint64(len(body)))
+		e.buf = append(e.buf, body...)
+	}
+}
+
+func decodeBatch(d *decoder) *Batch {
+	c := &Batch{Commands: make([]Command, d.count(2))}
+	for i := range c.Commands {
+		n := d.uvarint()
+		if d.err != nil {
+			return c
+		}
+		if n > uint64(len(d.buf)) {
+			d.fail(errTruncated)
+			return c
+		}
+		body := d.buf[:n]
+		d.buf = d.buf[n:]
+		if len(body) > 0 && Type(body[0])&^IgnoreUnknown == TypeBatch {
+			d.fail(fmt.Errorf("batches do not nest"))
+			return c
+		}
+		sub, err := Decode(body)
+		if errors.Is(err, ErrSkippedCommand) {
+			c.Commands[i] = skipped{Type(body[0])}
+			continue
+		}
+		if err != nil {
+			d.fail(fmt.Errorf("command %d: %w", i, err))
+			return c
+		}
+		c.Commands[i] = sub
+	}
+	return c
+}
+
+// skipped stands in a decoded batch for an unknown command marked
+// IgnoreUnknown. It is never encoded.
+type skipped struct{ t Type }
+
+func (s skipped) Type() Type    { return s.t }
+func (skipped) encode(*encoder) { panic("fsm: a skipped command cannot be encoded") }
+
+func applyBatch(s *allocator.State, c *Batch) Result {
+	out := make([]Result, len(c.Commands))
+	for i, sub := range c.Commands {
+		out[i] = apply(s, sub)
+	}
+	return Result{Value: out}
+}

@@ -1,0 +1,125 @@
+// Package fsm is the Raft state machine of dni: it decodes the commands in
+// the replicated log, applies them to the allocator's state, and writes and
+// reads the snapshots that compact the log.
+package fsm
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/dni-dev/dni/allocator"
+)
+
+// FSM implements raft.FSM and raft.BatchingFSM over an allocator.State.
+//
+// Apply, ApplyBatch, Snapshot and Restore are serialised by one mutex, taken
+// once per batch. Readers never take it: they call State, which returns the
+// current state for its lock-free read methods.
+type FSM struct {
+	mu      sync.Mutex
+	state   atomic.Pointer[allocator.State]
+	applied atomic.Uint64
+	log     *slog.Logger
+}
+
+// New returns a state machine with an empty state.
+func New(log *slog.Logger) *FSM {
+	if log == nil {
+		log = slog.Default()
+	}
+	f := &FSM{log: log}
+	f.state.Store(allocator.New())
+	return f
+}
+
+// State returns the current state. After a Restore it is a new one, so
+// readers should not keep it across requests.
+func (f *FSM) State() *allocator.State { return f.state.Load() }
+
+// AppliedIndex is the index of the last log entry applied.
+func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
+
+// Apply applies one log entry. It returns a Result, or nil for entries that
+// are not commands.
+func (f *FSM) Apply(l *raft.Log) any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.applyLocked(f.state.Load(), l)
+}
+
+// ApplyBatch applies entries in order under one lock.
+func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.state.Load()
+	out := make([]any, len(logs))
+	for i, l := range logs {
+		out[i] = f.applyLocked(s, l)
+	}
+	return out
+}
+
+func (f *FSM) applyLocked(s *allocator.State, l *raft.Log) any {
+	defer f.applied.Store(l.Index)
+	if l.Type != raft.LogCommand {
+		return nil
+	}
+	c, err := Decode(l.Data)
+	switch {
+	case errors.Is(err, ErrSkippedCommand):
+		f.log.Warn("skipped a command this version does not know", "index", l.Index, "err", err)
+		return Result{Err: err}
+	case errors.Is(err, ErrUnknownCommand):
+		// Every replica must apply every command or none; one that cannot
+		// would silently diverge. A newer node wrote this: upgrade this one.
+		panic(fmt.Sprintf("fsm: log entry %d: %v: this node is older than the one that wrote it; upgrade it", l.Index, err))
+	case err != nil:
+		// Malformed bytes fail the same way on every replica.
+		f.log.Error("malformed log entry", "index", l.Index, "err", err)
+		return Result{Err: err}
+	}
+	return apply(s, c)
+}
+
+// Snapshot copies the state out; Persist encodes the copy while Apply goes on.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return &snapshot{img: f.state.Load().Export()}, nil
+}
+
+// Restore replaces the state with one read from a snapshot. The new state is
+// built aside and swapped in at once; on error the old state stays.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	img, err := ReadSnapshot(rc)
+	if err != nil {
+		return err
+	}
+	s, err := allocator.Import(img)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.state.Store(s)
+	return nil
+}
+
+type snapshot struct{ img *allocator.Image }
+
+func (s *snapshot) Persist(sink raft.SnapshotSink) error {
+	if err := WriteSnapshot(sink, s.img); err != nil {
+		sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *snapshot) Release() {}

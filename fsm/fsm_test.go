@@ -1,0 +1,272 @@
+package fsm
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/dni-dev/dni/allocator"
+)
+
+// memSink is a raft.SnapshotSink over a buffer.
+type memSink struct {
+	bytes.Buffer
+	canceled bool
+}
+
+func (s *memSink) ID() string    { return "mem" }
+func (s *memSink) Cancel() error { s.canceled = true; return nil }
+func (s *memSink) Close() error  { return nil }
+
+// snapshotBytes persists f's current state and returns the bytes.
+func snapshotBytes(t testing.TB, f *FSM) []byte {
+	t.Helper()
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Release()
+	var sink memSink
+	if err := snap.Persist(&sink); err != nil {
+		t.Fatal(err)
+	}
+	return sink.Bytes()
+}
+
+func restored(t testing.TB, b []byte) *FSM {
+	t.Helper()
+	f := New(nil)
+	if err := f.Restore(io.NopCloser(bytes.NewReader(b))); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func logs(cmds []Command, first uint64) []*raft.Log {
+	out := make([]*raft.Log, len(cmds))
+	for i, c := range cmds {
+		out[i] = &raft.Log{Index: first + uint64(i), Type: raft.LogCommand, Data: Encode(c)}
+	}
+	return out
+}
+
+func TestEveryCommandSurvivesEncodeAndDecode(t *testing.T) {
+	g := newCommandGen(1)
+	for _, c := range g.commands(3000) {
+		got, err := Decode(Encode(c))
+		if err != nil {
+			t.Fatalf("%T: %v", c, err)
+		}
+		if !reflect.DeepEqual(got, c) {
+			t.Fatalf("%T changed through the codec:\n got %+v\nwant %+v", c, got, c)
+		}
+	}
+}
+
+func TestTwoFSMsFedTheSameLogHaveByteIdenticalSnapshots(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		entries := logs(newCommandGen(seed).commands(2000), 1)
+		one, batched := New(nil), New(nil)
+		for _, l := range entries {
+			one.Apply(l)
+		}
+		// The other replica gets the same entries in batches of random size,
+		// as raft hands them over when it falls behind.
+		r := rand.New(rand.NewPCG(seed, 7))
+		for rest := entries; len(rest) > 0; {
+			n := min(len(rest), 1+r.IntN(64))
+			batched.ApplyBatch(rest[:n])
+			rest = rest[n:]
+		}
+		a, b := snapshotBytes(t, one), snapshotBytes(t, batched)
+		if !bytes.Equal(a, b) {
+			t.Fatalf("seed %d: snapshots differ (%d and %d bytes)", seed, len(a), len(b))
+		}
+		if one.AppliedIndex() != uint64(len(entries)) || batched.AppliedIndex() != uint64(len(entries)) {
+			t.Fatalf("applied index %d and %d, want %d", one.AppliedIndex(), batched.AppliedIndex(), len(entries))
+		}
+	}
+}
+
+func TestSnapshotRestoreRoundTripIsByteIdentical(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		f := New(nil)
+		f.ApplyBatch(logs(newCommandGen(seed).commands(3000), 1))
+		a := snapshotBytes(t, f)
+		b := snapshotBytes(t, restored(t, a))
+		if !bytes.Equal(a, b) {
+			t.Fatalf("seed %d: snapshot changed through restore (%d and %d bytes)", seed, len(a), len(b))
+		}
+	}
+}
+
+func TestRestoringASnapshotAndReplayingTheRestGivesTheSameState(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		entries := logs(newCommandGen(seed).commands(3000), 1)
+		cut := 500 + int(seed)*100
+		whole := New(nil)
+		whole.ApplyBatch(entries[:cut])
+		replica := restored(t, snapshotBytes(t, whole))
+		whole.ApplyBatch(entries[cut:])
+		replica.ApplyBatch(entries[cut:])
+		if !bytes.Equal(snapshotBytes(t, whole), snapshotBytes(t, replica)) {
+			t.Fatalf("seed %d: restored replica diverged after replaying the log", seed)
+		}
+	}
+}
+
+func TestApplyReturnsTheAllocatorsAnswer(t *testing.T) {
+	f := New(nil)
+	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	settings := allocator.Settings{Name: "Ads", Size: 4, SwapTarget: "415-555-0100", ForwardTo: []string{"+14155550100"}}.WithDefaults()
+	cmds := []Command{
+		&CreatePool{ID: "p1", Key: "k1", Settings: settings, At: at},
+		&AddNumber{Pool: "p1", E164: "+14155550101", At: at},
+		&Batch{Commands: []Command{
+			&Assign{Visit: allocator.VisitID{1}, Pool: "k1", At: at},
+			&Assign{Visit: allocator.VisitID{2}, Pool: "k1", At: at},
+			&Assign{Visit: allocator.VisitID{3}, Pool: "nope", At: at},
+		}},
+	}
+	var out []any
+	for _, l := range logs(cmds, 1) {
+		out = append(out, f.Apply(l))
+	}
+	if p := out[0].(Result).Value.(*allocator.Pool); p.ID != "p1" {
+		t.Fatalf("create pool answered %+v", out[0])
+	}
+	batch := out[2].(Result).Value.([]Result)
+	if a := batch[0].Value.(allocator.Assignment); a.Outcome != allocator.Fresh || a.Number.E164 != "+14155550101" {
+		t.Errorf("first visit got %+v", a)
+	}
+	if a := batch[1].Value.(allocator.Assignment); a.Outcome != allocator.Recycled || a.Displaced.ID != (allocator.VisitID{1}) {
+		t.Errorf("second visit got %+v", a)
+	}
+	if !errors.Is(batch[2].Err, allocator.ErrUnknownPool) {
+		t.Errorf("visit to an unknown pool: %v", batch[2].Err)
+	}
+}
+
+func TestAnUnknownCommandMarkedIgnoreUnknownIsSkipped(t *testing.T) {
+	f := New(nil)
+	res := f.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: []byte{byte(IgnoreUnknown | 100), 1, 2, 3}})
+	if r, ok := res.(Result); !ok || !errors.Is(r.Err, ErrSkippedCommand) {
+		t.Fatalf("got %+v", res)
+	}
+	// Inside a batch, the known commands around it still apply.
+	e := encoder{}
+	e.byte(byte(TypeBatch))
+	e.uvarint(2)
+	unknown := []byte{byte(IgnoreUnknown | 101), 9}
+	e.uvarint(uint64(len(unknown)))
+	e.buf = append(e.buf, unknown...)
+	expire := Encode(&Expire{At: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
+	e.uvarint(uint64(len(expire)))
+	e.buf = append(e.buf, expire...)
+	res = f.Apply(&raft.Log{Index: 2, Type: raft.LogCommand, Data: e.buf})
+	batch := res.(Result).Value.([]Result)
+	if !errors.Is(batch[0].Err, ErrSkippedCommand) || batch[1].Err != nil || batch[1].Value != 0 {
+		t.Fatalf("got %+v", batch)
+	}
+}
+
+func TestAnUnknownCommandWithoutIgnoreUnknownStopsTheNode(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("applying a command this node does not know did not stop it")
+		}
+	}()
+	New(nil).Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: []byte{100}})
+}
+
+func TestAMalformedCommandFailsAloneAndChangesNothing(t *testing.T) {
+	f := New(nil)
+	f.ApplyBatch(logs(newCommandGen(3).commands(500), 1))
+	before := snapshotBytes(t, f)
+	res := f.Apply(&raft.Log{Index: 501, Type: raft.LogCommand, Data: []byte{byte(TypeAssign), 1, 2}})
+	if r := res.(Result); !errors.Is(r.Err, ErrBadCommand) {
+		t.Fatalf("got %+v", r)
+	}
+	if !bytes.Equal(before, snapshotBytes(t, f)) {
+		t.Fatal("a malformed command changed the state")
+	}
+}
+
+func TestNonCommandEntriesAreAppliedAsNothing(t *testing.T) {
+	f := New(nil)
+	out := f.ApplyBatch([]*raft.Log{{Index: 1, Type: raft.LogConfiguration, Data: []byte{1, 2}}})
+	if out[0] != nil || f.AppliedIndex() != 1 {
+		t.Fatalf("got %v, applied %d", out, f.AppliedIndex())
+	}
+}
+
+func TestACorruptSnapshotLeavesTheStateAlone(t *testing.T) {
+	f := New(nil)
+	f.ApplyBatch(logs(newCommandGen(4).commands(1000), 1))
+	good := snapshotBytes(t, f)
+	for _, bad := range [][]byte{
+		nil,
+		[]byte("DNI-SNAP"),
+		good[:len(good)/2],
+		append(append([]byte{}, good...), 0),
+		func() []byte { b := append([]byte{}, good...); b[len(b)/2] ^= 0x40; return b }(),
+	} {
+		if err := f.Restore(io.NopCloser(bytes.NewReader(bad))); err == nil {
+			t.Fatalf("restored a corrupt snapshot of %d bytes", len(bad))
+		}
+	}
+	if !bytes.Equal(good, snapshotBytes(t, f)) {
+		t.Fatal("a failed restore changed the state")
+	}
+}
+
+// TestReadersRunBesideApply runs the read methods handlers use while commands
+// are applied; under -race it proves the reads need no lock.
+func TestReadersRunBesideApply(t *testing.T) {
+	f := New(nil)
+	entries := logs(newCommandGen(5).commands(4000), 1)
+	var done atomic.Bool
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for !done.Load() {
+				s := f.State()
+				for _, p := range s.Pools() {
+					_ = p.Settings()
+					_ = p.Status()
+					_ = p.Counts()
+					for _, v := range p.Holders() {
+						if n := v.Number(); n != nil {
+							_ = n.E164
+						}
+						_ = v.LastSeen()
+						_ = s.Visit(v.ID)
+					}
+					for _, n := range p.Numbers() {
+						_ = n.State()
+						_ = n.Holder()
+						_ = n.Tenures()
+						_ = s.MatchCall(n.E164, time.Now())
+					}
+				}
+				s.Calls(func(c *allocator.Call) bool { _ = c.Status; return true })
+			}
+		})
+	}
+	for rest := entries; len(rest) > 0; rest = rest[min(len(rest), 16):] {
+		f.ApplyBatch(rest[:min(len(rest), 16)])
+		if len(rest)%512 == 0 {
+			snapshotBytes(t, f)
+		}
+	}
+	done.Store(true)
+	wg.Wait()
+}

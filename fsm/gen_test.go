@@ -1,0 +1,157 @@
+package fsm
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/dni-dev/dni/allocator"
+)
+
+// commandGen draws random but plausible command sequences: a few pools,
+// numbers bought for them, visits arriving, heartbeats, expiry, calls, pool
+// edits and deletes, with time moving forward. Some commands are invalid on
+// purpose (unknown pools, bad sizes), as a real log may hold them too.
+type commandGen struct {
+	r      *rand.Rand
+	now    time.Time
+	pools  []string // ids; keys are "k"+id
+	nums   []string
+	visits []allocator.VisitID
+	poolOf map[allocator.VisitID]string
+	sids   []string
+	n      int
+}
+
+func newCommandGen(seed uint64) *commandGen {
+	return &commandGen{
+		r:      rand.New(rand.NewPCG(seed, seed^0x5eed)),
+		now:    time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC),
+		poolOf: make(map[allocator.VisitID]string),
+	}
+}
+
+func (g *commandGen) pick(xs []string) string {
+	if len(xs) == 0 || g.r.IntN(50) == 0 {
+		return "missing"
+	}
+	return xs[g.r.IntN(len(xs))]
+}
+
+func (g *commandGen) visit() allocator.VisitID {
+	if len(g.visits) == 0 || g.r.IntN(50) == 0 {
+		var id allocator.VisitID
+		id[0], id[1] = byte(g.r.Uint32()), byte(g.r.Uint32())
+		return id
+	}
+	// Mostly recent visits: they are the live ones.
+	n := len(g.visits)
+	return g.visits[n-1-g.r.IntN(min(n, 60))]
+}
+
+func (g *commandGen) settings() allocator.Settings {
+	s := allocator.Settings{
+		Name:        fmt.Sprintf("Pool %d", g.n),
+		Size:        4 + g.r.IntN(5),
+		SwapTarget:  "(415) 555-0100",
+		ForwardTo:   []string{"+14155550100"},
+		IdleTimeout: time.Duration(90+g.r.IntN(120)) * time.Second,
+		Whisper:     g.r.IntN(2) == 0,
+	}
+	if g.r.IntN(4) == 0 {
+		s.Tracking = allocator.TrackGCLID
+	}
+	if g.r.IntN(4) == 0 {
+		s.Overflow = allocator.OverflowNone
+	}
+	return s.WithDefaults()
+}
+
+func (g *commandGen) next() Command {
+	g.n++
+	switch step := g.r.IntN(100); {
+	case step < 2:
+		g.now = g.now.Add(time.Duration(g.r.IntN(600)) * time.Second)
+	default:
+		g.now = g.now.Add(time.Duration(g.r.IntN(1500)) * time.Millisecond)
+	}
+	at := g.now
+	switch op := g.r.IntN(100); {
+	case op < 2 || len(g.pools) < 2:
+		id := fmt.Sprintf("p%d", g.n)
+		g.pools = append(g.pools, id)
+		return &CreatePool{ID: id, Key: "k" + id, Settings: g.settings(), At: at}
+	case op < 12:
+		e164 := fmt.Sprintf("+1415555%04d", g.r.IntN(10000))
+		g.nums = append(g.nums, e164)
+		return &AddNumber{Pool: g.pick(g.pools[max(0, len(g.pools)-5):]), E164: e164, ProviderID: "PN" + e164[1:], At: at}
+	case op < 45:
+		a := allocator.Attribution{Source: "google", Medium: "cpc", Campaign: fmt.Sprintf("c%d", g.r.IntN(5))}
+		if g.r.IntN(3) > 0 {
+			a.GCLID = fmt.Sprintf("gclid-%d", g.n)
+		}
+		if g.r.IntN(5) == 0 {
+			id := g.visit() // a page view of a visit that may still be live
+			pool, ok := g.poolOf[id]
+			if !ok {
+				pool = g.pick(g.pools)
+			}
+			return &Assign{Visit: id, Pool: "k" + pool, Attribution: a, At: at}
+		}
+		var id allocator.VisitID
+		id[0], id[1], id[2] = byte(g.n), byte(g.n>>8), byte(g.n>>16)
+		id[15] = byte(g.r.Uint32())
+		pool := g.pick(g.pools[max(0, len(g.pools)-5):])
+		g.visits = append(g.visits, id)
+		g.poolOf[id] = pool
+		return &Assign{Visit: id, Pool: "k" + pool, Attribution: a, At: at}
+	case op < 60:
+		ids := make([]allocator.VisitID, g.r.IntN(20))
+		for i := range ids {
+			ids[i] = g.visit()
+		}
+		return &Touch{Visits: ids, At: at}
+	case op < 68:
+		return &Expire{At: at}
+	case op < 72:
+		var req allocator.RequestID
+		req[0] = byte(g.n)
+		return &Refresh{Visit: g.visit(), Req: req, At: at}
+	case op < 80:
+		sid := fmt.Sprintf("CA%030d", g.n)
+		g.sids = append(g.sids, sid)
+		return &RecordCall{SID: sid, To: g.pick(g.nums[max(0, len(g.nums)-40):]), From: fmt.Sprintf("+1212555%04d", g.r.IntN(30)), At: at}
+	case op < 85:
+		statuses := []allocator.CallStatus{allocator.CallRinging, allocator.CallInProgress, allocator.CallCompleted, allocator.CallNoAnswer}
+		return &UpdateCall{SID: g.pick(g.sids), Status: statuses[g.r.IntN(len(statuses))],
+			Duration: time.Duration(g.r.IntN(300)) * time.Second, AnsweredBy: "+14155550100", At: at}
+	case op < 91:
+		size := 2 + g.r.IntN(10) // sometimes out of range
+		var req allocator.RequestID
+		req[0], req[1] = byte(g.n), byte(g.n>>8)
+		return &UpdatePool{ID: g.pick(g.pools), Req: req, Patch: allocator.Patch{Size: &size}, At: at}
+	case op < 92:
+		return &DeletePool{ID: g.pick(g.pools), At: at}
+	case op < 96:
+		return &MarkRelease{E164: g.pick(g.nums), At: at}
+	default:
+		return &ConfirmRelease{E164: g.pick(g.nums), At: at}
+	}
+}
+
+// commands draws n commands, sometimes grouping several into a Batch.
+func (g *commandGen) commands(n int) []Command {
+	var out []Command
+	for len(out) < n {
+		if g.r.IntN(10) == 0 {
+			b := &Batch{}
+			for range 1 + g.r.IntN(8) {
+				b.Commands = append(b.Commands, g.next())
+			}
+			out = append(out, b)
+			continue
+		}
+		out = append(out, g.next())
+	}
+	return out
+}

@@ -1,0 +1,370 @@
+package fsm
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+
+	"github.com/dni-dev/dni/allocator"
+)
+
+// A snapshot is a header (magic and version), then typed records, each a type
+// byte, a length and a body, then an end record holding the CRC-32C of every
+// byte before it. Records come in a fixed order (meta, pools, visits,
+// numbers, calls) because later ones refer to earlier ones.
+
+const snapshotMagic = "DNI-SNAP"
+
+// SnapshotVersion is the version WriteSnapshot writes and ReadSnapshot reads.
+const SnapshotVersion = 1
+
+type recordType uint8
+
+const (
+	recordMeta   recordType = 1
+	recordPool   recordType = 2
+	recordVisit  recordType = 3
+	recordNumber recordType = 4
+	recordCall   recordType = 5
+	recordEnd    recordType = 0x7f
+	// recordOptional on a type lets an older reader skip a record it does
+	// not know, as IgnoreUnknown does for commands.
+	recordOptional recordType = 0x80
+)
+
+const maxRecord = 1 << 24
+
+// ErrBadSnapshot wraps every reason ReadSnapshot refuses its input.
+var ErrBadSnapshot = errors.New("bad snapshot")
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// WriteSnapshot writes an image in the snapshot format. The same image
+// always gives the same bytes.
+func WriteSnapshot(w io.Writer, img *allocator.Image) error {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	sum := crc32.New(castagnoli)
+	out := io.MultiWriter(bw, sum)
+	var e encoder
+	e.buf = append(e.buf, snapshotMagic...)
+	e.uvarint(SnapshotVersion)
+	if _, err := out.Write(e.buf); err != nil {
+		return err
+	}
+	write := func(t recordType, body func(*encoder)) error {
+		e.buf = e.buf[:0]
+		body(&e)
+		head := binary.AppendUvarint([]byte{byte(t)}, uint64(len(e.buf)))
+		if _, err := out.Write(head); err != nil {
+			return err
+		}
+		_, err := out.Write(e.buf)
+		return err
+	}
+	err := write(recordMeta, func(e *encoder) {
+		e.uvarint(img.PoolSeq)
+		e.uvarint(img.VisitSeq)
+		e.uvarint(img.NumberSeq)
+	})
+	for i := 0; err == nil && i < len(img.Pools); i++ {
+		err = write(recordPool, func(e *encoder) { e.poolRecord(&img.Pools[i]) })
+	}
+	for i := 0; err == nil && i < len(img.Visits); i++ {
+		err = write(recordVisit, func(e *encoder) { e.visitRecord(&img.Visits[i]) })
+	}
+	for i := 0; err == nil && i < len(img.Numbers); i++ {
+		err = write(recordNumber, func(e *encoder) { e.numberRecord(&img.Numbers[i]) })
+	}
+	for i := 0; err == nil && i < len(img.Calls); i++ {
+		err = write(recordCall, func(e *encoder) { e.callRecord(&img.Calls[i]) })
+	}
+	if err != nil {
+		return err
+	}
+	crc := sum.Sum32()
+	if err := write(recordEnd, func(e *encoder) { e.buf = binary.BigEndian.AppendUint32(e.buf, crc) }); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// restorers read each record type into the image being rebuilt.
+var restorers = map[recordType]func(*decoder, *allocator.Image){
+	recordMeta: func(d *decoder, img *allocator.Image) {
+		img.PoolSeq, img.VisitSeq, img.NumberSeq = d.uvarint(), d.uvarint(), d.uvarint()
+	},
+	recordPool: func(d *decoder, img *allocator.Image) {
+		img.Pools = append(img.Pools, allocator.PoolRecord{})
+		d.poolRecord(&img.Pools[len(img.Pools)-1])
+	},
+	recordVisit: func(d *decoder, img *allocator.Image) {
+		img.Visits = append(img.Visits, allocator.VisitRecord{})
+		d.visitRecord(&img.Visits[len(img.Visits)-1])
+	},
+	recordNumber: func(d *decoder, img *allocator.Image) {
+		img.Numbers = append(img.Numbers, allocator.NumberRecord{})
+		d.numberRecord(&img.Numbers[len(img.Numbers)-1])
+	},
+	recordCall: func(d *decoder, img *allocator.Image) {
+		img.Calls = append(img.Calls, allocator.CallRecord{})
+		d.callRecord(&img.Calls[len(img.Calls)-1])
+	},
+}
+
+// ReadSnapshot reads what WriteSnapshot wrote. Corrupt or truncated input is
+// an error wrapping ErrBadSnapshot, never a panic; whether the image makes a
+// whole state is for allocator.Import to judge.
+func ReadSnapshot(r io.Reader) (*allocator.Image, error) {
+	sum := crc32.New(castagnoli)
+	br := &summingReader{r: bufio.NewReaderSize(r, 1<<16), sum: sum}
+	head := make([]byte, len(snapshotMagic))
+	if _, err := io.ReadFull(br, head); err != nil || string(head) != snapshotMagic {
+		return nil, fmt.Errorf("%w: not a dni snapshot", ErrBadSnapshot)
+	}
+	version, err := binary.ReadUvarint(br)
+	if err != nil {
+		return nil, fmt.Errorf("%w: header: %v", ErrBadSnapshot, err)
+	}
+	if version != SnapshotVersion {
+		return nil, fmt.Errorf("%w: version %d, this node reads version %d", ErrBadSnapshot, version, SnapshotVersion)
+	}
+	img := new(allocator.Image)
+	var body []byte
+	for n := 0; ; n++ {
+		crc := sum.Sum32()
+		tb, err := br.ReadByte()
+		if err != nil {
+			return nil, fmt.Errorf("%w: record %d: %v", ErrBadSnapshot, n, eofIsUnexpected(err))
+		}
+		size, err := binary.ReadUvarint(br)
+		if err != nil || size > maxRecord {
+			return nil, fmt.Errorf("%w: record %d: bad length", ErrBadSnapshot, n)
+		}
+		if uint64(cap(body)) < size {
+			body = make([]byte, size)
+		}
+		body = body[:size]
+		if _, err := io.ReadFull(br, body); err != nil {
+			return nil, fmt.Errorf("%w: record %d: %v", ErrBadSnapshot, n, eofIsUnexpected(err))
+		}
+		t := recordType(tb)
+		if t == recordEnd {
+			if size != 4 || binary.BigEndian.Uint32(body) != crc {
+				return nil, fmt.Errorf("%w: checksum mismatch", ErrBadSnapshot)
+			}
+			if _, err := br.ReadByte(); err != io.EOF {
+				return nil, fmt.Errorf("%w: data after the end record", ErrBadSnapshot)
+			}
+			return img, nil
+		}
+		restore := restorers[t]
+		if restore == nil {
+			if t&recordOptional != 0 {
+				continue
+			}
+			return nil, fmt.Errorf("%w: record %d has unknown type %d", ErrBadSnapshot, n, t)
+		}
+		d := decoder{buf: body}
+		restore(&d, img)
+		d.end()
+		if d.err != nil {
+			return nil, fmt.Errorf("%w: record %d (type %d): %v", ErrBadSnapshot, n, t, d.err)
+		}
+	}
+}
+
+func eofIsUnexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// summingReader feeds every byte read through a checksum.
+type summingReader struct {
+	r   *bufio.Reader
+	sum hash.Hash32
+}
+
+func (s *summingReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.sum.Write(p[:n])
+	return n, err
+}
+
+func (s *summingReader) ReadByte() (byte, error) {
+	b, err := s.r.ReadByte()
+	if err == nil {
+		s.sum.Write([]byte{b})
+	}
+	return b, err
+}
+
+func (e *encoder) poolRecord(p *allocator.PoolRecord) {
+	e.uvarint(p.Seq)
+	e.string(p.ID)
+	e.string(p.Key)
+	e.settings(&p.Settings)
+	e.varint(p.CreatedAt)
+	e.varint(p.UpdatedAt)
+	e.varint(p.DeletedAt)
+	e.uvarint(uint64(len(p.Free)))
+	for _, l := range p.Free {
+		e.byte(byte(l))
+	}
+	e.uvarint(uint64(len(p.Numberless)))
+	for _, v := range p.Numberless {
+		e.uvarint(v)
+	}
+	for _, r := range p.RecentReqs {
+		e.id(r)
+	}
+	e.byte(p.NextReq)
+}
+
+func (d *decoder) poolRecord(p *allocator.PoolRecord) {
+	p.Seq = d.uvarint()
+	p.ID = d.string()
+	p.Key = d.string()
+	d.settings(&p.Settings)
+	p.CreatedAt = d.varint()
+	p.UpdatedAt = d.varint()
+	p.DeletedAt = d.varint()
+	if n := d.count(1); n > 0 {
+		p.Free = make([]int8, n)
+		for i := range p.Free {
+			p.Free[i] = int8(d.byte())
+		}
+	}
+	if n := d.count(1); n > 0 {
+		p.Numberless = make([]uint64, n)
+		for i := range p.Numberless {
+			p.Numberless[i] = d.uvarint()
+		}
+	}
+	for i := range p.RecentReqs {
+		p.RecentReqs[i] = d.id()
+	}
+	p.NextReq = d.byte()
+}
+
+func (e *encoder) visitRecord(v *allocator.VisitRecord) {
+	e.uvarint(v.Seq)
+	e.id(v.ID)
+	e.uvarint(v.Pool)
+	e.attribution(&v.Attribution)
+	e.varint(v.FirstSeen)
+	e.varint(v.Seen)
+	e.varint(v.Ended)
+	e.id(v.Req)
+}
+
+func (d *decoder) visitRecord(v *allocator.VisitRecord) {
+	v.Seq = d.uvarint()
+	v.ID = d.id()
+	v.Pool = d.uvarint()
+	d.attribution(&v.Attribution)
+	v.FirstSeen = d.varint()
+	v.Seen = d.varint()
+	v.Ended = d.varint()
+	v.Req = d.id()
+}
+
+func (e *encoder) numberRecord(n *allocator.NumberRecord) {
+	e.uvarint(n.Seq)
+	e.string(n.E164)
+	e.string(n.ProviderID)
+	e.uvarint(n.Pool)
+	e.bool(n.Owned)
+	e.varint(n.AddedAt)
+	e.uvarint(uint64(n.State))
+	e.varint(int64(n.Line))
+	e.varint(n.Seen)
+	e.varint(n.LastAssigned)
+	e.varint(n.LastFreed)
+	e.varint(n.Released)
+	e.uvarint(uint64(len(n.Tenures)))
+	for _, t := range n.Tenures {
+		e.uvarint(t.Visit)
+		e.varint(t.From)
+		e.varint(t.Until)
+		e.uvarint(uint64(t.Reason))
+		e.uvarint(t.Displaced)
+	}
+}
+
+func (d *decoder) numberRecord(n *allocator.NumberRecord) {
+	n.Seq = d.uvarint()
+	n.E164 = d.string()
+	n.ProviderID = d.string()
+	n.Pool = d.uvarint()
+	n.Owned = d.bool()
+	n.AddedAt = d.varint()
+	n.State = allocator.NumberState(d.smallInt())
+	line := d.varint()
+	if line < -1 || line >= allocator.MaxPoolSize {
+		d.fail(fmt.Errorf("line %d out of range", line))
+	}
+	n.Line = int8(line)
+	n.Seen = d.varint()
+	n.LastAssigned = d.varint()
+	n.LastFreed = d.varint()
+	n.Released = d.varint()
+	if c := d.count(5); c > 0 {
+		n.Tenures = make([]allocator.TenureRecord, c)
+		for i := range n.Tenures {
+			t := &n.Tenures[i]
+			t.Visit = d.uvarint()
+			t.From = d.varint()
+			t.Until = d.varint()
+			t.Reason = allocator.EndReason(d.smallInt())
+			t.Displaced = d.uvarint()
+		}
+	}
+}
+
+func (e *encoder) callRecord(c *allocator.CallRecord) {
+	e.string(c.SID)
+	e.string(c.To)
+	e.string(c.From)
+	e.string(c.PoolID)
+	e.varint(c.StartedAt)
+	e.varint(c.UpdatedAt)
+	e.string(string(c.Match))
+	e.id(c.Visit)
+	e.id(c.Also)
+	e.bool(c.Attribution != nil)
+	if c.Attribution != nil {
+		e.attribution(c.Attribution)
+	}
+	e.bool(c.FirstTime)
+	e.string(string(c.Status))
+	e.duration(c.Duration)
+	e.string(c.AnsweredBy)
+	e.bool(c.Recorded)
+}
+
+func (d *decoder) callRecord(c *allocator.CallRecord) {
+	c.SID = d.string()
+	c.To = d.string()
+	c.From = d.string()
+	c.PoolID = d.string()
+	c.StartedAt = d.varint()
+	c.UpdatedAt = d.varint()
+	c.Match = allocator.MatchKind(d.string())
+	c.Visit = d.id()
+	c.Also = d.id()
+	if d.bool() {
+		c.Attribution = new(allocator.Attribution)
+		d.attribution(c.Attribution)
+	}
+	c.FirstTime = d.bool()
+	c.Status = allocator.CallStatus(d.string())
+	c.Duration = d.duration()
+	c.AnsweredBy = d.string()
+	c.Recorded = d.bool()
+}
