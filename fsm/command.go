@@ -30,6 +30,8 @@ const (
 	TypeRecordCall     Type = 11
 	TypeUpdateCall     Type = 12
 	TypeBatch          Type = 13
+	TypeSetNode        Type = 14
+	TypeRemoveNode     Type = 15
 )
 
 // A Command is one write to the state. Encode turns it into a log entry.
@@ -48,21 +50,21 @@ type Result struct {
 type handler struct {
 	name   string
 	decode func(*decoder) Command
-	apply  func(*allocator.State, Command) Result
+	apply  func(*machine, Command) Result
 }
 
 // registry maps a type (without IgnoreUnknown) to its handler, so Apply is a
 // lookup, not a switch.
 var registry [128]*handler
 
-func register[C Command](t Type, name string, decode func(*decoder) C, apply func(*allocator.State, C) Result) {
+func register[C Command](t Type, name string, decode func(*decoder) C, apply func(*machine, C) Result) {
 	if t&IgnoreUnknown != 0 || registry[t] != nil {
 		panic(fmt.Sprintf("fsm: command type %d registered twice or out of range", t))
 	}
 	registry[t] = &handler{
 		name:   name,
 		decode: func(d *decoder) Command { return decode(d) },
-		apply:  func(s *allocator.State, c Command) Result { return apply(s, c.(C)) },
+		apply:  func(m *machine, c Command) Result { return apply(m, c.(C)) },
 	}
 }
 
@@ -107,12 +109,17 @@ func Decode(b []byte) (Command, error) {
 	return c, nil
 }
 
-// apply runs one decoded command against the state.
-func apply(s *allocator.State, c Command) Result {
+// onState adapts a command that only concerns the domain state.
+func onState[C Command](apply func(*allocator.State, C) Result) func(*machine, C) Result {
+	return func(m *machine, c C) Result { return apply(m.state, c) }
+}
+
+// apply runs one decoded command against the machine.
+func apply(m *machine, c Command) Result {
 	if _, ok := c.(skipped); ok {
 		return Result{Err: ErrSkippedCommand}
 	}
-	return registry[c.Type()].apply(s, c)
+	return registry[c.Type()].apply(m, c)
 }
 
 func result(v any, err error) Result { return Result{Value: v, Err: err} }

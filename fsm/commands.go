@@ -18,6 +18,7 @@ import (
 //	Assign, Refresh               allocator.Assignment
 //	Touch, Expire                 int (visits touched, visits ended)
 //	RecordCall, UpdateCall        *allocator.Call
+//	SetNode, RemoveNode           nil
 //	Batch                         []Result, one per command
 type (
 	CreatePool     allocator.CreatePool
@@ -50,35 +51,45 @@ type Batch struct {
 }
 
 func init() {
-	register(TypeCreatePool, "create pool", decodeCreatePool,
-		func(s *allocator.State, c *CreatePool) Result { return result(s.CreatePool(allocator.CreatePool(*c))) })
-	register(TypeUpdatePool, "update pool", decodeUpdatePool,
-		func(s *allocator.State, c *UpdatePool) Result { return result(s.UpdatePool(allocator.UpdatePool(*c))) })
-	register(TypeDeletePool, "delete pool", decodeDeletePool,
-		func(s *allocator.State, c *DeletePool) Result { return result(s.DeletePool(allocator.DeletePool(*c))) })
-	register(TypeAddNumber, "add number", decodeAddNumber,
-		func(s *allocator.State, c *AddNumber) Result { return result(s.AddNumber(allocator.AddNumber(*c))) })
-	register(TypeMarkRelease, "mark release", decodeMarkRelease,
-		func(s *allocator.State, c *MarkRelease) Result {
-			return result(s.MarkRelease(allocator.ReleaseNumber(*c)))
-		})
-	register(TypeConfirmRelease, "confirm release", decodeConfirmRelease,
-		func(s *allocator.State, c *ConfirmRelease) Result {
-			return result(s.ConfirmRelease(allocator.ReleaseNumber(*c)))
-		})
-	register(TypeAssign, "assign", decodeAssign,
-		func(s *allocator.State, c *Assign) Result { return result(s.Assign(allocator.Assign(*c))) })
-	register(TypeRefresh, "refresh", decodeRefresh,
-		func(s *allocator.State, c *Refresh) Result { return result(s.Refresh(allocator.Refresh(*c))) })
-	register(TypeTouch, "touch", decodeTouch,
-		func(s *allocator.State, c *Touch) Result { return Result{Value: s.Touch(c.Visits, c.At)} })
-	register(TypeExpire, "expire", decodeExpire,
-		func(s *allocator.State, c *Expire) Result { return Result{Value: s.Expire(c.At)} })
-	register(TypeRecordCall, "record call", decodeRecordCall,
-		func(s *allocator.State, c *RecordCall) Result { return result(s.RecordCall(allocator.RecordCall(*c))) })
-	register(TypeUpdateCall, "update call", decodeUpdateCall,
-		func(s *allocator.State, c *UpdateCall) Result { return result(s.UpdateCall(allocator.UpdateCall(*c))) })
+	register(TypeCreatePool, "create pool", decodeCreatePool, onState(func(s *allocator.State, c *CreatePool) Result {
+		return result(s.CreatePool(allocator.CreatePool(*c)))
+	}))
+	register(TypeUpdatePool, "update pool", decodeUpdatePool, onState(func(s *allocator.State, c *UpdatePool) Result {
+		return result(s.UpdatePool(allocator.UpdatePool(*c)))
+	}))
+	register(TypeDeletePool, "delete pool", decodeDeletePool, onState(func(s *allocator.State, c *DeletePool) Result {
+		return result(s.DeletePool(allocator.DeletePool(*c)))
+	}))
+	register(TypeAddNumber, "add number", decodeAddNumber, onState(func(s *allocator.State, c *AddNumber) Result {
+		return result(s.AddNumber(allocator.AddNumber(*c)))
+	}))
+	register(TypeMarkRelease, "mark release", decodeMarkRelease, onState(func(s *allocator.State, c *MarkRelease) Result {
+		return result(s.MarkRelease(allocator.ReleaseNumber(*c)))
+	}))
+	register(TypeConfirmRelease, "confirm release", decodeConfirmRelease, onState(func(s *allocator.State, c *ConfirmRelease) Result {
+		return result(s.ConfirmRelease(allocator.ReleaseNumber(*c)))
+	}))
+	register(TypeAssign, "assign", decodeAssign, onState(func(s *allocator.State, c *Assign) Result {
+		return result(s.Assign(allocator.Assign(*c)))
+	}))
+	register(TypeRefresh, "refresh", decodeRefresh, onState(func(s *allocator.State, c *Refresh) Result {
+		return result(s.Refresh(allocator.Refresh(*c)))
+	}))
+	register(TypeTouch, "touch", decodeTouch, onState(func(s *allocator.State, c *Touch) Result {
+		return Result{Value: s.Touch(c.Visits, c.At)}
+	}))
+	register(TypeExpire, "expire", decodeExpire, onState(func(s *allocator.State, c *Expire) Result {
+		return Result{Value: s.Expire(c.At)}
+	}))
+	register(TypeRecordCall, "record call", decodeRecordCall, onState(func(s *allocator.State, c *RecordCall) Result {
+		return result(s.RecordCall(allocator.RecordCall(*c)))
+	}))
+	register(TypeUpdateCall, "update call", decodeUpdateCall, onState(func(s *allocator.State, c *UpdateCall) Result {
+		return result(s.UpdateCall(allocator.UpdateCall(*c)))
+	}))
 	register(TypeBatch, "batch", decodeBatch, applyBatch)
+	register(TypeSetNode, "set node", decodeSetNode, applySetNode)
+	register(TypeRemoveNode, "remove node", decodeRemoveNode, applyRemoveNode)
 }
 
 func (*CreatePool) Type() Type { return TypeCreatePool }
@@ -406,10 +417,10 @@ type skipped struct{ t Type }
 func (s skipped) Type() Type    { return s.t }
 func (skipped) encode(*encoder) { panic("fsm: a skipped command cannot be encoded") }
 
-func applyBatch(s *allocator.State, c *Batch) Result {
+func applyBatch(m *machine, c *Batch) Result {
 	out := make([]Result, len(c.Commands))
 	for i, sub := range c.Commands {
-		out[i] = apply(s, sub)
+		out[i] = apply(m, sub)
 	}
 	return Result{Value: out}
 }

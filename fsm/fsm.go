@@ -16,14 +16,15 @@ import (
 	"github.com/dni-dev/dni/allocator"
 )
 
-// FSM implements raft.FSM and raft.BatchingFSM over an allocator.State.
+// FSM implements raft.FSM and raft.BatchingFSM over an allocator.State and
+// the cluster's record of its nodes.
 //
 // Apply, ApplyBatch, Snapshot and Restore are serialised by one mutex, taken
-// once per batch. Readers never take it: they call State, which returns the
-// current state for its lock-free read methods.
+// once per batch. Readers never take it: they call State or Nodes, which
+// return current values for lock-free reading.
 type FSM struct {
 	mu      sync.Mutex
-	state   atomic.Pointer[allocator.State]
+	m       atomic.Pointer[machine]
 	applied atomic.Uint64
 	log     *slog.Logger
 }
@@ -34,13 +35,27 @@ func New(log *slog.Logger) *FSM {
 		log = slog.Default()
 	}
 	f := &FSM{log: log}
-	f.state.Store(allocator.New())
+	f.m.Store(newMachine(allocator.New(), nil))
 	return f
 }
 
 // State returns the current state. After a Restore it is a new one, so
 // readers should not keep it across requests.
-func (f *FSM) State() *allocator.State { return f.state.Load() }
+func (f *FSM) State() *allocator.State { return f.m.Load().state }
+
+// Nodes lists the nodes the cluster has recorded, by ID. The slice is
+// shared and must not be changed.
+func (f *FSM) Nodes() []Node { return *f.m.Load().nodes.Load() }
+
+// Node returns the recorded node with the given ID.
+func (f *FSM) Node(id string) (Node, bool) {
+	for _, n := range f.Nodes() {
+		if n.ID == id {
+			return n, true
+		}
+	}
+	return Node{}, false
+}
 
 // AppliedIndex is the index of the last log entry applied.
 func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
@@ -50,22 +65,22 @@ func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
 func (f *FSM) Apply(l *raft.Log) any {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.applyLocked(f.state.Load(), l)
+	return f.applyLocked(f.m.Load(), l)
 }
 
 // ApplyBatch applies entries in order under one lock.
 func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s := f.state.Load()
+	m := f.m.Load()
 	out := make([]any, len(logs))
 	for i, l := range logs {
-		out[i] = f.applyLocked(s, l)
+		out[i] = f.applyLocked(m, l)
 	}
 	return out
 }
 
-func (f *FSM) applyLocked(s *allocator.State, l *raft.Log) any {
+func (f *FSM) applyLocked(m *machine, l *raft.Log) any {
 	defer f.applied.Store(l.Index)
 	if l.Type != raft.LogCommand {
 		return nil
@@ -84,14 +99,28 @@ func (f *FSM) applyLocked(s *allocator.State, l *raft.Log) any {
 		f.log.Error("malformed log entry", "index", l.Index, "err", err)
 		return Result{Err: err}
 	}
-	return apply(s, c)
+	return apply(m, c)
 }
 
 // Snapshot copies the state out; Persist encodes the copy while Apply goes on.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return &snapshot{img: f.state.Load().Export()}, nil
+	return &snapshot{img: f.image()}, nil
+}
+
+// image copies the machine out. The caller holds mu.
+func (f *FSM) image() *Image {
+	m := f.m.Load()
+	return &Image{State: m.state.Export(), Nodes: *m.nodes.Load()}
+}
+
+// Backup writes a snapshot of the current state to w.
+func (f *FSM) Backup(w io.Writer) error {
+	f.mu.Lock()
+	img := f.image()
+	f.mu.Unlock()
+	return WriteSnapshot(w, img)
 }
 
 // Restore replaces the state with one read from a snapshot. The new state is
@@ -102,17 +131,17 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return err
 	}
-	s, err := allocator.Import(img)
+	m, err := img.machine()
 	if err != nil {
 		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.state.Store(s)
+	f.m.Store(m)
 	return nil
 }
 
-type snapshot struct{ img *allocator.Image }
+type snapshot struct{ img *Image }
 
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 	if err := WriteSnapshot(sink, s.img); err != nil {

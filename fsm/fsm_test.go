@@ -270,3 +270,38 @@ func TestReadersRunBesideApply(t *testing.T) {
 	done.Store(true)
 	wg.Wait()
 }
+
+func TestReceiptsCrossTheNetworkWithTheirMeaning(t *testing.T) {
+	f := New(nil)
+	for _, l := range logs(newCommandGen(8).commands(1500), 1) {
+		r, ok := f.Apply(l).(Result)
+		if !ok {
+			continue
+		}
+		want := ReceiptsOf(r)
+		index, got, err := DecodeReceipts(EncodeReceipts(l.Index, want))
+		if err != nil || index != l.Index || len(got) != len(want) {
+			t.Fatalf("entry %d: %v", l.Index, err)
+		}
+		for i := range want {
+			w, g := want[i], got[i]
+			if (w.Err == nil) != (g.Err == nil) {
+				t.Fatalf("entry %d: error %v became %v", l.Index, w.Err, g.Err)
+			}
+			if w.Err != nil {
+				if g.Err.Error() != w.Err.Error() {
+					t.Fatalf("entry %d: error %q became %q", l.Index, w.Err, g.Err)
+				}
+				for _, sentinel := range errorCodes {
+					if errors.Is(w.Err, sentinel) != errors.Is(g.Err, sentinel) {
+						t.Fatalf("entry %d: %q lost or gained %v", l.Index, w.Err, sentinel)
+					}
+				}
+				w.Err, g.Err = nil, nil
+			}
+			if !reflect.DeepEqual(w, g) {
+				t.Fatalf("entry %d: receipt %+v became %+v", l.Index, w, g)
+			}
+		}
+	}
+}

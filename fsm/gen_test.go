@@ -132,6 +132,12 @@ func (g *commandGen) next() Command {
 		return &UpdatePool{ID: g.pick(g.pools), Req: req, Patch: allocator.Patch{Size: &size}, At: at}
 	case op < 92:
 		return &DeletePool{ID: g.pick(g.pools), At: at}
+	case op < 93:
+		id := fmt.Sprintf("node%d", g.r.IntN(4))
+		if g.r.IntN(4) == 0 {
+			return &RemoveNode{ID: id}
+		}
+		return &SetNode{ID: id, RaftAddr: fmt.Sprintf("10.0.0.%d:7000", g.n%250), HTTPAddr: fmt.Sprintf("10.0.0.%d:8080", g.n%250)}
 	case op < 96:
 		return &MarkRelease{E164: g.pick(g.nums), At: at}
 	default:

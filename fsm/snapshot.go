@@ -30,6 +30,7 @@ const (
 	recordVisit  recordType = 3
 	recordNumber recordType = 4
 	recordCall   recordType = 5
+	recordNode   recordType = 6
 	recordEnd    recordType = 0x7f
 	// recordOptional on a type lets an older reader skip a record it does
 	// not know, as IgnoreUnknown does for commands.
@@ -38,6 +39,26 @@ const (
 
 const maxRecord = 1 << 24
 
+// Image is what a snapshot holds: the domain state and the cluster's nodes.
+type Image struct {
+	State *allocator.Image
+	Nodes []Node // sorted by ID
+}
+
+// machine builds the state an image describes, checking it is whole.
+func (img *Image) machine() (*machine, error) {
+	s, err := allocator.Import(img.State)
+	if err != nil {
+		return nil, err
+	}
+	for i, n := range img.Nodes {
+		if n.ID == "" || i > 0 && img.Nodes[i-1].ID >= n.ID {
+			return nil, fmt.Errorf("%w: nodes out of order or without id", ErrBadSnapshot)
+		}
+	}
+	return newMachine(s, img.Nodes), nil
+}
+
 // ErrBadSnapshot wraps every reason ReadSnapshot refuses its input.
 var ErrBadSnapshot = errors.New("bad snapshot")
 
@@ -45,7 +66,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // WriteSnapshot writes an image in the snapshot format. The same image
 // always gives the same bytes.
-func WriteSnapshot(w io.Writer, img *allocator.Image) error {
+func WriteSnapshot(w io.Writer, snap *Image) error {
+	img := snap.State
 	bw := bufio.NewWriterSize(w, 1<<16)
 	sum := crc32.New(castagnoli)
 	out := io.MultiWriter(bw, sum)
@@ -82,6 +104,9 @@ func WriteSnapshot(w io.Writer, img *allocator.Image) error {
 	for i := 0; err == nil && i < len(img.Calls); i++ {
 		err = write(recordCall, func(e *encoder) { e.callRecord(&img.Calls[i]) })
 	}
+	for i := 0; err == nil && i < len(snap.Nodes); i++ {
+		err = write(recordNode, func(e *encoder) { (*SetNode)(&snap.Nodes[i]).encode(e) })
+	}
 	if err != nil {
 		return err
 	}
@@ -93,32 +118,40 @@ func WriteSnapshot(w io.Writer, img *allocator.Image) error {
 }
 
 // restorers read each record type into the image being rebuilt.
-var restorers = map[recordType]func(*decoder, *allocator.Image){
-	recordMeta: func(d *decoder, img *allocator.Image) {
+var restorers = map[recordType]func(*decoder, *Image){
+	recordMeta: func(d *decoder, snap *Image) {
+		img := snap.State
 		img.PoolSeq, img.VisitSeq, img.NumberSeq = d.uvarint(), d.uvarint(), d.uvarint()
 	},
-	recordPool: func(d *decoder, img *allocator.Image) {
+	recordPool: func(d *decoder, snap *Image) {
+		img := snap.State
 		img.Pools = append(img.Pools, allocator.PoolRecord{})
 		d.poolRecord(&img.Pools[len(img.Pools)-1])
 	},
-	recordVisit: func(d *decoder, img *allocator.Image) {
+	recordVisit: func(d *decoder, snap *Image) {
+		img := snap.State
 		img.Visits = append(img.Visits, allocator.VisitRecord{})
 		d.visitRecord(&img.Visits[len(img.Visits)-1])
 	},
-	recordNumber: func(d *decoder, img *allocator.Image) {
+	recordNumber: func(d *decoder, snap *Image) {
+		img := snap.State
 		img.Numbers = append(img.Numbers, allocator.NumberRecord{})
 		d.numberRecord(&img.Numbers[len(img.Numbers)-1])
 	},
-	recordCall: func(d *decoder, img *allocator.Image) {
+	recordCall: func(d *decoder, snap *Image) {
+		img := snap.State
 		img.Calls = append(img.Calls, allocator.CallRecord{})
 		d.callRecord(&img.Calls[len(img.Calls)-1])
+	},
+	recordNode: func(d *decoder, snap *Image) {
+		snap.Nodes = append(snap.Nodes, Node(*decodeSetNode(d)))
 	},
 }
 
 // ReadSnapshot reads what WriteSnapshot wrote. Corrupt or truncated input is
 // an error wrapping ErrBadSnapshot, never a panic; whether the image makes a
-// whole state is for allocator.Import to judge.
-func ReadSnapshot(r io.Reader) (*allocator.Image, error) {
+// whole state is judged when it is restored.
+func ReadSnapshot(r io.Reader) (*Image, error) {
 	sum := crc32.New(castagnoli)
 	br := &summingReader{r: bufio.NewReaderSize(r, 1<<16), sum: sum}
 	head := make([]byte, len(snapshotMagic))
@@ -132,7 +165,7 @@ func ReadSnapshot(r io.Reader) (*allocator.Image, error) {
 	if version != SnapshotVersion {
 		return nil, fmt.Errorf("%w: version %d, this node reads version %d", ErrBadSnapshot, version, SnapshotVersion)
 	}
-	img := new(allocator.Image)
+	img := &Image{State: new(allocator.Image)}
 	var body []byte
 	for n := 0; ; n++ {
 		crc := sum.Sum32()
