@@ -786,3 +786,32 @@ func TestImportRejectsImagesNoStateCouldExport(t *testing.T) {
 		})
 	}
 }
+
+func TestVerifyFindsABrokenState(t *testing.T) {
+	s := New()
+	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	if _, err := s.CreatePool(CreatePool{ID: "p", Key: "k", At: at, Settings: Settings{
+		Name: "P", Size: 4, SwapTarget: "415-555-0100", ForwardTo: []string{"+14155550100"},
+	}.WithDefaults()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []string{"+14155550101", "+14155550102"} {
+		if _, err := s.AddNumber(AddNumber{Pool: "p", E164: e, At: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := s.Assign(Assign{Visit: VisitID{1}, Pool: "k", At: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Verify(); err != nil {
+		t.Fatalf("a sound state fails: %v", err)
+	}
+	// A second holder on the other line, behind the allocator's back.
+	p := s.Pool("p")
+	other := 1 - int(a.Visit.line)
+	p.holders[other].Store(a.Visit)
+	if err := s.Verify(); err == nil {
+		t.Fatal("a visit holding two numbers passed")
+	}
+}

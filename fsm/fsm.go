@@ -27,6 +27,10 @@ type FSM struct {
 	m       atomic.Pointer[machine]
 	applied atomic.Uint64
 	log     *slog.Logger
+	// Observe, if set before the first Apply, is called under the lock
+	// after every Apply, ApplyBatch and Restore with the last index applied
+	// and the state as it then is.
+	Observe func(index uint64, s *allocator.State)
 }
 
 // New returns a state machine with an empty state.
@@ -65,7 +69,15 @@ func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
 func (f *FSM) Apply(l *raft.Log) any {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.applyLocked(f.m.Load(), l)
+	out := f.applyLocked(f.m.Load(), l)
+	f.observe()
+	return out
+}
+
+func (f *FSM) observe() {
+	if f.Observe != nil {
+		f.Observe(f.applied.Load(), f.m.Load().state)
+	}
 }
 
 // ApplyBatch applies entries in order under one lock.
@@ -77,6 +89,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	for i, l := range logs {
 		out[i] = f.applyLocked(m, l)
 	}
+	f.observe()
 	return out
 }
 
@@ -138,6 +151,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.m.Store(m)
+	f.observe()
 	return nil
 }
 

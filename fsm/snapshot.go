@@ -401,3 +401,10 @@ func (d *decoder) callRecord(c *allocator.CallRecord) {
 	c.AnsweredBy = d.string()
 	c.Recorded = d.bool()
 }
+
+// CheckImage reports whether an image read from a snapshot makes a whole
+// state, without keeping it.
+func CheckImage(img *Image) error {
+	_, err := img.machine()
+	return err
+}

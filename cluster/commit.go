@@ -1,0 +1,208 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/dni-dev/dni/fsm"
+)
+
+// A write is one command waiting to be committed.
+type write struct {
+	cmd     fsm.Command
+	done    chan struct{}
+	receipt fsm.Receipt
+	index   uint64
+	err     error
+}
+
+// maxInFlight bounds the batches a node has on their way at once. More would
+// only queue inside Raft; fewer would leave the pipeline idle.
+const maxInFlight = 8
+
+// Apply commits a command through Raft from any node and returns its receipt
+// and the log index it was applied at. Concurrent writes are gathered into
+// one log entry (group commit); a follower forwards its entries to the
+// leader. While there is no leader, or the leader cannot be reached, the
+// write is held and retried, with the same bytes, for WriteTimeout: every
+// command is idempotent, so a retry after an unknown outcome has one effect.
+//
+// A receipt's Err is the command's own failure (say, an unknown pool); the
+// error returned is the cluster's (no leader, shutting down, ctx done).
+func (n *Node) Apply(ctx context.Context, cmd fsm.Command) (fsm.Receipt, uint64, error) {
+	w := &write{cmd: cmd, done: make(chan struct{})}
+	// Holding admit while queueing means Shutdown, which takes it to close
+	// the door, knows every queued write is in the channel before the
+	// batcher drains it for the last time.
+	n.admit.RLock()
+	if n.closing {
+		n.admit.RUnlock()
+		return fsm.Receipt{}, 0, ErrShuttingDown
+	}
+	select {
+	case n.writes <- w:
+		n.admit.RUnlock()
+	case <-ctx.Done():
+		n.admit.RUnlock()
+		return fsm.Receipt{}, 0, ctx.Err()
+	}
+	select {
+	case <-w.done:
+		return w.receipt, w.index, w.err
+	case <-ctx.Done():
+		// The write may still be committed; retrying it is safe.
+		return fsm.Receipt{}, 0, ctx.Err()
+	}
+}
+
+// batcher gathers writes into batches and sends them on their way, at most
+// maxInFlight at a time. It takes what is queued at once; while earlier
+// batches are in flight it also waits up to BatchWait for more, so a busy
+// node fills its entries and an idle one adds no delay.
+func (n *Node) batcher() {
+	defer n.wg.Done()
+	slots := make(chan struct{}, maxInFlight)
+	defer func() {
+		for range maxInFlight {
+			slots <- struct{}{}
+		}
+	}()
+	for {
+		var first *write
+		select {
+		case first = <-n.writes:
+		case <-n.stop:
+			// Commit what was accepted before the stop.
+			select {
+			case first = <-n.writes:
+			default:
+				return
+			}
+		}
+		batch := []*write{first}
+	drain:
+		for len(batch) < n.cfg.BatchMax {
+			select {
+			case w := <-n.writes:
+				batch = append(batch, w)
+			default:
+				break drain
+			}
+		}
+		if len(batch) < n.cfg.BatchMax && len(slots) > 0 {
+			timer := time.NewTimer(n.cfg.BatchWait)
+		wait:
+			for len(batch) < n.cfg.BatchMax {
+				select {
+				case w := <-n.writes:
+					batch = append(batch, w)
+				case <-timer.C:
+					break wait
+				}
+			}
+			timer.Stop()
+		}
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots }()
+			n.commit(batch)
+		}()
+	}
+}
+
+// commit proposes a batch as one log entry and hands each write its receipt.
+func (n *Node) commit(batch []*write) {
+	var cmd fsm.Command = batch[0].cmd
+	if len(batch) > 1 {
+		b := &fsm.Batch{Commands: make([]fsm.Command, len(batch))}
+		for i, w := range batch {
+			b.Commands[i] = w.cmd
+		}
+		cmd = b
+	}
+	index, receipts, err := n.propose(fsm.Encode(cmd))
+	if err == nil && len(receipts) != len(batch) {
+		err = fmt.Errorf("log entry %d answered %d receipts for %d commands", index, len(receipts), len(batch))
+	}
+	for i, w := range batch {
+		if err == nil {
+			w.receipt, w.index = receipts[i], index
+		}
+		w.err = err
+		close(w.done)
+	}
+}
+
+// propose gets an entry into the log: through Raft on the leader, forwarded
+// to the leader on a follower, retried until WriteTimeout.
+func (n *Node) propose(entry []byte) (uint64, []fsm.Receipt, error) {
+	deadline := time.Now().Add(n.cfg.WriteTimeout)
+	backoff := 5 * time.Millisecond
+	var last error
+	for {
+		if n.IsLeader() {
+			index, receipts, err := n.applyLocal(entry, time.Until(deadline))
+			if err == nil {
+				return index, receipts, nil
+			}
+			if errors.Is(err, raft.ErrRaftShutdown) {
+				return 0, nil, ErrShuttingDown
+			}
+			last = err
+		} else if _, addr := n.Leader(); addr != "" {
+			ctx, cancel := context.WithDeadline(context.Background(), deadline)
+			index, receipts, err := n.peers.Apply(ctx, addr, entry)
+			cancel()
+			if err == nil {
+				return index, receipts, nil
+			}
+			// The outcome is unknown, or the leader moved: try again.
+			last = err
+		} else {
+			last = errors.New("no leader known")
+		}
+		if time.Now().Add(backoff).After(deadline) {
+			return 0, nil, fmt.Errorf("%w: %v", ErrNoLeader, last)
+		}
+		time.Sleep(backoff)
+		backoff = min(2*backoff, 200*time.Millisecond)
+	}
+}
+
+// applyLocal appends an entry on this node, which must be the leader.
+func (n *Node) applyLocal(entry []byte, timeout time.Duration) (uint64, []fsm.Receipt, error) {
+	f := n.raft.Apply(entry, timeout)
+	if err := f.Error(); err != nil {
+		return 0, nil, err
+	}
+	res, ok := f.Response().(fsm.Result)
+	if !ok {
+		return 0, nil, fmt.Errorf("log entry %d was not a command", f.Index())
+	}
+	return f.Index(), fsm.ReceiptsOf(res), nil
+}
+
+// ApplyEntry takes an entry forwarded by a follower. Only the leader takes
+// it; others answer with a *NotLeaderError. An entry that does not decode
+// is refused before it reaches the log.
+func (n *Node) ApplyEntry(ctx context.Context, entry []byte) (uint64, []fsm.Receipt, error) {
+	if !n.IsLeader() {
+		return 0, nil, n.notLeader()
+	}
+	if _, err := fsm.Decode(entry); err != nil {
+		return 0, nil, err
+	}
+	timeout := n.cfg.WriteTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	index, receipts, err := n.applyLocal(entry, timeout)
+	if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+		return 0, nil, n.notLeader()
+	}
+	return index, receipts, err
+}

@@ -1,0 +1,335 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/dni-dev/dni/allocator"
+	"github.com/dni-dev/dni/fsm"
+)
+
+// Peers is how a node reaches other nodes: httpapi implements it over HTTP,
+// authenticated with the cluster secret.
+type Peers interface {
+	// Apply hands an encoded log entry to the leader at httpAddr and returns
+	// the index it was applied at and one receipt per command. A node that
+	// is not the leader answers with a *NotLeaderError.
+	Apply(ctx context.Context, httpAddr string, entry []byte) (uint64, []fsm.Receipt, error)
+	// Join asks the leader at httpAddr to add a node.
+	Join(ctx context.Context, httpAddr string, req JoinRequest) error
+	// Status asks the node at httpAddr how it sees the cluster.
+	Status(ctx context.Context, httpAddr string) (Status, error)
+}
+
+// Errors callers branch on.
+var (
+	// ErrNotLeader: the operation needs the leader. Errors of this kind are
+	// *NotLeaderError, which names the leader when it is known.
+	ErrNotLeader = errors.New("this node is not the leader")
+	// ErrNoLeader: a write waited WriteTimeout and found no leader to take it.
+	ErrNoLeader = errors.New("no leader could take the write in time")
+	// ErrShuttingDown: the node is stopping and takes no more writes.
+	ErrShuttingDown = errors.New("node is shutting down")
+)
+
+// NotLeaderError says which node to ask instead.
+type NotLeaderError struct {
+	LeaderID   string
+	LeaderHTTP string // empty while no leader is known
+}
+
+func (e *NotLeaderError) Error() string {
+	if e.LeaderHTTP == "" {
+		return "this node is not the leader, and no leader is known"
+	}
+	return fmt.Sprintf("this node is not the leader; the leader is %s at %s", e.LeaderID, e.LeaderHTTP)
+}
+
+func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
+
+// Node is one member of a dni cluster.
+type Node struct {
+	cfg   Config
+	log   *slog.Logger
+	fsm   *fsm.FSM
+	raft  *raft.Raft
+	trans *raft.NetworkTransport
+	store *raftboltdb.BoltStore
+	peers Peers
+
+	writes   chan *write
+	beats    heartbeats
+	notify   chan bool // raft's leadership changes
+	hasState bool      // the node had Raft state when it started
+	admit    sync.RWMutex
+	closing  bool          // under admit: no more writes
+	stopped  atomic.Bool   // Shutdown has begun
+	stop     chan struct{} // closed by Shutdown once writes are closed
+	wg       sync.WaitGroup
+
+	loopsMu sync.Mutex
+	loops   []LeaderLoop
+}
+
+// Start opens (or creates) the node's data directory and starts Raft. A node
+// with no Raft state bootstraps a new cluster if told to, or if it has
+// nobody to join; with Join set it asks those nodes to add it. A node that
+// has state rejoins with it. Start returns once the node is running (and,
+// when joining, has been added).
+func Start(ctx context.Context, cfg Config, peers Peers, log *slog.Logger) (*Node, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("node", cfg.NodeID)
+	n := &Node{
+		cfg: cfg, log: log, peers: peers,
+		fsm:    fsm.New(log),
+		writes: make(chan *write, 4*cfg.BatchMax),
+		stop:   make(chan struct{}),
+	}
+	n.beats.ids = make(map[allocator.VisitID]struct{})
+	if err := n.openRaft(); err != nil {
+		n.closeStores()
+		return nil, err
+	}
+	n.wg.Add(4)
+	go n.batcher()
+	go n.flushHeartbeats()
+	go n.watchLeadership()
+	go n.announce()
+	metricsCtx, cancel := context.WithCancel(context.Background())
+	go func() { <-n.stop; cancel() }()
+	go n.store.RunMetrics(metricsCtx, 10*time.Second)
+	if len(cfg.Join) > 0 && !n.hasState {
+		if err := n.join(ctx); err != nil {
+			n.Shutdown(context.Background())
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+func (n *Node) openRaft() error {
+	dir := filepath.Join(n.cfg.DataDir, "raft")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	logger := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
+	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+	if err != nil {
+		return fmt.Errorf("open raft log: %w", err)
+	}
+	n.store = store
+	logs, err := raft.NewLogCache(512, store)
+	if err != nil {
+		return err
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 3, logger)
+	if err != nil {
+		return fmt.Errorf("snapshot store: %w", err)
+	}
+	if n.cfg.Stream != nil {
+		n.trans = raft.NewNetworkTransportWithLogger(n.cfg.Stream, 3, 10*time.Second, logger)
+	} else {
+		var advertise net.Addr
+		if n.cfg.RaftAdvertise != n.cfg.RaftAddr {
+			if advertise, err = net.ResolveTCPAddr("tcp", n.cfg.RaftAdvertise); err != nil {
+				return fmt.Errorf("raft advertise address: %w", err)
+			}
+		}
+		n.trans, err = raft.NewTCPTransportWithLogger(n.cfg.RaftAddr, advertise, 3, 10*time.Second, logger)
+		if err != nil {
+			return fmt.Errorf("raft transport: %w", err)
+		}
+	}
+	n.fsm.Observe = n.cfg.Observe
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(n.cfg.NodeID)
+	rc.Logger = logger
+	rc.HeartbeatTimeout = n.cfg.HeartbeatTimeout
+	rc.ElectionTimeout = n.cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = n.cfg.LeaderLease
+	rc.CommitTimeout = n.cfg.CommitTimeout
+	rc.SnapshotThreshold = n.cfg.SnapshotThreshold
+	rc.SnapshotInterval = n.cfg.SnapshotInterval
+	rc.TrailingLogs = n.cfg.TrailingLogs
+	n.notify = make(chan bool, 16)
+	rc.NotifyCh = n.notify
+
+	if err := n.recoverFromPeersJSON(rc, logs, snaps); err != nil {
+		return err
+	}
+	hasState, err := raft.HasExistingState(logs, store, snaps)
+	if err != nil {
+		return err
+	}
+	n.hasState = hasState
+	if n.raft, err = raft.NewRaft(rc, n.fsm, logs, store, snaps, n.trans); err != nil {
+		return fmt.Errorf("start raft: %w", err)
+	}
+	if !hasState && (n.cfg.Bootstrap || len(n.cfg.Join) == 0) {
+		n.log.Info("bootstrapping a new cluster")
+		err := n.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
+			ID: rc.LocalID, Address: n.trans.LocalAddr(), Suffrage: raft.Voter,
+		}}}).Error()
+		if err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+			return fmt.Errorf("bootstrap: %w", err)
+		}
+	}
+	return nil
+}
+
+// recoverFromPeersJSON applies the documented recovery for a lost quorum:
+// with every node stopped, an operator writes raft/peers.json listing the
+// servers that remain, on each of them, and starts them again.
+func (n *Node) recoverFromPeersJSON(rc *raft.Config, logs raft.LogStore, snaps raft.SnapshotStore) error {
+	path := filepath.Join(n.cfg.DataDir, "raft", "peers.json")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	conf, err := raft.ReadConfigJSON(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	n.log.Warn("recovering the cluster from peers.json", "servers", len(conf.Servers))
+	if err := raft.RecoverCluster(rc, fsm.New(n.log), logs, n.store, snaps, n.trans, conf); err != nil {
+		return fmt.Errorf("recover from %s: %w", path, err)
+	}
+	return os.Rename(path, path+".applied")
+}
+
+// FSM returns the node's state machine, for reading its state.
+func (n *Node) FSM() *fsm.FSM { return n.fsm }
+
+// State returns the node's current domain state, for lock-free reads.
+func (n *Node) State() *allocator.State { return n.fsm.State() }
+
+// ID is the node's id.
+func (n *Node) ID() string { return n.cfg.NodeID }
+
+// RaftAddr is the address other nodes reach this node's Raft on.
+func (n *Node) RaftAddr() string { return string(n.trans.LocalAddr()) }
+
+// IsLeader reports whether this node is the leader now.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// Leader returns the leader's id and HTTP address, empty while unknown.
+func (n *Node) Leader() (id, httpAddr string) {
+	_, lid := n.raft.LeaderWithID()
+	if lid == "" {
+		return "", ""
+	}
+	node, _ := n.fsm.Node(string(lid))
+	return string(lid), node.HTTPAddr
+}
+
+// Ready reports whether the node can serve: it knows a leader and has
+// applied every entry it knows to be committed.
+func (n *Node) Ready() bool {
+	id, _ := n.Leader()
+	return id != "" && n.raft.AppliedIndex() >= n.raft.CommitIndex()
+}
+
+func (n *Node) notLeader() *NotLeaderError {
+	id, addr := n.Leader()
+	return &NotLeaderError{LeaderID: id, LeaderHTTP: addr}
+}
+
+// WaitApplied waits until this node's state has applied the log entry at
+// index, so that a caller reads its own write from local state.
+func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
+	if n.raft.AppliedIndex() >= index {
+		return nil
+	}
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for n.raft.AppliedIndex() < index {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for log entry %d: %w", index, ctx.Err())
+		case <-n.stop:
+			return ErrShuttingDown
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// Shutdown stops the node without losing what it accepted: it takes no new
+// writes, commits those it holds and the heartbeats it gathered, hands
+// leadership over if it has it, and closes Raft and its stores.
+func (n *Node) Shutdown(ctx context.Context) error {
+	if !n.stopped.CompareAndSwap(false, true) {
+		return nil
+	}
+	n.flushHeartbeatsNow(ctx)
+	n.admit.Lock()
+	n.closing = true
+	n.admit.Unlock()
+	close(n.stop)
+	n.wg.Wait()
+	if n.IsLeader() && n.otherVoters() > 0 {
+		if err := n.raft.LeadershipTransfer().Error(); err != nil {
+			n.log.Warn("leadership transfer on shutdown failed", "err", err)
+		}
+	}
+	err := n.raft.Shutdown().Error()
+	n.closeStores()
+	return err
+}
+
+// Halt stops the node at once, as a crash would: nothing is flushed and
+// leadership is not handed over. What it had committed is on disk. For
+// tests that kill nodes in-process.
+func (n *Node) Halt() {
+	if !n.stopped.CompareAndSwap(false, true) {
+		return
+	}
+	n.admit.Lock()
+	n.closing = true
+	n.admit.Unlock()
+	n.raft.Shutdown()
+	close(n.stop)
+	n.closeStores()
+	n.wg.Wait()
+}
+
+func (n *Node) closeStores() {
+	if n.trans != nil {
+		n.trans.Close()
+	}
+	if n.store != nil {
+		n.store.Close()
+	}
+}
+
+func (n *Node) otherVoters() int {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return 0
+	}
+	count := 0
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter && s.ID != raft.ServerID(n.cfg.NodeID) {
+			count++
+		}
+	}
+	return count
+}

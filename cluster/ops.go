@@ -1,0 +1,298 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/dni-dev/dni/fsm"
+)
+
+// JoinRequest asks the leader to add a node.
+type JoinRequest struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft_addr"`
+	HTTPAddr string `json:"http_addr"`
+	Voter    bool   `json:"voter"`
+}
+
+// join asks the nodes in Config.Join, in turn, to add this node, following
+// them to the leader, until one does or ctx ends.
+func (n *Node) join(ctx context.Context) error {
+	req := JoinRequest{ID: n.cfg.NodeID, RaftAddr: n.RaftAddr(), HTTPAddr: n.cfg.HTTPAdvertise, Voter: !n.cfg.JoinAsNonvoter}
+	ctx, cancel := context.WithTimeout(ctx, 3*n.cfg.WriteTimeout)
+	defer cancel()
+	var last error
+	for {
+		for _, addr := range n.cfg.Join {
+			err := n.peers.Join(ctx, addr, req)
+			var nl *NotLeaderError
+			if errors.As(err, &nl) && nl.LeaderHTTP != "" {
+				err = n.peers.Join(ctx, nl.LeaderHTTP, req)
+			}
+			if err == nil {
+				n.log.Info("joined the cluster", "via", addr)
+				return nil
+			}
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("join %v: %w", n.cfg.Join, last)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// Join adds a node to the cluster, as a voter or not, and records its
+// addresses. Adding a node that is already there (same id and address) does
+// nothing; the same id at a new address moves it. Leader only.
+func (n *Node) Join(ctx context.Context, req JoinRequest) error {
+	if !n.IsLeader() {
+		return n.notLeader()
+	}
+	if req.ID == "" || req.RaftAddr == "" || req.HTTPAddr == "" {
+		return errors.New("join needs the node's id, raft address and HTTP address")
+	}
+	id, addr := raft.ServerID(req.ID), raft.ServerAddress(req.RaftAddr)
+	conf, err := n.configuration()
+	if err != nil {
+		return err
+	}
+	present := false
+	for _, s := range conf.Servers {
+		if s.ID == id && s.Address == addr && (s.Suffrage == raft.Voter) == req.Voter {
+			present = true
+		}
+	}
+	if !present {
+		var f raft.IndexFuture
+		if req.Voter {
+			f = n.raft.AddVoter(id, addr, 0, n.cfg.WriteTimeout)
+		} else {
+			f = n.raft.AddNonvoter(id, addr, 0, n.cfg.WriteTimeout)
+		}
+		if err := f.Error(); err != nil {
+			return fmt.Errorf("add %s: %w", req.ID, err)
+		}
+		n.log.Info("added node", "id", req.ID, "raft", req.RaftAddr, "voter", req.Voter)
+	}
+	return n.applyMeta(ctx, &fsm.SetNode{ID: req.ID, RaftAddr: req.RaftAddr, HTTPAddr: req.HTTPAddr})
+}
+
+// Remove takes a node out of the cluster and forgets its addresses. Leader
+// only; to remove the leader, transfer leadership first.
+func (n *Node) Remove(ctx context.Context, id string) error {
+	if !n.IsLeader() {
+		return n.notLeader()
+	}
+	if id == n.cfg.NodeID {
+		return errors.New("the leader cannot remove itself; transfer leadership first")
+	}
+	if err := n.raft.RemoveServer(raft.ServerID(id), 0, n.cfg.WriteTimeout).Error(); err != nil {
+		return fmt.Errorf("remove %s: %w", id, err)
+	}
+	n.log.Info("removed node", "id", id)
+	return n.applyMeta(ctx, &fsm.RemoveNode{ID: id})
+}
+
+func (n *Node) applyMeta(ctx context.Context, cmd fsm.Command) error {
+	r, _, err := n.Apply(ctx, cmd)
+	if err == nil {
+		err = r.Err
+	}
+	return err
+}
+
+// TransferLeadership hands leadership to the node with the given id, or to
+// whichever voter is most up to date when id is empty. Leader only.
+func (n *Node) TransferLeadership(ctx context.Context, id string) error {
+	if !n.IsLeader() {
+		return n.notLeader()
+	}
+	var f raft.Future
+	if id == "" {
+		f = n.raft.LeadershipTransfer()
+	} else {
+		conf, err := n.configuration()
+		if err != nil {
+			return err
+		}
+		var addr raft.ServerAddress
+		for _, s := range conf.Servers {
+			if s.ID == raft.ServerID(id) {
+				addr = s.Address
+			}
+		}
+		if addr == "" {
+			return fmt.Errorf("no node %q in the cluster", id)
+		}
+		f = n.raft.LeadershipTransferToServer(raft.ServerID(id), addr)
+	}
+	return f.Error()
+}
+
+func (n *Node) configuration() (raft.Configuration, error) {
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return raft.Configuration{}, err
+	}
+	return f.Configuration(), nil
+}
+
+// Status is how one node sees the cluster.
+type Status struct {
+	ID           string        `json:"id"`
+	State        string        `json:"state"` // Leader, Follower, Candidate, Shutdown
+	LeaderID     string        `json:"leader_id"`
+	LastContact  time.Duration `json:"last_contact_ns"` // since it last heard from the leader; 0 on the leader
+	AppliedIndex uint64        `json:"applied_index"`
+	CommitIndex  uint64        `json:"commit_index"`
+	LastIndex    uint64        `json:"last_index"`
+	Ready        bool          `json:"ready"`
+}
+
+// Status returns this node's view of the cluster.
+func (n *Node) Status() Status {
+	st := Status{
+		ID: n.cfg.NodeID, State: n.raft.State().String(),
+		AppliedIndex: n.raft.AppliedIndex(), CommitIndex: n.raft.CommitIndex(), LastIndex: n.raft.LastIndex(),
+		Ready: n.Ready(),
+	}
+	st.LeaderID, _ = n.Leader()
+	if !n.IsLeader() {
+		if lc := n.raft.LastContact(); !lc.IsZero() {
+			st.LastContact = time.Since(lc)
+		}
+	}
+	return st
+}
+
+// Member is one node of the cluster as the operator sees it.
+type Member struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft_addr"`
+	HTTPAddr string `json:"http_addr"`
+	Voter    bool   `json:"voter"`
+	Leader   bool   `json:"leader"`
+	// Status is the node's own report; Error says why there is none.
+	Status *Status `json:"status,omitempty"`
+	Error  string  `json:"error,omitempty"`
+}
+
+// Members lists the cluster's nodes with their roles, asking each for its
+// status (last contact with the leader, applied index) with a short timeout.
+func (n *Node) Members(ctx context.Context) ([]Member, error) {
+	conf, err := n.configuration()
+	if err != nil {
+		return nil, err
+	}
+	leaderID, _ := n.Leader()
+	out := make([]Member, len(conf.Servers))
+	done := make(chan struct{}, len(conf.Servers))
+	for i, s := range conf.Servers {
+		node, _ := n.fsm.Node(string(s.ID))
+		m := &out[i]
+		*m = Member{
+			ID: string(s.ID), RaftAddr: string(s.Address), HTTPAddr: node.HTTPAddr,
+			Voter: s.Suffrage == raft.Voter, Leader: string(s.ID) == leaderID,
+		}
+		go func() {
+			defer func() { done <- struct{}{} }()
+			switch {
+			case m.ID == n.cfg.NodeID:
+				st := n.Status()
+				m.Status = &st
+			case m.HTTPAddr == "":
+				m.Error = "address not recorded yet"
+			default:
+				sctx, cancel := context.WithTimeout(ctx, time.Second)
+				defer cancel()
+				st, err := n.peers.Status(sctx, m.HTTPAddr)
+				if err != nil {
+					m.Error = err.Error()
+					return
+				}
+				m.Status = &st
+			}
+		}()
+	}
+	for range conf.Servers {
+		<-done
+	}
+	return out, nil
+}
+
+// Backup writes a snapshot of the state to w. It first catches up with the
+// leader, so the backup holds every write acknowledged before it started,
+// whichever node takes it.
+func (n *Node) Backup(ctx context.Context, w io.Writer) error {
+	if err := n.CatchUp(ctx); err != nil {
+		return err
+	}
+	return n.fsm.Backup(w)
+}
+
+// CatchUp waits until this node has applied every entry the leader had
+// committed when CatchUp was called: after it, local reads see every write
+// acknowledged before.
+func (n *Node) CatchUp(ctx context.Context) error {
+	if n.IsLeader() {
+		if err := n.raft.Barrier(n.cfg.WriteTimeout).Error(); err != nil {
+			return fmt.Errorf("barrier: %w", err)
+		}
+		return nil
+	}
+	_, addr := n.Leader()
+	if addr == "" {
+		return n.notLeader()
+	}
+	st, err := n.peers.Status(ctx, addr)
+	if err != nil {
+		return fmt.Errorf("ask the leader how far it is: %w", err)
+	}
+	return n.WaitApplied(ctx, st.CommitIndex)
+}
+
+// Restore replaces the whole cluster's state with a backup. The backup is
+// checked before anything changes. The cluster keeps its own membership: the
+// node records are those of the cluster now, not of the backup. Leader only;
+// meant for disaster recovery into a fresh cluster.
+func (n *Node) Restore(ctx context.Context, r io.Reader) error {
+	if !n.IsLeader() {
+		return n.notLeader()
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	img, err := fsm.ReadSnapshot(bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	if err := fsm.CheckImage(img); err != nil {
+		return err
+	}
+	keep := n.fsm.Nodes()
+	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Size: int64(len(b))}
+	if err := n.raft.Restore(meta, bytes.NewReader(b), n.cfg.WriteTimeout); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	for _, old := range n.fsm.Nodes() {
+		if err := n.applyMeta(ctx, &fsm.RemoveNode{ID: old.ID}); err != nil {
+			return err
+		}
+	}
+	for _, node := range keep {
+		set := fsm.SetNode(node)
+		if err := n.applyMeta(ctx, &set); err != nil {
+			return err
+		}
+	}
+	return nil
+}

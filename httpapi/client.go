@@ -1,0 +1,166 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/dni-dev/dni/cluster"
+	"github.com/dni-dev/dni/fsm"
+)
+
+// Client calls other nodes' internal API: nodes use it to forward writes and
+// join (it implements cluster.Peers), operators' sub-commands to run the
+// cluster.
+type Client struct {
+	secret string
+	http   *fasthttp.Client
+}
+
+// NewClient returns a client that authenticates with the cluster secret.
+func NewClient(secret string) *Client {
+	return &Client{secret: secret, http: &fasthttp.Client{
+		Name:                "dni-node",
+		MaxConnsPerHost:     256,
+		ReadTimeout:         30 * time.Second,
+		WriteTimeout:        30 * time.Second,
+		MaxIdleConnDuration: time.Minute,
+		MaxResponseBodySize: maxBody,
+	}}
+}
+
+var _ cluster.Peers = (*Client)(nil)
+
+// baseURL accepts "host:port" or a URL.
+func baseURL(addr string) string {
+	if strings.HasPrefix(addr, "http://") || strings.HasPrefix(addr, "https://") {
+		return strings.TrimSuffix(addr, "/")
+	}
+	return "http://" + addr
+}
+
+// do sends one internal request and returns the body of a 2xx answer. Other
+// answers become errors: a *cluster.NotLeaderError for 409, else the
+// server's message.
+func (c *Client) do(ctx context.Context, method, addr, path, contentType string, body []byte) ([]byte, error) {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(baseURL(addr) + "/internal/v1" + path)
+	req.Header.SetMethod(method)
+	req.Header.Set(SecretHeader, c.secret)
+	if contentType != "" {
+		req.Header.SetContentType(contentType)
+	}
+	req.SetBody(body)
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(30 * time.Second)
+	}
+	if err := c.http.DoDeadline(req, resp, deadline); err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, addr, err)
+	}
+	out := append([]byte(nil), resp.Body()...)
+	status := resp.StatusCode()
+	if status >= 200 && status < 300 {
+		return out, nil
+	}
+	var e errorBody
+	if json.Unmarshal(out, &e) != nil || e.Error == "" {
+		e.Error = fmt.Sprintf("HTTP %d", status)
+	}
+	if status == fasthttp.StatusConflict {
+		return nil, &cluster.NotLeaderError{LeaderID: e.LeaderID, LeaderHTTP: e.LeaderHTTP}
+	}
+	return nil, &StatusError{Status: status, Message: e.Error}
+}
+
+// StatusError is an error answer from another node.
+type StatusError struct {
+	Status  int
+	Message string
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Status) }
+
+// Apply forwards a log entry to the leader.
+func (c *Client) Apply(ctx context.Context, addr string, entry []byte) (uint64, []fsm.Receipt, error) {
+	body, err := c.do(ctx, "POST", addr, "/apply", "application/octet-stream", entry)
+	if err != nil {
+		return 0, nil, err
+	}
+	return fsm.DecodeReceipts(body)
+}
+
+// Command commits one command through the node at addr, which forwards it
+// to the leader if it must.
+func (c *Client) Command(ctx context.Context, addr string, cmd fsm.Command) (fsm.Receipt, uint64, error) {
+	body, err := c.do(ctx, "POST", addr, "/commands", "application/octet-stream", fsm.Encode(cmd))
+	if err != nil {
+		return fsm.Receipt{}, 0, err
+	}
+	index, rs, err := fsm.DecodeReceipts(body)
+	if err != nil {
+		return fsm.Receipt{}, 0, err
+	}
+	if len(rs) != 1 {
+		return fsm.Receipt{}, 0, errors.New("expected one receipt")
+	}
+	return rs[0], index, nil
+}
+
+// Join asks the node at addr to add a node.
+func (c *Client) Join(ctx context.Context, addr string, req cluster.JoinRequest) error {
+	body, _ := json.Marshal(req)
+	_, err := c.do(ctx, "POST", addr, "/join", "application/json", body)
+	return err
+}
+
+// Status asks the node at addr for its view of the cluster.
+func (c *Client) Status(ctx context.Context, addr string) (cluster.Status, error) {
+	var st cluster.Status
+	body, err := c.do(ctx, "GET", addr, "/status", "", nil)
+	if err == nil {
+		err = json.Unmarshal(body, &st)
+	}
+	return st, err
+}
+
+// Members lists the cluster's nodes, as the node at addr sees them.
+func (c *Client) Members(ctx context.Context, addr string) ([]cluster.Member, error) {
+	var ms []cluster.Member
+	body, err := c.do(ctx, "GET", addr, "/members", "", nil)
+	if err == nil {
+		err = json.Unmarshal(body, &ms)
+	}
+	return ms, err
+}
+
+// Remove takes a node out of the cluster.
+func (c *Client) Remove(ctx context.Context, addr, id string) error {
+	_, err := c.do(ctx, "DELETE", addr, "/members/"+id, "", nil)
+	return err
+}
+
+// TransferLeadership hands leadership to node id, or any voter if empty.
+func (c *Client) TransferLeadership(ctx context.Context, addr, id string) error {
+	body, _ := json.Marshal(map[string]string{"id": id})
+	_, err := c.do(ctx, "POST", addr, "/leader", "application/json", body)
+	return err
+}
+
+// Backup downloads a snapshot of the state.
+func (c *Client) Backup(ctx context.Context, addr string) ([]byte, error) {
+	return c.do(ctx, "GET", addr, "/backup", "", nil)
+}
+
+// Restore replaces the cluster's state with a snapshot.
+func (c *Client) Restore(ctx context.Context, addr string, snapshot []byte) error {
+	_, err := c.do(ctx, "POST", addr, "/restore", "application/octet-stream", snapshot)
+	return err
+}

@@ -1,0 +1,114 @@
+// Package httpapi is dni's HTTP surface, served with fasthttp: for now the
+// internal API nodes use to forward writes and join, the operator's cluster
+// endpoints, and health checks. Handlers hold no domain rules: they decode,
+// call the cluster node, and encode.
+package httpapi
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/dni-dev/dni/cluster"
+)
+
+// Server answers HTTP for one node.
+type Server struct {
+	node   *cluster.Node
+	secret []byte
+	log    *slog.Logger
+	srv    *fasthttp.Server
+}
+
+// SecretHeader carries the cluster secret on internal requests.
+const SecretHeader = "X-Dni-Cluster-Secret"
+
+// maxBody caps request bodies; a restore upload is the largest.
+const maxBody = 512 << 20
+
+// New returns a server for node. Internal and operator endpoints require the
+// cluster secret.
+func New(node *cluster.Node, secret string, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{node: node, secret: []byte(secret), log: log}
+	s.srv = &fasthttp.Server{
+		Handler:            s.route,
+		Name:               "dni",
+		MaxRequestBodySize: maxBody,
+		ReadTimeout:        30 * time.Second,
+		WriteTimeout:       30 * time.Second,
+		IdleTimeout:        time.Minute,
+		NoDefaultDate:      true,
+	}
+	return s
+}
+
+// Serve answers requests on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Shutdown stops taking requests and waits for those under way.
+func (s *Server) Shutdown() error { return s.srv.Shutdown() }
+
+func (s *Server) route(ctx *fasthttp.RequestCtx) {
+	path := string(ctx.Path())
+	switch {
+	case path == "/healthz":
+		s.healthz(ctx)
+	case path == "/readyz":
+		s.readyz(ctx)
+	case strings.HasPrefix(path, "/internal/"):
+		if !s.authorized(ctx) {
+			writeError(ctx, fasthttp.StatusUnauthorized, "missing or wrong cluster secret")
+			return
+		}
+		s.internal(ctx, strings.TrimPrefix(path, "/internal/v1"))
+	default:
+		writeError(ctx, fasthttp.StatusNotFound, "no such endpoint")
+	}
+}
+
+func (s *Server) authorized(ctx *fasthttp.RequestCtx) bool {
+	got := ctx.Request.Header.Peek(SecretHeader)
+	return len(s.secret) > 0 && subtle.ConstantTimeCompare(got, s.secret) == 1
+}
+
+func (s *Server) healthz(ctx *fasthttp.RequestCtx) {
+	writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
+	if !s.node.Ready() {
+		writeError(ctx, fasthttp.StatusServiceUnavailable, "no leader known, or the log is not applied yet")
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ready"})
+}
+
+// errorBody is every error response: {"error": "..."}, plus the leader's
+// whereabouts when a request needs the leader.
+type errorBody struct {
+	Error      string `json:"error"`
+	LeaderID   string `json:"leader_id,omitempty"`
+	LeaderHTTP string `json:"leader_http,omitempty"`
+}
+
+func writeError(ctx *fasthttp.RequestCtx, status int, msg string) {
+	writeJSON(ctx, status, errorBody{Error: msg})
+}
+
+func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = fasthttp.StatusInternalServerError, []byte(`{"error":"cannot encode the response"}`)
+	}
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(append(b, '\n'))
+}
