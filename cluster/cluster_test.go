@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/dni-dev/dni/allocator"
 	"github.com/dni-dev/dni/cluster"
 	"github.com/dni-dev/dni/fsm"
@@ -359,5 +361,34 @@ func TestNoLeaderLoopRunsOnAFollower(t *testing.T) {
 	})
 	if count.Load() != 1 {
 		t.Fatalf("leader loop ran %d times, want once", count.Load())
+	}
+}
+
+func TestRaftMetricsReachPrometheus(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	if err := cluster.ExportRaftMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	c := newTestCluster(t)
+	c.start("n1")
+	leader := c.waitLeader()
+	createPool(t, leader.node, "metrics", 4)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := map[string]bool{}
+		for _, f := range families {
+			names[f.GetName()] = true
+		}
+		if names["raft_apply"] && names["raft_commitTime"] {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("raft metrics missing; have %v", names)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

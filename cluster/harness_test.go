@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -315,19 +316,15 @@ func createPool(t testing.TB, n *cluster.Node, id string, size int) string {
 		Name: id, Size: size, SwapTarget: "(415) 555-0100", ForwardTo: []string{"+14155550100"},
 	}.WithDefaults()
 	mustApply(t, n, &fsm.CreatePool{ID: id, Key: "k" + id, Settings: st, At: time.Now()})
-	for i := range size {
-		mustApply(t, n, &fsm.AddNumber{Pool: id, E164: fmt.Sprintf("+1415%03d%04d", len(id)%1000, hashID(id)*100+i), At: time.Now()})
+	for range size {
+		e164 := fmt.Sprintf("+1415%07d", numbersMade.Add(1))
+		mustApply(t, n, &fsm.AddNumber{Pool: id, E164: e164, At: time.Now()})
 	}
 	return "k" + id
 }
 
-func hashID(s string) int {
-	h := 0
-	for _, c := range s {
-		h = (h*31 + int(c)) % 97
-	}
-	return h
-}
+// numbersMade makes every test number distinct.
+var numbersMade atomic.Int64
 
 func mustApply(t testing.TB, n *cluster.Node, cmd fsm.Command) fsm.Receipt {
 	t.Helper()
