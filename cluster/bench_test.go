@@ -26,6 +26,7 @@ func BenchmarkClusterAssign(b *testing.B) {
 	}{{"group-commit", cluster.DefaultBatchMax}, {"one-per-entry", 1}} {
 		b.Run(mode.name, func(b *testing.B) {
 			c := newTestCluster(b)
+			c.unchecked = true
 			c.tune = func(cfg *cluster.Config) {
 				cfg.BatchMax = mode.batchMax
 				cfg.SnapshotThreshold = cluster.DefaultSnapshotThreshold

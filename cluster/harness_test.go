@@ -30,6 +30,8 @@ type testCluster struct {
 	nodes map[string]*testNode
 	raft  map[string]string // Raft address -> node id
 	tune  func(*cluster.Config)
+	// unchecked turns off the check after every batch, for benchmarks.
+	unchecked bool
 }
 
 type testNode struct {
@@ -98,6 +100,9 @@ func (c *testCluster) start(id string, join ...string) *testNode {
 				}
 			}
 		},
+	}
+	if c.unchecked {
+		cfg.Observe = nil
 	}
 	fastConfig(&cfg)
 	if c.tune != nil {

@@ -1,6 +1,6 @@
 // Package httpapi is dni's HTTP surface, served with fasthttp: for now the
 // internal API nodes use to forward writes and join, the operator's cluster
-// endpoints, and health checks. Handlers hold no domain rules: they decode,
+// endpoints, health checks and Prometheus metrics (the default registry). Handlers hold no domain rules: they decode,
 // call the cluster node, and encode.
 package httpapi
 
@@ -12,17 +12,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/dni-dev/dni/cluster"
 )
 
 // Server answers HTTP for one node.
 type Server struct {
-	node   *cluster.Node
-	secret []byte
-	log    *slog.Logger
-	srv    *fasthttp.Server
+	node    *cluster.Node
+	secret  []byte
+	log     *slog.Logger
+	srv     *fasthttp.Server
+	metrics fasthttp.RequestHandler
 }
 
 // SecretHeader carries the cluster secret on internal requests.
@@ -37,7 +40,10 @@ func New(node *cluster.Node, secret string, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{node: node, secret: []byte(secret), log: log}
+	s := &Server{
+		node: node, secret: []byte(secret), log: log,
+		metrics: fasthttpadaptor.NewFastHTTPHandler(promhttp.Handler()),
+	}
 	s.srv = &fasthttp.Server{
 		Handler:            s.route,
 		Name:               "dni",
@@ -63,6 +69,8 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 		s.healthz(ctx)
 	case path == "/readyz":
 		s.readyz(ctx)
+	case path == "/metrics":
+		s.metrics(ctx)
 	case strings.HasPrefix(path, "/internal/"):
 		if !s.authorized(ctx) {
 			writeError(ctx, fasthttp.StatusUnauthorized, "missing or wrong cluster secret")
