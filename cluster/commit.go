@@ -154,7 +154,7 @@ func (n *Node) propose(entry []byte) (uint64, []fsm.Receipt, error) {
 			}
 			last = err
 		} else if _, addr := n.Leader(); addr != "" {
-			ctx, cancel := context.WithDeadline(context.Background(), deadline)
+			ctx, cancel := context.WithDeadline(n.halt, deadline)
 			index, receipts, err := n.peers.Apply(ctx, addr, entry)
 			cancel()
 			if err == nil {
@@ -164,6 +164,9 @@ func (n *Node) propose(entry []byte) (uint64, []fsm.Receipt, error) {
 			last = err
 		} else {
 			last = errors.New("no leader known")
+		}
+		if n.halt.Err() != nil {
+			return 0, nil, ErrShuttingDown
 		}
 		if time.Now().Add(backoff).After(deadline) {
 			return 0, nil, fmt.Errorf("%w: %v", ErrNoLeader, last)

@@ -75,7 +75,9 @@ type Node struct {
 	hasState bool      // the node had Raft state when it started
 	admit    sync.RWMutex
 	closing  bool          // under admit: no more writes
-	stopped  atomic.Bool   // Shutdown has begun
+	stopped  atomic.Bool   // Shutdown or Halt has begun
+	halt     context.Context
+	halted   context.CancelFunc // Halt: abandon writes under way
 	stop     chan struct{} // closed by Shutdown once writes are closed
 	wg       sync.WaitGroup
 
@@ -104,6 +106,7 @@ func Start(ctx context.Context, cfg Config, peers Peers, log *slog.Logger) (*Nod
 		stop:   make(chan struct{}),
 	}
 	n.beats.ids = make(map[allocator.VisitID]struct{})
+	n.halt, n.halted = context.WithCancel(context.Background())
 	if err := n.openRaft(); err != nil {
 		n.closeStores()
 		return nil, err
@@ -291,6 +294,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		}
 	}
 	err := n.raft.Shutdown().Error()
+	n.halted()
 	n.closeStores()
 	return err
 }
@@ -302,6 +306,7 @@ func (n *Node) Halt() {
 	if !n.stopped.CompareAndSwap(false, true) {
 		return
 	}
+	n.halted()
 	n.admit.Lock()
 	n.closing = true
 	n.admit.Unlock()
