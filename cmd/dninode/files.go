@@ -1,0 +1,153 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// The files a node keeps beside its Raft state in the data dir.
+const (
+	nodeIDFile = "node-id"
+	secretFile = "cluster-secret"
+)
+
+var validNodeID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// resolveNodeID returns the node's id: the one given, else the one stored in
+// the data dir by an earlier start, else a new random one. The id is stored
+// so that the node keeps it forever; a given id that differs from the
+// stored one is refused.
+func resolveNodeID(dataDir, given string) (string, error) {
+	path := filepath.Join(dataDir, nodeIDFile)
+	stored, err := readSmallFile(path)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case stored != "" && given != "" && stored != given:
+		return "", usagef("--node-id %s, but the data dir %s belongs to node %s (see %s); a node's id never changes: "+
+			"drop --node-id, or use a new data dir for a new node", given, dataDir, stored, path)
+	case stored != "":
+		if !validNodeID.MatchString(stored) {
+			return "", fmt.Errorf("%s holds %q, which is not a node id", path, stored)
+		}
+		return stored, nil
+	case given == "" && hasRaftState(dataDir):
+		return "", usagef("the data dir %s has Raft state but no %s file: pass the node's --node-id", dataDir, nodeIDFile)
+	}
+	id := given
+	if id == "" {
+		b := make([]byte, 4)
+		rand.Read(b)
+		id = "node-" + hex.EncodeToString(b)
+	}
+	if !validNodeID.MatchString(id) {
+		return "", usagef("--node-id %q: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", id)
+	}
+	if err := writeFileAtomic(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("store the node id: %w", err)
+	}
+	return id, nil
+}
+
+// resolveSecret returns the cluster secret a node authenticates with, and
+// the file it came from (empty when given). Without one given, a node that
+// joins refuses to start, since it must share the cluster's; a node that
+// starts a new cluster uses the data dir's secret file, created on its
+// first start.
+func resolveSecret(dataDir, given string, joining bool) (secret, path string, err error) {
+	if given != "" {
+		return given, "", nil
+	}
+	if joining {
+		return "", "", usagef("a node that joins needs the cluster's secret: set --cluster-secret or DNI_CLUSTER_SECRET " +
+			"(the first node prints where it keeps it)")
+	}
+	path = filepath.Join(dataDir, secretFile)
+	secret, err = readSmallFile(path)
+	if err != nil || secret != "" {
+		return secret, path, err
+	}
+	if hasRaftState(dataDir) {
+		return "", "", usagef("the data dir %s has Raft state but no %s file: set the cluster's --cluster-secret or DNI_CLUSTER_SECRET",
+			dataDir, secretFile)
+	}
+	b := make([]byte, 32)
+	rand.Read(b)
+	secret = hex.EncodeToString(b)
+	if err := writeFileAtomic(path, []byte(secret+"\n"), 0o600); err != nil {
+		return "", "", fmt.Errorf("store the cluster secret: %w", err)
+	}
+	return secret, path, nil
+}
+
+// hasRaftState reports whether the data dir holds a Raft log from an
+// earlier start.
+func hasRaftState(dataDir string) bool {
+	_, err := os.Stat(filepath.Join(dataDir, "raft", "raft.db"))
+	return err == nil
+}
+
+// readSmallFile returns a file's content without surrounding space, or ""
+// if there is no such file.
+func readSmallFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return s, nil
+}
+
+// writeFileAtomic writes a file so that a crash leaves either the old file
+// or the whole new one: it writes a temporary file beside it, syncs it and
+// renames it into place.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := tmp.Chmod(perm); err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	// The rename lasts only once the directory is synced.
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
