@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
@@ -42,6 +41,8 @@ var (
 	ErrNoLeader = errors.New("no leader could take the write in time")
 	// ErrShuttingDown: the node is stopping and takes no more writes.
 	ErrShuttingDown = errors.New("node is shutting down")
+	// ErrNoOtherVoter: leadership cannot be handed over in a cluster of one.
+	ErrNoOtherVoter = errors.New("no other voter to hand leadership to")
 )
 
 // NotLeaderError says which node to ask instead.
@@ -74,11 +75,11 @@ type Node struct {
 	notify   chan bool // raft's leadership changes
 	hasState bool      // the node had Raft state when it started
 	admit    sync.RWMutex
-	closing  bool          // under admit: no more writes
-	stopped  atomic.Bool   // Shutdown or Halt has begun
+	closing  bool        // under admit: no more writes
+	stopped  atomic.Bool // Shutdown or Halt has begun
 	halt     context.Context
 	halted   context.CancelFunc // Halt: abandon writes under way
-	stop     chan struct{} // closed by Shutdown once writes are closed
+	stop     chan struct{}      // closed by Shutdown once writes are closed
 	wg       sync.WaitGroup
 
 	loopsMu sync.Mutex
@@ -87,8 +88,8 @@ type Node struct {
 
 // Start opens (or creates) the node's data directory and starts Raft. A node
 // with no Raft state bootstraps a new cluster if told to, or if it has
-// nobody to join; with Join set it asks those nodes to add it. A node that
-// has state rejoins with it. Start returns once the node is running (and,
+// nobody to join and NoBootstrap is not set; with Join set it asks those
+// nodes to add it. A node that has state rejoins with it. Start returns once the node is running (and,
 // when joining, has been added).
 func Start(ctx context.Context, cfg Config, peers Peers, log *slog.Logger) (*Node, error) {
 	cfg = cfg.withDefaults()
@@ -133,7 +134,7 @@ func (n *Node) openRaft() error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	logger := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
+	logger := raftLogger(n.log)
 	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
 	if err != nil {
 		return fmt.Errorf("open raft log: %w", err)
@@ -187,7 +188,7 @@ func (n *Node) openRaft() error {
 	if n.raft, err = raft.NewRaft(rc, n.fsm, logs, store, snaps, n.trans); err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
-	if !hasState && (n.cfg.Bootstrap || len(n.cfg.Join) == 0) {
+	if !hasState && (n.cfg.Bootstrap || len(n.cfg.Join) == 0 && !n.cfg.NoBootstrap) {
 		n.log.Info("bootstrapping a new cluster")
 		err := n.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
 			ID: rc.LocalID, Address: n.trans.LocalAddr(), Suffrage: raft.Voter,
@@ -247,7 +248,7 @@ func (n *Node) Leader() (id, httpAddr string) {
 // applied every entry it knows to be committed.
 func (n *Node) Ready() bool {
 	id, _ := n.Leader()
-	return id != "" && n.raft.AppliedIndex() >= n.raft.CommitIndex()
+	return id != "" && n.fsm.AppliedIndex() >= n.raft.CommitIndex()
 }
 
 func (n *Node) notLeader() *NotLeaderError {
@@ -258,12 +259,12 @@ func (n *Node) notLeader() *NotLeaderError {
 // WaitApplied waits until this node's state has applied the log entry at
 // index, so that a caller reads its own write from local state.
 func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
-	if n.raft.AppliedIndex() >= index {
+	if n.fsm.AppliedIndex() >= index {
 		return nil
 	}
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
-	for n.raft.AppliedIndex() < index {
+	for n.fsm.AppliedIndex() < index {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("wait for log entry %d: %w", index, ctx.Err())

@@ -115,6 +115,9 @@ func (n *Node) TransferLeadership(ctx context.Context, id string) error {
 	if !n.IsLeader() {
 		return n.notLeader()
 	}
+	if n.otherVoters() == 0 {
+		return ErrNoOtherVoter
+	}
 	var f raft.Future
 	if id == "" {
 		f = n.raft.LeadershipTransfer()
@@ -161,7 +164,7 @@ type Status struct {
 func (n *Node) Status() Status {
 	st := Status{
 		ID: n.cfg.NodeID, State: n.raft.State().String(),
-		AppliedIndex: n.raft.AppliedIndex(), CommitIndex: n.raft.CommitIndex(), LastIndex: n.raft.LastIndex(),
+		AppliedIndex: n.fsm.AppliedIndex(), CommitIndex: n.raft.CommitIndex(), LastIndex: n.raft.LastIndex(),
 		Ready: n.Ready(),
 	}
 	st.LeaderID, _ = n.Leader()
@@ -279,8 +282,17 @@ func (n *Node) Restore(ctx context.Context, r io.Reader) error {
 		return err
 	}
 	keep := n.fsm.Nodes()
-	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Size: int64(len(b))}
-	if err := n.raft.Restore(meta, bytes.NewReader(b), n.cfg.WriteTimeout); err != nil {
+	// Raft installs a restored snapshot at the index after meta.Index when
+	// that is past its log. Choosing it here lets the snapshot say which
+	// index its state is at, as the state machine's own snapshots do.
+	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: n.raft.LastIndex() + 1000}
+	img.Applied = meta.Index + 1
+	var buf bytes.Buffer
+	if err := fsm.WriteSnapshot(&buf, img); err != nil {
+		return err
+	}
+	meta.Size = int64(buf.Len())
+	if err := n.raft.Restore(meta, &buf, n.cfg.WriteTimeout); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	for _, old := range n.fsm.Nodes() {

@@ -61,7 +61,9 @@ func (f *FSM) Node(id string) (Node, bool) {
 	return Node{}, false
 }
 
-// AppliedIndex is the index of the last log entry applied.
+// AppliedIndex is the index of the last log entry the state includes. Unlike
+// raft's own AppliedIndex, which moves when entries are handed to the state
+// machine, it moves once they are applied.
 func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
 
 // Apply applies one log entry. It returns a Result, or nil for entries that
@@ -119,7 +121,9 @@ func (f *FSM) applyLocked(m *machine, l *raft.Log) any {
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return &snapshot{img: f.image()}, nil
+	img := f.image()
+	img.Applied = f.applied.Load()
+	return &snapshot{img: img}, nil
 }
 
 // image copies the machine out. The caller holds mu.
@@ -128,7 +132,9 @@ func (f *FSM) image() *Image {
 	return &Image{State: m.state.Export(), Nodes: *m.nodes.Load()}
 }
 
-// Backup writes a snapshot of the current state to w.
+// Backup writes a snapshot of the current state to w. Unlike raft's
+// snapshots it records no log index (see Image.Applied): the same state
+// backs up to the same bytes on every node.
 func (f *FSM) Backup(w io.Writer) error {
 	f.mu.Lock()
 	img := f.image()
@@ -151,6 +157,9 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.m.Store(m)
+	if img.Applied != 0 {
+		f.applied.Store(img.Applied)
+	}
 	f.observe()
 	return nil
 }

@@ -43,6 +43,9 @@ const maxRecord = 1 << 24
 type Image struct {
 	State *allocator.Image
 	Nodes []Node // sorted by ID
+	// Applied is the index of the last log entry the state includes, or 0
+	// when that is not known (a backup, which may be restored anywhere).
+	Applied uint64
 }
 
 // machine builds the state an image describes, checking it is whole.
@@ -91,6 +94,7 @@ func WriteSnapshot(w io.Writer, snap *Image) error {
 		e.uvarint(img.PoolSeq)
 		e.uvarint(img.VisitSeq)
 		e.uvarint(img.NumberSeq)
+		e.uvarint(snap.Applied)
 	})
 	for i := 0; err == nil && i < len(img.Pools); i++ {
 		err = write(recordPool, func(e *encoder) { e.poolRecord(&img.Pools[i]) })
@@ -122,6 +126,7 @@ var restorers = map[recordType]func(*decoder, *Image){
 	recordMeta: func(d *decoder, snap *Image) {
 		img := snap.State
 		img.PoolSeq, img.VisitSeq, img.NumberSeq = d.uvarint(), d.uvarint(), d.uvarint()
+		snap.Applied = d.uvarint()
 	},
 	recordPool: func(d *decoder, snap *Image) {
 		img := snap.State
