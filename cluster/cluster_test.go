@@ -392,3 +392,23 @@ func TestRaftMetricsReachPrometheus(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+func TestAnEmptyNodeWaitsUntilAnOperatorAddsIt(t *testing.T) {
+	c := newTestCluster(t)
+	c.tune = func(cfg *cluster.Config) { cfg.NoBootstrap = cfg.NodeID == "n4" }
+	c.startThree()
+	waiting := c.start("n4")
+	time.Sleep(time.Second)
+	if id, _ := waiting.node.Leader(); id != "" || waiting.node.IsLeader() {
+		t.Fatalf("a node told not to bootstrap found leader %q", id)
+	}
+	leader := c.waitLeader("n1", "n2", "n3")
+	err := leader.node.Join(context.Background(), cluster.JoinRequest{
+		ID: "n4", RaftAddr: waiting.raftAddr, HTTPAddr: waiting.httpAddr, Voter: false,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.waitMembers(4)
+	c.ensureSame()
+}

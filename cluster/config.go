@@ -20,10 +20,13 @@ type Config struct {
 	NodeID  string // unique in the cluster, forever
 	DataDir string // raft log, stable store and snapshots live here
 
-	RaftAddr          string // where the Raft transport listens
-	RaftAdvertise     string // where other nodes reach it; RaftAddr if empty
-	HTTPAdvertise     string // where other nodes and operators reach this node's HTTP API
-	Bootstrap         bool   // start a new cluster with this node as its only voter
+	RaftAddr      string // where the Raft transport listens
+	RaftAdvertise string // where other nodes reach it; RaftAddr if empty
+	HTTPAdvertise string // where other nodes and operators reach this node's HTTP API
+	Bootstrap     bool   // start a new cluster with this node as its only voter
+	// NoBootstrap: a node with no state and nothing to join waits for an
+	// operator to add it (dninode add-node) instead of starting a cluster.
+	NoBootstrap       bool
 	Join              []string
 	JoinAsNonvoter    bool
 	SnapshotThreshold uint64
@@ -123,8 +126,8 @@ func (c Config) validate() error {
 	if c.HTTPAdvertise == "" {
 		errs = append(errs, errors.New("HTTP advertise address must be set"))
 	}
-	if c.Bootstrap && len(c.Join) > 0 {
-		errs = append(errs, errors.New("bootstrap and join exclude each other"))
+	if c.Bootstrap && (len(c.Join) > 0 || c.NoBootstrap) {
+		errs = append(errs, errors.New("bootstrap excludes join and no-bootstrap"))
 	}
 	if c.BatchMax < 1 {
 		errs = append(errs, fmt.Errorf("batch max must be at least 1, got %d", c.BatchMax))

@@ -173,7 +173,7 @@ func (c *testCluster) node(id string) *testNode {
 // kill stops a node as a crash would.
 func (c *testCluster) kill(id string) {
 	tn := c.node(id)
-	tn.srv.Shutdown()
+	tn.srv.Shutdown(context.Background())
 	tn.node.Halt()
 	c.check(tn)
 	tn.node = nil
@@ -182,7 +182,7 @@ func (c *testCluster) kill(id string) {
 // stop shuts a node down gracefully.
 func (c *testCluster) stop(id string) {
 	tn := c.node(id)
-	tn.srv.Shutdown()
+	tn.srv.Shutdown(context.Background())
 	if err := tn.node.Shutdown(context.Background()); err != nil {
 		c.t.Errorf("shutdown %s: %v", id, err)
 	}
@@ -192,7 +192,7 @@ func (c *testCluster) stop(id string) {
 
 func (c *testCluster) stopAll() {
 	for _, tn := range c.running() {
-		tn.srv.Shutdown()
+		tn.srv.Shutdown(context.Background())
 		tn.node.Halt()
 		c.check(tn)
 		tn.node = nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -74,7 +75,7 @@ func (c *Client) do(ctx context.Context, method, addr, path, contentType string,
 	if json.Unmarshal(out, &e) != nil || e.Error == "" {
 		e.Error = fmt.Sprintf("HTTP %d", status)
 	}
-	if status == fasthttp.StatusConflict {
+	if status == fasthttp.StatusConflict && e.NotLeader {
 		return nil, &cluster.NotLeaderError{LeaderID: e.LeaderID, LeaderHTTP: e.LeaderHTTP}
 	}
 	return nil, &StatusError{Status: status, Message: e.Error}
@@ -143,7 +144,7 @@ func (c *Client) Members(ctx context.Context, addr string) ([]cluster.Member, er
 
 // Remove takes a node out of the cluster.
 func (c *Client) Remove(ctx context.Context, addr, id string) error {
-	_, err := c.do(ctx, "DELETE", addr, "/members/"+id, "", nil)
+	_, err := c.do(ctx, "DELETE", addr, "/members/"+url.PathEscape(id), "", nil)
 	return err
 }
 

@@ -63,9 +63,11 @@ func clusterError(ctx *fasthttp.RequestCtx, err error) {
 	var nl *cluster.NotLeaderError
 	switch {
 	case errors.As(err, &nl):
-		writeJSON(ctx, fasthttp.StatusConflict, errorBody{Error: nl.Error(), LeaderID: nl.LeaderID, LeaderHTTP: nl.LeaderHTTP})
+		writeJSON(ctx, fasthttp.StatusConflict, errorBody{Error: nl.Error(), NotLeader: true, LeaderID: nl.LeaderID, LeaderHTTP: nl.LeaderHTTP})
 	case errors.Is(err, fsm.ErrBadCommand), errors.Is(err, fsm.ErrUnknownCommand), errors.Is(err, fsm.ErrBadSnapshot):
 		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+	case errors.Is(err, cluster.ErrNoOtherVoter):
+		writeError(ctx, fasthttp.StatusConflict, err.Error())
 	case errors.Is(err, cluster.ErrNoLeader), errors.Is(err, cluster.ErrShuttingDown):
 		writeError(ctx, fasthttp.StatusServiceUnavailable, err.Error())
 	default:

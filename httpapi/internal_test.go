@@ -30,6 +30,7 @@ func startNode(t *testing.T) (addr string, node *cluster.Node) {
 		NodeID: "solo", DataDir: filepath.Join(t.TempDir(), "data"), RaftAddr: "127.0.0.1:0",
 		HTTPAdvertise: ln.Addr().String(), HeartbeatTimeout: 200 * time.Millisecond,
 		ElectionTimeout: 200 * time.Millisecond, LeaderLease: 100 * time.Millisecond,
+		ExpireEvery: time.Hour, // no background writes: tests read the log index
 	}, httpapi.NewClient(secret), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -37,11 +38,11 @@ func startNode(t *testing.T) (addr string, node *cluster.Node) {
 	srv := httpapi.New(node, secret, nil)
 	go srv.Serve(ln)
 	t.Cleanup(func() {
-		srv.Shutdown()
+		srv.Shutdown(context.Background())
 		node.Shutdown(context.Background())
 	})
 	deadline := time.Now().Add(10 * time.Second)
-	for !node.Ready() || !node.IsLeader() {
+	for _, recorded := node.FSM().Node("solo"); !node.Ready() || !node.IsLeader() || !recorded; _, recorded = node.FSM().Node("solo") {
 		if time.Now().After(deadline) {
 			t.Fatal("node never became ready")
 		}

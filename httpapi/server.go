@@ -5,6 +5,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"log/slog"
@@ -59,8 +60,9 @@ func New(node *cluster.Node, secret string, log *slog.Logger) *Server {
 // Serve answers requests on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 
-// Shutdown stops taking requests and waits for those under way.
-func (s *Server) Shutdown() error { return s.srv.Shutdown() }
+// Shutdown stops taking requests and waits, until ctx ends, for those under
+// way.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
 
 func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
@@ -103,6 +105,7 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 // whereabouts when a request needs the leader.
 type errorBody struct {
 	Error      string `json:"error"`
+	NotLeader  bool   `json:"not_leader,omitempty"`
 	LeaderID   string `json:"leader_id,omitempty"`
 	LeaderHTTP string `json:"leader_http,omitempty"`
 }

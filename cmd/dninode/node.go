@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/dni-dev/dni/cluster"
 	"github.com/dni-dev/dni/httpapi"
 )
@@ -76,7 +78,8 @@ func registerNodeFlags(f *flags, o *nodeOptions) *string {
 	f.stringVar(&c.RaftAdvertise, "raft-advertise", "", "host:port other nodes reach Raft on (default: --raft-addr)")
 	f.stringVar(&c.DataDir, "data-dir", "./dni-data", "directory for the Raft log, snapshots, the node id and the cluster secret")
 	f.listVar(&c.Join, "join", "HTTP addresses of nodes of the cluster to join, comma-separated or repeated; ignored once the node has state")
-	f.boolVar(&c.Bootstrap, "bootstrap", "start a new cluster with this node as its only voter (a node with no --join does so anyway)")
+	f.boolVar(&c.Bootstrap, "bootstrap", "start a new cluster with this node as its only voter (a node with no --join does so anyway, unless --no-bootstrap)")
+	f.boolVar(&c.NoBootstrap, "no-bootstrap", "with no state and no --join, wait for an operator to add this node (dninode add-node) instead of starting a cluster")
 	f.boolVar(&c.JoinAsNonvoter, "nonvoter", "join as a non-voter: it replicates and serves, but does not vote")
 	f.stringVar(&o.secret, "cluster-secret", "", "the secret nodes and operators authenticate with; default: the data dir's cluster-secret file, created by the first node")
 	f.uint64Var(&c.SnapshotThreshold, "snapshot-threshold", cluster.DefaultSnapshotThreshold, "log entries between snapshots")
@@ -132,6 +135,9 @@ func (o *nodeOptions) validate() error {
 	}
 	if c.Bootstrap && len(c.Join) > 0 {
 		bad("--bootstrap starts a new cluster and --join joins one: give one of them")
+	}
+	if c.Bootstrap && c.NoBootstrap {
+		bad("--bootstrap and --no-bootstrap exclude each other")
 	}
 	if c.JoinAsNonvoter && len(c.Join) == 0 {
 		bad("--nonvoter says how to join: it needs --join")
@@ -220,6 +226,9 @@ func runNode(ctx context.Context, o nodeOptions, stdout, stderr io.Writer) error
 	if cfg.HTTPAdvertise == "" {
 		cfg.HTTPAdvertise = ln.Addr().String()
 	}
+	if err := cluster.ExportRaftMetrics(prometheus.DefaultRegisterer); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
 	log.Info("starting", "version", version, "node", id, "http", cfg.HTTPAdvertise, "raft", cfg.RaftAddr, "data", cfg.DataDir)
 	node, err := cluster.Start(ctx, cfg, httpapi.NewClient(secret), log)
 	if err != nil {
@@ -251,16 +260,11 @@ func runNode(ctx context.Context, o nodeOptions, stdout, stderr io.Writer) error
 // stop stops taking requests, then stops the node, bounded by
 // shutdownTimeout.
 func stop(node *cluster.Node, srv *httpapi.Server, log *slog.Logger) error {
-	drained := make(chan error, 1)
-	go func() { drained <- srv.Shutdown() }()
-	select {
-	case err := <-drained:
-		if err != nil {
-			log.Warn("HTTP shutdown", "err", err)
-		}
-	case <-time.After(httpDrainTimeout):
-		log.Warn("HTTP requests still under way; stopping the node anyway", "waited", httpDrainTimeout)
+	drain, cancelDrain := context.WithTimeout(context.Background(), httpDrainTimeout)
+	if err := srv.Shutdown(drain); err != nil {
+		log.Warn("HTTP requests still under way; stopping the node anyway", "waited", httpDrainTimeout, "err", err)
 	}
+	cancelDrain()
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	stopped := make(chan error, 1)
