@@ -212,7 +212,8 @@ func (s *State) expirePool(p *Pool, now int64) (int, int64) {
 	idle := p.idleMillis()
 	cutoff := now - idle
 	next := int64(noHolder)
-	var due []int8
+	var dueLines [MaxPoolSize]int8
+	due := dueLines[:0]
 	for i := range p.seen {
 		seen := p.seen[i].Load()
 		switch {
