@@ -263,9 +263,10 @@ func (n *Node) CatchUp(ctx context.Context) error {
 }
 
 // Restore replaces the whole cluster's state with a backup. The backup is
-// checked before anything changes. The cluster keeps its own membership: the
-// node records are those of the cluster now, not of the backup. Leader only;
-// meant for disaster recovery into a fresh cluster.
+// checked before anything changes. The cluster keeps its own membership (the
+// node records are those of the cluster now, not of the backup) and its
+// admin tokens, beside the backup's: whoever restores keeps access. Leader
+// only; meant for disaster recovery into a fresh cluster.
 func (n *Node) Restore(ctx context.Context, r io.Reader) error {
 	if !n.IsLeader() {
 		return n.notLeader()
@@ -281,7 +282,7 @@ func (n *Node) Restore(ctx context.Context, r io.Reader) error {
 	if err := fsm.CheckImage(img); err != nil {
 		return err
 	}
-	keep := n.fsm.Nodes()
+	keep, keepTokens := n.fsm.Nodes(), n.fsm.Tokens()
 	// Raft installs a restored snapshot at the index after meta.Index when
 	// that is past its log. Choosing it here lets the snapshot say which
 	// index its state is at, as the state machine's own snapshots do.
@@ -303,6 +304,19 @@ func (n *Node) Restore(ctx context.Context, r io.Reader) error {
 	for _, node := range keep {
 		set := fsm.SetNode(node)
 		if err := n.applyMeta(ctx, &set); err != nil {
+			return err
+		}
+	}
+	for _, t := range keepTokens {
+		create := fsm.CreateToken(t)
+		err := n.applyMeta(ctx, &create)
+		if errors.Is(err, fsm.ErrTokenExists) {
+			// The backup has another token under this id: ours wins.
+			if err = n.applyMeta(ctx, &fsm.DeleteToken{ID: t.ID}); err == nil {
+				err = n.applyMeta(ctx, &create)
+			}
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -32,6 +32,8 @@ const (
 	TypeBatch          Type = 13
 	TypeSetNode        Type = 14
 	TypeRemoveNode     Type = 15
+	TypeCreateToken    Type = 16
+	TypeDeleteToken    Type = 17
 )
 
 // A Command is one write to the state. Encode turns it into a log entry.

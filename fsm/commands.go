@@ -18,7 +18,8 @@ import (
 //	Assign, Refresh               allocator.Assignment
 //	Touch, Expire                 int (visits touched, visits ended)
 //	RecordCall, UpdateCall        *allocator.Call
-//	SetNode, RemoveNode           nil
+//	SetNode, RemoveNode,
+//	CreateToken, DeleteToken      nil
 //	Batch                         []Result, one per command
 type (
 	CreatePool     allocator.CreatePool
@@ -90,6 +91,8 @@ func init() {
 	register(TypeBatch, "batch", decodeBatch, applyBatch)
 	register(TypeSetNode, "set node", decodeSetNode, applySetNode)
 	register(TypeRemoveNode, "remove node", decodeRemoveNode, applyRemoveNode)
+	register(TypeCreateToken, "create token", decodeCreateToken, applyCreateToken)
+	register(TypeDeleteToken, "delete token", decodeDeleteToken, applyDeleteToken)
 }
 
 func (*CreatePool) Type() Type { return TypeCreatePool }

@@ -132,6 +132,14 @@ func (g *commandGen) next() Command {
 		return &UpdatePool{ID: g.pick(g.pools), Req: req, Patch: allocator.Patch{Size: &size}, At: at}
 	case op < 92:
 		return &DeletePool{ID: g.pick(g.pools), At: at}
+	case op < 93 && g.r.IntN(2) == 0:
+		id := fmt.Sprintf("tok%d", g.r.IntN(4))
+		if g.r.IntN(3) == 0 {
+			return &DeleteToken{ID: id}
+		}
+		var hash [32]byte
+		hash[0], hash[31] = byte(g.r.IntN(2)), byte(g.n)
+		return &CreateToken{ID: id, Name: "ops " + id, Hash: hash, CreatedAt: at}
 	case op < 93:
 		id := fmt.Sprintf("node%d", g.r.IntN(4))
 		if g.r.IntN(4) == 0 {

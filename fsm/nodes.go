@@ -9,16 +9,19 @@ import (
 	"github.com/dni-dev/dni/allocator"
 )
 
-// machine is everything the log replicates: the domain state, and the
-// cluster's record of its nodes' addresses. Restore replaces it whole.
+// machine is everything the log replicates: the domain state, the cluster's
+// record of its nodes' addresses, and the admin API's tokens. Restore
+// replaces it whole.
 type machine struct {
-	state *allocator.State
-	nodes atomic.Pointer[[]Node] // sorted by ID; replaced whole on change
+	state  *allocator.State
+	nodes  atomic.Pointer[[]Node]  // sorted by ID; replaced whole on change
+	tokens atomic.Pointer[[]Token] // sorted by ID; replaced whole on change
 }
 
-func newMachine(s *allocator.State, nodes []Node) *machine {
+func newMachine(s *allocator.State, nodes []Node, tokens []Token) *machine {
 	m := &machine{state: s}
 	m.nodes.Store(&nodes)
+	m.tokens.Store(&tokens)
 	return m
 }
 

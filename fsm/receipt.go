@@ -88,6 +88,8 @@ var errorCodes = map[string]error{
 	"bad_call":        allocator.ErrBadCall,
 	"bad_command":     ErrBadCommand,
 	"skipped_command": ErrSkippedCommand,
+	"token_exists":    ErrTokenExists,
+	"unknown_token":   ErrUnknownToken,
 }
 
 const (

@@ -31,6 +31,7 @@ const (
 	recordNumber recordType = 4
 	recordCall   recordType = 5
 	recordNode   recordType = 6
+	recordToken  recordType = 7
 	recordEnd    recordType = 0x7f
 	// recordOptional on a type lets an older reader skip a record it does
 	// not know, as IgnoreUnknown does for commands.
@@ -41,8 +42,9 @@ const maxRecord = 1 << 24
 
 // Image is what a snapshot holds: the domain state and the cluster's nodes.
 type Image struct {
-	State *allocator.Image
-	Nodes []Node // sorted by ID
+	State  *allocator.Image
+	Nodes  []Node  // sorted by ID
+	Tokens []Token // sorted by ID
 	// Applied is the index of the last log entry the state includes, or 0
 	// when that is not known (a backup, which may be restored anywhere).
 	Applied uint64
@@ -59,7 +61,12 @@ func (img *Image) machine() (*machine, error) {
 			return nil, fmt.Errorf("%w: nodes out of order or without id", ErrBadSnapshot)
 		}
 	}
-	return newMachine(s, img.Nodes), nil
+	for i, t := range img.Tokens {
+		if t.ID == "" || i > 0 && img.Tokens[i-1].ID >= t.ID {
+			return nil, fmt.Errorf("%w: tokens out of order or without id", ErrBadSnapshot)
+		}
+	}
+	return newMachine(s, img.Nodes, img.Tokens), nil
 }
 
 // ErrBadSnapshot wraps every reason ReadSnapshot refuses its input.
@@ -111,6 +118,9 @@ func WriteSnapshot(w io.Writer, snap *Image) error {
 	for i := 0; err == nil && i < len(snap.Nodes); i++ {
 		err = write(recordNode, func(e *encoder) { (*SetNode)(&snap.Nodes[i]).encode(e) })
 	}
+	for i := 0; err == nil && i < len(snap.Tokens); i++ {
+		err = write(recordToken, func(e *encoder) { (*CreateToken)(&snap.Tokens[i]).encode(e) })
+	}
 	if err != nil {
 		return err
 	}
@@ -150,6 +160,9 @@ var restorers = map[recordType]func(*decoder, *Image){
 	},
 	recordNode: func(d *decoder, snap *Image) {
 		snap.Nodes = append(snap.Nodes, Node(*decodeSetNode(d)))
+	},
+	recordToken: func(d *decoder, snap *Image) {
+		snap.Tokens = append(snap.Tokens, Token(*decodeCreateToken(d)))
 	},
 }
 
