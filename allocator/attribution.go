@@ -87,3 +87,14 @@ func clampString(s string, max int) string {
 func (a *Attribution) GoogleClick() bool {
 	return a.GCLID != "" || a.GBRAID != "" || a.WBRAID != ""
 }
+
+// QueryFields maps the query parameters a landing page URL carries
+// attribution in (utm_source, gclid, ...) to the fields they fill.
+func (a *Attribution) QueryFields() map[string]*string {
+	return map[string]*string{
+		"utm_source": &a.Source, "utm_medium": &a.Medium, "utm_campaign": &a.Campaign,
+		"utm_term": &a.Term, "utm_content": &a.Content,
+		"gclid": &a.GCLID, "gbraid": &a.GBRAID, "wbraid": &a.WBRAID,
+		"fbclid": &a.FBCLID, "msclkid": &a.MSCLKID,
+	}
+}

@@ -149,6 +149,36 @@ func (s *State) Calls(fn func(*Call) bool) {
 	s.callLog.eachReverse(func(e *callEntry) bool { return fn(e.cur.Load()) })
 }
 
+// CallsBefore calls fn for the calls older than position end, newest first,
+// with each call's position, until fn returns false. Positions never
+// change, so they make stable pagination cursors; CallCount is the end of
+// the list.
+func (s *State) CallsBefore(end int, fn func(pos int, c *Call) bool) {
+	s.callLog.eachBefore(end, func(pos int, e *callEntry) bool { return fn(pos, e.cur.Load()) })
+}
+
+// CallCount is how many calls were ever recorded.
+func (s *State) CallCount() int { return s.callLog.len() }
+
+// CallsMatched counts recorded calls by how they matched a visit.
+func (s *State) CallsMatched() map[MatchKind]int64 {
+	out := make(map[MatchKind]int64, len(matchKinds))
+	for i, k := range matchKinds {
+		out[k] = s.matched[i].Load()
+	}
+	return out
+}
+
+var matchKinds = [...]MatchKind{MatchLive, MatchRecent, MatchShared, MatchNone}
+
+func (s *State) countMatch(k MatchKind) {
+	for i, m := range matchKinds {
+		if m == k {
+			s.matched[i].Add(1)
+		}
+	}
+}
+
 // RecordCall records an inbound call, as the voice webhook saw it.
 type RecordCall struct {
 	SID  string
@@ -197,6 +227,7 @@ func (s *State) RecordCall(r RecordCall) (*Call, error) {
 	}
 	c.FirstTime = s.callers[c.From] == 0
 	s.callers[c.From]++
+	s.countMatch(c.Match)
 	return s.putCall(e, &c), nil
 }
 

@@ -332,6 +332,7 @@ func Import(img *Image) (*State, error) {
 		}
 		if c.Recorded {
 			s.callers[c.From]++
+			s.countMatch(c.Match)
 		}
 		s.putCall(nil, c)
 	}

@@ -42,6 +42,24 @@ func (l *appendLog[V]) each(fn func(*V) bool) {
 	}
 }
 
+// len is the number of entries appended so far.
+func (l *appendLog[V]) len() int { return int(l.n.Load()) }
+
+// eachBefore calls fn for entries before position end (at most the whole
+// list), newest first, with their positions, until fn returns false.
+func (l *appendLog[V]) eachBefore(end int, fn func(int, *V) bool) {
+	n := l.n.Load()
+	if int64(end) < n {
+		n = int64(end)
+	}
+	p := l.chunks.Load()
+	for i := n - 1; i >= 0; i-- {
+		if !fn(int(i), (*p)[i/logChunkSize][i%logChunkSize].Load()) {
+			return
+		}
+	}
+}
+
 // eachReverse is each, newest first.
 func (l *appendLog[V]) eachReverse(fn func(*V) bool) {
 	n := l.n.Load()

@@ -2,6 +2,7 @@ package allocator
 
 import (
 	"errors"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,6 +24,7 @@ type State struct {
 	numbers  *table[string, Number] // by E.164: the newest Number of each
 	calls    *table[string, callEntry]
 	callLog  appendLog[callEntry]
+	matched  [len(matchKinds)]atomic.Int64 // recorded calls by match kind
 
 	// Apply path only.
 	expiry    expiryHeap

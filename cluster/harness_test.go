@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/dni-dev/dni/allocator"
 	"github.com/dni-dev/dni/cluster"
 	"github.com/dni-dev/dni/fsm"
@@ -114,7 +116,8 @@ func (c *testCluster) start(id string, join ...string) *testNode {
 		c.t.Fatalf("start %s: %v", id, err)
 	}
 	tn.node = node
-	tn.srv = httpapi.New(node, testSecret, nil)
+	reg := prometheus.NewRegistry()
+	tn.srv = httpapi.New(node, httpapi.Options{Secret: testSecret, Registry: reg, Gatherer: reg})
 	go tn.srv.Serve(httpLn)
 	c.mu.Lock()
 	c.nodes[id] = tn

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -13,44 +12,6 @@ import (
 	"github.com/dni-dev/dni/cluster"
 	"github.com/dni-dev/dni/fsm"
 )
-
-// The internal API, under /internal/v1, all behind the cluster secret:
-//
-//	POST   /apply          an encoded log entry, from a follower; leader only
-//	POST   /commands       an encoded command, committed through this node
-//	POST   /join           a node asks to be added; leader only
-//	GET    /status         this node's view of the cluster
-//	GET    /members        every node, its role and status
-//	POST   /members        add a node (voter or not); leader only
-//	DELETE /members/{id}   remove a node; leader only
-//	POST   /leader         hand leadership over ({"id": ...} or to anyone)
-//	GET    /backup         a snapshot of the state
-//	POST   /restore        replace the state with a snapshot; leader only
-func (s *Server) internal(ctx *fasthttp.RequestCtx, path string) {
-	method := string(ctx.Method())
-	switch {
-	case method == "POST" && path == "/apply":
-		s.apply(ctx)
-	case method == "POST" && path == "/commands":
-		s.command(ctx)
-	case method == "POST" && (path == "/join" || path == "/members"):
-		s.join(ctx)
-	case method == "GET" && path == "/status":
-		writeJSON(ctx, fasthttp.StatusOK, s.node.Status())
-	case method == "GET" && path == "/members":
-		s.members(ctx)
-	case method == "DELETE" && strings.HasPrefix(path, "/members/"):
-		s.remove(ctx, strings.TrimPrefix(path, "/members/"))
-	case method == "POST" && path == "/leader":
-		s.transfer(ctx)
-	case method == "GET" && path == "/backup":
-		s.backup(ctx)
-	case method == "POST" && path == "/restore":
-		s.restore(ctx)
-	default:
-		writeError(ctx, fasthttp.StatusNotFound, "no such internal endpoint")
-	}
-}
 
 // requestContext bounds a handler's work; fasthttp's RequestCtx must not
 // outlive the handler, so handlers never pass it on.
@@ -64,6 +25,8 @@ func clusterError(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.As(err, &nl):
 		writeJSON(ctx, fasthttp.StatusConflict, errorBody{Error: nl.Error(), NotLeader: true, LeaderID: nl.LeaderID, LeaderHTTP: nl.LeaderHTTP})
+	case errors.Is(err, context.DeadlineExceeded):
+		writeError(ctx, fasthttp.StatusServiceUnavailable, "the cluster did not answer in time")
 	case errors.Is(err, fsm.ErrBadCommand), errors.Is(err, fsm.ErrUnknownCommand), errors.Is(err, fsm.ErrBadSnapshot):
 		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
 	case errors.Is(err, cluster.ErrNoOtherVoter):
@@ -75,7 +38,7 @@ func clusterError(ctx *fasthttp.RequestCtx, err error) {
 	}
 }
 
-func (s *Server) apply(ctx *fasthttp.RequestCtx) {
+func (s *Server) apply(ctx *fasthttp.RequestCtx, _ []string) {
 	c, cancel := requestContext()
 	defer cancel()
 	entry := bytes.Clone(ctx.PostBody())
@@ -88,7 +51,7 @@ func (s *Server) apply(ctx *fasthttp.RequestCtx) {
 	ctx.SetBody(fsm.EncodeReceipts(index, receipts))
 }
 
-func (s *Server) command(ctx *fasthttp.RequestCtx) {
+func (s *Server) command(ctx *fasthttp.RequestCtx, _ []string) {
 	cmd, err := fsm.Decode(ctx.PostBody())
 	if err != nil {
 		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
@@ -105,7 +68,7 @@ func (s *Server) command(ctx *fasthttp.RequestCtx) {
 	ctx.SetBody(fsm.EncodeReceipts(index, []fsm.Receipt{receipt}))
 }
 
-func (s *Server) join(ctx *fasthttp.RequestCtx) {
+func (s *Server) join(ctx *fasthttp.RequestCtx, _ []string) {
 	var req cluster.JoinRequest
 	if err := json.Unmarshal(ctx.PostBody(), &req); err != nil {
 		writeError(ctx, fasthttp.StatusBadRequest, "join request: "+err.Error())
@@ -120,7 +83,11 @@ func (s *Server) join(ctx *fasthttp.RequestCtx) {
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
 }
 
-func (s *Server) members(ctx *fasthttp.RequestCtx) {
+func (s *Server) status(ctx *fasthttp.RequestCtx, _ []string) {
+	writeJSON(ctx, fasthttp.StatusOK, s.node.Status())
+}
+
+func (s *Server) members(ctx *fasthttp.RequestCtx, _ []string) {
 	c, cancel := requestContext()
 	defer cancel()
 	ms, err := s.node.Members(c)
@@ -131,7 +98,8 @@ func (s *Server) members(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, fasthttp.StatusOK, ms)
 }
 
-func (s *Server) remove(ctx *fasthttp.RequestCtx, id string) {
+func (s *Server) remove(ctx *fasthttp.RequestCtx, p []string) {
+	id := p[0]
 	c, cancel := requestContext()
 	defer cancel()
 	if err := s.node.Remove(c, id); err != nil {
@@ -141,7 +109,7 @@ func (s *Server) remove(ctx *fasthttp.RequestCtx, id string) {
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
 }
 
-func (s *Server) transfer(ctx *fasthttp.RequestCtx) {
+func (s *Server) transfer(ctx *fasthttp.RequestCtx, _ []string) {
 	var req struct {
 		ID string `json:"id"`
 	}
@@ -160,7 +128,7 @@ func (s *Server) transfer(ctx *fasthttp.RequestCtx) {
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
 }
 
-func (s *Server) backup(ctx *fasthttp.RequestCtx) {
+func (s *Server) backup(ctx *fasthttp.RequestCtx, _ []string) {
 	c, cancel := requestContext()
 	defer cancel()
 	var buf bytes.Buffer
@@ -172,7 +140,7 @@ func (s *Server) backup(ctx *fasthttp.RequestCtx) {
 	ctx.SetBody(buf.Bytes())
 }
 
-func (s *Server) restore(ctx *fasthttp.RequestCtx) {
+func (s *Server) restore(ctx *fasthttp.RequestCtx, _ []string) {
 	c, cancel := requestContext()
 	defer cancel()
 	if err := s.node.Restore(c, bytes.NewReader(bytes.Clone(ctx.PostBody()))); err != nil {

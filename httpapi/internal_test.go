@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
 	"github.com/dni-dev/dni/allocator"
@@ -35,7 +36,8 @@ func startNode(t *testing.T) (addr string, node *cluster.Node) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httpapi.New(node, secret, nil)
+	reg := prometheus.NewRegistry()
+	srv := httpapi.New(node, httpapi.Options{Secret: secret, Registry: reg, Gatherer: reg})
 	go srv.Serve(ln)
 	t.Cleanup(func() {
 		srv.Shutdown(context.Background())

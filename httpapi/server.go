@@ -1,58 +1,104 @@
-// Package httpapi is dni's HTTP surface, served with fasthttp: for now the
-// internal API nodes use to forward writes and join, the operator's cluster
-// endpoints, health checks and Prometheus metrics (the default registry). Handlers hold no domain rules: they decode,
-// call the cluster node, and encode.
+// Package httpapi is dni's HTTP surface, served with fasthttp: the visitor
+// API the snippet calls, the admin API (bearer tokens), the internal API
+// nodes use to forward writes and join (cluster secret), health checks,
+// Prometheus metrics and the OpenAPI description. Handlers hold no domain
+// rules: they decode, call the cluster node, and encode.
+//
+// fasthttp reuses a request's memory once its handler returns, so handlers
+// copy whatever they keep (strings built from bytes are copies) and never
+// hand a RequestCtx to another goroutine.
 package httpapi
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"log/slog"
 	"net"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
-	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/dni-dev/dni/cluster"
+)
+
+// Options configure a Server. Zero fields take the defaults.
+type Options struct {
+	// Secret authenticates nodes and operators on the internal API.
+	Secret string
+	// ClientIPHeader names a header a trusted proxy in front of dni sets to
+	// the visitor's address (X-Forwarded-For, X-Real-IP, CF-Connecting-IP).
+	// Empty means visitors connect directly. Set it only behind a proxy
+	// that overwrites the header: anyone can send it.
+	ClientIPHeader string
+	// VisitsPerMinute caps new visits per client address, with a burst of
+	// as many; 0 means DefaultVisitsPerMinute, negative means no cap.
+	VisitsPerMinute int
+	// HeartbeatInterval is what the snippet is told (heartbeat_s).
+	HeartbeatInterval time.Duration
+	// Registry receives the server's metrics; /metrics serves Gatherer.
+	// Nil means the Prometheus default registry for both.
+	Registry prometheus.Registerer
+	Gatherer prometheus.Gatherer
+	Log      *slog.Logger
+}
+
+// Defaults for Options.
+const (
+	DefaultVisitsPerMinute   = 60
+	DefaultHeartbeatInterval = 60 * time.Second
 )
 
 // Server answers HTTP for one node.
 type Server struct {
 	node    *cluster.Node
+	opt     Options
 	secret  []byte
 	log     *slog.Logger
 	srv     *fasthttp.Server
-	metrics fasthttp.RequestHandler
+	router  router
+	limits  *limiter
+	metrics *metrics
 }
 
 // SecretHeader carries the cluster secret on internal requests.
 const SecretHeader = "X-Dni-Cluster-Secret"
 
-// maxBody caps request bodies; a restore upload is the largest.
-const maxBody = 512 << 20
+// Body caps: a visitor request is small; a restore upload is the largest.
+const (
+	maxVisitorBody = 8 << 10
+	maxAdminBody   = 1 << 20
+	maxBody        = 512 << 20
+)
 
-// New returns a server for node. Internal and operator endpoints require the
-// cluster secret.
-func New(node *cluster.Node, secret string, log *slog.Logger) *Server {
-	if log == nil {
-		log = slog.Default()
+// New returns a server for node.
+func New(node *cluster.Node, opt Options) *Server {
+	if opt.Log == nil {
+		opt.Log = slog.Default()
 	}
-	s := &Server{
-		node: node, secret: []byte(secret), log: log,
-		metrics: fasthttpadaptor.NewFastHTTPHandler(promhttp.Handler()),
+	if opt.VisitsPerMinute == 0 {
+		opt.VisitsPerMinute = DefaultVisitsPerMinute
 	}
+	if opt.HeartbeatInterval == 0 {
+		opt.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if opt.Registry == nil {
+		opt.Registry, opt.Gatherer = prometheus.DefaultRegisterer, prometheus.DefaultGatherer
+	}
+	s := &Server{node: node, opt: opt, secret: []byte(opt.Secret), log: opt.Log}
+	s.limits = newLimiter(opt.VisitsPerMinute)
+	s.metrics = newMetrics(opt.Registry, opt.Gatherer, node)
+	s.routes()
 	s.srv = &fasthttp.Server{
-		Handler:            s.route,
-		Name:               "dni",
-		MaxRequestBodySize: maxBody,
-		ReadTimeout:        30 * time.Second,
-		WriteTimeout:       30 * time.Second,
-		IdleTimeout:        time.Minute,
-		NoDefaultDate:      true,
+		Handler:               s.serve,
+		Name:                  "dni",
+		MaxRequestBodySize:    maxBody,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		NoDefaultDate:         true,
+		NoDefaultServerHeader: true,
 	}
 	return s
 }
@@ -64,36 +110,75 @@ func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 // way.
 func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
 
-func (s *Server) route(ctx *fasthttp.RequestCtx) {
-	path := string(ctx.Path())
+// Handler is the server's request handler, for serving it some other way.
+func (s *Server) Handler() fasthttp.RequestHandler { return s.serve }
+
+// serve routes one request and records its metrics.
+func (s *Server) serve(ctx *fasthttp.RequestCtx) {
+	start := time.Now()
+	r, params, allowed := s.router.find(ctx.Method(), ctx.Path())
+	name := "unknown"
 	switch {
-	case path == "/healthz":
-		s.healthz(ctx)
-	case path == "/readyz":
-		s.readyz(ctx)
-	case path == "/metrics":
-		s.metrics(ctx)
-	case strings.HasPrefix(path, "/internal/"):
-		if !s.authorized(ctx) {
-			writeError(ctx, fasthttp.StatusUnauthorized, "missing or wrong cluster secret")
-			return
-		}
-		s.internal(ctx, strings.TrimPrefix(path, "/internal/v1"))
+	case r != nil:
+		name = r.pattern
+		s.handle(ctx, r, params)
+	case allowed != "" && string(ctx.Method()) == fasthttp.MethodOptions:
+		s.preflight(ctx, allowed)
+		name = "preflight"
+	case allowed != "":
+		ctx.Response.Header.Set("Allow", allowed)
+		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method not allowed here; allowed: "+allowed)
 	default:
 		writeError(ctx, fasthttp.StatusNotFound, "no such endpoint")
 	}
+	s.metrics.request(name, ctx.Response.StatusCode(), time.Since(start))
 }
 
-func (s *Server) authorized(ctx *fasthttp.RequestCtx) bool {
-	got := ctx.Request.Header.Peek(SecretHeader)
-	return len(s.secret) > 0 && subtle.ConstantTimeCompare(got, s.secret) == 1
+func (s *Server) handle(ctx *fasthttp.RequestCtx, r *route, params []string) {
+	switch r.access {
+	case visitorAccess:
+		allowAnyOrigin(ctx)
+		if len(ctx.PostBody()) > maxVisitorBody {
+			writeError(ctx, fasthttp.StatusRequestEntityTooLarge, "request body too large")
+			return
+		}
+	case adminAccess:
+		if !s.adminAuthorized(ctx) {
+			return
+		}
+		if len(ctx.PostBody()) > maxAdminBody && !r.bigBody {
+			writeError(ctx, fasthttp.StatusRequestEntityTooLarge, "request body too large")
+			return
+		}
+	case internalAccess:
+		if !s.secretAuthorized(ctx) {
+			return
+		}
+	}
+	r.handle(ctx, params)
 }
 
-func (s *Server) healthz(ctx *fasthttp.RequestCtx) {
+// allowAnyOrigin lets any website's pages call the visitor API.
+func allowAnyOrigin(ctx *fasthttp.RequestCtx) {
+	ctx.Response.Header.Set("Access-Control-Allow-Origin", "*")
+	ctx.Response.Header.Set("Vary", "Origin")
+}
+
+// preflight answers a CORS preflight for a visitor endpoint.
+func (s *Server) preflight(ctx *fasthttp.RequestCtx, allowed string) {
+	allowAnyOrigin(ctx)
+	h := &ctx.Response.Header
+	h.Set("Access-Control-Allow-Methods", allowed)
+	h.Set("Access-Control-Allow-Headers", "Content-Type")
+	h.Set("Access-Control-Max-Age", "86400")
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+}
+
+func (s *Server) healthz(ctx *fasthttp.RequestCtx, _ []string) {
 	writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ok"})
 }
 
-func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
+func (s *Server) readyz(ctx *fasthttp.RequestCtx, _ []string) {
 	if !s.node.Ready() {
 		writeError(ctx, fasthttp.StatusServiceUnavailable, "no leader known, or the log is not applied yet")
 		return
@@ -101,10 +186,12 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ready"})
 }
 
-// errorBody is every error response: {"error": "..."}, plus the leader's
-// whereabouts when a request needs the leader.
+// errorBody is every error response: {"error": "..."}, plus the field at
+// fault for a validation error, and the leader's whereabouts when a request
+// needs the leader.
 type errorBody struct {
 	Error      string `json:"error"`
+	Field      string `json:"field,omitempty"`
 	NotLeader  bool   `json:"not_leader,omitempty"`
 	LeaderID   string `json:"leader_id,omitempty"`
 	LeaderHTTP string `json:"leader_http,omitempty"`
@@ -122,4 +209,20 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(append(b, '\n'))
+}
+
+// clientIP is the visitor's address: the connection's, or the trusted
+// proxy's header's last entry (the address the proxy itself saw).
+func (s *Server) clientIP(ctx *fasthttp.RequestCtx) string {
+	if h := s.opt.ClientIPHeader; h != "" {
+		if v := string(ctx.Request.Header.Peek(h)); v != "" {
+			if i := strings.LastIndexByte(v, ','); i >= 0 {
+				v = v[i+1:]
+			}
+			if v = strings.TrimSpace(v); v != "" {
+				return v
+			}
+		}
+	}
+	return ctx.RemoteIP().String()
 }

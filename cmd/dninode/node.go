@@ -21,11 +21,13 @@ import (
 // --node-id as given, and cfg.HTTPAdvertise --advertise as given; both are
 // settled when the node starts.
 type nodeOptions struct {
-	cfg      cluster.Config
-	httpAddr string
-	secret   string
-	logLevel slog.Level
-	version  bool
+	cfg        cluster.Config
+	httpAddr   string
+	secret     string
+	adminToken string
+	http       httpapi.Options
+	logLevel   slog.Level
+	version    bool
 }
 
 const nodeSynopsis = `usage: dninode [flags]            run a node
@@ -82,6 +84,9 @@ func registerNodeFlags(f *flags, o *nodeOptions) *string {
 	f.boolVar(&c.NoBootstrap, "no-bootstrap", "with no state and no --join, wait for an operator to add this node (dninode add-node) instead of starting a cluster")
 	f.boolVar(&c.JoinAsNonvoter, "nonvoter", "join as a non-voter: it replicates and serves, but does not vote")
 	f.stringVar(&o.secret, "cluster-secret", "", "the secret nodes and operators authenticate with; default: the data dir's cluster-secret file, created by the first node")
+	f.stringVar(&o.adminToken, "admin-token", "", "an admin API token to accept (at least 16 characters); default: if the cluster has none, one is made at first start and printed once")
+	f.stringVar(&o.http.ClientIPHeader, "client-ip-header", "", "header a trusted proxy in front of dni sets to the visitor's address (X-Forwarded-For, X-Real-IP); empty when visitors connect directly")
+	f.intVar(&o.http.VisitsPerMinute, "visits-per-minute", httpapi.DefaultVisitsPerMinute, "new visits allowed per visitor address per minute (negative: no limit)")
 	f.uint64Var(&c.SnapshotThreshold, "snapshot-threshold", cluster.DefaultSnapshotThreshold, "log entries between snapshots")
 	f.durationVar(&c.SnapshotInterval, "snapshot-interval", cluster.DefaultSnapshotInterval, "how often to check whether a snapshot is due")
 	f.uint64Var(&c.TrailingLogs, "trailing-logs", cluster.DefaultTrailingLogs, "log entries kept after a snapshot, for followers that lag")
@@ -235,13 +240,24 @@ func runNode(ctx context.Context, o nodeOptions, stdout, stderr io.Writer) error
 		ln.Close()
 		return fmt.Errorf("start node %s: %w", id, err)
 	}
-	srv := httpapi.New(node, secret, log)
+	o.http.Secret, o.http.Log = secret, log
+	srv := httpapi.New(node, o.http)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
 	url := "http://" + cfg.HTTPAdvertise
 	fmt.Fprintf(stdout, "dni node %s ready: %s (raft %s, data %s)\n", id, url, node.RaftAddr(), cfg.DataDir)
 	fmt.Fprintf(stdout, "health: %s/healthz  readiness: %s/readyz\n", url, url)
+	tokenCtx, cancelToken := context.WithTimeout(ctx, 30*time.Second)
+	token, err := httpapi.EnsureAdminToken(tokenCtx, node, o.adminToken)
+	cancelToken()
+	if err != nil {
+		log.Warn("admin token", "err", err)
+	}
+	fmt.Fprintf(stdout, "admin API: %s/v1/pools  API description: %s/openapi.json  metrics: %s/metrics\n", url, url, url)
+	if token != "" {
+		fmt.Fprintf(stdout, "admin token (shown once, keep it): %s\n", token)
+	}
 	if secretPath != "" {
 		fmt.Fprintf(stdout, "cluster secret: in %s; nodes that join, and operator commands, need it (--cluster-secret or DNI_CLUSTER_SECRET)\n", secretPath)
 	}

@@ -1,0 +1,177 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/dni-dev/dni/cluster"
+	"github.com/dni-dev/dni/fsm"
+)
+
+// Admin tokens are "dni_" and 64 hexadecimal characters. The cluster keeps
+// only their SHA-256; a token's id is "tok_" and the first 12 hex
+// characters of that hash, so the same token always has the same id.
+const tokenPrefix = "dni_"
+
+func newToken() string {
+	var b [32]byte
+	rand.Read(b[:])
+	return tokenPrefix + hex.EncodeToString(b[:])
+}
+
+func tokenID(hash [32]byte) string { return "tok_" + hex.EncodeToString(hash[:6]) }
+
+func (s *Server) secretAuthorized(ctx *fasthttp.RequestCtx) bool {
+	got := ctx.Request.Header.Peek(SecretHeader)
+	if len(s.secret) == 0 || subtle.ConstantTimeCompare(got, s.secret) != 1 {
+		writeError(ctx, fasthttp.StatusUnauthorized, "missing or wrong cluster secret")
+		return false
+	}
+	return true
+}
+
+// adminAuthorized checks the bearer token against the hashes the cluster
+// records, answering 401 itself when it fails.
+func (s *Server) adminAuthorized(ctx *fasthttp.RequestCtx) bool {
+	h := ctx.Request.Header.Peek("Authorization")
+	token, ok := bytes.CutPrefix(h, []byte("Bearer "))
+	if !ok || len(bytes.TrimSpace(token)) == 0 {
+		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="dni"`)
+		writeError(ctx, fasthttp.StatusUnauthorized, "an admin token is required: Authorization: Bearer <token>")
+		return false
+	}
+	if _, ok := s.node.FSM().TokenByHash(sha256.Sum256(bytes.TrimSpace(token))); !ok {
+		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="dni", error="invalid_token"`)
+		writeError(ctx, fasthttp.StatusUnauthorized, "invalid admin token")
+		return false
+	}
+	return true
+}
+
+// EnsureAdminToken makes sure the cluster has an admin token. With token
+// set (from --admin-token), it records that token if it is not yet known.
+// Otherwise, if the cluster has no token at all, it makes one and returns
+// it, to be printed once: the cluster keeps only its hash.
+func EnsureAdminToken(ctx context.Context, node *cluster.Node, token string) (created string, err error) {
+	// A node that just started waits for a leader, then for the log.
+	for {
+		err := node.CatchUp(ctx)
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("catch up before checking admin tokens: %w", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	name := "from --admin-token"
+	if token == "" {
+		if len(node.FSM().Tokens()) > 0 {
+			return "", nil
+		}
+		token, name = newToken(), "made at first start"
+	} else if !strings.HasPrefix(token, tokenPrefix) && len(token) < 16 {
+		return "", errors.New("an admin token must be at least 16 characters")
+	}
+	hash := sha256.Sum256([]byte(token))
+	if _, ok := node.FSM().TokenByHash(hash); ok {
+		return "", nil
+	}
+	r, _, err := node.Apply(ctx, &fsm.CreateToken{ID: tokenID(hash), Name: name, Hash: hash, CreatedAt: time.Now()})
+	if err == nil {
+		err = r.Err
+	}
+	if err != nil {
+		return "", fmt.Errorf("record the admin token: %w", err)
+	}
+	if name == "made at first start" {
+		return token, nil
+	}
+	return "", nil
+}
+
+type tokenJSON struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Token     string    `json:"token,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func (s *Server) listTokens(ctx *fasthttp.RequestCtx, _ []string) {
+	out := []tokenJSON{}
+	for _, t := range s.node.FSM().Tokens() {
+		out = append(out, tokenJSON{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt})
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"tokens": out})
+}
+
+// createToken makes a new token; its value is in this answer only.
+func (s *Server) createToken(ctx *fasthttp.RequestCtx, _ []string) {
+	var req struct {
+		Name string `json:"name"`
+	}
+	if err := decodeBody(ctx, &req); err != nil {
+		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+		return
+	}
+	if strings.TrimSpace(req.Name) == "" {
+		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: "name: must say what the token is for", Field: "name"})
+		return
+	}
+	token := newToken()
+	hash := sha256.Sum256([]byte(token))
+	t := fsm.CreateToken{ID: tokenID(hash), Name: req.Name, Hash: hash, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
+	if !s.commit(ctx, &t) {
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusCreated, tokenJSON{ID: t.ID, Name: t.Name, Token: token, CreatedAt: t.CreatedAt})
+}
+
+func (s *Server) deleteToken(ctx *fasthttp.RequestCtx, p []string) {
+	tokens := s.node.FSM().Tokens()
+	if len(tokens) == 1 && tokens[0].ID == p[0] {
+		writeError(ctx, fasthttp.StatusConflict, "this is the last admin token; make another before deleting it")
+		return
+	}
+	if !s.commit(ctx, &fsm.DeleteToken{ID: p[0]}) {
+		return
+	}
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+}
+
+// commit applies an admin write through the cluster and waits until this
+// node's state has it, so the answer (and the caller's next read) sees it.
+// It writes the error answer itself and reports whether it succeeded.
+func (s *Server) commit(ctx *fasthttp.RequestCtx, cmd fsm.Command) bool {
+	_, ok := s.commitReceipt(ctx, cmd)
+	return ok
+}
+
+func (s *Server) commitReceipt(ctx *fasthttp.RequestCtx, cmd fsm.Command) (fsm.Receipt, bool) {
+	c, cancel := requestContext()
+	defer cancel()
+	r, index, err := s.node.Apply(c, cmd)
+	if err == nil {
+		err = s.node.WaitApplied(c, index)
+	}
+	if err != nil {
+		clusterError(ctx, err)
+		return r, false
+	}
+	if r.Err != nil {
+		domainError(ctx, r.Err)
+		return r, false
+	}
+	return r, true
+}

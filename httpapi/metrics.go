@@ -1,0 +1,127 @@
+package httpapi
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/dni-dev/dni/cluster"
+)
+
+// metrics are what /metrics shows beside raft's own (exported by
+// cluster.ExportRaftMetrics) and the Go runtime's.
+type metrics struct {
+	requests    *prometheus.CounterVec   // route, code
+	latency     *prometheus.HistogramVec // route
+	visits      *prometheus.CounterVec   // pool, outcome
+	heartbeats  *prometheus.CounterVec   // result
+	bots        prometheus.Counter
+	rateLimited prometheus.Counter
+	handler     fasthttp.RequestHandler
+}
+
+func newMetrics(reg prometheus.Registerer, gather prometheus.Gatherer, node *cluster.Node) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dni_http_requests_total", Help: "HTTP requests answered, by route and status code.",
+		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "dni_http_request_duration_seconds", Help: "Time to answer an HTTP request, by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
+		}, []string{"route"}),
+		visits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dni_visits_total",
+			Help: "New visits by pool and outcome: fresh, recycled, sticky, or why no number (pool_full, not_a_Google_Ads_click, bot, pool_deleted).",
+		}, []string{"pool", "outcome"}),
+		heartbeats: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dni_heartbeats_total", Help: "Visitor heartbeats by result: ok, renumbered, waiting (no free number), expired.",
+		}, []string{"result"}),
+		bots: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dni_bot_visits_total", Help: "New visits refused a number because the user agent is a crawler's.",
+		}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dni_rate_limited_visits_total", Help: "New visits refused because their address asked too often.",
+		}),
+		handler: fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(gather, promhttp.HandlerOpts{})),
+	}
+	m.requests = register(reg, m.requests)
+	m.latency = register(reg, m.latency)
+	m.visits = register(reg, m.visits)
+	m.heartbeats = register(reg, m.heartbeats)
+	m.bots = register(reg, m.bots)
+	m.rateLimited = register(reg, m.rateLimited)
+	register(reg, prometheus.Collector(&stateCollector{node}))
+	if reg != prometheus.DefaultRegisterer {
+		register(reg, collectors.NewGoCollector())
+	}
+	return m
+}
+
+// register registers c, or returns the collector already registered in its
+// place (a second server on one registry shares the first's counters).
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		if are, ok := err.(prometheus.AlreadyRegisteredError); ok {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+			return c
+		}
+		panic(err)
+	}
+	return c
+}
+
+func (m *metrics) request(route string, code int, took time.Duration) {
+	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	m.latency.WithLabelValues(route).Observe(took.Seconds())
+}
+
+func (m *metrics) visit(pool, outcome string) { m.visits.WithLabelValues(pool, outcome).Inc() }
+
+func (s *Server) serveMetrics(ctx *fasthttp.RequestCtx, _ []string) { s.metrics.handler(ctx) }
+
+// stateCollector reads the pools' gauges from the state when scraped.
+type stateCollector struct{ node *cluster.Node }
+
+var (
+	liveDesc = prometheus.NewDesc("dni_pool_live_visits", "Live visits of a pool, with or without a number.", []string{"pool"}, nil)
+	freeDesc = prometheus.NewDesc("dni_pool_free_numbers", "Numbers of a pool in service and free.", []string{"pool"}, nil)
+	utilDesc = prometheus.NewDesc("dni_pool_utilisation", "Share of a pool's numbers in service that a visit holds.", []string{"pool"}, nil)
+	waitDesc = prometheus.NewDesc("dni_pool_waiting_visits", "Live visits of a pool that lost their number and wait for one.", []string{"pool"}, nil)
+	callDesc = prometheus.NewDesc("dni_calls_total", "Calls recorded, by how they matched a visit.", []string{"match"}, nil)
+	idxDesc  = prometheus.NewDesc("dni_applied_index", "Index of the last log entry this node's state includes.", nil, nil)
+)
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{liveDesc, freeDesc, utilDesc, waitDesc, callDesc, idxDesc} {
+		ch <- d
+	}
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.node.State()
+	for _, p := range s.Pools() {
+		if p.Deleted() {
+			continue
+		}
+		n := p.Counts()
+		util := 0.0
+		if n.Active > 0 {
+			util = float64(n.Active-n.Free) / float64(n.Active)
+		}
+		ch <- prometheus.MustNewConstMetric(liveDesc, prometheus.GaugeValue, float64(n.Live), p.ID)
+		ch <- prometheus.MustNewConstMetric(freeDesc, prometheus.GaugeValue, float64(n.Free), p.ID)
+		ch <- prometheus.MustNewConstMetric(utilDesc, prometheus.GaugeValue, util, p.ID)
+		ch <- prometheus.MustNewConstMetric(waitDesc, prometheus.GaugeValue, float64(n.Numberless), p.ID)
+	}
+	for kind, n := range s.CallsMatched() {
+		ch <- prometheus.MustNewConstMetric(callDesc, prometheus.CounterValue, float64(n), string(kind))
+	}
+	ch <- prometheus.MustNewConstMetric(idxDesc, prometheus.GaugeValue, float64(c.node.FSM().AppliedIndex()))
+}

@@ -1,0 +1,19 @@
+package httpapi
+
+import (
+	_ "embed"
+
+	"github.com/valyala/fasthttp"
+)
+
+// openapiJSON describes the visitor and admin APIs (OpenAPI 3). A test keeps
+// it and the routes in step.
+//
+//go:embed openapi.json
+var openapiJSON []byte
+
+func (s *Server) openAPI(ctx *fasthttp.RequestCtx, _ []string) {
+	ctx.SetContentType("application/json")
+	ctx.Response.Header.Set("Access-Control-Allow-Origin", "*")
+	ctx.SetBody(openapiJSON)
+}

@@ -1,0 +1,431 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/dni-dev/dni/allocator"
+	"github.com/dni-dev/dni/fsm"
+)
+
+// poolJSON is a pool on the wire, the same names in requests and answers.
+// id, key, status, the times and stats are the server's.
+type poolJSON struct {
+	ID                 string    `json:"id"`
+	Key                string    `json:"key"`
+	Name               string    `json:"name"`
+	Tracking           string    `json:"tracking"`
+	Size               int       `json:"size"`
+	AreaCode           string    `json:"area_code"`
+	SwapTarget         string    `json:"swap_target"`
+	ForwardTo          []string  `json:"forward_to"`
+	Rings              int       `json:"rings"`
+	Overflow           string    `json:"overflow"`
+	IdleTimeoutS       int       `json:"idle_timeout_s"`
+	AttributionWindowS int       `json:"attribution_window_s"`
+	Whisper            bool      `json:"whisper"`
+	Status             string    `json:"status"`
+	CreatedAt          time.Time `json:"created_at"`
+	UpdatedAt          time.Time `json:"updated_at"`
+	Stats              poolStats `json:"stats"`
+}
+
+type poolStats struct {
+	Numbers     int     `json:"numbers"`
+	Free        int     `json:"free"`
+	Releasing   int     `json:"releasing"`
+	LiveVisits  int     `json:"live_visits"`
+	Waiting     int     `json:"waiting_visits"` // live visits that lost their number
+	Utilisation float64 `json:"utilisation"`    // held numbers / numbers in service
+}
+
+func poolOut(p *allocator.Pool) poolJSON {
+	st, c := p.Settings(), p.Counts()
+	util := 0.0
+	if c.Active > 0 {
+		util = float64(c.Active-c.Free) / float64(c.Active)
+	}
+	return poolJSON{
+		ID: p.ID, Key: p.Key, Name: st.Name, Tracking: string(st.Tracking), Size: st.Size,
+		AreaCode: st.AreaCode, SwapTarget: st.SwapTarget, ForwardTo: st.ForwardTo, Rings: st.Rings,
+		Overflow: string(st.Overflow), IdleTimeoutS: int(st.IdleTimeout / time.Second),
+		AttributionWindowS: int(st.AttributionWindow / time.Second), Whisper: st.Whisper,
+		Status: string(p.Status()), CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt(),
+		Stats: poolStats{
+			Numbers: c.Active, Free: c.Free, Releasing: c.Releasing, LiveVisits: c.Live,
+			Waiting: c.Numberless, Utilisation: util,
+		},
+	}
+}
+
+// poolRequest is a pool as a client writes it: every field optional, so a
+// PATCH changes only what it names. The server's fields are refused.
+type poolRequest struct {
+	Name               *string   `json:"name"`
+	Tracking           *string   `json:"tracking"`
+	Size               *int      `json:"size"`
+	AreaCode           *string   `json:"area_code"`
+	SwapTarget         *string   `json:"swap_target"`
+	ForwardTo          *[]string `json:"forward_to"`
+	Rings              *int      `json:"rings"`
+	Overflow           *string   `json:"overflow"`
+	IdleTimeoutS       *int      `json:"idle_timeout_s"`
+	AttributionWindowS *int      `json:"attribution_window_s"`
+	Whisper            *bool     `json:"whisper"`
+
+	ID        *string    `json:"id"`
+	Key       *string    `json:"key"`
+	Status    *string    `json:"status"`
+	CreatedAt *time.Time `json:"created_at"`
+	UpdatedAt *time.Time `json:"updated_at"`
+	Stats     *poolStats `json:"stats"`
+}
+
+func (r *poolRequest) serverField() string {
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"id", r.ID != nil}, {"key", r.Key != nil}, {"status", r.Status != nil},
+		{"created_at", r.CreatedAt != nil}, {"updated_at", r.UpdatedAt != nil}, {"stats", r.Stats != nil},
+	} {
+		if f.set {
+			return f.name
+		}
+	}
+	return ""
+}
+
+// maxSeconds keeps seconds from overflowing a Duration before validation
+// gets to say they are out of range.
+const maxSeconds = 1 << 40
+
+func (r *poolRequest) patch() (allocator.Patch, error) {
+	p := allocator.Patch{
+		Name: r.Name, Size: r.Size, AreaCode: r.AreaCode, SwapTarget: r.SwapTarget, Rings: r.Rings, Whisper: r.Whisper,
+	}
+	if r.Tracking != nil {
+		p.Tracking = ptr(allocator.Tracking(*r.Tracking))
+	}
+	if r.Overflow != nil {
+		p.Overflow = ptr(allocator.Overflow(*r.Overflow))
+	}
+	if r.ForwardTo != nil {
+		p.ForwardTo = append([]string{}, *r.ForwardTo...)
+	}
+	for _, s := range []struct {
+		field string
+		v     *int
+		dst   **time.Duration
+	}{{"idle_timeout_s", r.IdleTimeoutS, &p.IdleTimeout}, {"attribution_window_s", r.AttributionWindowS, &p.AttributionWindow}} {
+		if s.v != nil {
+			if *s.v < 0 || *s.v > maxSeconds {
+				return p, &allocator.ValidationError{Field: s.field, Reason: "out of range"}
+			}
+			*s.dst = ptr(time.Duration(*s.v) * time.Second)
+		}
+	}
+	return p, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// randomID is prefix and 24 hexadecimal characters (96 random bits).
+func randomID(prefix string) string {
+	var b [12]byte
+	rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+func (s *Server) readPool(ctx *fasthttp.RequestCtx) (poolRequest, allocator.Patch, bool) {
+	var req poolRequest
+	if err := decodeBody(ctx, &req); err != nil {
+		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+		return req, allocator.Patch{}, false
+	}
+	if f := req.serverField(); f != "" {
+		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: f + ": is set by the server, not the client", Field: f})
+		return req, allocator.Patch{}, false
+	}
+	patch, err := req.patch()
+	if err != nil {
+		domainError(ctx, err)
+		return req, patch, false
+	}
+	return req, patch, true
+}
+
+func (s *Server) createPool(ctx *fasthttp.RequestCtx, _ []string) {
+	req, patch, ok := s.readPool(ctx)
+	if !ok {
+		return
+	}
+	st := patch.Apply(allocator.Settings{Whisper: true})
+	if req.Whisper == nil {
+		st.Whisper = true
+	}
+	st = st.WithDefaults()
+	if err := st.Validate(); err != nil {
+		domainError(ctx, err)
+		return
+	}
+	id, key := randomID("pl_"), randomID("pk_")
+	if !s.commit(ctx, &fsm.CreatePool{ID: id, Key: key, Settings: st, At: time.Now()}) {
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusCreated, poolOut(s.node.State().Pool(id)))
+}
+
+func (s *Server) listPools(ctx *fasthttp.RequestCtx, _ []string) {
+	withDeleted := string(ctx.QueryArgs().Peek("deleted")) == "true"
+	out := []poolJSON{}
+	for _, p := range s.node.State().Pools() {
+		if withDeleted || !p.Deleted() {
+			out = append(out, poolOut(p))
+		}
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"pools": out})
+}
+
+// pool finds the pool named in the path, answering 404 itself if there is
+// none.
+func (s *Server) pool(ctx *fasthttp.RequestCtx, id string) *allocator.Pool {
+	p := s.node.State().Pool(id)
+	if p == nil {
+		writeError(ctx, fasthttp.StatusNotFound, "no such pool")
+	}
+	return p
+}
+
+func (s *Server) getPool(ctx *fasthttp.RequestCtx, params []string) {
+	if p := s.pool(ctx, params[0]); p != nil {
+		writeJSON(ctx, fasthttp.StatusOK, poolOut(p))
+	}
+}
+
+// updatePool changes the settings a PATCH names. A smaller size takes
+// numbers out of service at once; the answer lists them.
+func (s *Server) updatePool(ctx *fasthttp.RequestCtx, params []string) {
+	if s.pool(ctx, params[0]) == nil {
+		return
+	}
+	_, patch, ok := s.readPool(ctx)
+	if !ok {
+		return
+	}
+	var req allocator.RequestID
+	rand.Read(req[:])
+	r, ok := s.commitReceipt(ctx, &fsm.UpdatePool{ID: params[0], Req: req, Patch: patch, At: time.Now()})
+	if !ok {
+		return
+	}
+	out := struct {
+		poolJSON
+		Released []string `json:"released,omitempty"`
+	}{poolOut(s.node.State().Pool(params[0])), r.Retired}
+	writeJSON(ctx, fasthttp.StatusOK, out)
+}
+
+// deletePool soft-deletes a pool: its numbers are released at the provider,
+// its history stays.
+func (s *Server) deletePool(ctx *fasthttp.RequestCtx, params []string) {
+	if s.pool(ctx, params[0]) == nil {
+		return
+	}
+	if !s.commit(ctx, &fsm.DeletePool{ID: params[0], At: time.Now()}) {
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, poolOut(s.node.State().Pool(params[0])))
+}
+
+type numberJSON struct {
+	Number       string     `json:"number"`
+	Display      string     `json:"display"`
+	ProviderID   string     `json:"provider_id,omitempty"`
+	State        string     `json:"state"`
+	Owned        bool       `json:"owned"`
+	Visit        string     `json:"visit,omitempty"` // the live visit holding it
+	AddedAt      time.Time  `json:"added_at"`
+	LastAssigned *time.Time `json:"last_assigned,omitempty"`
+	LastFreed    *time.Time `json:"last_freed,omitempty"`
+	ReleasedAt   *time.Time `json:"released_at,omitempty"`
+}
+
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func numberOut(n *allocator.Number) numberJSON {
+	out := numberJSON{
+		Number: n.E164, Display: Display(n.E164), ProviderID: n.ProviderID, State: n.State().String(),
+		Owned: n.Owned, AddedAt: n.AddedAt, LastAssigned: timeOrNil(n.LastAssigned()),
+		LastFreed: timeOrNil(n.LastFreed()), ReleasedAt: timeOrNil(n.ReleasedAt()),
+	}
+	if v := n.Holder(); v != nil {
+		out.Visit = v.ID.String()
+	}
+	return out
+}
+
+func (s *Server) listNumbers(ctx *fasthttp.RequestCtx, params []string) {
+	p := s.pool(ctx, params[0])
+	if p == nil {
+		return
+	}
+	out := []numberJSON{}
+	for _, n := range p.Numbers() {
+		out = append(out, numberOut(n))
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"numbers": out})
+}
+
+// attachNumbers puts numbers the customer already owns into a pool (ported,
+// or from another carrier); the pool's size grows to hold them. Each number
+// gets its own result.
+func (s *Server) attachNumbers(ctx *fasthttp.RequestCtx, params []string) {
+	if s.pool(ctx, params[0]) == nil {
+		return
+	}
+	var req struct {
+		Numbers []string `json:"numbers"`
+	}
+	if err := decodeBody(ctx, &req); err != nil {
+		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+		return
+	}
+	if len(req.Numbers) == 0 || len(req.Numbers) > allocator.MaxPoolSize {
+		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: "numbers: list 1 to 50 numbers in E.164 form", Field: "numbers"})
+		return
+	}
+	for _, n := range req.Numbers {
+		if !allocator.ValidE164(n) {
+			writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: "numbers: " + n + " is not an E.164 number such as +14155550100", Field: "numbers"})
+			return
+		}
+	}
+	if i := firstRepeat(req.Numbers); i >= 0 {
+		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: "numbers: " + req.Numbers[i] + " is listed twice", Field: "numbers"})
+		return
+	}
+	type result struct {
+		Number string `json:"number"`
+		Error  string `json:"error,omitempty"`
+	}
+	results := make([]result, len(req.Numbers))
+	c, cancel := requestContext()
+	defer cancel()
+	var last uint64
+	failed := 0
+	for i, n := range req.Numbers {
+		results[i].Number = n
+		r, index, err := s.node.Apply(c, &fsm.AddNumber{Pool: params[0], E164: n, Owned: true, At: time.Now()})
+		if err != nil {
+			clusterError(ctx, err)
+			return
+		}
+		if r.Err != nil {
+			results[i].Error = r.Err.Error()
+			failed++
+		}
+		last = max(last, index)
+	}
+	if err := s.node.WaitApplied(c, last); err != nil {
+		clusterError(ctx, err)
+		return
+	}
+	status := fasthttp.StatusCreated
+	if failed == len(results) {
+		status = fasthttp.StatusConflict
+	} else if failed > 0 {
+		status = fasthttp.StatusMultiStatus
+	}
+	writeJSON(ctx, status, map[string]any{"results": results, "pool": poolOut(s.node.State().Pool(params[0]))})
+}
+
+func firstRepeat(xs []string) int {
+	for i := range xs {
+		if slices.Contains(xs[:i], xs[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
+type visitJSON struct {
+	Visit       string          `json:"visit"`
+	Number      string          `json:"number,omitempty"`
+	FirstSeen   time.Time       `json:"first_seen"`
+	LastSeen    time.Time       `json:"last_seen"`
+	Attribution attributionJSON `json:"attribution"`
+}
+
+type attributionJSON map[string]string
+
+// attributionOut names the fields as the query parameters marketers know,
+// leaving out the empty ones.
+func attributionOut(a *allocator.Attribution) attributionJSON {
+	out := attributionJSON{}
+	if a == nil {
+		return out
+	}
+	b := *a
+	for name, v := range b.QueryFields() {
+		if *v != "" {
+			out[name] = *v
+		}
+	}
+	for name, v := range map[string]string{"referrer": a.Referrer, "landing_page": a.LandingPage, "user_agent": a.UserAgent} {
+		if v != "" {
+			out[name] = v
+		}
+	}
+	return out
+}
+
+// listVisits lists a pool's live visits holding a number, with their
+// attribution.
+func (s *Server) listVisits(ctx *fasthttp.RequestCtx, params []string) {
+	p := s.pool(ctx, params[0])
+	if p == nil {
+		return
+	}
+	out := []visitJSON{}
+	for _, v := range p.Holders() {
+		vj := visitJSON{Visit: v.ID.String(), FirstSeen: v.FirstSeen, LastSeen: v.LastSeen(), Attribution: attributionOut(v.Attribution)}
+		if n := v.Number(); n != nil {
+			vj.Number = n.E164
+		}
+		out = append(out, vj)
+	}
+	slices.SortFunc(out, func(a, b visitJSON) int { return b.LastSeen.Compare(a.LastSeen) })
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"visits": out, "waiting_visits": p.Counts().Numberless})
+}
+
+// domainError answers an error from the state machine with its status:
+// 400 for a bad value, 404 for something missing, 409 for a conflict.
+func domainError(ctx *fasthttp.RequestCtx, err error) {
+	var ve *allocator.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: ve.Error(), Field: ve.Field})
+	case errors.Is(err, allocator.ErrUnknownPool), errors.Is(err, allocator.ErrUnknownNumber),
+		errors.Is(err, allocator.ErrUnknownVisit), errors.Is(err, fsm.ErrUnknownToken):
+		writeError(ctx, fasthttp.StatusNotFound, err.Error())
+	case errors.Is(err, allocator.ErrPoolDeleted), errors.Is(err, allocator.ErrPoolExists),
+		errors.Is(err, allocator.ErrKeyInUse), errors.Is(err, allocator.ErrNumberInUse),
+		errors.Is(err, allocator.ErrPoolFull), errors.Is(err, fsm.ErrTokenExists):
+		writeError(ctx, fasthttp.StatusConflict, err.Error())
+	case errors.Is(err, allocator.ErrBadTime), errors.Is(err, allocator.ErrBadCall):
+		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+	default:
+		clusterError(ctx, err)
+	}
+}

@@ -1,0 +1,102 @@
+package httpapi
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+)
+
+// access says who may call a route.
+type access uint8
+
+const (
+	publicAccess   access = iota // anyone: health, metrics, the OpenAPI file
+	visitorAccess                // anyone, from any origin (CORS)
+	adminAccess                  // a bearer token
+	internalAccess               // the cluster secret
+)
+
+type route struct {
+	method  string
+	pattern string // "/v1/pools/{id}"; also the route's metrics label
+	access  access
+	bigBody bool // an admin route that takes more than maxAdminBody (restore)
+	handle  func(*fasthttp.RequestCtx, []string)
+	segs    []string
+}
+
+// router finds routes by method and path. Static paths are a map lookup;
+// paths with {params} are matched segment by segment. There are a few
+// dozen routes, so a list is fast enough and easy to read.
+type router struct {
+	static  map[string][]*route // path -> routes, one per method
+	dynamic []*route
+}
+
+func (rt *router) add(method, pattern string, a access, h func(*fasthttp.RequestCtx, []string)) *route {
+	r := &route{method: method, pattern: pattern, access: a, handle: h, segs: strings.Split(pattern, "/")}
+	if strings.Contains(pattern, "{") {
+		rt.dynamic = append(rt.dynamic, r)
+	} else {
+		if rt.static == nil {
+			rt.static = map[string][]*route{}
+		}
+		rt.static[pattern] = append(rt.static[pattern], r)
+	}
+	return r
+}
+
+// find returns the route for method and path, with its path parameters. If
+// the path matches routes of other methods only, allowed lists them.
+func (rt *router) find(method, path []byte) (r *route, params []string, allowed string) {
+	var candidates []*route
+	var segs []string
+	if rs, ok := rt.static[string(path)]; ok {
+		candidates = rs
+	} else {
+		segs = strings.Split(string(path), "/")
+		for _, d := range rt.dynamic {
+			if _, ok := match(d.segs, segs); ok {
+				candidates = append(candidates, d)
+			}
+		}
+	}
+	var methods []string
+	for _, c := range candidates {
+		if c.method == string(method) {
+			if segs != nil {
+				params, _ = match(c.segs, segs)
+			}
+			return c, params, ""
+		}
+		methods = append(methods, c.method)
+	}
+	if len(methods) > 0 {
+		if slices.ContainsFunc(candidates, func(c *route) bool { return c.access == visitorAccess }) {
+			methods = append(methods, fasthttp.MethodOptions)
+		}
+		allowed = strings.Join(methods, ", ")
+	}
+	return nil, nil, allowed
+}
+
+// match compares a pattern's segments with a path's, capturing {params}.
+// A parameter never matches an empty segment.
+func match(pattern, path []string) ([]string, bool) {
+	if len(pattern) != len(path) {
+		return nil, false
+	}
+	var params []string
+	for i, p := range pattern {
+		if strings.HasPrefix(p, "{") {
+			if path[i] == "" {
+				return nil, false
+			}
+			params = append(params, path[i])
+		} else if p != path[i] {
+			return nil, false
+		}
+	}
+	return params, true
+}

@@ -1,0 +1,53 @@
+package httpapi
+
+import "github.com/valyala/fasthttp"
+
+// routes lists every endpoint the server answers: the one place to start
+// looking for a behaviour. openapi.json describes the public ones.
+func (s *Server) routes() {
+	rt := &s.router
+	get, post, patch, del := fasthttp.MethodGet, fasthttp.MethodPost, fasthttp.MethodPatch, fasthttp.MethodDelete
+
+	rt.add(get, "/healthz", publicAccess, s.healthz)
+	rt.add(get, "/readyz", publicAccess, s.readyz)
+	rt.add(get, "/metrics", publicAccess, s.serveMetrics)
+	rt.add(get, "/openapi.json", publicAccess, s.openAPI)
+
+	// The visitor API: what the snippet calls from any website.
+	rt.add(post, "/v1/visits", visitorAccess, s.createVisit)
+	rt.add(post, "/v1/visits/{visit}/heartbeat", visitorAccess, s.heartbeat)
+
+	// The admin API, behind a bearer token.
+	rt.add(post, "/v1/pools", adminAccess, s.createPool)
+	rt.add(get, "/v1/pools", adminAccess, s.listPools)
+	rt.add(get, "/v1/pools/{id}", adminAccess, s.getPool)
+	rt.add(patch, "/v1/pools/{id}", adminAccess, s.updatePool)
+	rt.add(del, "/v1/pools/{id}", adminAccess, s.deletePool)
+	rt.add(get, "/v1/pools/{id}/numbers", adminAccess, s.listNumbers)
+	rt.add(post, "/v1/pools/{id}/numbers", adminAccess, s.attachNumbers)
+	rt.add(get, "/v1/pools/{id}/visits", adminAccess, s.listVisits)
+	rt.add(get, "/v1/calls", adminAccess, s.listCalls)
+	rt.add(get, "/v1/reports/calls", adminAccess, s.callReport)
+	rt.add(get, "/v1/cluster", adminAccess, s.members)
+	rt.add(post, "/v1/cluster/nodes", adminAccess, s.join)
+	rt.add(del, "/v1/cluster/nodes/{id}", adminAccess, s.remove)
+	rt.add(post, "/v1/cluster/leader", adminAccess, s.transfer)
+	rt.add(get, "/v1/cluster/snapshot", adminAccess, s.backup)
+	rt.add(post, "/v1/cluster/restore", adminAccess, s.restore).bigBody = true
+	rt.add(get, "/v1/tokens", adminAccess, s.listTokens)
+	rt.add(post, "/v1/tokens", adminAccess, s.createToken)
+	rt.add(del, "/v1/tokens/{id}", adminAccess, s.deleteToken)
+
+	// The internal API, behind the cluster secret: nodes forwarding writes
+	// and joining, and the operator's dninode commands.
+	rt.add(post, "/internal/v1/apply", internalAccess, s.apply)
+	rt.add(post, "/internal/v1/commands", internalAccess, s.command)
+	rt.add(post, "/internal/v1/join", internalAccess, s.join)
+	rt.add(get, "/internal/v1/status", internalAccess, s.status)
+	rt.add(get, "/internal/v1/members", internalAccess, s.members)
+	rt.add(post, "/internal/v1/members", internalAccess, s.join)
+	rt.add(del, "/internal/v1/members/{id}", internalAccess, s.remove)
+	rt.add(post, "/internal/v1/leader", internalAccess, s.transfer)
+	rt.add(get, "/internal/v1/backup", internalAccess, s.backup)
+	rt.add(post, "/internal/v1/restore", internalAccess, s.restore)
+}

@@ -1,0 +1,261 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/dni-dev/dni/allocator"
+	"github.com/dni-dev/dni/fsm"
+)
+
+// visitRequest is what the snippet sends when a visit starts. UTM fields
+// and click ids come from the page URL's query; fields given explicitly win.
+type visitRequest struct {
+	Pool     string `json:"pool"`
+	URL      string `json:"url"`
+	Referrer string `json:"referrer"`
+
+	Source   *string `json:"utm_source"`
+	Medium   *string `json:"utm_medium"`
+	Campaign *string `json:"utm_campaign"`
+	Term     *string `json:"utm_term"`
+	Content  *string `json:"utm_content"`
+	GCLID    *string `json:"gclid"`
+	GBRAID   *string `json:"gbraid"`
+	WBRAID   *string `json:"wbraid"`
+	FBCLID   *string `json:"fbclid"`
+	MSCLKID  *string `json:"msclkid"`
+}
+
+// visitAnswer is what the snippet gets: a number to swap in, or why not.
+type visitAnswer struct {
+	Visit      string `json:"visit,omitempty"`
+	Number     string `json:"number,omitempty"`
+	Display    string `json:"display,omitempty"`
+	Target     string `json:"target,omitempty"`
+	HeartbeatS int    `json:"heartbeat_s,omitempty"`
+	Swap       *bool  `json:"swap,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+}
+
+// Reasons a visitor gets no number.
+const (
+	reasonNotGoogleAds = "not a Google Ads click"
+	reasonPoolFull     = "pool full"
+	reasonPoolDeleted  = "pool deleted"
+	reasonBot          = "bot"
+)
+
+func noSwap(reason string) visitAnswer {
+	f := false
+	return visitAnswer{Swap: &f, Reason: reason}
+}
+
+// decodeBody reads a JSON body strictly: unknown fields and trailing data
+// are errors. A visitor request may come as text/plain (a browser sends
+// that without a CORS preflight); the body is JSON all the same.
+func decodeBody(ctx *fasthttp.RequestCtx, v any) error {
+	body := ctx.PostBody()
+	if len(bytes.TrimSpace(body)) == 0 {
+		return errors.New("request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("malformed JSON: %s", jsonProblem(err))
+	}
+	if dec.More() {
+		return errors.New("malformed JSON: data after the object")
+	}
+	return nil
+}
+
+// jsonProblem words a decoding error for the caller.
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("%s must be %s", te.Field, te.Type)
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+func (s *Server) createVisit(ctx *fasthttp.RequestCtx, _ []string) {
+	var req visitRequest
+	if err := decodeBody(ctx, &req); err != nil {
+		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+		return
+	}
+	if req.Pool == "" {
+		writeError(ctx, fasthttp.StatusBadRequest, "pool is required: the pool key from the install tag")
+		return
+	}
+	state := s.node.State()
+	pool := state.PoolByKey(req.Pool)
+	if pool == nil {
+		writeError(ctx, fasthttp.StatusNotFound, "unknown pool")
+		return
+	}
+	if pool.Deleted() {
+		s.answerNoSwap(ctx, pool.ID, reasonPoolDeleted)
+		return
+	}
+	ua := string(ctx.UserAgent())
+	if isBot(ua) {
+		s.metrics.bots.Inc()
+		s.answerNoSwap(ctx, pool.ID, reasonBot)
+		return
+	}
+	attr, err := req.attribution(ua)
+	if err != nil {
+		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+		return
+	}
+	if pool.Settings().Tracking == allocator.TrackGCLID && !attr.GoogleClick() {
+		s.answerNoSwap(ctx, pool.ID, reasonNotGoogleAds)
+		return
+	}
+	if !s.limits.allow(s.clientIP(ctx), time.Now()) {
+		s.metrics.rateLimited.Inc()
+		writeError(ctx, fasthttp.StatusTooManyRequests, "too many new visits from this address; try again in a minute")
+		return
+	}
+	var id allocator.VisitID
+	rand.Read(id[:])
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r, _, err := s.node.Apply(c, &fsm.Assign{Visit: id, Pool: req.Pool, Attribution: attr, At: time.Now()})
+	if err != nil {
+		clusterError(ctx, err)
+		return
+	}
+	switch {
+	case errors.Is(r.Err, allocator.ErrUnknownPool):
+		writeError(ctx, fasthttp.StatusNotFound, "unknown pool")
+	case errors.Is(r.Err, allocator.ErrPoolDeleted):
+		s.answerNoSwap(ctx, pool.ID, reasonPoolDeleted)
+	case r.Err != nil:
+		clusterError(ctx, r.Err)
+	case r.Outcome == allocator.Full:
+		s.answerNoSwap(ctx, pool.ID, reasonPoolFull)
+	case r.Outcome == allocator.Refused:
+		s.answerNoSwap(ctx, pool.ID, reasonNotGoogleAds)
+	default:
+		s.metrics.visit(pool.ID, r.Outcome.String())
+		writeJSON(ctx, fasthttp.StatusCreated, s.numberAnswer(id, r.Number, pool))
+	}
+}
+
+func (s *Server) answerNoSwap(ctx *fasthttp.RequestCtx, pool, reason string) {
+	s.metrics.visit(pool, strings.ReplaceAll(reason, " ", "_"))
+	writeJSON(ctx, fasthttp.StatusOK, noSwap(reason))
+}
+
+func (s *Server) numberAnswer(id allocator.VisitID, number string, pool *allocator.Pool) visitAnswer {
+	return visitAnswer{
+		Visit: id.String(), Number: number, Display: Display(number),
+		Target: pool.Settings().SwapTarget, HeartbeatS: int(s.opt.HeartbeatInterval / time.Second),
+	}
+}
+
+// attribution builds the visit's attribution from the page URL's query,
+// the explicit fields and the user agent, cut to the caps.
+func (req *visitRequest) attribution(userAgent string) (allocator.Attribution, error) {
+	a := allocator.Attribution{Referrer: req.Referrer, LandingPage: req.URL, UserAgent: userAgent}
+	if req.URL != "" {
+		u, err := url.Parse(req.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			return a, errors.New("url must be the page's http or https URL")
+		}
+		q := u.Query()
+		for name, dst := range a.QueryFields() {
+			*dst = q.Get(name)
+		}
+	}
+	for _, f := range []struct {
+		v   *string
+		dst *string
+	}{
+		{req.Source, &a.Source}, {req.Medium, &a.Medium}, {req.Campaign, &a.Campaign},
+		{req.Term, &a.Term}, {req.Content, &a.Content}, {req.GCLID, &a.GCLID},
+		{req.GBRAID, &a.GBRAID}, {req.WBRAID, &a.WBRAID}, {req.FBCLID, &a.FBCLID}, {req.MSCLKID, &a.MSCLKID},
+	} {
+		if f.v != nil {
+			*f.dst = *f.v
+		}
+	}
+	a.Clamp()
+	return a, nil
+}
+
+func (s *Server) heartbeat(ctx *fasthttp.RequestCtx, p []string) {
+	id, err := allocator.ParseVisitID(p[0])
+	if err != nil {
+		writeError(ctx, fasthttp.StatusBadRequest, "visit id must be the 32 hexadecimal characters the visit was given")
+		return
+	}
+	v := s.node.State().Visit(id)
+	if v == nil && !s.node.IsLeader() {
+		// A visit made through another node a moment ago may not have
+		// reached this one yet: catch up before saying it is gone.
+		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if s.node.CatchUp(c) == nil {
+			v = s.node.State().Visit(id)
+		}
+		cancel()
+	}
+	if v == nil || v.Pool.Deleted() {
+		s.metrics.heartbeats.WithLabelValues("expired").Inc()
+		writeError(ctx, fasthttp.StatusGone, "visit expired")
+		return
+	}
+	if n := v.Number(); n != nil {
+		s.node.Heartbeat(id)
+		s.metrics.heartbeats.WithLabelValues("ok").Inc()
+		writeJSON(ctx, fasthttp.StatusOK, s.numberAnswer(id, n.E164, v.Pool))
+		return
+	}
+	// The visit lost its number (a full pool recycled it, or the pool
+	// shrank): ask for a free one.
+	var req allocator.RequestID
+	rand.Read(req[:])
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r, _, err := s.node.Apply(c, &fsm.Refresh{Visit: id, Req: req, At: time.Now()})
+	switch {
+	case err != nil:
+		clusterError(ctx, err)
+	case errors.Is(r.Err, allocator.ErrUnknownVisit):
+		s.metrics.heartbeats.WithLabelValues("expired").Inc()
+		writeError(ctx, fasthttp.StatusGone, "visit expired")
+	case r.Err != nil:
+		clusterError(ctx, r.Err)
+	case r.Number == "":
+		s.metrics.heartbeats.WithLabelValues("waiting").Inc()
+		a := noSwap(reasonPoolFull)
+		a.Visit = id.String()
+		a.HeartbeatS = int(s.opt.HeartbeatInterval / time.Second)
+		writeJSON(ctx, fasthttp.StatusOK, a)
+	default:
+		s.metrics.heartbeats.WithLabelValues("renumbered").Inc()
+		writeJSON(ctx, fasthttp.StatusOK, s.numberAnswer(id, r.Number, v.Pool))
+	}
+}
+
+// Display writes a number the way a North American website shows it,
+// "(415) 555-0123"; other numbers stay in E.164 form.
+func Display(e164 string) string {
+	if len(e164) == 12 && strings.HasPrefix(e164, "+1") {
+		d := e164[2:]
+		return "(" + d[:3] + ") " + d[3:6] + "-" + d[6:]
+	}
+	return e164
+}
