@@ -20,6 +20,7 @@ type metrics struct {
 	latency     *prometheus.HistogramVec // route
 	visits      *prometheus.CounterVec   // pool, outcome
 	heartbeats  *prometheus.CounterVec   // result
+	heartbeatOK prometheus.Counter       // heartbeats{result="ok"}, looked up once
 	bots        prometheus.Counter
 	rateLimited prometheus.Counter
 	handler     fasthttp.RequestHandler
@@ -53,6 +54,7 @@ func newMetrics(reg prometheus.Registerer, gather prometheus.Gatherer, node *clu
 	m.latency = register(reg, m.latency)
 	m.visits = register(reg, m.visits)
 	m.heartbeats = register(reg, m.heartbeats)
+	m.heartbeatOK = m.heartbeats.WithLabelValues("ok")
 	m.bots = register(reg, m.bots)
 	m.rateLimited = register(reg, m.rateLimited)
 	register(reg, prometheus.Collector(&stateCollector{node}))

@@ -51,13 +51,13 @@ func (rt *router) add(method, pattern string, a access, h func(*fasthttp.Request
 // the path matches routes of other methods only, allowed lists them.
 func (rt *router) find(method, path []byte) (r *route, params []string, allowed string) {
 	var candidates []*route
-	var segs []string
+	dynamic := false
 	if rs, ok := rt.static[string(path)]; ok {
 		candidates = rs
 	} else {
-		segs = strings.Split(string(path), "/")
+		dynamic = true
 		for _, d := range rt.dynamic {
-			if _, ok := match(d.segs, segs); ok {
+			if _, ok := match(d.segs, string(path)); ok {
 				candidates = append(candidates, d)
 			}
 		}
@@ -65,8 +65,8 @@ func (rt *router) find(method, path []byte) (r *route, params []string, allowed 
 	var methods []string
 	for _, c := range candidates {
 		if c.method == string(method) {
-			if segs != nil {
-				params, _ = match(c.segs, segs)
+			if dynamic {
+				params, _ = match(c.segs, string(path))
 			}
 			return c, params, ""
 		}
@@ -81,20 +81,22 @@ func (rt *router) find(method, path []byte) (r *route, params []string, allowed 
 	return nil, nil, allowed
 }
 
-// match compares a pattern's segments with a path's, capturing {params}.
-// A parameter never matches an empty segment.
-func match(pattern, path []string) ([]string, bool) {
-	if len(pattern) != len(path) {
-		return nil, false
-	}
+// match compares a pattern's segments with a path, capturing {params}. A
+// parameter never matches an empty segment.
+func match(pattern []string, path string) ([]string, bool) {
 	var params []string
 	for i, p := range pattern {
+		seg, rest, found := strings.Cut(path, "/")
+		if found == (i == len(pattern)-1) {
+			return nil, false // too many segments, or too few
+		}
+		path = rest
 		if strings.HasPrefix(p, "{") {
-			if path[i] == "" {
+			if seg == "" {
 				return nil, false
 			}
-			params = append(params, path[i])
-		} else if p != path[i] {
+			params = append(params, seg)
+		} else if p != seg {
 			return nil, false
 		}
 	}

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -128,8 +130,7 @@ func (s *Server) createVisit(ctx *fasthttp.RequestCtx, _ []string) {
 		writeError(ctx, fasthttp.StatusTooManyRequests, "too many new visits from this address; try again in a minute")
 		return
 	}
-	var id allocator.VisitID
-	rand.Read(id[:])
+	id := allocator.VisitID(randomBytes())
 	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	r, _, err := s.node.Apply(c, &fsm.Assign{Visit: id, Pool: req.Pool, Attribution: attr, At: time.Now()})
@@ -150,14 +151,32 @@ func (s *Server) createVisit(ctx *fasthttp.RequestCtx, _ []string) {
 		s.answerNoSwap(ctx, pool.ID, reasonNotGoogleAds)
 	default:
 		s.metrics.visit(pool.ID, r.Outcome.String())
-		writeJSON(ctx, fasthttp.StatusCreated, s.numberAnswer(id, r.Number, pool))
+		a := s.numberAnswer(id, r.Number, pool)
+		writeVisitAnswer(ctx, fasthttp.StatusCreated, &a)
 	}
 }
 
 func (s *Server) answerNoSwap(ctx *fasthttp.RequestCtx, pool, reason string) {
 	s.metrics.visit(pool, strings.ReplaceAll(reason, " ", "_"))
-	writeJSON(ctx, fasthttp.StatusOK, noSwap(reason))
+	a := noSwap(reason)
+	writeVisitAnswer(ctx, fasthttp.StatusOK, &a)
 }
+
+// randomBytes draws 128 bits for a visit or request id from a ChaCha8
+// generator seeded from the operating system: as unpredictable, and without
+// a system call per id.
+func randomBytes() (id [16]byte) {
+	g := generators.Get().(*mrand.ChaCha8)
+	g.Read(id[:])
+	generators.Put(g)
+	return id
+}
+
+var generators = sync.Pool{New: func() any {
+	var seed [32]byte
+	rand.Read(seed[:])
+	return mrand.NewChaCha8(seed)
+}}
 
 func (s *Server) numberAnswer(id allocator.VisitID, number string, pool *allocator.Pool) visitAnswer {
 	return visitAnswer{
@@ -219,14 +238,14 @@ func (s *Server) heartbeat(ctx *fasthttp.RequestCtx, p []string) {
 	}
 	if n := v.Number(); n != nil {
 		s.node.Heartbeat(id)
-		s.metrics.heartbeats.WithLabelValues("ok").Inc()
-		writeJSON(ctx, fasthttp.StatusOK, s.numberAnswer(id, n.E164, v.Pool))
+		s.metrics.heartbeatOK.Inc()
+		a := s.numberAnswer(id, n.E164, v.Pool)
+		writeVisitAnswer(ctx, fasthttp.StatusOK, &a)
 		return
 	}
 	// The visit lost its number (a full pool recycled it, or the pool
 	// shrank): ask for a free one.
-	var req allocator.RequestID
-	rand.Read(req[:])
+	req := allocator.RequestID(randomBytes())
 	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	r, _, err := s.node.Apply(c, &fsm.Refresh{Visit: id, Req: req, At: time.Now()})
@@ -243,10 +262,11 @@ func (s *Server) heartbeat(ctx *fasthttp.RequestCtx, p []string) {
 		a := noSwap(reasonPoolFull)
 		a.Visit = id.String()
 		a.HeartbeatS = int(s.opt.HeartbeatInterval / time.Second)
-		writeJSON(ctx, fasthttp.StatusOK, a)
+		writeVisitAnswer(ctx, fasthttp.StatusOK, &a)
 	default:
 		s.metrics.heartbeats.WithLabelValues("renumbered").Inc()
-		writeJSON(ctx, fasthttp.StatusOK, s.numberAnswer(id, r.Number, v.Pool))
+		a := s.numberAnswer(id, r.Number, v.Pool)
+		writeVisitAnswer(ctx, fasthttp.StatusOK, &a)
 	}
 }
 

@@ -1,0 +1,38 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+func TestMatchSegments(t *testing.T) {
+	pat := strings.Split("/v1/visits/{visit}/heartbeat", "/")
+	for path, want := range map[string]bool{
+		"/v1/visits/abc/heartbeat": true, "/v1/visits//heartbeat": false, "/v1/visits/abc/heartbeat/": false,
+		"/v1/visits/abc": false, "/v1/visits/abc/heartbeat/x": false, "/v1/visits/a/b/heartbeat": false,
+	} {
+		p, ok := match(pat, path)
+		if ok != want {
+			t.Errorf("%s: %v %v", path, ok, p)
+		}
+	}
+}
+
+func TestVisitAnswersEncodeAsEncodingJSONWould(t *testing.T) {
+	f := false
+	for _, a := range []visitAnswer{
+		{Visit: "0123456789abcdef0123456789abcdef", Number: "+14155550123", Display: "(415) 555-0123", Target: "Call <us> & \"win\" \\ \u2028 \x01 \xff é", HeartbeatS: 60},
+		{Swap: &f, Reason: reasonPoolFull},
+		{Visit: "v", Swap: &f, Reason: reasonPoolFull, HeartbeatS: 60},
+	} {
+		want, _ := json.Marshal(a)
+		ctx := &fasthttp.RequestCtx{}
+		writeVisitAnswer(ctx, 200, &a)
+		if got := strings.TrimSpace(string(ctx.Response.Body())); got != string(want) {
+			t.Errorf("got  %s\nwant %s", got, want)
+		}
+	}
+}
