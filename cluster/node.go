@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
 
 	"github.com/dni-dev/dni/allocator"
 	"github.com/dni-dev/dni/fsm"
@@ -135,7 +136,14 @@ func (n *Node) openRaft() error {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	logger := raftLogger(n.log)
-	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+	// Every commit is fsynced. Like etcd, the bolt file does not keep its
+	// free-page list on disk (it is rebuilt when the file opens): that
+	// takes a third of the work out of each commit, the cost of which is
+	// what bounds how many log entries a node appends per second.
+	store, err := raftboltdb.New(raftboltdb.Options{
+		Path:        filepath.Join(dir, "raft.db"),
+		BoltOptions: &bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType},
+	})
 	if err != nil {
 		return fmt.Errorf("open raft log: %w", err)
 	}
