@@ -196,7 +196,10 @@ func (n *Node) ApplyEntry(ctx context.Context, entry []byte) (uint64, []fsm.Rece
 	if !n.IsLeader() {
 		return 0, nil, n.notLeader()
 	}
-	if _, err := fsm.Decode(entry); err != nil {
+	// A command this node does not know but may skip (written by a newer
+	// node during a rolling upgrade) goes into the log like any other: the
+	// nodes that know it apply it, the others skip it.
+	if _, err := fsm.Decode(entry); err != nil && !errors.Is(err, fsm.ErrSkippedCommand) {
 		return 0, nil, err
 	}
 	timeout := n.cfg.WriteTimeout

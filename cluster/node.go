@@ -44,6 +44,12 @@ var (
 	ErrShuttingDown = errors.New("node is shutting down")
 	// ErrNoOtherVoter: leadership cannot be handed over in a cluster of one.
 	ErrNoOtherVoter = errors.New("no other voter to hand leadership to")
+	// ErrBadJoin: a join request without the node's id or addresses.
+	ErrBadJoin = errors.New("join needs the node's id, raft address and HTTP address")
+	// ErrRemoveLeader: the leader cannot remove itself.
+	ErrRemoveLeader = errors.New("the leader cannot remove itself; transfer leadership first")
+	// ErrUnknownNode: no node with that id is in the cluster.
+	ErrUnknownNode = errors.New("no such node in the cluster")
 )
 
 // NotLeaderError says which node to ask instead.
@@ -255,8 +261,10 @@ func (n *Node) Leader() (id, httpAddr string) {
 // Ready reports whether the node can serve: it knows a leader and has
 // applied every entry it knows to be committed.
 func (n *Node) Ready() bool {
+	// Raft's own applied index is the right one here: entries that never
+	// reach the state machine (elections' no-ops, barriers) count too.
 	id, _ := n.Leader()
-	return id != "" && n.fsm.AppliedIndex() >= n.raft.CommitIndex()
+	return id != "" && n.raft.AppliedIndex() >= n.raft.CommitIndex()
 }
 
 func (n *Node) notLeader() *NotLeaderError {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -57,7 +58,7 @@ func (n *Node) Join(ctx context.Context, req JoinRequest) error {
 		return n.notLeader()
 	}
 	if req.ID == "" || req.RaftAddr == "" || req.HTTPAddr == "" {
-		return errors.New("join needs the node's id, raft address and HTTP address")
+		return ErrBadJoin
 	}
 	id, addr := raft.ServerID(req.ID), raft.ServerAddress(req.RaftAddr)
 	conf, err := n.configuration()
@@ -92,7 +93,14 @@ func (n *Node) Remove(ctx context.Context, id string) error {
 		return n.notLeader()
 	}
 	if id == n.cfg.NodeID {
-		return errors.New("the leader cannot remove itself; transfer leadership first")
+		return ErrRemoveLeader
+	}
+	conf, err := n.configuration()
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(conf.Servers, func(s raft.Server) bool { return s.ID == raft.ServerID(id) }) {
+		return fmt.Errorf("%q: %w", id, ErrUnknownNode)
 	}
 	if err := n.raft.RemoveServer(raft.ServerID(id), 0, n.cfg.WriteTimeout).Error(); err != nil {
 		return fmt.Errorf("remove %s: %w", id, err)
@@ -133,7 +141,7 @@ func (n *Node) TransferLeadership(ctx context.Context, id string) error {
 			}
 		}
 		if addr == "" {
-			return fmt.Errorf("no node %q in the cluster", id)
+			return fmt.Errorf("%q: %w", id, ErrUnknownNode)
 		}
 		f = n.raft.LeadershipTransferToServer(raft.ServerID(id), addr)
 	}
@@ -241,9 +249,8 @@ func (n *Node) Backup(ctx context.Context, w io.Writer) error {
 	return n.fsm.Backup(w)
 }
 
-// CatchUp waits until this node has applied every entry the leader had
-// committed when CatchUp was called: after it, local reads see every write
-// acknowledged before.
+// CatchUp waits until this node has applied every write the leader had
+// acknowledged when CatchUp was called: after it, local reads see them.
 func (n *Node) CatchUp(ctx context.Context) error {
 	if n.IsLeader() {
 		if err := n.raft.Barrier(n.cfg.WriteTimeout).Error(); err != nil {
@@ -259,7 +266,10 @@ func (n *Node) CatchUp(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ask the leader how far it is: %w", err)
 	}
-	return n.WaitApplied(ctx, st.CommitIndex)
+	// The leader's state machine has applied every write it acknowledged;
+	// its applied index names a command, which this node's state machine
+	// will reach (a commit index may name an entry that never reaches it).
+	return n.WaitApplied(ctx, st.AppliedIndex)
 }
 
 // Restore replaces the whole cluster's state with a backup. The backup is

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/dni-dev/dni/allocator"
@@ -208,11 +209,11 @@ func attributionFields(a *allocator.Attribution) [13]*string {
 func (e *encoder) settings(s *allocator.Settings) {
 	e.string(s.Name)
 	e.string(string(s.Tracking))
-	e.uvarint(uint64(s.Size))
+	e.varint(int64(s.Size))
 	e.string(s.AreaCode)
 	e.string(s.SwapTarget)
 	e.strings(s.ForwardTo)
-	e.uvarint(uint64(s.Rings))
+	e.varint(int64(s.Rings))
 	e.string(string(s.Overflow))
 	e.duration(s.IdleTimeout)
 	e.duration(s.AttributionWindow)
@@ -222,15 +223,27 @@ func (e *encoder) settings(s *allocator.Settings) {
 func (d *decoder) settings(s *allocator.Settings) {
 	s.Name = d.string()
 	s.Tracking = allocator.Tracking(d.string())
-	s.Size = d.smallInt()
+	s.Size = d.int()
 	s.AreaCode = d.string()
 	s.SwapTarget = d.string()
 	s.ForwardTo = d.strings()
-	s.Rings = d.smallInt()
+	s.Rings = d.int()
 	s.Overflow = allocator.Overflow(d.string())
 	s.IdleTimeout = d.duration()
 	s.AttributionWindow = d.duration()
 	s.Whisper = d.bool()
+}
+
+// int reads a signed setting that validation bounds later: any value a Go
+// int holds on every platform (32 bits) comes back as it was written, so a
+// bad value reaches validation and its clear message, not the decoder.
+func (d *decoder) int() int {
+	v := d.varint()
+	if v > math.MaxInt32 || v < math.MinInt32 {
+		d.fail(fmt.Errorf("%d is out of range", v))
+		return 0
+	}
+	return int(v)
 }
 
 // smallInt reads a count that validation bounds anyway; it only has to fit.

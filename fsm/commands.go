@@ -158,7 +158,7 @@ func (c *UpdatePool) encode(e *encoder) {
 		e.string(string(*p.Tracking))
 	}
 	if p.Size != nil {
-		e.uvarint(uint64(*p.Size))
+		e.varint(int64(*p.Size))
 	}
 	if p.AreaCode != nil {
 		e.string(*p.AreaCode)
@@ -170,7 +170,7 @@ func (c *UpdatePool) encode(e *encoder) {
 		e.strings(p.ForwardTo)
 	}
 	if p.Rings != nil {
-		e.uvarint(uint64(*p.Rings))
+		e.varint(int64(*p.Rings))
 	}
 	if p.Overflow != nil {
 		e.string(string(*p.Overflow))
@@ -203,7 +203,7 @@ func decodeUpdatePool(d *decoder) *UpdatePool {
 		p.Tracking = ptr(allocator.Tracking(d.string()))
 	}
 	if mask&patchSize != 0 {
-		p.Size = ptr(d.smallInt())
+		p.Size = ptr(d.int())
 	}
 	if mask&patchAreaCode != 0 {
 		p.AreaCode = ptr(d.string())
@@ -216,7 +216,7 @@ func decodeUpdatePool(d *decoder) *UpdatePool {
 		p.ForwardTo = append([]string{}, d.strings()...)
 	}
 	if mask&patchRings != 0 {
-		p.Rings = ptr(d.smallInt())
+		p.Rings = ptr(d.int())
 	}
 	if mask&patchOverflow != 0 {
 		p.Overflow = ptr(allocator.Overflow(d.string()))

@@ -90,6 +90,8 @@ var errorCodes = map[string]error{
 	"skipped_command": ErrSkippedCommand,
 	"token_exists":    ErrTokenExists,
 	"unknown_token":   ErrUnknownToken,
+	"last_token":      ErrLastToken,
+	"bad_token":       ErrBadToken,
 }
 
 const (

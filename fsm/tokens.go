@@ -30,6 +30,8 @@ type DeleteToken struct{ ID string }
 var (
 	ErrTokenExists  = errors.New("a token with this id already exists")
 	ErrUnknownToken = errors.New("no such token")
+	ErrLastToken    = errors.New("this is the last admin token; make another before deleting it")
+	ErrBadToken     = fmt.Errorf("token id must be 1 to %d bytes and its name at most %d characters", maxNodeField, maxTokenName)
 )
 
 const maxTokenName = 100
@@ -54,8 +56,8 @@ func decodeCreateToken(d *decoder) *CreateToken {
 }
 
 func applyCreateToken(m *machine, c *CreateToken) Result {
-	if c.ID == "" || len(c.ID) > maxNodeField || !utf8.ValidString(c.Name) || utf8.RuneCountInString(c.Name) > maxTokenName {
-		return Result{Err: fmt.Errorf("token id must be 1 to %d bytes and its name at most %d characters", maxNodeField, maxTokenName)}
+	if !ValidTokenName(c.Name) || c.ID == "" || len(c.ID) > maxNodeField {
+		return Result{Err: ErrBadToken}
 	}
 	tokens := slices.Clone(*m.tokens.Load())
 	i, found := slices.BinarySearchFunc(tokens, c.ID, func(t Token, id string) int { return cmp.Compare(t.ID, id) })
@@ -82,9 +84,19 @@ func applyDeleteToken(m *machine, c *DeleteToken) Result {
 	if i < 0 {
 		return Result{Err: ErrUnknownToken}
 	}
+	// The check is here, in the log's order, so two deletes at once cannot
+	// both pass it and lock everyone out.
+	if len(tokens) == 1 {
+		return Result{Err: ErrLastToken}
+	}
 	tokens = slices.Delete(slices.Clone(tokens), i, i+1)
 	m.tokens.Store(&tokens)
 	return Result{}
+}
+
+// ValidTokenName reports whether name can name a token.
+func ValidTokenName(name string) bool {
+	return utf8.ValidString(name) && utf8.RuneCountInString(name) <= maxTokenName
 }
 
 // Tokens lists the recorded tokens, by ID. The slice is shared and must not
