@@ -44,7 +44,12 @@ func (s *Server) secretAuthorized(ctx *fasthttp.RequestCtx) bool {
 // records, answering 401 itself when it fails.
 func (s *Server) adminAuthorized(ctx *fasthttp.RequestCtx) bool {
 	h := ctx.Request.Header.Peek("Authorization")
-	token, ok := bytes.CutPrefix(h, []byte("Bearer "))
+	// The scheme is case-insensitive (RFC 7235).
+	ok := len(h) > 7 && bytes.EqualFold(h[:7], []byte("Bearer "))
+	var token []byte
+	if ok {
+		token = h[7:]
+	}
 	if !ok || len(bytes.TrimSpace(token)) == 0 {
 		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="dni"`)
 		writeError(ctx, fasthttp.StatusUnauthorized, "an admin token is required: Authorization: Bearer <token>")
@@ -125,8 +130,8 @@ func (s *Server) createToken(ctx *fasthttp.RequestCtx, _ []string) {
 		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
 		return
 	}
-	if strings.TrimSpace(req.Name) == "" {
-		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: "name: must say what the token is for", Field: "name"})
+	if strings.TrimSpace(req.Name) == "" || !fsm.ValidTokenName(req.Name) {
+		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: "name: must say what the token is for, in at most 100 characters", Field: "name"})
 		return
 	}
 	token := newToken()
@@ -139,11 +144,6 @@ func (s *Server) createToken(ctx *fasthttp.RequestCtx, _ []string) {
 }
 
 func (s *Server) deleteToken(ctx *fasthttp.RequestCtx, p []string) {
-	tokens := s.node.FSM().Tokens()
-	if len(tokens) == 1 && tokens[0].ID == p[0] {
-		writeError(ctx, fasthttp.StatusConflict, "this is the last admin token; make another before deleting it")
-		return
-	}
 	if !s.commit(ctx, &fsm.DeleteToken{ID: p[0]}) {
 		return
 	}

@@ -174,14 +174,14 @@ func (s *Server) callsCSV(ctx *fasthttp.RequestCtx, state *allocator.State, f *c
 		if !c.Visit.IsZero() {
 			visit = c.Visit.String()
 		}
+		// What visitors and callers chose is defused; the server's own
+		// values (times, E.164 numbers, ids) are written as they are.
 		row := []string{
-			c.StartedAt.UTC().Format(time.RFC3339), c.SID, c.From, c.To, c.PoolID, string(c.Match),
-			a.Source, a.Medium, a.Campaign, a.Term, a.Content, a.GCLID, a.Referrer, a.LandingPage,
-			string(c.Status), strconv.Itoa(int(c.Duration / time.Second)), c.AnsweredBy,
+			c.StartedAt.UTC().Format(time.RFC3339), csvSafe(c.SID), csvNumber(c.From), csvNumber(c.To),
+			c.PoolID, string(c.Match), csvSafe(a.Source), csvSafe(a.Medium), csvSafe(a.Campaign),
+			csvSafe(a.Term), csvSafe(a.Content), csvSafe(a.GCLID), csvSafe(a.Referrer), csvSafe(a.LandingPage),
+			string(c.Status), strconv.Itoa(int(c.Duration / time.Second)), csvNumber(c.AnsweredBy),
 			strconv.FormatBool(c.FirstTime), visit,
-		}
-		for i := range row {
-			row[i] = csvSafe(row[i])
 		}
 		w.Write(row)
 		return true
@@ -190,6 +190,16 @@ func (s *Server) callsCSV(ctx *fasthttp.RequestCtx, state *allocator.State, f *c
 	ctx.SetContentType("text/csv; charset=utf-8")
 	ctx.Response.Header.Set("Content-Disposition", `attachment; filename="calls.csv"`)
 	ctx.SetBody(buf.Bytes())
+}
+
+// csvNumber writes a phone number as it is when it is one in E.164 form
+// (a spreadsheet reads "+1415..." as a number, not a formula), and defuses
+// it otherwise: a caller id can be anything.
+func csvNumber(v string) string {
+	if allocator.ValidE164(v) {
+		return v
+	}
+	return csvSafe(v)
 }
 
 // csvSafe defuses a cell a spreadsheet would run as a formula: a visitor

@@ -9,6 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/dni-dev/dni/allocator"
 	"github.com/dni-dev/dni/cluster"
 	"github.com/dni-dev/dni/fsm"
 )
@@ -27,8 +28,13 @@ func clusterError(ctx *fasthttp.RequestCtx, err error) {
 		writeJSON(ctx, fasthttp.StatusConflict, errorBody{Error: nl.Error(), NotLeader: true, LeaderID: nl.LeaderID, LeaderHTTP: nl.LeaderHTTP})
 	case errors.Is(err, context.DeadlineExceeded):
 		writeError(ctx, fasthttp.StatusServiceUnavailable, "the cluster did not answer in time")
-	case errors.Is(err, fsm.ErrBadCommand), errors.Is(err, fsm.ErrUnknownCommand), errors.Is(err, fsm.ErrBadSnapshot):
+	case errors.Is(err, fsm.ErrBadCommand), errors.Is(err, fsm.ErrUnknownCommand), errors.Is(err, fsm.ErrBadSnapshot),
+		errors.Is(err, allocator.ErrCorruptImage), errors.Is(err, cluster.ErrBadJoin):
 		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+	case errors.Is(err, cluster.ErrUnknownNode):
+		writeError(ctx, fasthttp.StatusNotFound, err.Error())
+	case errors.Is(err, cluster.ErrRemoveLeader):
+		writeError(ctx, fasthttp.StatusConflict, err.Error())
 	case errors.Is(err, cluster.ErrNoOtherVoter):
 		writeError(ctx, fasthttp.StatusConflict, err.Error())
 	case errors.Is(err, cluster.ErrNoLeader), errors.Is(err, cluster.ErrShuttingDown):

@@ -23,6 +23,13 @@ const secret = "s3cret"
 // startNode runs a single-node cluster with its HTTP API on a real socket.
 func startNode(t *testing.T) (addr string, node *cluster.Node) {
 	t.Helper()
+	return startNodeWith(t, httpapi.Options{})
+}
+
+// startNodeWith is startNode serving with opt; the cluster secret and a
+// metrics registry of the server's own are filled in.
+func startNodeWith(t *testing.T, opt httpapi.Options) (addr string, node *cluster.Node) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +44,8 @@ func startNode(t *testing.T) (addr string, node *cluster.Node) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	srv := httpapi.New(node, httpapi.Options{Secret: secret, Registry: reg, Gatherer: reg})
+	opt.Secret, opt.Registry, opt.Gatherer = secret, reg, reg
+	srv := httpapi.New(node, opt)
 	go srv.Serve(ln)
 	t.Cleanup(func() {
 		srv.Shutdown(context.Background())

@@ -101,9 +101,9 @@ func (r *poolRequest) serverField() string {
 	return ""
 }
 
-// maxSeconds keeps seconds from overflowing a Duration before validation
-// gets to say they are out of range.
-const maxSeconds = 1 << 40
+// maxSeconds keeps seconds from overflowing a Duration (which holds about
+// 2^33 of them) before validation gets to say they are out of range.
+const maxSeconds = 1 << 32
 
 func (r *poolRequest) patch() (allocator.Patch, error) {
 	p := allocator.Patch{
@@ -161,15 +161,13 @@ func (s *Server) readPool(ctx *fasthttp.RequestCtx) (poolRequest, allocator.Patc
 }
 
 func (s *Server) createPool(ctx *fasthttp.RequestCtx, _ []string) {
-	req, patch, ok := s.readPool(ctx)
+	_, patch, ok := s.readPool(ctx)
 	if !ok {
 		return
 	}
-	st := patch.Apply(allocator.Settings{Whisper: true})
-	if req.Whisper == nil {
-		st.Whisper = true
-	}
-	st = st.WithDefaults()
+	// Defaults first, then what the request says: a value given explicitly,
+	// zero included, is validated as given.
+	st := patch.Apply(allocator.Settings{Whisper: true}.WithDefaults())
 	if err := st.Validate(); err != nil {
 		domainError(ctx, err)
 		return
@@ -211,11 +209,18 @@ func (s *Server) getPool(ctx *fasthttp.RequestCtx, params []string) {
 // updatePool changes the settings a PATCH names. A smaller size takes
 // numbers out of service at once; the answer lists them.
 func (s *Server) updatePool(ctx *fasthttp.RequestCtx, params []string) {
-	if s.pool(ctx, params[0]) == nil {
+	p := s.pool(ctx, params[0])
+	if p == nil {
 		return
 	}
 	_, patch, ok := s.readPool(ctx)
 	if !ok {
+		return
+	}
+	// Checked here too, so that a value no setting could take never reaches
+	// the log; the state machine checks again against the pool as it is.
+	if st := patch.Apply(p.Settings()); st.Validate() != nil {
+		domainError(ctx, st.Validate())
 		return
 	}
 	var req allocator.RequestID
@@ -421,9 +426,9 @@ func domainError(ctx *fasthttp.RequestCtx, err error) {
 		writeError(ctx, fasthttp.StatusNotFound, err.Error())
 	case errors.Is(err, allocator.ErrPoolDeleted), errors.Is(err, allocator.ErrPoolExists),
 		errors.Is(err, allocator.ErrKeyInUse), errors.Is(err, allocator.ErrNumberInUse),
-		errors.Is(err, allocator.ErrPoolFull), errors.Is(err, fsm.ErrTokenExists):
+		errors.Is(err, allocator.ErrPoolFull), errors.Is(err, fsm.ErrTokenExists), errors.Is(err, fsm.ErrLastToken):
 		writeError(ctx, fasthttp.StatusConflict, err.Error())
-	case errors.Is(err, allocator.ErrBadTime), errors.Is(err, allocator.ErrBadCall):
+	case errors.Is(err, allocator.ErrBadTime), errors.Is(err, allocator.ErrBadCall), errors.Is(err, fsm.ErrBadToken):
 		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
 	default:
 		clusterError(ctx, err)

@@ -9,7 +9,9 @@ func (s *Server) routes() {
 	get, post, patch, del := fasthttp.MethodGet, fasthttp.MethodPost, fasthttp.MethodPatch, fasthttp.MethodDelete
 
 	rt.add(get, "/healthz", publicAccess, s.healthz)
+	rt.add(fasthttp.MethodHead, "/healthz", publicAccess, s.healthz)
 	rt.add(get, "/readyz", publicAccess, s.readyz)
+	rt.add(fasthttp.MethodHead, "/readyz", publicAccess, s.readyz)
 	rt.add(get, "/metrics", publicAccess, s.serveMetrics)
 	rt.add(get, "/openapi.json", publicAccess, s.openAPI)
 

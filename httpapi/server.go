@@ -10,8 +10,10 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net"
 	"strings"
@@ -92,8 +94,10 @@ func New(node *cluster.Node, opt Options) *Server {
 	s.routes()
 	s.srv = &fasthttp.Server{
 		Handler:               s.serve,
+		HeaderReceived:        bodyLimit,
+		ErrorHandler:          parseError,
 		Name:                  "dni",
-		MaxRequestBodySize:    maxBody,
+		MaxRequestBodySize:    maxAdminBody,
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
@@ -122,7 +126,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	case r != nil:
 		name = r.pattern
 		s.handle(ctx, r, params)
-	case allowed != "" && string(ctx.Method()) == fasthttp.MethodOptions:
+	case string(ctx.Method()) == fasthttp.MethodOptions && strings.Contains(allowed, fasthttp.MethodOptions):
 		s.preflight(ctx, allowed)
 		name = "preflight"
 	case allowed != "":
@@ -138,16 +142,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx, r *route, params []string) {
 	switch r.access {
 	case visitorAccess:
 		allowAnyOrigin(ctx)
-		if len(ctx.PostBody()) > maxVisitorBody {
-			writeError(ctx, fasthttp.StatusRequestEntityTooLarge, "request body too large")
-			return
-		}
 	case adminAccess:
 		if !s.adminAuthorized(ctx) {
-			return
-		}
-		if len(ctx.PostBody()) > maxAdminBody && !r.bigBody {
-			writeError(ctx, fasthttp.StatusRequestEntityTooLarge, "request body too large")
 			return
 		}
 	case internalAccess:
@@ -156,6 +152,37 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx, r *route, params []string) {
 		}
 	}
 	r.handle(ctx, params)
+}
+
+// bodyLimit sets, as soon as a request's headers are in, how large a body
+// it may send: fasthttp checks the declared length against it before it
+// reads or reserves anything, so nobody can make the server hold memory by
+// announcing a huge body. Only restores take more than maxAdminBody.
+func bodyLimit(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	path := string(h.RequestURI())
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	switch {
+	case strings.HasPrefix(path, "/v1/visits"):
+		return fasthttp.RequestConfig{MaxRequestBodySize: maxVisitorBody}
+	case path == "/v1/cluster/restore" || path == "/internal/v1/restore":
+		return fasthttp.RequestConfig{MaxRequestBodySize: maxBody}
+	}
+	return fasthttp.RequestConfig{}
+}
+
+// parseError answers a request fasthttp could not read, in JSON like every
+// other error.
+func parseError(ctx *fasthttp.RequestCtx, err error) {
+	if bytes.HasPrefix(ctx.Request.Header.RequestURI(), []byte("/v1/visits")) {
+		allowAnyOrigin(ctx) // so the snippet can read why
+	}
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		writeError(ctx, fasthttp.StatusRequestEntityTooLarge, "request body too large")
+		return
+	}
+	writeError(ctx, fasthttp.StatusBadRequest, "malformed HTTP request")
 }
 
 // allowAnyOrigin lets any website's pages call the visitor API.

@@ -1,0 +1,391 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dni-dev/dni/cluster"
+	"github.com/dni-dev/dni/fsm"
+	"github.com/dni-dev/dni/httpapi"
+)
+
+// The tests in this package talk to a real node over real HTTP with
+// net/http, as the snippet, a marketer's tools and Prometheus would. Each
+// test starts its own node, so none depends on another's state.
+
+// browser is the user agent visitor requests send: a person, not a bot.
+const browser = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
+
+// testAPI is one node's HTTP API as its clients reach it.
+type testAPI struct {
+	t     *testing.T
+	url   string // http://host:port
+	node  *cluster.Node
+	token string // an admin token
+}
+
+// startAPI runs a single-node cluster serving the API with opt and makes
+// its first admin token.
+func startAPI(t *testing.T, opt httpapi.Options) *testAPI {
+	t.Helper()
+	addr, node := startNodeWith(t, opt)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	token, err := httpapi.EnsureAdminToken(ctx, node, "")
+	if err != nil || token == "" {
+		t.Fatalf("first admin token: %q %v", token, err)
+	}
+	return &testAPI{t: t, url: "http://" + addr, node: node, token: token}
+}
+
+var httpClient = &http.Client{Timeout: 20 * time.Second}
+
+// reply is an answer as the client got it.
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r reply) String() string { return fmt.Sprintf("%d %s", r.status, bytes.TrimSpace(r.body)) }
+
+// send makes one request. A string or []byte body goes as it is, with no
+// Content-Type unless header sets one; any other body goes as JSON. header
+// lists names and values; an empty User-Agent sends none.
+func (a *testAPI) send(method, path string, body any, header ...string) reply {
+	a.t.Helper()
+	var rd io.Reader
+	contentType := ""
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			a.t.Fatal(err)
+		}
+		rd, contentType = bytes.NewReader(j), "application/json"
+	}
+	req, err := http.NewRequest(method, a.url+path, rd)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		a.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		a.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return reply{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// admin sends a request with the admin token.
+func (a *testAPI) admin(method, path string, body any, header ...string) reply {
+	a.t.Helper()
+	return a.send(method, path, body, append([]string{"Authorization", "Bearer " + a.token}, header...)...)
+}
+
+// visitor sends a request as the snippet in a browser does.
+func (a *testAPI) visitor(method, path string, body any, header ...string) reply {
+	a.t.Helper()
+	return a.send(method, path, body, append([]string{"User-Agent", browser}, header...)...)
+}
+
+// wantStatus fails the test now unless the answer has the status.
+func wantStatus(t *testing.T, r reply, status int) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("want HTTP %d, got %s", status, r)
+	}
+}
+
+// decode reads a JSON answer into v.
+func decode(t *testing.T, r reply, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("answer is not the JSON expected: %v: %s", err, r.body)
+	}
+}
+
+// problem is every error answer's body.
+type problem struct {
+	Error      string `json:"error"`
+	Field      string `json:"field"`
+	NotLeader  bool   `json:"not_leader"`
+	LeaderID   string `json:"leader_id"`
+	LeaderHTTP string `json:"leader_http"`
+}
+
+// wantProblem checks an error answer: its status, a JSON body with an
+// error message, and the field at fault ("" for none).
+func wantProblem(t *testing.T, r reply, status int, field string) problem {
+	t.Helper()
+	wantStatus(t, r, status)
+	var p problem
+	decode(t, r, &p)
+	if p.Error == "" || p.Field != field {
+		t.Fatalf("want an error about field %q, got %s", field, r)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("error answer has Content-Type %q", ct)
+	}
+	return p
+}
+
+// poolReply is a pool as the admin API answers it.
+type poolReply struct {
+	ID                 string    `json:"id"`
+	Key                string    `json:"key"`
+	Name               string    `json:"name"`
+	Tracking           string    `json:"tracking"`
+	Size               int       `json:"size"`
+	AreaCode           string    `json:"area_code"`
+	SwapTarget         string    `json:"swap_target"`
+	ForwardTo          []string  `json:"forward_to"`
+	Rings              int       `json:"rings"`
+	Overflow           string    `json:"overflow"`
+	IdleTimeoutS       int       `json:"idle_timeout_s"`
+	AttributionWindowS int       `json:"attribution_window_s"`
+	Whisper            bool      `json:"whisper"`
+	Status             string    `json:"status"`
+	CreatedAt          time.Time `json:"created_at"`
+	UpdatedAt          time.Time `json:"updated_at"`
+	Stats              struct {
+		Numbers     int     `json:"numbers"`
+		Free        int     `json:"free"`
+		Releasing   int     `json:"releasing"`
+		LiveVisits  int     `json:"live_visits"`
+		Waiting     int     `json:"waiting_visits"`
+		Utilisation float64 `json:"utilisation"`
+	} `json:"stats"`
+	Released []string `json:"released"` // PATCH only
+}
+
+// swapTarget is the business number the test pools' websites show.
+const swapTarget = "(415) 555-0100"
+
+// poolRequest is a minimal valid pool request with fields added or
+// replaced.
+func poolRequest(fields map[string]any) map[string]any {
+	req := map[string]any{"name": "Spring sale", "size": 4, "swap_target": swapTarget, "forward_to": []string{"+14155550100"}}
+	maps.Copy(req, fields)
+	return req
+}
+
+// createPool makes a pool through the admin API and attaches numbers to it.
+func (a *testAPI) createPool(fields map[string]any, numbers ...string) poolReply {
+	a.t.Helper()
+	r := a.admin("POST", "/v1/pools", poolRequest(fields))
+	wantStatus(a.t, r, http.StatusCreated)
+	var p poolReply
+	decode(a.t, r, &p)
+	if len(numbers) > 0 {
+		wantStatus(a.t, a.attach(p.ID, numbers...), http.StatusCreated)
+	}
+	return p
+}
+
+func (a *testAPI) attach(pool string, numbers ...string) reply {
+	a.t.Helper()
+	return a.admin("POST", "/v1/pools/"+pool+"/numbers", map[string]any{"numbers": numbers})
+}
+
+func (a *testAPI) pool(id string) poolReply {
+	a.t.Helper()
+	r := a.admin("GET", "/v1/pools/"+id, nil)
+	wantStatus(a.t, r, http.StatusOK)
+	var p poolReply
+	decode(a.t, r, &p)
+	return p
+}
+
+// numbersFrom returns n tracking numbers in San Francisco, the first
+// +1415555 and then first as four digits: numbersFrom(123, 1) is
+// +14155550123, shown as (415) 555-0123.
+func numbersFrom(first, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("+1415555%04d", first+i)
+	}
+	return out
+}
+
+// visitReply is the visitor API's answer: a number, or why none.
+type visitReply struct {
+	Visit      string `json:"visit"`
+	Number     string `json:"number"`
+	Display    string `json:"display"`
+	Target     string `json:"target"`
+	HeartbeatS int    `json:"heartbeat_s"`
+	Swap       *bool  `json:"swap"`
+	Reason     string `json:"reason"`
+}
+
+const landing = "https://shop.example/spring"
+
+// visit starts a visit to the pool with the given key from the landing
+// page, with fields added to the request, and wants a number.
+func (a *testAPI) visit(key string, fields map[string]any) visitReply {
+	a.t.Helper()
+	req := map[string]any{"pool": key, "url": landing}
+	maps.Copy(req, fields)
+	r := a.visitor("POST", "/v1/visits", req)
+	wantStatus(a.t, r, http.StatusCreated)
+	var v visitReply
+	decode(a.t, r, &v)
+	return v
+}
+
+func (a *testAPI) heartbeat(visit string) reply {
+	a.t.Helper()
+	return a.visitor("POST", "/v1/visits/"+visit+"/heartbeat", "", "Content-Type", "text/plain;charset=UTF-8")
+}
+
+// metricLine finds a sample in a Prometheus text exposition; labels are in
+// the order Prometheus writes them (sorted by name).
+func metricLine(body, name, labels string) (string, bool) {
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name+labels) + ` (\S+)$`)
+	m := re.FindStringSubmatch(body)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
+func TestHealthAndReadinessAnswerAnyoneInJSON(t *testing.T) {
+	a := startAPI(t, httpapi.Options{})
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready"} {
+		r := a.send("GET", path, nil)
+		wantStatus(t, r, http.StatusOK)
+		var body struct{ Status string }
+		decode(t, r, &body)
+		if body.Status != want {
+			t.Errorf("%s: %s", path, r)
+		}
+	}
+}
+
+// A backup commits a barrier, a log entry the state machine never sees.
+// Readiness compares the state machine's index with the commit index, so
+// the node must not count the barrier against itself: a load balancer
+// probing /readyz after a backup would take the node out of service.
+func TestTheLeaderIsStillReadyAfterABackup(t *testing.T) {
+	a := startAPI(t, httpapi.Options{})
+	wantStatus(t, a.send("GET", "/readyz", nil), http.StatusOK)
+	wantStatus(t, a.admin("GET", "/v1/cluster/snapshot", nil), http.StatusOK)
+	time.Sleep(100 * time.Millisecond)
+	if r := a.send("GET", "/readyz", nil); r.status != http.StatusOK {
+		t.Errorf("after a backup: %s", r)
+	}
+}
+
+// A newer node may forward a command this one does not know but may skip
+// (its type byte has fsm.IgnoreUnknown set). Whether the leader takes it or
+// refuses it, the answer is not a 500, which says the server broke.
+func TestAForwardedCommandTooNewToKnowIsNotAServerError(t *testing.T) {
+	addr, _ := startNode(t)
+	entry := []byte{byte(fsm.IgnoreUnknown | 67), '0'}
+	_, _, err := httpapi.NewClient(secret).Apply(context.Background(), addr, entry)
+	var se *httpapi.StatusError
+	if errors.As(err, &se) && se.Status >= 500 {
+		t.Errorf("a skippable command of an unknown type: %v", err)
+	}
+}
+
+func TestMetricsShowVisitsRequestsLiveVisitsAndHeartbeats(t *testing.T) {
+	a := startAPI(t, httpapi.Options{})
+	p := a.createPool(nil, numbersFrom(123, 4)...)
+	v := a.visit(p.Key, nil)
+	a.visit(p.Key, nil)
+	wantStatus(t, a.heartbeat(v.Visit), http.StatusOK)
+	wantStatus(t, a.heartbeat("00000000000000000000000000000000"), http.StatusGone)
+	wantStatus(t, a.visitor("POST", "/v1/visits", map[string]any{"pool": p.Key}, "User-Agent", "Googlebot/2.1"), http.StatusOK)
+
+	r := a.send("GET", "/metrics", nil)
+	wantStatus(t, r, http.StatusOK)
+	body := string(r.body)
+	for _, m := range []struct{ name, labels, value string }{
+		{"dni_visits_total", `{outcome="fresh",pool="` + p.ID + `"}`, "2"},
+		{"dni_visits_total", `{outcome="bot",pool="` + p.ID + `"}`, "1"},
+		{"dni_bot_visits_total", "", "1"},
+		{"dni_http_requests_total", `{code="201",route="/v1/visits"}`, "2"},
+		{"dni_http_requests_total", `{code="200",route="/v1/visits"}`, "1"},
+		{"dni_pool_live_visits", `{pool="` + p.ID + `"}`, "2"},
+		{"dni_pool_free_numbers", `{pool="` + p.ID + `"}`, "2"},
+		{"dni_pool_utilisation", `{pool="` + p.ID + `"}`, "0.5"},
+		{"dni_heartbeats_total", `{result="ok"}`, "1"},
+		{"dni_heartbeats_total", `{result="expired"}`, "1"},
+		{"dni_http_request_duration_seconds_count", `{route="/v1/visits/{visit}/heartbeat"}`, "2"},
+	} {
+		if got, ok := metricLine(body, m.name, m.labels); !ok || got != m.value {
+			t.Errorf("%s%s: want %s, got %q", m.name, m.labels, m.value, got)
+		}
+	}
+	if !strings.Contains(body, "go_goroutines ") {
+		t.Error("no Go runtime metrics")
+	}
+}
+
+func TestTheOpenAPIDocumentIsServedAsOpenAPI3(t *testing.T) {
+	a := startAPI(t, httpapi.Options{})
+	r := a.send("GET", "/openapi.json", nil)
+	wantStatus(t, r, http.StatusOK)
+	var doc struct {
+		OpenAPI string         `json:"openapi"`
+		Paths   map[string]any `json:"paths"`
+	}
+	decode(t, r, &doc)
+	if doc.OpenAPI != "3.0.3" || len(doc.Paths) == 0 {
+		t.Fatalf("openapi %q with %d paths", doc.OpenAPI, len(doc.Paths))
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q", ct)
+	}
+}
+
+func TestAnUnknownPathIsAnswered404InJSON(t *testing.T) {
+	a := startAPI(t, httpapi.Options{})
+	for _, path := range []string{"/", "/v1", "/v1/visit", "/v1/pools/p/nope", "/v1/visits//heartbeat", "/v2/pools"} {
+		wantProblem(t, a.admin("GET", path, nil), http.StatusNotFound, "")
+	}
+}
+
+func TestAWrongMethodIsAnswered405WithTheAllowedOnes(t *testing.T) {
+	a := startAPI(t, httpapi.Options{})
+	for _, c := range []struct{ method, path, allow string }{
+		{"GET", "/v1/visits", "POST, OPTIONS"},
+		{"DELETE", "/v1/visits/0123456789abcdef0123456789abcdef/heartbeat", "POST, OPTIONS"},
+		{"PUT", "/v1/pools", "POST, GET"},
+		{"PUT", "/v1/pools/pl_x", "GET, PATCH, DELETE"},
+		{"POST", "/healthz", "GET, HEAD"},
+		{"GET", "/v1/tokens/tok_x", "DELETE"},
+	} {
+		r := a.admin(c.method, c.path, nil)
+		wantProblem(t, r, http.StatusMethodNotAllowed, "")
+		if got := r.header.Get("Allow"); got != c.allow {
+			t.Errorf("%s %s: Allow %q, want %q", c.method, c.path, got, c.allow)
+		}
+	}
+}
