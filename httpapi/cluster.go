@@ -1,6 +1,7 @@
 // Handlers for the cluster: the internal API nodes use to forward writes and
 // join, and the cluster endpoints operators reach through the admin API or
 // the internal one (routes.go says which is which).
+
 package httpapi
 
 import (
