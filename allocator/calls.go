@@ -120,6 +120,9 @@ type Call struct {
 	Status     CallStatus
 	Duration   time.Duration
 	AnsweredBy string // the forwarding number that answered
+	// Whisper is set when the pool whispered the call's source to whoever
+	// answered.
+	Whisper bool
 	// Recorded is set once the voice webhook's record arrived; until then
 	// the call is known only from status updates.
 	Recorded bool
@@ -213,10 +216,14 @@ func (s *State) RecordCall(r RecordCall) (*Call, error) {
 	c.From = clampString(r.From, MaxCallPartyLen)
 	c.StartedAt = fromMillis(at)
 	c.Recorded = true
+	if c.Status.rank() < CallRinging.rank() {
+		c.Status = CallRinging // it reached us, so it rang
+	}
 	m := Match{Kind: MatchNone}
 	if n := s.numbers.get(c.To); n != nil {
 		m = matchNumber(n, at)
 		c.PoolID = n.Pool.ID
+		c.Whisper = n.Pool.Settings().Whisper
 	}
 	c.Match = m.Kind
 	if m.Visit != nil {
@@ -241,8 +248,9 @@ type UpdateCall struct {
 }
 
 // UpdateCall moves a call's status forward; an update that would move it
-// back, or repeats one already applied, does nothing. An update for a call
-// not recorded yet is kept until the record arrives.
+// back, or repeats one already applied, changes only an AnsweredBy not known
+// yet (the dial result and the final status may arrive in either order). An
+// update for a call not recorded yet is kept until the record arrives.
 func (s *State) UpdateCall(u UpdateCall) (*Call, error) {
 	at, err := stamp(u.At)
 	if err != nil {
@@ -261,16 +269,24 @@ func (s *State) UpdateCall(u UpdateCall) (*Call, error) {
 	var c Call
 	if e != nil {
 		old := e.cur.Load()
-		if u.Status.rank() <= old.Status.rank() {
+		forward := u.Status.rank() > old.Status.rank()
+		fill := old.AnsweredBy == "" && u.AnsweredBy != ""
+		if !forward && !fill {
 			return old, nil
 		}
 		c = *old
+		if !forward {
+			c.AnsweredBy = clampString(u.AnsweredBy, MaxCallPartyLen)
+			return s.putCall(e, &c), nil
+		}
 	} else {
 		c = Call{SID: u.SID, StartedAt: fromMillis(at), Match: MatchNone}
 	}
 	c.Status = u.Status
 	c.Duration = u.Duration
-	c.AnsweredBy = clampString(u.AnsweredBy, MaxCallPartyLen)
+	if u.AnsweredBy != "" {
+		c.AnsweredBy = clampString(u.AnsweredBy, MaxCallPartyLen)
+	}
 	c.UpdatedAt = fromMillis(at)
 	return s.putCall(e, &c), nil
 }

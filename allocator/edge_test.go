@@ -815,3 +815,46 @@ func TestVerifyFindsABrokenState(t *testing.T) {
 		t.Fatal("a visit holding two numbers passed")
 	}
 }
+
+func TestAPoolNoticeSurvivesSettingChangesAndSnapshots(t *testing.T) {
+	s := edgeState(t, 4, nil)
+	note := "no numbers left in area code 415; bought near +14155550100"
+	if _, err := s.SetNotice(SetNotice{Pool: "p1", Notice: note}); err != nil {
+		t.Fatal(err)
+	}
+	size := 5
+	if _, err := s.UpdatePool(UpdatePool{ID: "p1", Patch: Patch{Size: &size}, At: sec(1)}); err != nil {
+		t.Fatal(err)
+	}
+	img, err := Import(s.Export())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := img.Pool("p1").Notice(); got != note {
+		t.Fatalf("notice after update and import = %q, want %q", got, note)
+	}
+	if _, err := s.SetNotice(SetNotice{Pool: "p1", Notice: string(make([]byte, MaxNoticeLen+1))}); err == nil {
+		t.Fatal("an over-long notice was accepted")
+	}
+	if _, err := s.SetNotice(SetNotice{Pool: "nope"}); !errors.Is(err, ErrUnknownPool) {
+		t.Fatalf("notice on an unknown pool: %v", err)
+	}
+}
+
+func TestTheAnsweringNumberIsKeptWhicheverUpdateArrivesFirst(t *testing.T) {
+	s := edgeState(t, 4, func(st *Settings) { st.Whisper = true })
+	sid := "CA0123456789abcdef0123456789abcdef"
+	if _, err := s.UpdateCall(UpdateCall{SID: sid, Status: CallCompleted, Duration: 42 * time.Second, At: sec(50)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateCall(UpdateCall{SID: sid, Status: CallInProgress, AnsweredBy: "+14155550100", At: sec(49)}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.RecordCall(RecordCall{SID: sid, To: e164(1, 0), From: "+12125550100", At: sec(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Status != CallCompleted || c.AnsweredBy != "+14155550100" || c.Duration != 42*time.Second || !c.Whisper {
+		t.Fatalf("call = %+v, want completed, answered by +14155550100, 42s, whispered", c)
+	}
+}

@@ -30,6 +30,7 @@ type PoolRecord struct {
 	ID, Key                         string
 	Settings                        Settings
 	CreatedAt, UpdatedAt, DeletedAt int64
+	Notice                          string
 	Free                            []int8   // free lines, front of the LRU list first
 	Numberless                      []uint64 // live visits without a number, oldest first
 	RecentReqs                      [4]RequestID
@@ -81,6 +82,7 @@ type CallRecord struct {
 	Status                CallStatus
 	Duration              time.Duration
 	AnsweredBy            string
+	Whisper               bool
 	Recorded              bool
 }
 
@@ -102,7 +104,7 @@ func (s *State) Export() *Image {
 		v := p.view.Load()
 		pr := PoolRecord{
 			Seq: p.seq, ID: p.ID, Key: p.Key, Settings: v.settings,
-			CreatedAt: millis(p.CreatedAt), UpdatedAt: v.updatedAt, DeletedAt: v.deletedAt,
+			CreatedAt: millis(p.CreatedAt), UpdatedAt: v.updatedAt, DeletedAt: v.deletedAt, Notice: v.notice,
 			Free: p.free.order(), RecentReqs: p.recentReqs, NextReq: uint8(p.nextReq),
 		}
 		for nl := p.nlHead; nl != nil; nl = nl.nlNext {
@@ -147,7 +149,7 @@ func (s *State) Export() *Image {
 			StartedAt: millis(c.StartedAt), UpdatedAt: millis(c.UpdatedAt),
 			Match: c.Match, Visit: c.Visit, Also: c.Also, Attribution: c.Attribution,
 			FirstTime: c.FirstTime, Status: c.Status, Duration: c.Duration,
-			AnsweredBy: c.AnsweredBy, Recorded: c.Recorded,
+			AnsweredBy: c.AnsweredBy, Whisper: c.Whisper, Recorded: c.Recorded,
 		})
 		return true
 	})
@@ -180,13 +182,13 @@ func Import(img *Image) (*State, error) {
 			return nil, corrupt("pool %q: %v", pr.ID, err)
 		}
 		if pr.CreatedAt <= 0 || !validMillis(pr.CreatedAt) || !validMillis(pr.UpdatedAt) || !validMillis(pr.DeletedAt) ||
-			int(pr.NextReq) >= len(pr.RecentReqs) {
+			int(pr.NextReq) >= len(pr.RecentReqs) || len(pr.Notice) > MaxNoticeLen {
 			return nil, corrupt("pool %q has bad times or request ring", pr.ID)
 		}
 		p := newPool(pr.ID, pr.Key, pr.CreatedAt, pr.Seq)
 		st := pr.Settings
 		st.ForwardTo = slices.Clone(st.ForwardTo)
-		p.view.Store(&poolView{settings: st, updatedAt: pr.UpdatedAt, deletedAt: pr.DeletedAt})
+		p.view.Store(&poolView{settings: st, updatedAt: pr.UpdatedAt, deletedAt: pr.DeletedAt, notice: pr.Notice})
 		p.recentReqs, p.nextReq = pr.RecentReqs, int(pr.NextReq)
 		pools[pr.Seq] = p
 		s.addPool(p)
@@ -324,7 +326,7 @@ func Import(img *Image) (*State, error) {
 			SID: cr.SID, To: cr.To, From: cr.From, PoolID: cr.PoolID,
 			StartedAt: fromMillis(cr.StartedAt), UpdatedAt: fromMillis(cr.UpdatedAt),
 			Match: cr.Match, Visit: cr.Visit, Also: cr.Also, FirstTime: cr.FirstTime,
-			Status: cr.Status, Duration: cr.Duration, AnsweredBy: cr.AnsweredBy, Recorded: cr.Recorded,
+			Status: cr.Status, Duration: cr.Duration, AnsweredBy: cr.AnsweredBy, Whisper: cr.Whisper, Recorded: cr.Recorded,
 		}
 		if cr.Attribution != nil {
 			attr := *cr.Attribution

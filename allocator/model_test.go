@@ -715,10 +715,13 @@ func (m *model) recordCall(r RecordCall) result {
 	c.From = clampString(r.From, MaxCallPartyLen)
 	c.StartedAt = time.UnixMilli(at).UTC()
 	c.Recorded = true
+	if c.Status == "" || c.Status == CallQueued {
+		c.Status = CallRinging
+	}
 	c.Match, c.PoolID, c.Visit, c.Also, c.Attribution = MatchNone, "", VisitID{}, VisitID{}, nil
 	if n := m.number(c.To); n != nil {
 		kind, v, also := m.match(n, at)
-		c.Match, c.PoolID = kind, n.pool.id
+		c.Match, c.PoolID, c.Whisper = kind, n.pool.id, n.pool.settings.Whisper
 		if v != nil {
 			c.Visit, c.Attribution = v.id, v.attr
 		}
@@ -753,6 +756,9 @@ func (m *model) updateCall(u UpdateCall) result {
 	var c Call
 	if mc != nil {
 		if statusStep(u.Status) <= statusStep(mc.c.Status) {
+			if mc.c.AnsweredBy == "" && u.AnsweredBy != "" {
+				mc.c.AnsweredBy = clampString(u.AnsweredBy, MaxCallPartyLen)
+			}
 			return callResult(mc.c)
 		}
 		c = mc.c
@@ -763,7 +769,9 @@ func (m *model) updateCall(u UpdateCall) result {
 		m.bySID[u.SID] = mc
 	}
 	c.Status, c.Duration = u.Status, u.Duration
-	c.AnsweredBy = clampString(u.AnsweredBy, MaxCallPartyLen)
+	if u.AnsweredBy != "" {
+		c.AnsweredBy = clampString(u.AnsweredBy, MaxCallPartyLen)
+	}
 	c.UpdatedAt = time.UnixMilli(at).UTC()
 	mc.c = c
 	return callResult(c)

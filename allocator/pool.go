@@ -56,6 +56,7 @@ type poolView struct {
 	settings  Settings
 	updatedAt int64
 	deletedAt int64 // 0 while not deleted
+	notice    string
 }
 
 // PoolStatus is where a pool is in its life.
@@ -86,6 +87,10 @@ func (p *Pool) DeletedAt() time.Time {
 	}
 	return time.Time{}
 }
+
+// Notice is what the provisioner last had to say about the pool, such as
+// "no numbers left in area code 415; bought near +14155550100", or "".
+func (p *Pool) Notice() string { return p.view.Load().notice }
 
 // Deleted reports whether the pool was deleted.
 func (p *Pool) Deleted() bool { return p.view.Load().deletedAt != 0 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode/utf8"
 )
 
 // CreatePool asks for a new pool. The node that accepts the request draws
@@ -105,7 +106,7 @@ func (s *State) UpdatePool(u UpdatePool) (Update, error) {
 	}
 	p.recentReqs[p.nextReq] = u.Req
 	p.nextReq = (p.nextReq + 1) % len(p.recentReqs)
-	p.view.Store(&poolView{settings: st, updatedAt: at})
+	p.view.Store(&poolView{settings: st, updatedAt: at, notice: p.Notice()})
 	var up Update
 	up.Pool = p
 	if k := int(p.active.Load()) - st.Size; k > 0 {
@@ -170,6 +171,34 @@ func (s *State) DeletePool(d DeletePool) (*Pool, error) {
 	v := *p.view.Load()
 	v.updatedAt, v.deletedAt = at, at
 	p.view.Store(&v)
+	return p, nil
+}
+
+// MaxNoticeLen bounds a pool's notice.
+const MaxNoticeLen = 300
+
+// SetNotice records what the provisioner has to say about a pool; an empty
+// Notice clears it.
+type SetNotice struct {
+	Pool   string // pool id
+	Notice string
+}
+
+// SetNotice replaces the pool's notice. Setting the same notice again does
+// nothing.
+func (s *State) SetNotice(n SetNotice) (*Pool, error) {
+	p := s.pools.get(n.Pool)
+	if p == nil {
+		return nil, ErrUnknownPool
+	}
+	if len(n.Notice) > MaxNoticeLen || !utf8.ValidString(n.Notice) {
+		return nil, invalid("notice", "must be valid UTF-8 of at most %d bytes", MaxNoticeLen)
+	}
+	if v := p.view.Load(); v.notice != n.Notice {
+		nv := *v
+		nv.notice = n.Notice
+		p.view.Store(&nv)
+	}
 	return p, nil
 }
 

@@ -34,6 +34,7 @@ const (
 	TypeRemoveNode     Type = 15
 	TypeCreateToken    Type = 16
 	TypeDeleteToken    Type = 17
+	TypeSetNotice      Type = 18
 )
 
 // A Command is one write to the state. Encode turns it into a log entry.

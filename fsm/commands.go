@@ -11,7 +11,8 @@ import (
 // Each command is the allocator's request type under a name of its own, so
 // the codec can hang methods on it. Result.Value holds, for each:
 //
-//	CreatePool, DeletePool        *allocator.Pool
+//	CreatePool, DeletePool,
+//	SetNotice                     *allocator.Pool
 //	UpdatePool                    allocator.Update
 //	AddNumber, MarkRelease,
 //	ConfirmRelease                *allocator.Number
@@ -32,6 +33,7 @@ type (
 	Refresh        allocator.Refresh
 	RecordCall     allocator.RecordCall
 	UpdateCall     allocator.UpdateCall
+	SetNotice      allocator.SetNotice
 )
 
 // Touch records heartbeats for many visits at one time.
@@ -87,6 +89,9 @@ func init() {
 	}))
 	register(TypeUpdateCall, "update call", decodeUpdateCall, onState(func(s *allocator.State, c *UpdateCall) Result {
 		return result(s.UpdateCall(allocator.UpdateCall(*c)))
+	}))
+	register(TypeSetNotice, "set notice", decodeSetNotice, onState(func(s *allocator.State, c *SetNotice) Result {
+		return result(s.SetNotice(allocator.SetNotice(*c)))
 	}))
 	register(TypeBatch, "batch", decodeBatch, applyBatch)
 	register(TypeSetNode, "set node", decodeSetNode, applySetNode)
@@ -366,6 +371,17 @@ func decodeUpdateCall(d *decoder) *UpdateCall {
 		SID: d.string(), Status: allocator.CallStatus(d.string()), Duration: d.duration(),
 		AnsweredBy: d.string(), At: d.time(),
 	}
+}
+
+func (*SetNotice) Type() Type { return TypeSetNotice }
+
+func (c *SetNotice) encode(e *encoder) {
+	e.string(c.Pool)
+	e.string(c.Notice)
+}
+
+func decodeSetNotice(d *decoder) *SetNotice {
+	return &SetNotice{Pool: d.string(), Notice: d.string()}
 }
 
 func (*Batch) Type() Type { return TypeBatch }

@@ -146,6 +146,9 @@ func (g *commandGen) next() Command {
 			return &RemoveNode{ID: id}
 		}
 		return &SetNode{ID: id, RaftAddr: fmt.Sprintf("10.0.0.%d:7000", g.n%250), HTTPAddr: fmt.Sprintf("10.0.0.%d:8080", g.n%250)}
+	case op < 94:
+		notices := []string{"", "no numbers left in area code 415; bought near +14155550100"}
+		return &SetNotice{Pool: g.pick(g.pools), Notice: notices[g.r.IntN(2)]}
 	case op < 96:
 		return &MarkRelease{E164: g.pick(g.nums), At: at}
 	default:

@@ -263,6 +263,7 @@ func (e *encoder) poolRecord(p *allocator.PoolRecord) {
 	e.varint(p.CreatedAt)
 	e.varint(p.UpdatedAt)
 	e.varint(p.DeletedAt)
+	e.string(p.Notice)
 	e.uvarint(uint64(len(p.Free)))
 	for _, l := range p.Free {
 		e.byte(byte(l))
@@ -285,6 +286,7 @@ func (d *decoder) poolRecord(p *allocator.PoolRecord) {
 	p.CreatedAt = d.varint()
 	p.UpdatedAt = d.varint()
 	p.DeletedAt = d.varint()
+	p.Notice = d.string()
 	if n := d.count(1); n > 0 {
 		p.Free = make([]int8, n)
 		for i := range p.Free {
@@ -396,6 +398,7 @@ func (e *encoder) callRecord(c *allocator.CallRecord) {
 	e.string(string(c.Status))
 	e.duration(c.Duration)
 	e.string(c.AnsweredBy)
+	e.bool(c.Whisper)
 	e.bool(c.Recorded)
 }
 
@@ -417,6 +420,7 @@ func (d *decoder) callRecord(c *allocator.CallRecord) {
 	c.Status = allocator.CallStatus(d.string())
 	c.Duration = d.duration()
 	c.AnsweredBy = d.string()
+	c.Whisper = d.bool()
 	c.Recorded = d.bool()
 }
 
