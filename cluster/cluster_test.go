@@ -412,3 +412,47 @@ func TestAnEmptyNodeWaitsUntilAnOperatorAddsIt(t *testing.T) {
 	c.waitMembers(4)
 	c.ensureSame()
 }
+
+func TestACallKeptInTheOutboxIsRecordedAfterARestartAndHealing(t *testing.T) {
+	c := newTestCluster(t)
+	c.startThree()
+	leader := c.waitLeader()
+	createPool(t, leader.node, "calls", 4)
+	called := leader.node.State().Pool("calls").Numbers()[0].E164
+	var others []string
+	for _, tn := range c.running() {
+		if tn != leader {
+			others = append(others, tn.id)
+		}
+	}
+	// The old leader is cut off: it has no quorum, so a call it answers
+	// cannot be recorded now.
+	c.net.cut([]string{leader.id}, others)
+	c.waitLeader(others...)
+	sid := "CA00000000000000000000000000000042"
+	_, applied, err := leader.node.ApplyOrKeep(context.Background(),
+		&fsm.RecordCall{SID: sid, To: called, From: "+12125550100", At: time.Now()}, 200*time.Millisecond)
+	if err != nil || applied {
+		t.Fatalf("ApplyOrKeep on a cut-off node: applied %v, err %v; want kept", applied, err)
+	}
+	if n := leader.node.OutboxLen(); n != 1 {
+		t.Fatalf("outbox holds %d writes, want 1", n)
+	}
+	// It crashes, the network heals, it comes back: the call is recorded.
+	c.kill(leader.id)
+	c.net.heal()
+	back := c.start(leader.id)
+	deadline := time.Now().Add(10 * time.Second)
+	for back.node.State().Call(sid) == nil || back.node.OutboxLen() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the kept call was not recorded after the restart (outbox %d)", back.node.OutboxLen())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.ensureSame()
+	for _, tn := range c.running() {
+		if call := tn.node.State().Call(sid); call == nil || call.PoolID != "calls" {
+			t.Fatalf("node %s: call = %+v", tn.id, call)
+		}
+	}
+}

@@ -78,6 +78,7 @@ type Node struct {
 	peers Peers
 
 	writes   chan *write
+	outbox   *outbox
 	beats    heartbeats
 	notify   chan bool // raft's leadership changes
 	hasState bool      // the node had Raft state when it started
@@ -119,7 +120,14 @@ func Start(ctx context.Context, cfg Config, peers Peers, log *slog.Logger) (*Nod
 		n.closeStores()
 		return nil, err
 	}
-	n.wg.Add(4)
+	var err error
+	if n.outbox, err = openOutbox(cfg.DataDir); err != nil {
+		n.raft.Shutdown()
+		n.closeStores()
+		return nil, err
+	}
+	n.wg.Add(5)
+	go n.drainOutbox()
 	go n.batcher()
 	go n.flushHeartbeats()
 	go n.watchLeadership()
@@ -339,6 +347,9 @@ func (n *Node) closeStores() {
 	}
 	if n.store != nil {
 		n.store.Close()
+	}
+	if n.outbox != nil {
+		n.outbox.db.Close()
 	}
 }
 
