@@ -28,6 +28,10 @@ const (
 	fuzzSecret = "fuzz-cluster-secret"
 	fuzzToken  = "dni_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 	fuzzVisit  = "0123456789abcdef0123456789abcdef"
+	// fuzzTwilioToken signs the fuzzer's Twilio webhooks; fuzzPublicURL is
+	// where Twilio believes it sends them.
+	fuzzTwilioToken = "0123456789abcdef0123456789abcdef"
+	fuzzPublicURL   = "https://calls.dni.test"
 )
 
 var fuzzRemoteAddr = &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 40000}
@@ -81,7 +85,10 @@ func startFuzzNode(f *testing.F) (*Server, []byte) {
 		f.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	return New(node, Options{Secret: fuzzSecret, VisitsPerMinute: -1, Registry: reg, Gatherer: reg, Log: quiet}), backup.Bytes()
+	return New(node, Options{
+		Secret: fuzzSecret, VisitsPerMinute: -1, Registry: reg, Gatherer: reg, Log: quiet,
+		Telephony: Telephony{PublicURL: fuzzPublicURL, AuthToken: fuzzTwilioToken},
+	}), backup.Bytes()
 }
 
 // fuzzSeed is a valid request for one route.
@@ -108,25 +115,33 @@ func routeSeeds(backup []byte) map[string]fuzzSeed {
 		"POST /v1/visits":                   s("/v1/visits", `{"pool":"pk_fuzz","url":"https://shop.example/?utm_source=google&utm_campaign=spring&gclid=G","referrer":"https://www.google.com/","utm_term":"t"}`),
 		"POST /v1/visits/{visit}/heartbeat": s("/v1/visits/"+fuzzVisit+"/heartbeat", ""),
 
-		"POST /v1/pools":                s("/v1/pools", `{"name":"Ads","size":4,"swap_target":"(415) 555-0100","forward_to":["+14155550100"],"tracking":"gclid","overflow":"none","rings":3,"idle_timeout_s":120,"attribution_window_s":600,"whisper":false,"area_code":"415"}`),
-		"GET /v1/pools":                 s("/v1/pools?deleted=true", ""),
-		"GET /v1/pools/{id}":            s("/v1/pools/pl_fuzz", ""),
-		"PATCH /v1/pools/{id}":          s("/v1/pools/pl_fuzz", `{"name":"Renamed","size":5,"idle_timeout_s":300}`),
-		"DELETE /v1/pools/{id}":         s("/v1/pools/pl_gone", ""),
-		"GET /v1/pools/{id}/numbers":    s("/v1/pools/pl_fuzz/numbers", ""),
-		"POST /v1/pools/{id}/numbers":   s("/v1/pools/pl_fuzz/numbers", `{"numbers":["+14155550105","+14155550106"]}`),
-		"GET /v1/pools/{id}/visits":     s("/v1/pools/pl_fuzz/visits", ""),
-		"GET /v1/calls":                 s("/v1/calls?pool=pl_fuzz&source=google&campaign=spring&from=2020-01-01T00:00:00Z&to=2099-01-01T00:00:00Z&limit=1&cursor=1", ""),
-		"GET /v1/reports/calls":         s("/v1/reports/calls?group=source,campaign&from=2020-01-01T00:00:00Z", ""),
-		"GET /v1/cluster":               s("/v1/cluster", ""),
-		"POST /v1/cluster/nodes":        {"/v1/cluster/nodes", join},
-		"DELETE /v1/cluster/nodes/{id}": s("/v1/cluster/nodes/n2", ""),
-		"POST /v1/cluster/leader":       s("/v1/cluster/leader", `{"id":"fuzz"}`),
-		"GET /v1/cluster/snapshot":      s("/v1/cluster/snapshot", ""),
-		"POST /v1/cluster/restore":      {"/v1/cluster/restore", backup},
-		"GET /v1/tokens":                s("/v1/tokens", ""),
-		"POST /v1/tokens":               s("/v1/tokens", `{"name":"reporting"}`),
-		"DELETE /v1/tokens/{id}":        s("/v1/tokens/tok_000000000000", ""),
+		"POST /v1/pools":                         s("/v1/pools", `{"name":"Ads","size":4,"swap_target":"(415) 555-0100","forward_to":["+14155550100"],"tracking":"gclid","overflow":"none","rings":3,"idle_timeout_s":120,"attribution_window_s":600,"whisper":false,"area_code":"415"}`),
+		"GET /v1/pools":                          s("/v1/pools?deleted=true", ""),
+		"GET /v1/pools/{id}":                     s("/v1/pools/pl_fuzz", ""),
+		"PATCH /v1/pools/{id}":                   s("/v1/pools/pl_fuzz", `{"name":"Renamed","size":5,"idle_timeout_s":300}`),
+		"DELETE /v1/pools/{id}":                  s("/v1/pools/pl_gone", ""),
+		"GET /v1/pools/{id}/numbers":             s("/v1/pools/pl_fuzz/numbers", ""),
+		"POST /v1/pools/{id}/numbers":            s("/v1/pools/pl_fuzz/numbers", `{"numbers":["+14155550105","+14155550106"]}`),
+		"DELETE /v1/pools/{id}/numbers/{number}": s("/v1/pools/pl_fuzz/numbers/+14155550104", ""),
+		"GET /v1/pools/{id}/visits":              s("/v1/pools/pl_fuzz/visits", ""),
+		"GET /v1/calls":                          s("/v1/calls?pool=pl_fuzz&source=google&campaign=spring&from=2020-01-01T00:00:00Z&to=2099-01-01T00:00:00Z&limit=1&cursor=1", ""),
+		"GET /v1/reports/calls":                  s("/v1/reports/calls?group=source,campaign&from=2020-01-01T00:00:00Z", ""),
+		"GET /v1/cluster":                        s("/v1/cluster", ""),
+		"POST /v1/cluster/nodes":                 {"/v1/cluster/nodes", join},
+		"DELETE /v1/cluster/nodes/{id}":          s("/v1/cluster/nodes/n2", ""),
+		"POST /v1/cluster/leader":                s("/v1/cluster/leader", `{"id":"fuzz"}`),
+		"GET /v1/cluster/snapshot":               s("/v1/cluster/snapshot", ""),
+		"POST /v1/cluster/restore":               {"/v1/cluster/restore", backup},
+		"POST /v1/sandbox/calls":                 s("/v1/sandbox/calls", `{"to":"+14155550101","from":"+12125550001"}`),
+		"GET /v1/tokens":                         s("/v1/tokens", ""),
+		"POST /v1/tokens":                        s("/v1/tokens", `{"name":"reporting"}`),
+		"DELETE /v1/tokens/{id}":                 s("/v1/tokens/tok_000000000000", ""),
+
+		"POST /twilio/voice":    s("/twilio/voice", "CallSid=CAfuzz2&AccountSid=ACfuzz&From=%2B12125550002&To=%2B14155550101&CallStatus=ringing&Direction=inbound"),
+		"POST /twilio/fallback": s("/twilio/fallback", "CallSid=CAfuzz2&From=%2B12125550002&To=%2B14155550101&CallStatus=ringing&ErrorCode=11200&ErrorUrl=x"),
+		"POST /twilio/dial":     s("/twilio/dial?step=0&dialed=%2B14155550100&at=1800000000000", "CallSid=CAfuzz2&From=%2B12125550002&To=%2B14155550101&DialCallStatus=no-answer"),
+		"POST /twilio/whisper":  s("/twilio/whisper?call=CAfuzz&to=%2B14155550101&at=1800000000000", "CallSid=CAchild&ParentCallSid=CAfuzz&CallStatus=in-progress"),
+		"POST /twilio/status":   s("/twilio/status", "CallSid=CAfuzz&CallStatus=completed&CallDuration=42"),
 
 		"POST /internal/v1/apply":          {"/internal/v1/apply", touch},
 		"POST /internal/v1/commands":       {"/internal/v1/commands", call},
@@ -177,8 +192,11 @@ func FuzzRouter(f *testing.F) {
 			withSecret = true
 		}
 		contentType := "application/json"
-		if r.access == visitorAccess {
+		switch r.access {
+		case visitorAccess:
 			contentType = "text/plain;charset=UTF-8"
+		case twilioAccess:
+			contentType, withSecret = "application/x-www-form-urlencoded", true
 		}
 		f.Add(r.method, seed.path, contentType, auth, withSecret, seed.body)
 	}
@@ -197,7 +215,10 @@ func FuzzRouter(f *testing.F) {
 			req.Header.Set("Authorization", authorization)
 		}
 		if withSecret {
+			// The same flag signs a Twilio webhook, so the fuzzer reaches
+			// the handlers behind the signature.
 			req.Header.Set(SecretHeader, fuzzSecret)
+			req.Header.Set("X-Twilio-Signature", twilioSignature(fuzzTwilioToken, fuzzPublicURL+string(req.URI().RequestURI()), body))
 		}
 		req.SetBody(body)
 		if addsANode(s, req.Header.Method(), req.URI().Path(), body) {

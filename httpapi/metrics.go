@@ -23,6 +23,7 @@ type metrics struct {
 	heartbeatOK prometheus.Counter       // heartbeats{result="ok"}, looked up once
 	bots        prometheus.Counter
 	rateLimited prometheus.Counter
+	outboxed    prometheus.Counter
 	handler     fasthttp.RequestHandler
 }
 
@@ -48,6 +49,10 @@ func newMetrics(reg prometheus.Registerer, gather prometheus.Gatherer, node *clu
 		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dni_rate_limited_visits_total", Help: "New visits refused because their address asked too often.",
 		}),
+		outboxed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dni_call_writes_outboxed_total",
+			Help: "Call records and updates the cluster did not take in time, kept in the node's outbox.",
+		}),
 		handler: fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(gather, promhttp.HandlerOpts{})),
 	}
 	m.requests = register(reg, m.requests)
@@ -57,6 +62,7 @@ func newMetrics(reg prometheus.Registerer, gather prometheus.Gatherer, node *clu
 	m.heartbeatOK = m.heartbeats.WithLabelValues("ok")
 	m.bots = register(reg, m.bots)
 	m.rateLimited = register(reg, m.rateLimited)
+	m.outboxed = register(reg, m.outboxed)
 	register(reg, prometheus.Collector(&stateCollector{node}))
 	if reg != prometheus.DefaultRegisterer {
 		register(reg, collectors.NewGoCollector())
@@ -98,10 +104,11 @@ var (
 	waitDesc = prometheus.NewDesc("dni_pool_waiting_visits", "Live visits of a pool that lost their number and wait for one.", []string{"pool"}, nil)
 	callDesc = prometheus.NewDesc("dni_calls_total", "Calls recorded, by how they matched a visit.", []string{"match"}, nil)
 	idxDesc  = prometheus.NewDesc("dni_applied_index", "Index of the last log entry this node's state includes.", nil, nil)
+	outDesc  = prometheus.NewDesc("dni_outbox_writes", "Writes waiting in this node's outbox for the cluster to take them.", nil, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{liveDesc, freeDesc, utilDesc, waitDesc, callDesc, idxDesc} {
+	for _, d := range []*prometheus.Desc{liveDesc, freeDesc, utilDesc, waitDesc, callDesc, idxDesc, outDesc} {
 		ch <- d
 	}
 }
@@ -126,4 +133,5 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(callDesc, prometheus.CounterValue, float64(n), string(kind))
 	}
 	ch <- prometheus.MustNewConstMetric(idxDesc, prometheus.GaugeValue, float64(c.node.FSM().AppliedIndex()))
+	ch <- prometheus.MustNewConstMetric(outDesc, prometheus.GaugeValue, float64(c.node.OutboxLen()))
 }

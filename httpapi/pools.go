@@ -30,6 +30,7 @@ type poolJSON struct {
 	AttributionWindowS int       `json:"attribution_window_s"`
 	Whisper            bool      `json:"whisper"`
 	Status             string    `json:"status"`
+	Notice             string    `json:"notice,omitempty"` // the provisioner's, such as numbers bought outside the area code
 	CreatedAt          time.Time `json:"created_at"`
 	UpdatedAt          time.Time `json:"updated_at"`
 	Stats              poolStats `json:"stats"`
@@ -55,7 +56,7 @@ func poolOut(p *allocator.Pool) poolJSON {
 		AreaCode: st.AreaCode, SwapTarget: st.SwapTarget, ForwardTo: st.ForwardTo, Rings: st.Rings,
 		Overflow: string(st.Overflow), IdleTimeoutS: int(st.IdleTimeout / time.Second),
 		AttributionWindowS: int(st.AttributionWindow / time.Second), Whisper: st.Whisper,
-		Status: string(p.Status()), CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt(),
+		Status: string(p.Status()), Notice: p.Notice(), CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt(),
 		Stats: poolStats{
 			Numbers: c.Active, Free: c.Free, Releasing: c.Releasing, LiveVisits: c.Live,
 			Waiting: c.Numberless, Utilisation: util,
@@ -290,6 +291,25 @@ func (s *Server) listNumbers(ctx *fasthttp.RequestCtx, params []string) {
 		out = append(out, numberOut(n))
 	}
 	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"numbers": out})
+}
+
+// releaseNumber takes one number out of service: dni releases it at the
+// provider and, the pool's size unchanged, buys a replacement. Its visitor
+// waits for a free number. History keeps it.
+func (s *Server) releaseNumber(ctx *fasthttp.RequestCtx, params []string) {
+	p := s.pool(ctx, params[0])
+	if p == nil {
+		return
+	}
+	n := s.node.State().Number(params[1])
+	if n == nil || n.Pool != p {
+		writeError(ctx, fasthttp.StatusNotFound, "the pool has no number "+params[1])
+		return
+	}
+	if !s.commit(ctx, &fsm.MarkRelease{E164: n.E164, At: time.Now().UTC().Truncate(time.Millisecond)}) {
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, numberOut(n))
 }
 
 // attachNumbers puts numbers the customer already owns into a pool (ported,

@@ -15,6 +15,7 @@ const (
 	visitorAccess                // anyone, from any origin (CORS)
 	adminAccess                  // a bearer token
 	internalAccess               // the cluster secret
+	twilioAccess                 // a valid X-Twilio-Signature
 )
 
 type route struct {

@@ -27,6 +27,7 @@ func (s *Server) routes() {
 	rt.add(del, "/v1/pools/{id}", adminAccess, s.deletePool)
 	rt.add(get, "/v1/pools/{id}/numbers", adminAccess, s.listNumbers)
 	rt.add(post, "/v1/pools/{id}/numbers", adminAccess, s.attachNumbers)
+	rt.add(del, "/v1/pools/{id}/numbers/{number}", adminAccess, s.releaseNumber)
 	rt.add(get, "/v1/pools/{id}/visits", adminAccess, s.listVisits)
 	rt.add(get, "/v1/calls", adminAccess, s.listCalls)
 	rt.add(get, "/v1/reports/calls", adminAccess, s.callReport)
@@ -36,9 +37,17 @@ func (s *Server) routes() {
 	rt.add(post, "/v1/cluster/leader", adminAccess, s.transfer)
 	rt.add(get, "/v1/cluster/snapshot", adminAccess, s.backup)
 	rt.add(post, "/v1/cluster/restore", adminAccess, s.restore).bigBody = true
+	rt.add(post, "/v1/sandbox/calls", adminAccess, s.sandboxCall)
 	rt.add(get, "/v1/tokens", adminAccess, s.listTokens)
 	rt.add(post, "/v1/tokens", adminAccess, s.createToken)
 	rt.add(del, "/v1/tokens/{id}", adminAccess, s.deleteToken)
+
+	// Twilio's webhooks, behind its request signature.
+	rt.add(post, "/twilio/voice", twilioAccess, s.voice)
+	rt.add(post, "/twilio/fallback", twilioAccess, s.voice)
+	rt.add(post, "/twilio/dial", twilioAccess, s.dialEnded)
+	rt.add(post, "/twilio/whisper", twilioAccess, s.whisper)
+	rt.add(post, "/twilio/status", twilioAccess, s.callStatus)
 
 	// The internal API, behind the cluster secret: nodes forwarding writes
 	// and joining, and the operator's dninode commands.

@@ -44,6 +44,8 @@ type Options struct {
 	Registry prometheus.Registerer
 	Gatherer prometheus.Gatherer
 	Log      *slog.Logger
+	// Telephony configures the Twilio webhooks and the sandbox.
+	Telephony Telephony
 }
 
 // Defaults for Options.
@@ -148,6 +150,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx, r *route, params []string) {
 		}
 	case internalAccess:
 		if !s.secretAuthorized(ctx) {
+			return
+		}
+	case twilioAccess:
+		if !s.twilioAuthorized(ctx) {
 			return
 		}
 	}

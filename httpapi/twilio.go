@@ -1,0 +1,225 @@
+// The Twilio webhooks: what makes a tracking number ring the business.
+//
+//	/twilio/voice    a call came in: record it, answer TwiML that dials the
+//	                 pool's first forwarding number with a whisper
+//	/twilio/fallback Twilio could not reach a node's voice webhook: the same
+//	/twilio/dial     the <Dial> ended: done if answered, else the next number
+//	/twilio/whisper  the agent picked up: "Call from Google Ads"
+//	/twilio/status   the call ended: status, duration
+//
+// Every request must carry a valid X-Twilio-Signature for the public URL it
+// was sent to. Answers never wait long on the cluster: Twilio gives a
+// webhook seconds, so what a call needs is read from this node's state and
+// writes go through the node's outbox when the cluster is slow.
+package httpapi
+
+import (
+	"context"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twilio/twilio-go/client"
+	"github.com/twilio/twilio-go/twiml"
+	"github.com/valyala/fasthttp"
+
+	"github.com/dni-dev/dni/allocator"
+	"github.com/dni-dev/dni/fsm"
+)
+
+// Telephony configures the Twilio webhooks.
+type Telephony struct {
+	// PublicURL is the base URL Twilio reaches this cluster at, such as
+	// https://calls.example.com: signatures are checked against it and
+	// the URLs in TwiML start with it. Empty means the request's own
+	// scheme and Host header (fine for local use only).
+	PublicURL string
+	// AuthToken is the Twilio account's auth token, which signs webhooks.
+	// Empty refuses every webhook.
+	AuthToken string
+	// AnswerWithin bounds how long a webhook waits for the cluster to take
+	// its write before it answers anyway and keeps the write in the
+	// node's outbox. Zero means DefaultAnswerWithin.
+	AnswerWithin time.Duration
+	// Sandbox, when set, places simulated calls (POST /v1/sandbox/calls).
+	Sandbox Sandbox
+}
+
+// DefaultAnswerWithin leaves room under Twilio's patience and our own goal
+// of answering a call within a second.
+const DefaultAnswerWithin = 600 * time.Millisecond
+
+// ringSeconds is one North American ring cycle: Dial's timeout is rings × 6.
+const ringSeconds = 6
+
+// twilioAuthorized checks X-Twilio-Signature, answering 403 itself when it
+// fails.
+func (s *Server) twilioAuthorized(ctx *fasthttp.RequestCtx) bool {
+	sig := string(ctx.Request.Header.Peek("X-Twilio-Signature"))
+	if s.opt.Telephony.AuthToken == "" || sig == "" {
+		writeError(ctx, fasthttp.StatusForbidden, "missing X-Twilio-Signature, or telephony is not configured")
+		return false
+	}
+	v := client.NewRequestValidator(s.opt.Telephony.AuthToken)
+	if !v.ValidateBody(s.publicURL(ctx)+string(ctx.RequestURI()), ctx.PostBody(), sig) {
+		writeError(ctx, fasthttp.StatusForbidden, "invalid X-Twilio-Signature")
+		return false
+	}
+	return true
+}
+
+// publicURL is the base URL Twilio calls, without a trailing slash.
+func (s *Server) publicURL(ctx *fasthttp.RequestCtx) string {
+	if u := s.opt.Telephony.PublicURL; u != "" {
+		return strings.TrimRight(u, "/")
+	}
+	scheme := "http"
+	if ctx.IsTLS() {
+		scheme = "https"
+	}
+	return scheme + "://" + string(ctx.Host())
+}
+
+// voice answers an incoming call: it records the call (through the outbox
+// if the cluster is slow) and dials the pool's first forwarding number.
+func (s *Server) voice(ctx *fasthttp.RequestCtx, _ []string) {
+	form := ctx.PostArgs()
+	sid, to, from := string(form.Peek("CallSid")), string(form.Peek("To")), string(form.Peek("From"))
+	if sid == "" || to == "" {
+		writeError(ctx, fasthttp.StatusBadRequest, "CallSid and To are required")
+		return
+	}
+	if code := form.Peek("ErrorCode"); len(code) > 0 {
+		s.log.Warn("Twilio fell back after the voice webhook failed", "call", sid, "error_code", string(code), "url", string(form.Peek("ErrorUrl")))
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	s.keep(&fsm.RecordCall{SID: sid, To: to, From: from, At: now})
+	n := s.node.State().Number(to)
+	if n == nil {
+		s.log.Warn("a call to a number no pool has", "call", sid, "to", to)
+		writeTwiML(ctx, twiml.VoiceSay{Message: "The number you have called is not in service."}, twiml.VoiceHangup{})
+		return
+	}
+	writeTwiML(ctx, s.dial(ctx, n.Pool.Settings(), 0, sid, to, from, now))
+}
+
+// dial is the <Dial> to the forwarding number at step, with the whisper
+// on its <Number> and an action that moves on to the next one.
+func (s *Server) dial(ctx *fasthttp.RequestCtx, st allocator.Settings, step int, sid, to, from string, at time.Time) twiml.Element {
+	base := s.publicURL(ctx)
+	dialed := st.ForwardTo[step]
+	action := base + "/twilio/dial?" + url.Values{
+		"step": {strconv.Itoa(step)}, "dialed": {dialed}, "at": {strconv.FormatInt(at.UnixMilli(), 10)},
+	}.Encode()
+	number := twiml.VoiceNumber{PhoneNumber: dialed}
+	if st.Whisper {
+		number.Url = base + "/twilio/whisper?" + url.Values{
+			"call": {sid}, "to": {to}, "at": {strconv.FormatInt(at.UnixMilli(), 10)},
+		}.Encode()
+		number.Method = fasthttp.MethodPost
+	}
+	d := twiml.VoiceDial{
+		AnswerOnBridge: "true",
+		Timeout:        strconv.Itoa(st.Rings * ringSeconds),
+		Action:         action,
+		Method:         fasthttp.MethodPost,
+		InnerElements:  []twiml.Element{number},
+	}
+	if allocator.ValidE164(from) {
+		d.CallerId = from // the agent sees who is calling, not the tracking number
+	}
+	return d
+}
+
+// dialEnded follows a <Dial>: an answered call is done; otherwise the next
+// forwarding number is dialed, and after the last the call ends.
+func (s *Server) dialEnded(ctx *fasthttp.RequestCtx, _ []string) {
+	form, q := ctx.PostArgs(), ctx.QueryArgs()
+	sid, to, from := string(form.Peek("CallSid")), string(form.Peek("To")), string(form.Peek("From"))
+	step, err := strconv.Atoi(string(q.Peek("step")))
+	if sid == "" || err != nil || step < 0 {
+		writeError(ctx, fasthttp.StatusBadRequest, "CallSid and a step are required")
+		return
+	}
+	switch string(form.Peek("DialCallStatus")) {
+	case "completed", "answered":
+		s.keep(&fsm.UpdateCall{SID: sid, Status: allocator.CallInProgress, AnsweredBy: string(q.Peek("dialed")), At: time.Now()})
+		writeTwiML(ctx, twiml.VoiceHangup{})
+		return
+	}
+	n := s.node.State().Number(to)
+	if n == nil {
+		writeTwiML(ctx, twiml.VoiceHangup{})
+		return
+	}
+	st := n.Pool.Settings()
+	if step+1 >= len(st.ForwardTo) {
+		writeTwiML(ctx, twiml.VoiceHangup{})
+		return
+	}
+	at, _ := strconv.ParseInt(string(q.Peek("at")), 10, 64)
+	writeTwiML(ctx, s.dial(ctx, st, step+1, sid, to, from, time.UnixMilli(at)))
+}
+
+// whisper tells whoever answered where the caller came from, before the
+// two are connected.
+func (s *Server) whisper(ctx *fasthttp.RequestCtx, _ []string) {
+	q := ctx.QueryArgs()
+	sid, to := string(q.Peek("call")), string(q.Peek("to"))
+	var attr *allocator.Attribution
+	if c := s.node.State().Call(sid); c != nil && c.Recorded {
+		attr = c.Attribution
+	} else if at, err := strconv.ParseInt(string(q.Peek("at")), 10, 64); err == nil {
+		// The record has not reached this node (or the cluster) yet: match
+		// the number as the record will.
+		if m := s.node.State().MatchCall(to, time.UnixMilli(at)); m.Visit != nil {
+			attr = m.Visit.Attribution
+		}
+	}
+	writeTwiML(ctx, twiml.VoiceSay{Message: "Call from " + attr.Channel()})
+}
+
+// callStatus completes the call's record when Twilio reports how it ended.
+func (s *Server) callStatus(ctx *fasthttp.RequestCtx, _ []string) {
+	form := ctx.PostArgs()
+	sid := string(form.Peek("CallSid"))
+	status := allocator.CallStatus(form.Peek("CallStatus"))
+	if sid == "" || !status.Valid() {
+		writeError(ctx, fasthttp.StatusBadRequest, "CallSid and a known CallStatus are required")
+		return
+	}
+	secs, _ := strconv.Atoi(string(form.Peek("CallDuration")))
+	s.keep(&fsm.UpdateCall{SID: sid, Status: status, Duration: time.Duration(max(secs, 0)) * time.Second, At: time.Now()})
+	writeTwiML(ctx)
+}
+
+// keep applies a call write, or keeps it in the outbox when the cluster
+// does not take it in time. A call is never answered late for its record.
+func (s *Server) keep(cmd fsm.Command) {
+	wait := s.opt.Telephony.AnswerWithin
+	if wait == 0 {
+		wait = DefaultAnswerWithin
+	}
+	r, applied, err := s.node.ApplyOrKeep(context.Background(), cmd, wait)
+	switch {
+	case err != nil:
+		s.log.Error("a call write was neither applied nor kept", "err", err)
+	case !applied:
+		s.metrics.outboxed.Inc()
+	case r.Err != nil:
+		s.log.Warn("a call write was refused", "err", r.Err)
+	}
+}
+
+// writeTwiML answers with a TwiML document of the given verbs.
+func writeTwiML(ctx *fasthttp.RequestCtx, verbs ...twiml.Element) {
+	doc, err := twiml.Voice(verbs)
+	if err != nil {
+		writeError(ctx, fasthttp.StatusInternalServerError, "cannot build TwiML")
+		return
+	}
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.SetContentType("text/xml; charset=utf-8")
+	ctx.SetBodyString(doc)
+}
