@@ -57,6 +57,10 @@ type Config struct {
 	// use it to check invariants at every step of every node's history.
 	Observe func(index uint64, s *allocator.State)
 
+	// LeaderLoops run on the leader, beside the node's own (expiry), from
+	// the first election on; see OnLeader.
+	LeaderLoops []LeaderLoop
+
 	// LeaderGrace: for this long after winning an election, the leader
 	// expires visits as if the clock were this much behind, so heartbeats
 	// that were in flight during the election cannot cost a visit its

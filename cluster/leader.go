@@ -46,7 +46,8 @@ func (n *Node) watchLeadership() {
 func (n *Node) startLeaderLoops() (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	n.loopsMu.Lock()
-	loops := append([]LeaderLoop{expireIdleVisits, recordLeader}, n.loops...)
+	loops := append([]LeaderLoop{expireIdleVisits, recordLeader}, n.cfg.LeaderLoops...)
+	loops = append(loops, n.loops...)
 	n.loopsMu.Unlock()
 	var running sync.WaitGroup
 	for _, loop := range loops {
