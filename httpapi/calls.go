@@ -25,6 +25,8 @@ type callJSON struct {
 	Visit       string          `json:"visit,omitempty"`
 	Also        string          `json:"also_visit,omitempty"`
 	Attribution attributionJSON `json:"attribution"`
+	Channel     string          `json:"channel"`           // where the caller came from, in words
+	Whisper     string          `json:"whisper,omitempty"` // what the agent was told, if the pool whispers
 	FirstTime   bool            `json:"first_time"`
 	Status      string          `json:"status,omitempty"`
 	DurationS   int             `json:"duration_s"`
@@ -34,8 +36,11 @@ type callJSON struct {
 func callOut(c *allocator.Call) callJSON {
 	out := callJSON{
 		SID: c.SID, StartedAt: c.StartedAt, From: c.From, To: c.To, Pool: c.PoolID, Match: string(c.Match),
-		Attribution: attributionOut(c.Attribution), FirstTime: c.FirstTime, Status: string(c.Status),
+		Attribution: attributionOut(c.Attribution), Channel: c.Attribution.Channel(), FirstTime: c.FirstTime, Status: string(c.Status),
 		DurationS: int(c.Duration / time.Second), AnsweredBy: c.AnsweredBy,
+	}
+	if c.Whisper {
+		out.Whisper = "Call from " + out.Channel
 	}
 	if !c.Visit.IsZero() {
 		out.Visit = c.Visit.String()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dni-dev/dni/cluster"
 	"github.com/dni-dev/dni/fsm"
+	"github.com/dni-dev/dni/provision/standin"
 )
 
 // Client calls other nodes' internal API: nodes use it to forward writes and
@@ -164,4 +165,29 @@ func (c *Client) Backup(ctx context.Context, addr string) ([]byte, error) {
 func (c *Client) Restore(ctx context.Context, addr string, snapshot []byte) error {
 	_, err := c.do(ctx, "POST", addr, "/restore", "application/octet-stream", snapshot)
 	return err
+}
+
+// SandboxCall is a simulated call as POST /v1/sandbox/calls answers it.
+type SandboxCall struct {
+	SID   string            `json:"sid"`
+	Trace standin.CallTrace `json:"trace"`
+	Call  *RecordedCall     `json:"call"` // nil if the node had not recorded it yet
+}
+
+// RecordedCall is a call as the API shows it.
+type RecordedCall = callJSON
+
+// PlaceSandboxCall places a simulated call to a tracking number through the
+// node's sandbox and returns once it is over.
+func (c *Client) PlaceSandboxCall(ctx context.Context, addr, to, from string) (SandboxCall, error) {
+	body, _ := json.Marshal(map[string]string{"to": to, "from": from})
+	b, err := c.do(ctx, "POST", addr, "/sandbox/calls", "application/json", body)
+	if err != nil {
+		return SandboxCall{}, err
+	}
+	var out SandboxCall
+	if err := json.Unmarshal(b, &out); err != nil {
+		return SandboxCall{}, fmt.Errorf("read the sandbox's answer: %w", err)
+	}
+	return out, nil
 }

@@ -152,6 +152,7 @@ func routeSeeds(backup []byte) map[string]fuzzSeed {
 		"DELETE /internal/v1/members/{id}": s("/internal/v1/members/n2", ""),
 		"POST /internal/v1/leader":         s("/internal/v1/leader", `{}`),
 		"GET /internal/v1/backup":          s("/internal/v1/backup", ""),
+		"POST /internal/v1/sandbox/calls":  s("/internal/v1/sandbox/calls", `{"to":"+14155550101"}`),
 		"POST /internal/v1/restore":        {"/internal/v1/restore", backup},
 	}
 }

@@ -2,20 +2,25 @@ package httpapi
 
 import (
 	"context"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/dni-dev/dni/allocator"
+	"github.com/dni-dev/dni/provision/standin"
 )
 
-// Sandbox places simulated calls through the local Twilio stand-in, which
-// then drives the webhooks exactly as Twilio would.
-type Sandbox interface {
-	PlaceCall(ctx context.Context, to, from string) (sid string, err error)
-}
+// Sandbox places simulated calls through the Twilio stand-in, which drives
+// the webhooks exactly as Twilio would.
+type Sandbox = standin.Caller
 
-// sandboxCall places a simulated call to a tracking number, so a newcomer
-// sees a call attributed without a Twilio account.
+// sandboxWait bounds how long a simulated call may take: its rings and
+// talk are simulated, so only our own webhooks take real time.
+const sandboxWait = 15 * time.Second
+
+// sandboxCall places a simulated call to a tracking number and answers once
+// it is over, with what the caller and the agent heard and the call as dni
+// recorded it: a newcomer sees a call attributed without a Twilio account.
 func (s *Server) sandboxCall(ctx *fasthttp.RequestCtx, _ []string) {
 	sb := s.opt.Telephony.Sandbox
 	if sb == nil {
@@ -30,27 +35,37 @@ func (s *Server) sandboxCall(ctx *fasthttp.RequestCtx, _ []string) {
 		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
 		return
 	}
-	if !allocator.ValidE164(req.To) {
-		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: "to: must be a tracking number in E.164 form, such as +14155550123", Field: "to"})
-		return
-	}
 	if req.From == "" {
 		req.From = "+12125550199"
 	}
-	if !allocator.ValidE164(req.From) {
+	switch n := s.node.State().Number(req.To); {
+	case !allocator.ValidE164(req.To):
+		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: "to: must be a tracking number in E.164 form, such as +14155550123", Field: "to"})
+		return
+	case !allocator.ValidE164(req.From):
 		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: "from: must be the caller's number in E.164 form", Field: "from"})
 		return
-	}
-	if n := s.node.State().Number(req.To); n == nil || n.State() != allocator.NumberActive {
+	case n == nil || n.State() != allocator.NumberActive:
 		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: "to: " + req.To + " is not a tracking number in service", Field: "to"})
 		return
 	}
-	c, cancel := requestContext()
+	c, cancel := context.WithTimeout(context.Background(), sandboxWait)
 	defer cancel()
 	sid, err := sb.PlaceCall(c, req.To, req.From)
 	if err != nil {
 		writeError(ctx, fasthttp.StatusBadGateway, "the sandbox could not place the call: "+err.Error())
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusCreated, map[string]string{"sid": sid, "to": req.To, "from": req.From})
+	trace, err := sb.WaitCall(c, sid)
+	if err != nil {
+		writeError(ctx, fasthttp.StatusGatewayTimeout, "the simulated call "+sid+" did not end in time: "+err.Error())
+		return
+	}
+	out := map[string]any{"sid": sid, "trace": trace}
+	if err := s.node.CatchUp(c); err == nil {
+		if call := s.node.State().Call(sid); call != nil {
+			out["call"] = callOut(call)
+		}
+	}
+	writeJSON(ctx, fasthttp.StatusCreated, out)
 }

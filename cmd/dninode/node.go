@@ -26,6 +26,7 @@ type nodeOptions struct {
 	secret     string
 	adminToken string
 	http       httpapi.Options
+	twilio     twilioOptions
 	logLevel   slog.Level
 	version    bool
 }
@@ -63,6 +64,7 @@ func parseNode(args []string, lookup func(string) (string, bool), stdout, stderr
 	if err := o.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return o, usagef("--log-level %q: use debug, info, warn or error", *logLevel)
 	}
+	o.twilio.settle(lookup)
 	if err := o.validate(); err != nil {
 		return o, usageError{err: err}
 	}
@@ -87,6 +89,7 @@ func registerNodeFlags(f *flags, o *nodeOptions) *string {
 	f.stringVar(&o.adminToken, "admin-token", "", "an admin API token to accept (at least 16 characters); default: if the cluster has none, one is made at first start and printed once")
 	f.stringVar(&o.http.ClientIPHeader, "client-ip-header", "", "header a trusted proxy in front of dni sets to the visitor's address (X-Forwarded-For, X-Real-IP); empty when visitors connect directly")
 	f.intVar(&o.http.VisitsPerMinute, "visits-per-minute", httpapi.DefaultVisitsPerMinute, "new visits allowed per visitor address per minute (negative: no limit)")
+	registerTwilioFlags(f, &o.twilio)
 	f.uint64Var(&c.SnapshotThreshold, "snapshot-threshold", cluster.DefaultSnapshotThreshold, "log entries between snapshots")
 	f.durationVar(&c.SnapshotInterval, "snapshot-interval", cluster.DefaultSnapshotInterval, "how often to check whether a snapshot is due")
 	f.uint64Var(&c.TrailingLogs, "trailing-logs", cluster.DefaultTrailingLogs, "log entries kept after a snapshot, for followers that lag")
@@ -173,6 +176,7 @@ func (o *nodeOptions) validate() error {
 	if c.BatchMax < 1 {
 		bad("--batch-max must be at least 1, got %d", c.BatchMax)
 	}
+	errs = append(errs, o.twilio.validate()...)
 	return errors.Join(errs...)
 }
 
@@ -234,13 +238,20 @@ func runNode(ctx context.Context, o nodeOptions, stdout, stderr io.Writer) error
 	if err := cluster.ExportRaftMetrics(prometheus.DefaultRegisterer); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
+	tel, err := startTelephony(o.twilio, cfg.DataDir, cfg.HTTPAdvertise, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer tel.close()
+	cfg.LeaderLoops = append(cfg.LeaderLoops, tel.leaderLoop)
 	log.Info("starting", "version", version, "node", id, "http", cfg.HTTPAdvertise, "raft", cfg.RaftAddr, "data", cfg.DataDir)
 	node, err := cluster.Start(ctx, cfg, httpapi.NewClient(secret), log)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("start node %s: %w", id, err)
 	}
-	o.http.Secret, o.http.Log = secret, log
+	o.http.Secret, o.http.Log, o.http.Telephony = secret, log, tel.http
 	srv := httpapi.New(node, o.http)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -258,6 +269,7 @@ func runNode(ctx context.Context, o nodeOptions, stdout, stderr io.Writer) error
 	if token != "" {
 		fmt.Fprintf(stdout, "admin token (shown once, keep it): %s\n", token)
 	}
+	fmt.Fprintln(stdout, tel.describe)
 	if secretPath != "" {
 		fmt.Fprintf(stdout, "cluster secret: in %s; nodes that join, and operator commands, need it (--cluster-secret or DNI_CLUSTER_SECRET)\n", secretPath)
 	}
