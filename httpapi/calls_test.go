@@ -111,6 +111,8 @@ type callReply struct {
 	Match       string            `json:"match"`
 	Visit       string            `json:"visit"`
 	Attribution map[string]string `json:"attribution"`
+	Channel     string            `json:"channel"`
+	Whisper     string            `json:"whisper"`
 	FirstTime   bool              `json:"first_time"`
 	Status      string            `json:"status"`
 	DurationS   int               `json:"duration_s"`

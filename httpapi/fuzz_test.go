@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/dni-dev/dni/allocator"
 	"github.com/dni-dev/dni/cluster"
 	"github.com/dni-dev/dni/fsm"
+	"github.com/dni-dev/dni/provision/standin"
 )
 
 // The fuzz node's fixed credentials and records, so that seeds (and
@@ -219,7 +221,8 @@ func FuzzRouter(f *testing.F) {
 			// The same flag signs a Twilio webhook, so the fuzzer reaches
 			// the handlers behind the signature.
 			req.Header.Set(SecretHeader, fuzzSecret)
-			req.Header.Set("X-Twilio-Signature", twilioSignature(fuzzTwilioToken, fuzzPublicURL+string(req.URI().RequestURI()), body))
+			form, _ := url.ParseQuery(string(body))
+			req.Header.Set("X-Twilio-Signature", standin.Sign(fuzzTwilioToken, fuzzPublicURL+string(req.URI().RequestURI()), form))
 		}
 		req.SetBody(body)
 		if addsANode(s, req.Header.Method(), req.URI().Path(), body) {
