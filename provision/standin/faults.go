@@ -1,0 +1,131 @@
+package standin
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+)
+
+// Faults make the stand-in misbehave the ways Twilio can, for tests and
+// for trying dni in the sandbox. Counts go down as faults are served.
+type Faults struct {
+	// Latency delays every REST request.
+	Latency time.Duration
+	// RateLimitNext answers the next N REST requests 429, code 20429.
+	RateLimitNext int
+	// FailNext answers the next N REST requests 500, code 20500.
+	FailNext int
+	// TakeOnBuy answers the next N buys 400, code 21422, and takes the
+	// number off sale, as if sold to someone else between search and buy.
+	TakeOnBuy int
+	// ExhaustAreaCodes have nothing for sale.
+	ExhaustAreaCodes []string
+}
+
+// faultsJSON is Faults on the wire, with the latency as Go duration text.
+type faultsJSON struct {
+	Latency          string   `json:"latency,omitempty"`
+	RateLimitNext    int      `json:"rate_limit_next,omitempty"`
+	FailNext         int      `json:"fail_next,omitempty"`
+	TakeOnBuy        int      `json:"take_on_buy,omitempty"`
+	ExhaustAreaCodes []string `json:"exhaust_area_codes,omitempty"`
+}
+
+// MarshalJSON writes the latency as text such as "250ms".
+func (f Faults) MarshalJSON() ([]byte, error) {
+	w := faultsJSON{
+		RateLimitNext: f.RateLimitNext, FailNext: f.FailNext, TakeOnBuy: f.TakeOnBuy,
+		ExhaustAreaCodes: f.ExhaustAreaCodes,
+	}
+	if f.Latency != 0 {
+		w.Latency = f.Latency.String()
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (f *Faults) UnmarshalJSON(b []byte) error {
+	var w faultsJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	var latency time.Duration
+	if w.Latency != "" {
+		d, err := time.ParseDuration(w.Latency)
+		if err != nil {
+			return fmt.Errorf("latency: %w", err)
+		}
+		latency = d
+	}
+	*f = Faults{
+		Latency: latency, RateLimitNext: w.RateLimitNext, FailNext: w.FailNext, TakeOnBuy: w.TakeOnBuy,
+		ExhaustAreaCodes: w.ExhaustAreaCodes,
+	}
+	return nil
+}
+
+func (f Faults) clone() Faults {
+	f.ExhaustAreaCodes = slices.Clone(f.ExhaustAreaCodes)
+	return f
+}
+
+// SetFaults replaces the faults in force.
+func (s *Server) SetFaults(f Faults) {
+	f = f.clone()
+	exhausted := make(map[string]bool, len(f.ExhaustAreaCodes))
+	for _, ac := range f.ExhaustAreaCodes {
+		exhausted[ac] = true
+	}
+	s.fmu.Lock()
+	s.faults, s.exhausted = f, exhausted
+	s.fmu.Unlock()
+}
+
+// Faults returns the faults in force, with what is left of their counts.
+func (s *Server) Faults() Faults {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	return s.faults.clone()
+}
+
+func (s *Server) latency() time.Duration {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	return s.faults.Latency
+}
+
+// requestFault takes the next rate-limit or failure fault, if one is due.
+func (s *Server) requestFault() *Error {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	switch {
+	case s.faults.RateLimitNext > 0:
+		s.faults.RateLimitNext--
+		s.stats.rateLimited.Add(1)
+		return apiError(http.StatusTooManyRequests, codeRateLimited, "Too Many Requests")
+	case s.faults.FailNext > 0:
+		s.faults.FailNext--
+		s.stats.failed.Add(1)
+		return apiError(http.StatusInternalServerError, codeInternal, "Internal Server Error")
+	}
+	return nil
+}
+
+// takeOnBuy reports whether this buy loses its number to someone else.
+func (s *Server) takeOnBuy() bool {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	if s.faults.TakeOnBuy > 0 {
+		s.faults.TakeOnBuy--
+		return true
+	}
+	return false
+}
+
+func (s *Server) isExhausted(ac string) bool {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	return s.exhausted[ac]
+}
