@@ -6,11 +6,20 @@ import (
 	"net/http"
 )
 
-// ErrNotOwned: the account does not hold the number.
-var ErrNotOwned = errors.New("the account does not hold that number")
+// Errors of the call simulator, for callers to branch on with errors.Is.
+var (
+	// ErrBadNumber: To or From is not an E.164 phone number.
+	ErrBadNumber = errors.New("not an E.164 phone number")
+	// ErrNotOwned: the account does not hold the number.
+	ErrNotOwned = errors.New("the account does not hold that number")
+	// ErrNoCall: no call with that SID is remembered.
+	ErrNoCall = errors.New("no such call")
+	// ErrClosed: the stand-in has been closed.
+	ErrClosed = errors.New("the stand-in is closed")
+)
 
 // Error is Twilio's JSON error answer. The stand-in answers every failed
-// request with one.
+// request with one, and Client returns the one it got.
 type Error struct {
 	Code     int    `json:"code"`
 	Message  string `json:"message"`
@@ -39,6 +48,7 @@ const (
 	codeNotFound         = 20404
 	codeRateLimited      = 20429
 	codeInternal         = 20500
+	codeUnavailable      = 20503
 	codeBadPhoneNumber   = 21421
 	codeNumberTaken      = 21422
 	codeBadAreaCode      = 21451

@@ -3,6 +3,7 @@ package standin
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"time"
@@ -22,22 +23,60 @@ type Faults struct {
 	TakeOnBuy int
 	// ExhaustAreaCodes have nothing for sale.
 	ExhaustAreaCodes []string
+	// Callees says how the destinations of <Dial> behave, by E.164
+	// number. Destinations not listed answer at the first ring.
+	Callees map[string]Callee
+}
+
+// Callee is how a dialled destination answers.
+type Callee struct {
+	// Answer is CalleeAnswers (the default), CalleeNoAnswer, CalleeBusy or
+	// CalleeFails.
+	Answer string `json:"answer,omitempty"`
+	// AfterRings is when it answers; 0 means 1. A ring is 6 s, so a
+	// callee that would answer after the <Dial> timeout does not answer.
+	AfterRings int `json:"after_rings,omitempty"`
+	// TalkSeconds is how long the bridged call lasts; 0 means 42.
+	TalkSeconds int `json:"talk_seconds,omitempty"`
+}
+
+// What a Callee does when rung.
+const (
+	CalleeAnswers  = "answer"
+	CalleeNoAnswer = "no-answer"
+	CalleeBusy     = "busy"
+	CalleeFails    = "failed"
+)
+
+// ringSeconds is one North American ring cycle.
+const ringSeconds = 6
+
+func (c Callee) rings() int {
+	return max(c.AfterRings, 1)
+}
+
+func (c Callee) talk() int {
+	if c.TalkSeconds <= 0 {
+		return 42
+	}
+	return c.TalkSeconds
 }
 
 // faultsJSON is Faults on the wire, with the latency as Go duration text.
 type faultsJSON struct {
-	Latency          string   `json:"latency,omitempty"`
-	RateLimitNext    int      `json:"rate_limit_next,omitempty"`
-	FailNext         int      `json:"fail_next,omitempty"`
-	TakeOnBuy        int      `json:"take_on_buy,omitempty"`
-	ExhaustAreaCodes []string `json:"exhaust_area_codes,omitempty"`
+	Latency          string            `json:"latency,omitempty"`
+	RateLimitNext    int               `json:"rate_limit_next,omitempty"`
+	FailNext         int               `json:"fail_next,omitempty"`
+	TakeOnBuy        int               `json:"take_on_buy,omitempty"`
+	ExhaustAreaCodes []string          `json:"exhaust_area_codes,omitempty"`
+	Callees          map[string]Callee `json:"callees,omitempty"`
 }
 
 // MarshalJSON writes the latency as text such as "250ms".
 func (f Faults) MarshalJSON() ([]byte, error) {
 	w := faultsJSON{
 		RateLimitNext: f.RateLimitNext, FailNext: f.FailNext, TakeOnBuy: f.TakeOnBuy,
-		ExhaustAreaCodes: f.ExhaustAreaCodes,
+		ExhaustAreaCodes: f.ExhaustAreaCodes, Callees: f.Callees,
 	}
 	if f.Latency != 0 {
 		w.Latency = f.Latency.String()
@@ -61,13 +100,14 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	}
 	*f = Faults{
 		Latency: latency, RateLimitNext: w.RateLimitNext, FailNext: w.FailNext, TakeOnBuy: w.TakeOnBuy,
-		ExhaustAreaCodes: w.ExhaustAreaCodes,
+		ExhaustAreaCodes: w.ExhaustAreaCodes, Callees: w.Callees,
 	}
 	return nil
 }
 
 func (f Faults) clone() Faults {
 	f.ExhaustAreaCodes = slices.Clone(f.ExhaustAreaCodes)
+	f.Callees = maps.Clone(f.Callees)
 	return f
 }
 
@@ -128,4 +168,10 @@ func (s *Server) isExhausted(ac string) bool {
 	s.fmu.Lock()
 	defer s.fmu.Unlock()
 	return s.exhausted[ac]
+}
+
+func (s *Server) callee(e164 string) Callee {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	return s.faults.Callees[e164]
 }

@@ -1,14 +1,16 @@
 // Package standin is a Twilio stand-in: the REST API dni uses to buy and
 // manage numbers, spoken as Twilio speaks it so that the real twilio-go
-// client works against it. Tests use it in place of Twilio, and dninode
-// runs it as the sandbox when it has no Twilio credentials.
+// client works against it, and a call simulator that calls dni's webhooks
+// as Twilio would. Tests use it in place of Twilio, and dninode runs it as
+// the sandbox when it has no Twilio credentials.
 //
 // It sells fictional numbers only: +1 AAA 555 0100 to 0199 in every valid
 // area code. Faults (latency, rate limits, failures, numbers sold under
-// the buyer) can be switched on at run time.
+// the buyer, callees that do not answer) can be switched on at run time.
 package standin
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -33,6 +35,9 @@ type Options struct {
 	StatePath string
 	// Log receives the stand-in's logs; nil discards them.
 	Log *slog.Logger
+	// HTTPClient calls the webhooks; nil means one that, like Twilio,
+	// waits 5 s to connect and 15 s in all.
+	HTTPClient *http.Client
 }
 
 // Server is a Twilio stand-in for one account. Its methods are safe for
@@ -42,6 +47,7 @@ type Server struct {
 	madeCredentials       bool
 	statePath             string
 	log                   *slog.Logger
+	hooks                 *http.Client
 	handler               http.Handler
 
 	mu   sync.Mutex
@@ -52,7 +58,12 @@ type Server struct {
 	exhausted map[string]bool
 
 	stats counters
+	calls callLog
 
+	// Calls run under ctx, cancelled by Close; running counts them.
+	ctx     context.Context
+	cancel  context.CancelFunc
+	running sync.WaitGroup
 	closeMu sync.RWMutex
 	closed  bool
 
@@ -65,10 +76,14 @@ type Server struct {
 func New(opts Options) (*Server, error) {
 	s := &Server{
 		accountSID: opts.AccountSID, authToken: opts.AuthToken,
-		statePath: opts.StatePath, log: opts.Log, held: newHoldings(),
+		statePath: opts.StatePath, log: opts.Log, hooks: opts.HTTPClient,
+		held: newHoldings(), calls: newCallLog(maxCalls),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.hooks == nil {
+		s.hooks = webhookClient()
 	}
 	if opts.StatePath != "" {
 		st, err := s.loadState(opts.StatePath)
@@ -91,14 +106,25 @@ func New(opts Options) (*Server, error) {
 	if err := s.saveLocked(); err != nil {
 		return nil, fmt.Errorf("standin: %w", err)
 	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.handler = s.routes()
 	return s, nil
+}
+
+// webhookClient waits for webhooks as Twilio does, and keeps enough idle
+// connections for hundreds of calls a second to one host.
+func webhookClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 256
+	return &http.Client{Transport: t, Timeout: 15 * time.Second}
 }
 
 // AccountSID returns the account's SID.
 func (s *Server) AccountSID() string { return s.accountSID }
 
-// AuthToken returns the account's auth token.
+// AuthToken returns the account's auth token, which signs the webhooks.
 func (s *Server) AuthToken() string { return s.authToken }
 
 // Handler serves the REST API under /2010-04-01/ and the sandbox's own
@@ -136,7 +162,8 @@ func (s *Server) URL() string {
 	return s.url
 }
 
-// Close stops serving.
+// Close ends the calls under way (their webhooks are abandoned), waits for
+// them and stops serving.
 func (s *Server) Close() error {
 	s.closeMu.Lock()
 	if s.closed {
@@ -145,6 +172,8 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	s.closeMu.Unlock()
+	s.cancel()
+	s.running.Wait()
 	if s.srv != nil {
 		return s.srv.Close()
 	}
@@ -229,6 +258,9 @@ func (s *Server) routes() http.Handler {
 		writeError(w, errNotFound(r.URL.Path))
 	}))
 
+	const box = "/sandbox/Accounts/{AccountSid}"
+	mux.HandleFunc("POST "+box+"/Calls.json", s.sandbox(s.placeCallHTTP))
+	mux.HandleFunc("GET "+box+"/Calls/{Sid}", s.sandbox(s.callHTTP))
 	mux.HandleFunc("GET /sandbox/faults", s.sandbox(s.faultsHTTP))
 	mux.HandleFunc("POST /sandbox/faults", s.sandbox(s.setFaultsHTTP))
 	mux.HandleFunc("GET /sandbox/stats", s.sandbox(func(w http.ResponseWriter, _ *http.Request) {

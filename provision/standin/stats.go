@@ -13,8 +13,9 @@ type Stats struct {
 	Updates     int64 `json:"updates"`
 	Releases    int64 `json:"releases"`
 	RateLimited int64 `json:"rate_limited"`
-	Failed      int64 `json:"failed"`  // answered 500 by FailNext
-	Refused     int64 `json:"refused"` // wrong credentials or account
+	Failed      int64 `json:"failed"`       // answered 500 by FailNext
+	Refused     int64 `json:"refused"`      // wrong credentials or account
+	Calls       int64 `json:"calls_placed"` // simulated calls started
 }
 
 // kind is what a REST request asks for.
@@ -35,6 +36,7 @@ type counters struct {
 	rateLimited atomic.Int64
 	failed      atomic.Int64
 	refused     atomic.Int64
+	calls       atomic.Int64
 }
 
 // Stats returns the counts so far.
@@ -50,5 +52,6 @@ func (s *Server) Stats() Stats {
 		RateLimited: c.rateLimited.Load(),
 		Failed:      c.failed.Load(),
 		Refused:     c.refused.Load(),
+		Calls:       c.calls.Load(),
 	}
 }

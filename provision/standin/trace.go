@@ -1,0 +1,118 @@
+package standin
+
+import (
+	"slices"
+	"sync"
+	"time"
+)
+
+// CallTrace is what happened on a simulated call: what the caller and the
+// agent heard, who was dialled, and every webhook request made.
+type CallTrace struct {
+	SID    string `json:"sid"`
+	To     string `json:"to"`
+	From   string `json:"from"`
+	Status string `json:"status"` // "in-progress" until the call ends
+	// AnsweredBy is the destination the caller was bridged to.
+	AnsweredBy   string    `json:"answered_by,omitempty"`
+	Dialed       []string  `json:"dialed"`        // every <Dial> destination, in order
+	Whisper      []string  `json:"whisper"`       // <Say> texts the agent heard
+	Said         []string  `json:"said"`          // <Say> texts the caller heard
+	DialTimeouts []int     `json:"dial_timeouts"` // each <Dial>'s timeout, seconds
+	Requests     []Webhook `json:"requests"`
+	// Error says why the call failed or stopped early, if it did.
+	Error     string    `json:"error,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+	EndedAt   time.Time `json:"ended_at,omitzero"`
+	// DurationS is the simulated length of the call as Twilio bills it
+	// (CallDuration): 0 unless the caller was answered.
+	DurationS int `json:"duration_s"`
+}
+
+// Ended reports whether the call is over.
+func (t CallTrace) Ended() bool { return t.Status != StatusInProgress }
+
+// Webhook is one request the simulator made to dni.
+type Webhook struct {
+	Kind       string        `json:"kind"` // voice, fallback, whisper, action, redirect or status
+	URL        string        `json:"url"`
+	StatusCode int           `json:"status_code"`     // 0 when no answer came
+	Latency    time.Duration `json:"latency"`         // real time to the answer, nanoseconds
+	Body       string        `json:"body"`            // the answer, cut at 4 KB
+	Error      string        `json:"error,omitempty"` // why it counts as failed
+}
+
+// A call's status, in Twilio's words.
+const (
+	StatusInProgress = "in-progress"
+	StatusCompleted  = "completed"
+	StatusBusy       = "busy"
+	StatusNoAnswer   = "no-answer"
+	StatusFailed     = "failed"
+	StatusCanceled   = "canceled"
+)
+
+func (t CallTrace) clone() CallTrace {
+	t.Dialed = slices.Clone(t.Dialed)
+	t.Whisper = slices.Clone(t.Whisper)
+	t.Said = slices.Clone(t.Said)
+	t.DialTimeouts = slices.Clone(t.DialTimeouts)
+	t.Requests = slices.Clone(t.Requests)
+	return t
+}
+
+// maxCalls is how many calls the stand-in remembers.
+const maxCalls = 10000
+
+// callLog remembers the latest calls, forgetting the oldest past its size.
+type callLog struct {
+	mu    sync.Mutex
+	bySID map[string]*callEntry
+	ring  []string // SIDs in the order placed, oldest at next once full
+	next  int
+}
+
+type callEntry struct {
+	trace CallTrace
+	done  chan struct{} // closed when the call ends
+}
+
+func newCallLog(size int) callLog {
+	return callLog{bySID: make(map[string]*callEntry), ring: make([]string, 0, size)}
+}
+
+func (l *callLog) add(t CallTrace) *callEntry {
+	e := &callEntry{trace: t, done: make(chan struct{})}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.ring) < cap(l.ring) {
+		l.ring = append(l.ring, t.SID)
+	} else {
+		delete(l.bySID, l.ring[l.next])
+		l.ring[l.next] = t.SID
+		l.next = (l.next + 1) % len(l.ring)
+	}
+	l.bySID[t.SID] = e
+	return e
+}
+
+func (l *callLog) get(sid string) (*callEntry, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.bySID[sid]
+	return e, ok
+}
+
+// edit changes a call's trace under the log's lock.
+func (l *callLog) edit(e *callEntry, change func(*CallTrace)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	change(&e.trace)
+}
+
+// snapshot returns a copy of the call's trace.
+func (l *callLog) snapshot(e *callEntry) CallTrace {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return e.trace.clone()
+}
