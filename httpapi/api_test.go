@@ -28,7 +28,7 @@ const browser = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.
 
 // testAPI is one node's HTTP API as its clients reach it.
 type testAPI struct {
-	t     *testing.T
+	t     testing.TB
 	url   string // http://host:port
 	node  *cluster.Node
 	token string // an admin token
@@ -36,7 +36,7 @@ type testAPI struct {
 
 // startAPI runs a single-node cluster serving the API with opt and makes
 // its first admin token.
-func startAPI(t *testing.T, opt httpapi.Options) *testAPI {
+func startAPI(t testing.TB, opt httpapi.Options) *testAPI {
 	t.Helper()
 	addr, node := startNodeWith(t, opt)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -114,7 +114,7 @@ func (a *testAPI) visitor(method, path string, body any, header ...string) reply
 }
 
 // wantStatus fails the test now unless the answer has the status.
-func wantStatus(t *testing.T, r reply, status int) {
+func wantStatus(t testing.TB, r reply, status int) {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("want HTTP %d, got %s", status, r)
@@ -122,7 +122,7 @@ func wantStatus(t *testing.T, r reply, status int) {
 }
 
 // decode reads a JSON answer into v.
-func decode(t *testing.T, r reply, v any) {
+func decode(t testing.TB, r reply, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("answer is not the JSON expected: %v: %s", err, r.body)
@@ -140,7 +140,7 @@ type problem struct {
 
 // wantProblem checks an error answer: its status, a JSON body with an
 // error message, and the field at fault ("" for none).
-func wantProblem(t *testing.T, r reply, status int, field string) problem {
+func wantProblem(t testing.TB, r reply, status int, field string) problem {
 	t.Helper()
 	wantStatus(t, r, status)
 	var p problem

@@ -60,7 +60,7 @@ func newestFirst() []string {
 	return out
 }
 
-func startCallScene(t *testing.T) *callScene {
+func startCallScene(t testing.TB) *callScene {
 	t.Helper()
 	a := startAPI(t, httpapi.Options{})
 	n := numbersFrom(123, 4)

@@ -19,7 +19,7 @@ import (
 // clusterNode starts node id of a cluster whose data lives under dir, Raft
 // and HTTP on real sockets, its server with a metrics registry of its own.
 // tune adjusts its configuration (Join, NoBootstrap).
-func clusterNode(t *testing.T, dir, id string, tune func(*cluster.Config)) *testAPI {
+func clusterNode(t testing.TB, dir, id string, tune func(*cluster.Config)) *testAPI {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -50,7 +50,7 @@ func clusterNode(t *testing.T, dir, id string, tune func(*cluster.Config)) *test
 // startThreeNodes runs a three-node cluster in this process: n1 bootstraps,
 // n2 and n3 join it through its HTTP API. It returns once every node knows
 // every other and the first admin token, which each node's client carries.
-func startThreeNodes(t *testing.T) []*testAPI {
+func startThreeNodes(t testing.TB) []*testAPI {
 	t.Helper()
 	dir := t.TempDir()
 	first := clusterNode(t, dir, "n1", nil)
@@ -75,7 +75,7 @@ func startThreeNodes(t *testing.T) []*testAPI {
 }
 
 // waitFor waits up to 10 s for cond.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
@@ -86,7 +86,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func leaderOf(t *testing.T, nodes []*testAPI) (leader *testAPI, followers []*testAPI) {
+func leaderOf(t testing.TB, nodes []*testAPI) (leader *testAPI, followers []*testAPI) {
 	t.Helper()
 	for _, n := range nodes {
 		if n.node.IsLeader() {
@@ -103,7 +103,7 @@ func leaderOf(t *testing.T, nodes []*testAPI) (leader *testAPI, followers []*tes
 
 // catchUp waits until every node has applied what the leader has. (Not
 // with Node.CatchUp: see TestTheLeaderIsStillReadyAfterABackup.)
-func catchUp(t *testing.T, nodes []*testAPI) {
+func catchUp(t testing.TB, nodes []*testAPI) {
 	t.Helper()
 	leader, _ := leaderOf(t, nodes)
 	index := leader.node.FSM().AppliedIndex()

@@ -21,14 +21,14 @@ import (
 const secret = "s3cret"
 
 // startNode runs a single-node cluster with its HTTP API on a real socket.
-func startNode(t *testing.T) (addr string, node *cluster.Node) {
+func startNode(t testing.TB) (addr string, node *cluster.Node) {
 	t.Helper()
 	return startNodeWith(t, httpapi.Options{})
 }
 
 // startNodeWith is startNode serving with opt; the cluster secret and a
 // metrics registry of the server's own are filled in.
-func startNodeWith(t *testing.T, opt httpapi.Options) (addr string, node *cluster.Node) {
+func startNodeWith(t testing.TB, opt httpapi.Options) (addr string, node *cluster.Node) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -61,7 +61,7 @@ func startNodeWith(t *testing.T, opt httpapi.Options) (addr string, node *cluste
 	return ln.Addr().String(), node
 }
 
-func get(t *testing.T, url string, header ...string) (int, string) {
+func get(t testing.TB, url string, header ...string) (int, string) {
 	t.Helper()
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)

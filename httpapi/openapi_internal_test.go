@@ -31,7 +31,7 @@ type openAPIParameter struct {
 
 // documentedRoutes reads openapi.json from disk (the file the server
 // embeds) into its operations by "METHOD /path".
-func documentedRoutes(t *testing.T) (map[string]openAPIOperation, []byte) {
+func documentedRoutes(t testing.TB) (map[string]openAPIOperation, []byte) {
 	t.Helper()
 	raw, err := os.ReadFile("openapi.json")
 	if err != nil {

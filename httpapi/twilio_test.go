@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -31,14 +32,14 @@ import (
 // the real twilio-go client, and the stand-in sends each call's webhooks,
 // signed, to the public URL: a load balancer in front of the nodes.
 type phoneLine struct {
-	t     *testing.T
+	t     testing.TB
 	sb    *standin.Server
 	lb    *balancer
 	nodes []*testAPI
 	srvs  map[*testAPI]*httpapi.Server
 }
 
-func startPhoneLine(t *testing.T, size int) *phoneLine {
+func startPhoneLine(t testing.TB, size int) *phoneLine {
 	t.Helper()
 	sb, err := standin.New(standin.Options{})
 	if err != nil {
@@ -150,7 +151,7 @@ type balancer struct {
 	next     atomic.Int64
 }
 
-func startBalancer(t *testing.T) *balancer {
+func startBalancer(t testing.TB) *balancer {
 	b := &balancer{}
 	srv := httptest.NewServer(http.HandlerFunc(b.serve))
 	t.Cleanup(srv.Close)
@@ -190,7 +191,7 @@ func (b *balancer) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // wantWellFormedTwiML checks that every answer dni gave the call is XML.
-func wantWellFormedTwiML(t *testing.T, trace standin.CallTrace) {
+func wantWellFormedTwiML(t testing.TB, trace standin.CallTrace) {
 	t.Helper()
 	for _, h := range trace.Requests {
 		if h.StatusCode != http.StatusOK {
@@ -381,4 +382,69 @@ func TestCallsDuringALeaderElectionAreAnsweredAndRecorded(t *testing.T) {
 			return done == len(traces)
 		})
 	}
+}
+
+// BenchmarkCallWebhooks places simulated calls through the stand-in, 32 at a
+// time, against three nodes behind the balancer, and reports how fast dni
+// answers Twilio: every webhook of every call (voice, whisper, dial
+// action, status), as calls per second and latency percentiles.
+func BenchmarkCallWebhooks(b *testing.B) {
+	pl := startPhoneLine(b, 3)
+	leader, _ := leaderOf(b, pl.nodes)
+	p := pl.activePool(leader, map[string]any{"size": 50, "whisper": true})
+	var numbers []string
+	for i := range 50 {
+		numbers = append(numbers, leader.visit(p.Key, map[string]any{"url": fmt.Sprintf("https://shop.example/?utm_campaign=c%d&gclid=g%d", i%5, i)}).Number)
+	}
+	catchUp(b, pl.nodes)
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		voice     []time.Duration
+		failed    atomic.Int64
+		next      atomic.Int64
+	)
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			ctx := context.Background()
+			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+				sid, err := pl.sb.PlaceCall(ctx, numbers[i%int64(len(numbers))], "+12125550300")
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				trace, err := pl.sb.WaitCall(ctx, sid)
+				if err != nil || trace.Status != standin.StatusCompleted {
+					failed.Add(1)
+					continue
+				}
+				mu.Lock()
+				for _, h := range trace.Requests {
+					latencies = append(latencies, h.Latency)
+					if h.Kind == "voice" {
+						voice = append(voice, h.Latency)
+					}
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if failed.Load() > 0 {
+		b.Fatalf("%d of %d calls failed", failed.Load(), b.N)
+	}
+	slices.Sort(latencies)
+	slices.Sort(voice)
+	pct := func(d []time.Duration, q float64) float64 {
+		return float64(d[min(len(d)-1, int(q*float64(len(d))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "calls/s")
+	b.ReportMetric(pct(latencies, 0.50), "webhook-p50-ms")
+	b.ReportMetric(pct(latencies, 0.99), "webhook-p99-ms")
+	b.ReportMetric(pct(voice, 0.99), "voice-p99-ms")
 }
