@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -725,9 +726,58 @@ func TestTheDefaultNodeStartsWithNoFlags(t *testing.T) {
 	}
 	checkAcked(t, decodeState(t, b), &a)
 
+	// With no Twilio credentials it runs the sandbox: a new pool gets its
+	// numbers from it, and a simulated call is forwarded and attributed.
+	if out := p.output(); !strings.Contains(out, "sandbox: no Twilio credentials") {
+		t.Fatalf("stdout does not announce the sandbox:\n%s", out)
+	}
+	st := allocator.Settings{Name: "bought", Size: 4, SwapTarget: "(415) 555-0100", ForwardTo: []string{"+14155550100"}, AreaCode: "628", Whisper: true}.WithDefaults()
+	c.mustCommand(p, &fsm.CreatePool{ID: "bought", Key: "key-bought", Settings: st, At: time.Now()})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		b, err := c.client.Backup(context.Background(), addrs[0])
+		if err == nil && decodeState(t, b).Pool("bought").Status() == allocator.PoolActive {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the sandbox never filled the pool (last error %v)", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	visit := postVisit(t, addrs[0], `{"pool":"key-bought","url":"https://shop.example/?utm_campaign=spring&gclid=G"}`)
+	if !strings.HasPrefix(visit, "+1628") {
+		t.Fatalf("the visit got %q, not a number from area code 628", visit)
+	}
+	out = runBinary(t, p.dir, []string{"DNI_ADDR=" + addrs[0]}, "call", visit)
+	for _, want := range []string{"completed, answered by +14155550100", `the agent heard: "Call from Google Ads"`, `recorded: from Google Ads, match live, campaign "spring"`} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("dninode call %s:\n%s\nwant %q", visit, out, want)
+		}
+	}
+
 	if code := p.terminate(); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM, want 0", code)
 	}
+}
+
+// postVisit starts a visit as the snippet would and returns its number.
+func postVisit(t *testing.T, addr, body string) string {
+	t.Helper()
+	req, _ := http.NewRequest("POST", "http://"+addr+"/v1/visits", strings.NewReader(body))
+	req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v struct {
+		Number string `json:"number"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("visit: HTTP %d, %v", resp.StatusCode, err)
+	}
+	return v.Number
 }
 
 // runBinary runs an operator command and returns its stdout; it fails the
