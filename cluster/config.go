@@ -21,7 +21,7 @@ type Config struct {
 	DataDir string // raft log, stable store and snapshots live here
 
 	RaftAddr      string // where the Raft transport listens
-	RaftAdvertise string // where other nodes reach it; RaftAddr if empty
+	RaftAdvertise string // where other nodes reach it; RaftAddr if empty; a host name is recorded as is and resolved at every dial
 	HTTPAdvertise string // where other nodes and operators reach this node's HTTP API
 	Bootstrap     bool   // start a new cluster with this node as its only voter
 	// NoBootstrap: a node with no state and nothing to join waits for an

@@ -170,9 +170,16 @@ func (n *Node) openRaft() error {
 	if err != nil {
 		return fmt.Errorf("snapshot store: %w", err)
 	}
-	if n.cfg.Stream != nil {
+	switch {
+	case n.cfg.Stream != nil:
 		n.trans = raft.NewNetworkTransportWithLogger(n.cfg.Stream, 3, 10*time.Second, logger)
-	} else {
+	case isHostName(n.cfg.RaftAdvertise):
+		stream, err := listenNamed(n.cfg.RaftAddr, n.cfg.RaftAdvertise)
+		if err != nil {
+			return fmt.Errorf("raft transport: %w", err)
+		}
+		n.trans = raft.NewNetworkTransportWithLogger(stream, 3, 10*time.Second, logger)
+	default:
 		var advertise net.Addr
 		if n.cfg.RaftAdvertise != n.cfg.RaftAddr {
 			if advertise, err = net.ResolveTCPAddr("tcp", n.cfg.RaftAdvertise); err != nil {
