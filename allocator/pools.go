@@ -1,6 +1,7 @@
 package allocator
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -129,6 +130,63 @@ func (s *State) shrink(p *Pool, k int, at int64) []*Number {
 	}
 	for ; k > 0; k-- {
 		out = append(out, s.retire(p, p.oldestHolder(), at, EndShrunk))
+	}
+	return out
+}
+
+// ShrinkOrder lists the pool's numbers in service in the order a smaller
+// size takes them out of service (shrink): free numbers first, never-held
+// ones ahead of the rest and then the longest free, then held ones by their
+// holder's oldest heartbeat. It is the preview the admin pages show before
+// a marketer saves a smaller size.
+//
+// Any goroutine may call it: it reads the lines and times readers may read,
+// not the free list, which belongs to the apply path, so a write under way
+// may change the order before the shrink is applied.
+func (p *Pool) ShrinkOrder() []*Number {
+	type line struct {
+		n        *Number
+		i        int
+		group    int   // 0 free and never held, 1 free, 2 held
+		at, left int64 // group 1: when freed and when its last visitor was seen; group 2: its holder's last heartbeat
+	}
+	var lines []line
+	for i := range p.numbers {
+		n := p.numbers[i].Load()
+		if n == nil {
+			continue
+		}
+		l := line{n: n, i: i}
+		switch {
+		case p.holders[i].Load() != nil:
+			l.group, l.at = 2, p.seen[i].Load()
+		case n.lastAssigned.Load() == 0:
+			l.group, l.at = 0, int64(n.seq)
+		default:
+			// Expire frees numbers in the order their visitors left, all at
+			// the same time: the visitor's last heartbeat breaks the tie.
+			l.group, l.at = 1, n.lastFreed.Load()
+			if t := n.last.Load(); t != nil {
+				l.left = t.Visit.seen.Load()
+			}
+		}
+		lines = append(lines, l)
+	}
+	slices.SortFunc(lines, func(a, b line) int {
+		if c := cmp.Compare(a.group, b.group); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.at, b.at); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.left, b.left); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.i, b.i)
+	})
+	out := make([]*Number, len(lines))
+	for i, l := range lines {
+		out[i] = l.n
 	}
 	return out
 }
