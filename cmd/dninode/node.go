@@ -25,6 +25,7 @@ type nodeOptions struct {
 	httpAddr   string
 	secret     string
 	adminToken string
+	firstNode  string // the node that bootstraps, where every node has the same --join
 	http       httpapi.Options
 	twilio     twilioOptions
 	logLevel   slog.Level
@@ -82,6 +83,7 @@ func registerNodeFlags(f *flags, o *nodeOptions) *string {
 	f.stringVar(&c.RaftAdvertise, "raft-advertise", "", "host:port other nodes reach Raft on (default: --raft-addr)")
 	f.stringVar(&c.DataDir, "data-dir", "./dni-data", "directory for the Raft log, snapshots, the node id and the cluster secret")
 	f.listVar(&c.Join, "join", "HTTP addresses of nodes of the cluster to join, comma-separated or repeated; ignored once the node has state")
+	f.stringVar(&o.firstNode, "first-node", "", "id of the node that starts the cluster when every node is given the same --join (a StatefulSet's pod -0): that node ignores --join, the others join")
 	f.boolVar(&c.Bootstrap, "bootstrap", "start a new cluster with this node as its only voter (a node with no --join does so anyway, unless --no-bootstrap)")
 	f.boolVar(&c.NoBootstrap, "no-bootstrap", "with no state and no --join, wait for an operator to add this node (dninode add-node) instead of starting a cluster")
 	f.boolVar(&c.JoinAsNonvoter, "nonvoter", "join as a non-voter: it replicates and serves, but does not vote")
@@ -146,6 +148,9 @@ func (o *nodeOptions) validate() error {
 	}
 	if c.Bootstrap && c.NoBootstrap {
 		bad("--bootstrap and --no-bootstrap exclude each other")
+	}
+	if o.firstNode != "" && len(c.Join) == 0 {
+		bad("--first-node %s says which node does not join: it needs the --join the others use", o.firstNode)
 	}
 	if c.JoinAsNonvoter && len(c.Join) == 0 {
 		bad("--nonvoter says how to join: it needs --join")
@@ -222,6 +227,9 @@ func runNode(ctx context.Context, o nodeOptions, stdout, stderr io.Writer) error
 		return err
 	}
 	cfg.NodeID = id
+	if id == o.firstNode {
+		cfg.Join = nil
+	}
 	secret, secretPath, err := resolveSecret(cfg.DataDir, o.secret, len(cfg.Join) > 0)
 	if err != nil {
 		return err

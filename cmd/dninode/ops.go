@@ -38,6 +38,7 @@ var commands = []command{
 	{"peers-json", "--out FILE ID=RAFTADDR ...", "write the raft/peers.json that recovers a cluster which lost its quorum", peersJSONCmd},
 	{"call", "[--from CALLER] TRACKING-NUMBER", "sandbox: place a simulated call to a tracking number and show how it was forwarded and attributed", callCmd},
 	{"sandbox", "[--listen HOST:PORT] [--state FILE]", "run the Twilio stand-in on its own, for the nodes of a sandbox cluster to share", sandboxCmd},
+	{"health", "[--addr HOST:PORT] [--live]", "exit 0 if the node is ready (or, with --live, serves), 1 if not: a container's health check", healthCmd},
 }
 
 // opEnv is what every command runs with.

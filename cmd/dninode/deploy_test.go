@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/dni-dev/dni/httpapi"
+)
+
+// A StatefulSet or a compose file gives every node the same settings: the
+// same --join and --first-node. The named node starts the cluster, the
+// others join it, whatever order they start in, and the health check says
+// which of them serve.
+func TestNodesGivenTheSameJoinAndFirstNodeFormOneCluster(t *testing.T) {
+	c := &procCluster{t: t, secret: randomSecret(t)}
+	c.client = httpapi.NewClient(c.secret)
+	addrs := freeAddrs(t, 6)
+	for i := range 3 {
+		name := fmt.Sprintf("n%d", i+1)
+		args := append(slices.Clone(fastFlags), "--node-id", name, "--http-addr", addrs[2*i], "--raft-addr", addrs[2*i+1],
+			"--data-dir", filepath.Join(t.TempDir(), "data"))
+		env := []string{"DNI_CLUSTER_SECRET=" + c.secret, "DNI_JOIN=" + addrs[0], "DNI_FIRST_NODE=n1"}
+		c.nodes = append(c.nodes, newProc(t, name, addrs[2*i], args, env))
+	}
+	// The joiners first: they wait for the first node.
+	for _, p := range slices.Backward(c.nodes) {
+		p.start()
+	}
+	for _, p := range c.nodes {
+		c.waitReady(p)
+	}
+	c.waitMembers(3)
+
+	for _, p := range c.nodes {
+		runBinary(t, "", nil, "health", "--addr", p.httpAddr)
+	}
+	n3 := c.node("n3")
+	// As a container's HEALTHCHECK runs it: no --addr, the node's environment.
+	_, port, _ := net.SplitHostPort(n3.httpAddr)
+	runBinary(t, "", []string{"DNI_HTTP_ADDR=0.0.0.0:" + port}, "health", "--live")
+	n3.kill()
+	cmd := exec.Command(binary, "health", "--addr", n3.httpAddr)
+	cmd.Env = childEnv(nil)
+	if out, err := cmd.CombinedOutput(); cmd.ProcessState.ExitCode() != 1 {
+		t.Errorf("health of a killed node: %v, exit code %d, want 1:\n%s", err, cmd.ProcessState.ExitCode(), out)
+	}
+}
+
+func TestFirstNodeNeedsTheJoinTheOthersUse(t *testing.T) {
+	var stderr bytes.Buffer
+	if code := run([]string{"--first-node", "n1"}, &stderr, &stderr, env(nil)); code != 2 ||
+		!bytes.Contains(stderr.Bytes(), []byte("--first-node n1 says which node does not join")) {
+		t.Fatalf("exit %d:\n%s", code, stderr.String())
+	}
+}
+
+func TestTheHealthCheckFindsTheNodeFromItsListenAddress(t *testing.T) {
+	for listen, want := range map[string]string{
+		"":                 "127.0.0.1:8080",
+		"0.0.0.0:9000":     "127.0.0.1:9000",
+		":9001":            "127.0.0.1:9001",
+		"[::]:9002":        "127.0.0.1:9002",
+		"10.1.2.3:9003":    "10.1.2.3:9003",
+		"127.0.0.1:0":      "127.0.0.1:8080",
+		"node1.local:9004": "node1.local:9004",
+	} {
+		vars := map[string]string{}
+		if listen != "" {
+			vars["DNI_HTTP_ADDR"] = listen
+		}
+		if got := localAddr(env(vars)); got != want {
+			t.Errorf("DNI_HTTP_ADDR=%q: health asks %s, want %s", listen, got, want)
+		}
+	}
+}
