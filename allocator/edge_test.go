@@ -312,6 +312,49 @@ func TestExpireFreesNumbersInTheOrderTheirVisitorsLeft(t *testing.T) {
 	}
 }
 
+func TestRandomAllocationPicksByTheVisitAndLRUTakesTheNumberFreeLongest(t *testing.T) {
+	// Four numbers, freed in the order 3, 1, 0, 2: LRU hands out 3 first,
+	// the number whose caller is least likely still to call.
+	freed := func(edit func(*Settings)) *State {
+		s := edgeState(t, 4, edit)
+		for i := range 4 {
+			mustAssign(t, s, i+1, "k1", sec(1))
+		}
+		for i, v := range []int{4, 2, 1, 3} {
+			s.Touch([]VisitID{vid(v)}, sec(float64(10+i)))
+		}
+		if n := s.Expire(sec(400)); n != 4 {
+			t.Fatalf("expired %d, want 4", n)
+		}
+		return s
+	}
+	lru := freed(nil)
+	for v := 10; v < 14; v++ {
+		if a := mustAssign(t, lru, v, "k1", sec(401)); numberOf(a) != e164(1, []int{3, 1, 0, 2}[v-10]) {
+			t.Fatalf("LRU gave visit %d %s", v, numberOf(a))
+		}
+	}
+
+	// Random: the visit's id alone decides, so every replica agrees, and
+	// across visits every free number comes up, the one freed last too.
+	random := func(s *Settings) { s.Allocation = AllocateRandom }
+	got := map[string]bool{}
+	for v := 10; v < 60; v++ {
+		a, b := freed(random), freed(random)
+		na, nb := numberOf(mustAssign(t, a, v, "k1", sec(401))), numberOf(mustAssign(t, b, v, "k1", sec(401)))
+		if na != nb || na == "" {
+			t.Fatalf("visit %d got %q and %q from two identical states", v, na, nb)
+		}
+		if err := a.Verify(); err != nil {
+			t.Fatal(err)
+		}
+		got[na] = true
+	}
+	if len(got) != 4 {
+		t.Fatalf("random allocation only ever picked %v", got)
+	}
+}
+
 func TestShrinkRetiresInTheDocumentedOrder(t *testing.T) {
 	s := edgeState(t, 10, nil)
 	// Visits 1..8 hold lines 0..7; lines 8 and 9 are free and never held.

@@ -187,6 +187,18 @@ func (p *mPool) removeFree(line int) {
 	p.free = slices.Delete(p.free, i, i+1)
 }
 
+// takeFree takes a line off the free list: the front one (LRU), or under
+// random allocation the one at hash modulo the free count.
+func (p *mPool) takeFree(hash uint64) int {
+	i := 0
+	if p.settings.Allocation == AllocateRandom {
+		i = int(hash % uint64(len(p.free)))
+	}
+	line := p.free[i]
+	p.free = slices.Delete(p.free, i, i+1)
+	return line
+}
+
 func (p *mPool) removeNumberless(v *mVisit) {
 	i := slices.Index(p.numberless, v)
 	if i < 0 {
@@ -510,8 +522,7 @@ func (m *model) assign(a Assign) result {
 	var n *mNumber
 	var displaced *mVisit
 	if len(p.free) > 0 {
-		n = p.lines[p.free[0]]
-		p.free = p.free[1:]
+		n = p.lines[p.takeFree(hashVisitID(a.Visit))]
 	} else {
 		line := p.oldestHolderLine()
 		if p.settings.Overflow != OverflowRecycle || line < 0 {
@@ -561,8 +572,7 @@ func (m *model) refresh(r Refresh) result {
 	if len(p.free) == 0 {
 		return visitResult(Full, v, nil)
 	}
-	n := p.lines[p.free[0]]
-	p.free = p.free[1:]
+	n := p.lines[p.takeFree(hashVisitID(VisitID(r.Req)))]
 	p.removeNumberless(v)
 	m.take(n, v, at, nil)
 	v.req = r.Req

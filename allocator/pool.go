@@ -153,6 +153,18 @@ func (p *Pool) idleMillis() int64 {
 	return int64(p.view.Load().settings.IdleTimeout / time.Millisecond)
 }
 
+// freeLine is the free line a new holder takes, or none: the front of the
+// free list, or under AllocateRandom the one the request's hash picks.
+func (p *Pool) freeLine(a Allocation, hash uint64) int8 {
+	line := p.free.head
+	if a == AllocateRandom && p.free.n > 1 {
+		for k := hash % uint64(p.free.n); k > 0; k-- {
+			line = p.free.next[line]
+		}
+	}
+	return line
+}
+
 // freeList is the pool's LRU list of free lines: numbers released go to the
 // back, assignment takes from the front, so the number free the longest is
 // reused first and a late caller most likely still reaches the right visit.

@@ -68,8 +68,8 @@ func (o *op) String() string {
 	switch o.kind {
 	case opCreatePool:
 		c := o.create
-		arg = fmt.Sprintf("id=%s key=%s size=%d overflow=%s tracking=%s idle=%v window=%v at=%d",
-			c.ID, c.Key, c.Settings.Size, c.Settings.Overflow, c.Settings.Tracking,
+		arg = fmt.Sprintf("id=%s key=%s size=%d overflow=%s tracking=%s allocation=%s idle=%v window=%v at=%d",
+			c.ID, c.Key, c.Settings.Size, c.Settings.Overflow, c.Settings.Tracking, c.Settings.Allocation,
 			c.Settings.IdleTimeout, c.Settings.AttributionWindow, c.At.UnixMilli())
 	case opAddNumber:
 		arg = fmt.Sprintf("pool=%s e164=%s owned=%v at=%d", o.add.Pool, o.add.E164, o.add.Owned, o.add.At.UnixMilli())
@@ -90,6 +90,9 @@ func (o *op) String() string {
 		}
 		if pa.AttributionWindow != nil {
 			parts = append(parts, fmt.Sprintf("window=%v", *pa.AttributionWindow))
+		}
+		if pa.Allocation != nil {
+			parts = append(parts, fmt.Sprintf("allocation=%s", *pa.Allocation))
 		}
 		arg = fmt.Sprintf("id=%s req=%x %s at=%d", o.update.ID, o.update.Req[:2], strings.Join(parts, " "), o.update.At.UnixMilli())
 	case opDeletePool:
@@ -440,6 +443,9 @@ func (g *sim) settings() Settings {
 	if g.chance(0.25) {
 		s.Tracking = TrackGCLID
 	}
+	if g.chance(0.3) {
+		s.Allocation = AllocateRandom
+	}
 	return s.WithDefaults()
 }
 
@@ -594,6 +600,13 @@ func (g *sim) updatePool(sized, others bool) op {
 		if g.chance(0.1) {
 			w := time.Duration(60+g.rng.IntN(2400)) * time.Second
 			u.Patch.AttributionWindow = &w
+		}
+		if g.chance(0.1) {
+			a := AllocateLRU
+			if g.chance(0.5) {
+				a = AllocateRandom
+			}
+			u.Patch.Allocation = &a
 		}
 	}
 	return op{kind: opUpdatePool, update: u}
@@ -978,10 +991,11 @@ func oneHolderInModel(m *model) error {
 }
 
 // TestFreshNumberIsTheOneFreeTheLongest: whenever a visit gets a free
-// number (Assign or Refresh), it is the number that has been free the
-// longest. Numbers nobody ever held count as free the longest of all, oldest
-// first. The expectation is an O(n) search over the pool's free numbers, not
-// the model's list, and the State's own LastFreed times must agree with it.
+// number (Assign or Refresh) in an LRU pool, it is the number that has been
+// free the longest. Numbers nobody ever held count as free the longest of
+// all, oldest first. The expectation is an O(n) search over the pool's free
+// numbers, not the model's list, and the State's own LastFreed times must
+// agree with it. Random pools are the model's to check.
 func TestFreshNumberIsTheOneFreeTheLongest(t *testing.T) {
 	forSeeds(t, 30, func(t *testing.T, seed uint64) {
 		r := newRun(t, seed)
@@ -990,7 +1004,9 @@ func TestFreshNumberIsTheOneFreeTheLongest(t *testing.T) {
 			o := r.g.next()
 			var want *mNumber
 			var free []freeNumber
-			if p := r.targetPool(o); p != nil {
+			p := r.targetPool(o)
+			lru := p != nil && p.settings.Allocation == AllocateLRU
+			if lru {
 				for _, n := range p.lines {
 					if n == nil || n.holder != nil {
 						continue
@@ -1002,7 +1018,7 @@ func TestFreshNumberIsTheOneFreeTheLongest(t *testing.T) {
 				free = freeNumbers(r.s.Pool(p.id))
 			}
 			res := r.step(i, o, r.s)
-			if res.Outcome != Fresh {
+			if res.Outcome != Fresh || !lru {
 				continue
 			}
 			fresh++

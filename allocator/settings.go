@@ -30,6 +30,20 @@ const (
 	OverflowNone Overflow = "none"
 )
 
+// Allocation says which free number a new visitor gets.
+type Allocation string
+
+const (
+	// AllocateLRU gives the number that has been free the longest, so a
+	// late caller most likely still reaches the visit that saw it.
+	AllocateLRU Allocation = "lru"
+	// AllocateRandom is for comparison: a random free number, as many
+	// home-grown trackers do; LRU keeps late callers attributable. The
+	// choice comes from the request (a hash of the visit id), never from a
+	// random source, so every replica makes the same one.
+	AllocateRandom Allocation = "random"
+)
+
 // Limits on a pool's settings.
 const (
 	MinPoolSize          = 4
@@ -52,6 +66,7 @@ const (
 	DefaultAttributionWindow = 30 * time.Minute
 	DefaultOverflow          = OverflowRecycle
 	DefaultTracking          = TrackAll
+	DefaultAllocation        = AllocateLRU
 )
 
 // Settings are what a marketer chooses for a pool.
@@ -72,6 +87,8 @@ type Settings struct {
 	AttributionWindow time.Duration
 	// Whisper tells the agent where the caller came from before connecting.
 	Whisper bool
+	// Allocation picks among the free numbers; LRU unless comparing.
+	Allocation Allocation
 }
 
 // WithDefaults fills the settings left at their zero value with defaults.
@@ -91,6 +108,9 @@ func (s Settings) WithDefaults() Settings {
 	}
 	if s.AttributionWindow == 0 {
 		s.AttributionWindow = DefaultAttributionWindow
+	}
+	if s.Allocation == "" {
+		s.Allocation = DefaultAllocation
 	}
 	return s
 }
@@ -165,6 +185,9 @@ func (s *Settings) Validate() error {
 		return invalid("attribution_window_s", "must be whole seconds between %d and %d, got %v",
 			int(MinAttributionWindow/time.Second), int(MaxAttributionWindow/time.Second), s.AttributionWindow)
 	}
+	if s.Allocation != AllocateLRU && s.Allocation != AllocateRandom {
+		return invalid("allocation", "must be %q or %q, got %q", AllocateLRU, AllocateRandom, s.Allocation)
+	}
 	return nil
 }
 
@@ -181,6 +204,7 @@ type Patch struct {
 	IdleTimeout       *time.Duration
 	AttributionWindow *time.Duration
 	Whisper           *bool
+	Allocation        *Allocation
 }
 
 // Apply returns s with the patch's fields replaced.
@@ -217,6 +241,9 @@ func (p *Patch) Apply(s Settings) Settings {
 	}
 	if p.Whisper != nil {
 		s.Whisper = *p.Whisper
+	}
+	if p.Allocation != nil {
+		s.Allocation = *p.Allocation
 	}
 	return s
 }

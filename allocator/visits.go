@@ -46,7 +46,7 @@ func (s *State) Assign(a Assign) (Assignment, error) {
 	if st.Tracking == TrackGCLID && !a.Attribution.GoogleClick() {
 		return Assignment{Outcome: Refused}, nil
 	}
-	outcome, line := Fresh, p.free.head
+	outcome, line := Fresh, p.freeLine(st.Allocation, hashVisitID(a.Visit))
 	var displaced *Visit
 	if line != none {
 		p.free.remove(line)
@@ -111,7 +111,7 @@ func (s *State) Refresh(r Refresh) (Assignment, error) {
 	if v.line != none || v.req == r.Req || p.Deleted() {
 		return Assignment{Outcome: Sticky, Visit: v, Number: v.Number()}, nil
 	}
-	line := p.free.head
+	line := p.freeLine(p.view.Load().settings.Allocation, hashVisitID(VisitID(r.Req)))
 	if line == none {
 		return Assignment{Outcome: Full, Visit: v}, nil
 	}

@@ -234,6 +234,21 @@ func (d *decoder) settings(s *allocator.Settings) {
 	s.Whisper = d.bool()
 }
 
+// laterSettings writes the settings added after the format was first
+// used. They go at the very end of the command or snapshot record that
+// carries the settings, so an entry written before them still decodes:
+// there, a missing allocation reads as the LRU every pool had then.
+func (e *encoder) laterSettings(s *allocator.Settings) {
+	e.string(string(s.Allocation))
+}
+
+func (d *decoder) laterSettings(s *allocator.Settings) {
+	s.Allocation = allocator.DefaultAllocation
+	if d.err == nil && len(d.buf) > 0 {
+		s.Allocation = allocator.Allocation(d.string())
+	}
+}
+
 // int reads a signed setting that validation bounds later: any value a Go
 // int holds on every platform (32 bits) comes back as it was written, so a
 // bad value reaches validation and its clear message, not the decoder.

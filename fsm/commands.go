@@ -107,6 +107,7 @@ func (c *CreatePool) encode(e *encoder) {
 	e.string(c.Key)
 	e.settings(&c.Settings)
 	e.time(c.At)
+	e.laterSettings(&c.Settings)
 }
 
 func decodeCreatePool(d *decoder) *CreatePool {
@@ -115,6 +116,7 @@ func decodeCreatePool(d *decoder) *CreatePool {
 	c.Key = d.string()
 	d.settings(&c.Settings)
 	c.At = d.time()
+	d.laterSettings(&c.Settings)
 	return c
 }
 
@@ -133,7 +135,8 @@ const (
 	patchIdleTimeout
 	patchAttributionWindow
 	patchWhisper
-	patchAll = patchWhisper<<1 - 1
+	patchAllocation
+	patchAll = patchAllocation<<1 - 1
 )
 
 func (c *UpdatePool) encode(e *encoder) {
@@ -149,7 +152,7 @@ func (c *UpdatePool) encode(e *encoder) {
 		{patchAreaCode, p.AreaCode != nil}, {patchSwapTarget, p.SwapTarget != nil},
 		{patchForwardTo, p.ForwardTo != nil}, {patchRings, p.Rings != nil}, {patchOverflow, p.Overflow != nil},
 		{patchIdleTimeout, p.IdleTimeout != nil}, {patchAttributionWindow, p.AttributionWindow != nil},
-		{patchWhisper, p.Whisper != nil},
+		{patchWhisper, p.Whisper != nil}, {patchAllocation, p.Allocation != nil},
 	} {
 		if f.set {
 			mask |= f.bit
@@ -188,6 +191,9 @@ func (c *UpdatePool) encode(e *encoder) {
 	}
 	if p.Whisper != nil {
 		e.bool(*p.Whisper)
+	}
+	if p.Allocation != nil {
+		e.string(string(*p.Allocation))
 	}
 	e.time(c.At)
 }
@@ -234,6 +240,9 @@ func decodeUpdatePool(d *decoder) *UpdatePool {
 	}
 	if mask&patchWhisper != 0 {
 		p.Whisper = ptr(d.bool())
+	}
+	if mask&patchAllocation != 0 {
+		p.Allocation = ptr(allocator.Allocation(d.string()))
 	}
 	c.At = d.time()
 	return c

@@ -71,6 +71,33 @@ func TestEveryCommandSurvivesEncodeAndDecode(t *testing.T) {
 	}
 }
 
+func TestPoolsWrittenBeforeAllocationExistedReadAsLRU(t *testing.T) {
+	st := newCommandGen(1).settings()
+	st.Allocation = allocator.AllocateRandom
+	// The allocation is the last thing written, so cutting it off leaves an
+	// entry as a node without the setting wrote it.
+	old := func(b []byte) []byte { return b[:len(b)-1-len(st.Allocation)] }
+
+	create := Encode(&CreatePool{ID: "p1", Key: "k1", Settings: st, At: time.UnixMilli(1e12)})
+	c, err := Decode(old(create))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.(*CreatePool).Settings.Allocation; got != allocator.AllocateLRU {
+		t.Errorf("an old CreatePool decodes with allocation %q, want lru", got)
+	}
+
+	var e encoder
+	e.poolRecord(&allocator.PoolRecord{Seq: 1, ID: "p1", Key: "k1", Settings: st})
+	var pr allocator.PoolRecord
+	d := decoder{buf: old(e.buf)}
+	d.poolRecord(&pr)
+	d.end()
+	if d.err != nil || pr.Settings.Allocation != allocator.AllocateLRU {
+		t.Errorf("an old pool record decodes with allocation %q (%v), want lru", pr.Settings.Allocation, d.err)
+	}
+}
+
 func TestTwoFSMsFedTheSameLogHaveByteIdenticalSnapshots(t *testing.T) {
 	for seed := uint64(1); seed <= 20; seed++ {
 		entries := logs(newCommandGen(seed).commands(2000), 1)

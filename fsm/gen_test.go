@@ -64,6 +64,9 @@ func (g *commandGen) settings() allocator.Settings {
 	if g.r.IntN(4) == 0 {
 		s.Overflow = allocator.OverflowNone
 	}
+	if g.r.IntN(4) == 0 {
+		s.Allocation = allocator.AllocateRandom
+	}
 	return s.WithDefaults()
 }
 
@@ -129,7 +132,11 @@ func (g *commandGen) next() Command {
 		size := 2 + g.r.IntN(10) // sometimes out of range
 		var req allocator.RequestID
 		req[0], req[1] = byte(g.n), byte(g.n>>8)
-		return &UpdatePool{ID: g.pick(g.pools), Req: req, Patch: allocator.Patch{Size: &size}, At: at}
+		patch := allocator.Patch{Size: &size}
+		if g.r.IntN(5) == 0 {
+			patch.Allocation = ptr([]allocator.Allocation{allocator.AllocateLRU, allocator.AllocateRandom}[g.r.IntN(2)])
+		}
+		return &UpdatePool{ID: g.pick(g.pools), Req: req, Patch: patch, At: at}
 	case op < 92:
 		return &DeletePool{ID: g.pick(g.pools), At: at}
 	case op < 93 && g.r.IntN(2) == 0:

@@ -276,6 +276,7 @@ func (e *encoder) poolRecord(p *allocator.PoolRecord) {
 		e.id(r)
 	}
 	e.byte(p.NextReq)
+	e.laterSettings(&p.Settings)
 }
 
 func (d *decoder) poolRecord(p *allocator.PoolRecord) {
@@ -303,6 +304,7 @@ func (d *decoder) poolRecord(p *allocator.PoolRecord) {
 		p.RecentReqs[i] = d.id()
 	}
 	p.NextReq = d.byte()
+	d.laterSettings(&p.Settings)
 }
 
 func (e *encoder) visitRecord(v *allocator.VisitRecord) {
