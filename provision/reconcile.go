@@ -75,6 +75,10 @@ const tagPrefix = "dni pool "
 // the notice can be cleared once they are dealt with.
 const missingSuffix = " to get a replacement."
 
+// maxNamedMissing is how many of the numbers gone from the account the
+// notice names; it counts the rest, to stay within allocator.MaxNoticeLen.
+const maxNamedMissing = 5
+
 // Config is what a number bought for the pool should be set to.
 func (r *Reconciler) Config(poolID string) NumberConfig {
 	base := strings.TrimRight(r.PublicURL, "/")
@@ -179,8 +183,12 @@ func (r *Reconciler) Sync(ctx context.Context, c Cluster) error {
 		}
 		switch {
 		case len(missing) > 0:
+			named := strings.Join(missing[:min(len(missing), maxNamedMissing)], ", ")
+			if len(missing) > maxNamedMissing {
+				named += fmt.Sprintf(" and %d more", len(missing)-maxNamedMissing)
+			}
 			r.notice(ctx, c, p, fmt.Sprintf("%s %s no longer on the provider account; release %s in dni"+missingSuffix,
-				strings.Join(missing, ", "), plural(len(missing), "is", "are"), plural(len(missing), "it", "them")))
+				named, plural(len(missing), "is", "are"), plural(len(missing), "it", "them")))
 		case strings.HasSuffix(p.Notice(), missingSuffix):
 			r.notice(ctx, c, p, "")
 		}
