@@ -120,7 +120,11 @@ func (r *Reconciler) Run(ctx context.Context, c Cluster) {
 			}
 		}
 		if err == nil {
-			err = r.Pass(ctx, c)
+			var released bool
+			released, err = r.pass(ctx, c)
+			if released {
+				synced = time.Time{} // a number gone from the account may have been dealt with
+			}
 		}
 		switch {
 		case ctx.Err() != nil:
@@ -198,10 +202,16 @@ func (r *Reconciler) Sync(ctx context.Context, c Cluster) error {
 
 // Pass buys what every pool lacks and releases what left service.
 func (r *Reconciler) Pass(ctx context.Context, c Cluster) error {
+	_, err := r.pass(ctx, c)
+	return err
+}
+
+func (r *Reconciler) pass(ctx context.Context, c Cluster) (released bool, err error) {
 	for _, p := range c.State().Pools() {
 		if p.Counts().Releasing > 0 {
+			released = true
 			if err := r.release(ctx, c, p); err != nil {
-				return err
+				return released, err
 			}
 		}
 		if p.Deleted() {
@@ -209,11 +219,11 @@ func (r *Reconciler) Pass(ctx context.Context, c Cluster) error {
 		}
 		if need := p.Settings().Size - p.Counts().Active; need > 0 {
 			if err := r.fill(ctx, c, p, need); err != nil {
-				return err
+				return released, err
 			}
 		}
 	}
-	return nil
+	return released, nil
 }
 
 // release gives back, at the provider, the pool's numbers waiting to be
@@ -230,7 +240,9 @@ func (r *Reconciler) release(ctx context.Context, c Cluster, p *allocator.Pool) 
 				r.metrics.failed(err)
 				return fmt.Errorf("release %s: %w", n.E164, err)
 			}
-			r.metrics.released.Inc()
+			if err == nil {
+				r.metrics.released.Inc() // not when it was gone already
+			}
 		}
 		if err := r.apply(ctx, c, &fsm.ConfirmRelease{E164: n.E164, At: time.Now()}); err != nil {
 			return err
@@ -272,7 +284,9 @@ func (r *Reconciler) fill(ctx context.Context, c Cluster, p *allocator.Pool, nee
 			return fmt.Errorf("search numbers for pool %s: %w", p.ID, err)
 		}
 		bought, err := r.buy(ctx, c, p, found, need)
-		if bought > 0 {
+		// Numbers gone from the account matter more than where new ones
+		// came from: that notice stays until Sync sees them dealt with.
+		if bought > 0 && !strings.HasSuffix(p.Notice(), missingSuffix) {
 			r.notice(ctx, c, p, search.notice)
 		}
 		if err != nil {
