@@ -247,17 +247,17 @@ func TestNumberTakenOnBuyIsNoLongerForSale(t *testing.T) {
 	s.SetFaults(standin.Faults{TakeOnBuy: 1})
 	p := twilioAt(t, s.URL(), provision.TwilioConfig{})
 	ctx := context.Background()
-	if _, err := p.Buy(ctx, "+14155550100", hooksFor("p1")); !errors.Is(err, provision.ErrNumberTaken) {
+	if _, err := p.Buy(ctx, "+14155550199", hooksFor("p1")); !errors.Is(err, provision.ErrNumberTaken) {
 		t.Fatalf("Buy: %v, want ErrNumberTaken", err)
 	}
 	found, err := p.Search(ctx, provision.Query{AreaCode: "415", Limit: 1})
-	if err != nil || len(found) != 1 || found[0].E164 != "+14155550101" {
+	if err != nil || len(found) != 1 || found[0].E164 != "+14155550198" {
 		t.Errorf("Search = %+v, %v; want the next number", found, err)
 	}
-	if _, err := p.Buy(ctx, "+14155550100", hooksFor("p1")); !errors.Is(err, provision.ErrNumberTaken) {
+	if _, err := p.Buy(ctx, "+14155550199", hooksFor("p1")); !errors.Is(err, provision.ErrNumberTaken) {
 		t.Errorf("buying the taken number again: %v, want ErrNumberTaken", err)
 	}
-	if _, err := p.Buy(ctx, "+14155550101", hooksFor("p1")); err != nil {
+	if _, err := p.Buy(ctx, "+14155550198", hooksFor("p1")); err != nil {
 		t.Errorf("Buy of the next number: %v", err)
 	}
 }

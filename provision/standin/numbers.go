@@ -103,7 +103,9 @@ func (s *Server) RemoveNumber(id string) error {
 }
 
 // Inventory: every valid area code sells the 100 fictional numbers
-// +1 AAA 555 0100 to 0199.
+// +1 AAA 555 0100 to 0199, from the top down: examples and tests use the
+// low ones (555-0100) as business numbers, and a demo whose tracking
+// number equals its business number would show no swap.
 const (
 	firstLine = 100
 	lastLine  = 199

@@ -242,7 +242,7 @@ func (s *Server) forSaleLocked(ac string) string {
 	if s.isExhausted(ac) {
 		return ""
 	}
-	for line := firstLine; line <= lastLine; line++ {
+	for line := lastLine; line >= firstLine; line-- {
 		if e := inventoryNumber(ac, line); s.held.forSale(e) {
 			return e
 		}

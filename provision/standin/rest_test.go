@@ -84,7 +84,7 @@ func TestSearchAnswersLikeTwilio(t *testing.T) {
 	}
 	first := nums[0].(map[string]any)
 	for k, want := range map[string]any{
-		"phone_number": "+14155550100", "friendly_name": "(415) 555-0100", "locality": "San Francisco",
+		"phone_number": "+14155550199", "friendly_name": "(415) 555-0199", "locality": "San Francisco",
 		"region": "CA", "iso_country": "US", "latitude": "37.774900", "longitude": "-122.419400",
 	} {
 		if first[k] != want {
@@ -118,7 +118,7 @@ func TestBuyByAreaCodeTakesTheFirstNumberForSaleUntilNoneIsLeft(t *testing.T) {
 	s := startStandin(t, standin.Options{})
 	path := "/2010-04-01/Accounts/" + s.AccountSID() + "/IncomingPhoneNumbers.json"
 	status, body := rawCall(t, s, s.AccountSID(), s.AuthToken(), "POST", path, url.Values{"AreaCode": {"512"}})
-	if status != 201 || body["phone_number"] != "+15125550100" || !strings.HasPrefix(body["sid"].(string), "PN") ||
+	if status != 201 || body["phone_number"] != "+15125550199" || !strings.HasPrefix(body["sid"].(string), "PN") ||
 		body["voice_method"] != "POST" || body["uri"] != strings.TrimSuffix(path, ".json")+"/"+body["sid"].(string)+".json" {
 		t.Fatalf("HTTP %d %v", status, body)
 	}

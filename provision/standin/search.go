@@ -137,7 +137,7 @@ func (s *Server) forSale(codes []string, limit int) []string {
 		if s.isExhausted(ac) {
 			continue
 		}
-		for line := firstLine; line <= lastLine && len(out) < limit; line++ {
+		for line := lastLine; line >= firstLine && len(out) < limit; line-- {
 			if e := inventoryNumber(ac, line); s.held.forSale(e) {
 				out = append(out, e)
 			}
