@@ -78,7 +78,7 @@ func TestANewPoolTakesTheDefaults(t *testing.T) {
 	}
 	if p.Name != "Spring sale" || p.Size != 4 || p.SwapTarget != swapTarget || !slices.Equal(p.ForwardTo, []string{"+14155550100"}) ||
 		p.Tracking != "all" || p.Rings != 5 || p.Overflow != "recycle" || p.IdleTimeoutS != 180 ||
-		p.AttributionWindowS != 1800 || !p.Whisper || p.AreaCode != "" || p.Status != "provisioning" {
+		p.AttributionWindowS != 1800 || !p.Whisper || p.AreaCode != "" || p.Status != "provisioning" || p.Allocation != "lru" {
 		t.Errorf("defaults: %+v", p)
 	}
 	if p.CreatedAt.Before(before) || p.UpdatedAt.Before(p.CreatedAt) {
@@ -91,10 +91,10 @@ func TestANewPoolTakesTheDefaults(t *testing.T) {
 	q := a.createPool(map[string]any{
 		"name": "Brand", "tracking": "gclid", "size": 50, "area_code": "628", "swap_target": "+1 415 555 0199",
 		"forward_to": []string{"+14155550199", "+14155550198"}, "rings": 10, "overflow": "none",
-		"idle_timeout_s": 90, "attribution_window_s": 604800, "whisper": false,
+		"idle_timeout_s": 90, "attribution_window_s": 604800, "whisper": false, "allocation": "random",
 	})
 	if q.Tracking != "gclid" || q.Size != 50 || q.AreaCode != "628" || q.SwapTarget != "+1 415 555 0199" || len(q.ForwardTo) != 2 ||
-		q.Rings != 10 || q.Overflow != "none" || q.IdleTimeoutS != 90 || q.AttributionWindowS != 604800 || q.Whisper {
+		q.Rings != 10 || q.Overflow != "none" || q.IdleTimeoutS != 90 || q.AttributionWindowS != 604800 || q.Whisper || q.Allocation != "random" {
 		t.Errorf("chosen settings: %+v", q)
 	}
 }
@@ -141,6 +141,7 @@ func TestAnInvalidPoolIsRefusedNamingTheField(t *testing.T) {
 		{"forward_to", six},
 		{"rings", 11},
 		{"overflow", "drop"},
+		{"allocation", "fifo"},
 		{"idle_timeout_s", 10},
 		{"idle_timeout_s", -1},
 		{"idle_timeout_s", 86401},
@@ -181,6 +182,7 @@ func TestANewPoolWithAnExplicitZeroSettingIsRefusedNotDefaulted(t *testing.T) {
 		value any
 	}{
 		{"rings", 0}, {"idle_timeout_s", 0}, {"attribution_window_s", 0}, {"tracking", ""}, {"overflow", ""},
+		{"allocation", ""},
 	} {
 		patched := a.admin("PATCH", "/v1/pools/"+p.ID, map[string]any{c.field: c.value})
 		wantProblem(t, patched, http.StatusBadRequest, c.field)

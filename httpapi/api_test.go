@@ -169,6 +169,7 @@ type poolReply struct {
 	IdleTimeoutS       int       `json:"idle_timeout_s"`
 	AttributionWindowS int       `json:"attribution_window_s"`
 	Whisper            bool      `json:"whisper"`
+	Allocation         string    `json:"allocation"`
 	Status             string    `json:"status"`
 	CreatedAt          time.Time `json:"created_at"`
 	UpdatedAt          time.Time `json:"updated_at"`

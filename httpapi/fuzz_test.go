@@ -117,7 +117,7 @@ func routeSeeds(backup []byte) map[string]fuzzSeed {
 		"POST /v1/visits":                   s("/v1/visits", `{"pool":"pk_fuzz","url":"https://shop.example/?utm_source=google&utm_campaign=spring&gclid=G","referrer":"https://www.google.com/","utm_term":"t"}`),
 		"POST /v1/visits/{visit}/heartbeat": s("/v1/visits/"+fuzzVisit+"/heartbeat", ""),
 
-		"POST /v1/pools":                         s("/v1/pools", `{"name":"Ads","size":4,"swap_target":"(415) 555-0100","forward_to":["+14155550100"],"tracking":"gclid","overflow":"none","rings":3,"idle_timeout_s":120,"attribution_window_s":600,"whisper":false,"area_code":"415"}`),
+		"POST /v1/pools":                         s("/v1/pools", `{"name":"Ads","size":4,"swap_target":"(415) 555-0100","forward_to":["+14155550100"],"tracking":"gclid","overflow":"none","rings":3,"idle_timeout_s":120,"attribution_window_s":600,"whisper":false,"area_code":"415","allocation":"random"}`),
 		"GET /v1/pools":                          s("/v1/pools?deleted=true", ""),
 		"GET /v1/pools/{id}":                     s("/v1/pools/pl_fuzz", ""),
 		"PATCH /v1/pools/{id}":                   s("/v1/pools/pl_fuzz", `{"name":"Renamed","size":5,"idle_timeout_s":300}`),

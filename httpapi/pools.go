@@ -29,6 +29,7 @@ type poolJSON struct {
 	IdleTimeoutS       int       `json:"idle_timeout_s"`
 	AttributionWindowS int       `json:"attribution_window_s"`
 	Whisper            bool      `json:"whisper"`
+	Allocation         string    `json:"allocation"`
 	Status             string    `json:"status"`
 	Notice             string    `json:"notice,omitempty"` // the provisioner's, such as numbers bought outside the area code
 	CreatedAt          time.Time `json:"created_at"`
@@ -55,7 +56,7 @@ func poolOut(p *allocator.Pool) poolJSON {
 		ID: p.ID, Key: p.Key, Name: st.Name, Tracking: string(st.Tracking), Size: st.Size,
 		AreaCode: st.AreaCode, SwapTarget: st.SwapTarget, ForwardTo: st.ForwardTo, Rings: st.Rings,
 		Overflow: string(st.Overflow), IdleTimeoutS: int(st.IdleTimeout / time.Second),
-		AttributionWindowS: int(st.AttributionWindow / time.Second), Whisper: st.Whisper,
+		AttributionWindowS: int(st.AttributionWindow / time.Second), Whisper: st.Whisper, Allocation: string(st.Allocation),
 		Status: string(p.Status()), Notice: p.Notice(), CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt(),
 		Stats: poolStats{
 			Numbers: c.Active, Free: c.Free, Releasing: c.Releasing, LiveVisits: c.Live,
@@ -78,6 +79,7 @@ type poolRequest struct {
 	IdleTimeoutS       *int      `json:"idle_timeout_s"`
 	AttributionWindowS *int      `json:"attribution_window_s"`
 	Whisper            *bool     `json:"whisper"`
+	Allocation         *string   `json:"allocation"`
 
 	ID        *string    `json:"id"`
 	Key       *string    `json:"key"`
@@ -115,6 +117,9 @@ func (r *poolRequest) patch() (allocator.Patch, error) {
 	}
 	if r.Overflow != nil {
 		p.Overflow = ptr(allocator.Overflow(*r.Overflow))
+	}
+	if r.Allocation != nil {
+		p.Allocation = ptr(allocator.Allocation(*r.Allocation))
 	}
 	if r.ForwardTo != nil {
 		p.ForwardTo = append([]string{}, *r.ForwardTo...)
