@@ -154,7 +154,15 @@ func (n *Node) propose(entry []byte) (uint64, []fsm.Receipt, error) {
 			}
 			last = err
 		} else if _, addr := n.Leader(); addr != "" {
-			ctx, cancel := context.WithDeadline(n.halt, deadline)
+			// One try waits no longer than it takes to replace a dead
+			// leader: a leader whose host vanished sends no reset, and a
+			// forward stuck on it would hold its batch, and the batches
+			// queued behind it, until the deadline.
+			try := time.Now().Add(n.cfg.HeartbeatTimeout + n.cfg.ElectionTimeout)
+			if try.After(deadline) {
+				try = deadline
+			}
+			ctx, cancel := context.WithDeadline(n.halt, try)
 			index, receipts, err := n.peers.Apply(ctx, addr, entry)
 			cancel()
 			if err == nil {
