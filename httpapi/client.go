@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -33,7 +34,16 @@ func NewClient(secret string) *Client {
 		WriteTimeout:        30 * time.Second,
 		MaxIdleConnDuration: time.Minute,
 		MaxResponseBodySize: maxBody,
+		Dial:                dialNode,
 	}}
+}
+
+// dialNode connects to another node, looking its name up afresh each time:
+// a node restarted in a container or a pod comes back under its name at a
+// new address, which fasthttp's own dialler, caching names for a minute,
+// would not see. A node that is gone must not hold a write for long.
+func dialNode(addr string) (net.Conn, error) {
+	return net.DialTimeout("tcp", addr, 2*time.Second)
 }
 
 var _ cluster.Peers = (*Client)(nil)
