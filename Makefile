@@ -6,7 +6,7 @@ GO        ?= go
 FUZZTIME  ?= 60000x
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run test deps lint unit fuzz bench
+.PHONY: run test deps lint unit fuzz bench image
 
 run:
 	$(GO) run ./cmd/dninode
@@ -23,8 +23,11 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
+# The Docker test in deploy/ builds the image (minutes with a cold build
+# cache) and runs a cluster; beside the other packages' tests on two cores,
+# that can pass go test's default limit of ten minutes.
 unit:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 
 # fuzz runs every fuzz target for FUZZTIME on top of its seed corpus (which
 # the unit tests already run). The budget is a count of inputs, not a
@@ -42,3 +45,8 @@ fuzz:
 # bench runs the benchmarks whose figures the issues ask for.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./allocator ./fsm
+
+# image builds dninode statically and the dni image around it (FROM
+# scratch: nothing is pulled). IMAGE=name:tag picks the tag.
+image:
+	deploy/docker/build.sh
