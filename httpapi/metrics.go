@@ -105,10 +105,14 @@ var (
 	callDesc = prometheus.NewDesc("dni_calls_total", "Calls recorded, by how they matched a visit.", []string{"match"}, nil)
 	idxDesc  = prometheus.NewDesc("dni_applied_index", "Index of the last log entry this node's state includes.", nil, nil)
 	outDesc  = prometheus.NewDesc("dni_outbox_writes", "Writes waiting in this node's outbox for the cluster to take them.", nil, nil)
+	// A cluster with no node at 1 has no leader: the alert operators need
+	// most, and the one raft's own counters cannot say.
+	leadDesc  = prometheus.NewDesc("dni_leader", "1 if this node is the cluster's leader, else 0.", nil, nil)
+	readyDesc = prometheus.NewDesc("dni_ready", "1 if this node knows a leader and has applied the log (/readyz), else 0.", nil, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{liveDesc, freeDesc, utilDesc, waitDesc, callDesc, idxDesc, outDesc} {
+	for _, d := range []*prometheus.Desc{liveDesc, freeDesc, utilDesc, waitDesc, callDesc, idxDesc, outDesc, leadDesc, readyDesc} {
 		ch <- d
 	}
 }
@@ -134,4 +138,13 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(idxDesc, prometheus.GaugeValue, float64(c.node.FSM().AppliedIndex()))
 	ch <- prometheus.MustNewConstMetric(outDesc, prometheus.GaugeValue, float64(c.node.OutboxLen()))
+	ch <- prometheus.MustNewConstMetric(leadDesc, prometheus.GaugeValue, one(c.node.IsLeader()))
+	ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, one(c.node.Ready()))
+}
+
+func one(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
