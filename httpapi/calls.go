@@ -15,7 +15,8 @@ import (
 	"github.com/dni-dev/dni/allocator"
 )
 
-type callJSON struct {
+// Call is a call as the admin API shows it.
+type Call struct {
 	SID         string          `json:"sid"`
 	StartedAt   time.Time       `json:"started_at"`
 	From        string          `json:"from"`
@@ -33,8 +34,8 @@ type callJSON struct {
 	AnsweredBy  string          `json:"answered_by,omitempty"`
 }
 
-func callOut(c *allocator.Call) callJSON {
-	out := callJSON{
+func callOut(c *allocator.Call) Call {
+	out := Call{
 		SID: c.SID, StartedAt: c.StartedAt, From: c.From, To: c.To, Pool: c.PoolID, Match: string(c.Match),
 		Attribution: attributionOut(c.Attribution), Channel: c.Attribution.Channel(), FirstTime: c.FirstTime, Status: string(c.Status),
 		DurationS: int(c.Duration / time.Second), AnsweredBy: c.AnsweredBy,
@@ -51,21 +52,23 @@ func callOut(c *allocator.Call) callJSON {
 	return out
 }
 
-// callFilter is what /v1/calls and /v1/reports/calls select calls by.
-type callFilter struct {
-	pool, source, medium, campaign string
-	from, to                       time.Time // to is exclusive
+// CallFilter selects calls, for /v1/calls, /v1/reports/calls and the admin
+// pages: by pool id, by source, medium and campaign (in any case), and by
+// when they started. Empty fields select everything.
+type CallFilter struct {
+	Pool, Source, Medium, Campaign string
+	From, To                       time.Time // To is exclusive
 }
 
-func parseCallFilter(args *fasthttp.Args) (callFilter, error) {
-	f := callFilter{
-		pool: string(args.Peek("pool")), source: string(args.Peek("source")),
-		medium: string(args.Peek("medium")), campaign: string(args.Peek("campaign")),
+func parseCallFilter(args *fasthttp.Args) (CallFilter, error) {
+	f := CallFilter{
+		Pool: string(args.Peek("pool")), Source: string(args.Peek("source")),
+		Medium: string(args.Peek("medium")), Campaign: string(args.Peek("campaign")),
 	}
 	for _, t := range []struct {
 		name string
 		dst  *time.Time
-	}{{"from", &f.from}, {"to", &f.to}} {
+	}{{"from", &f.From}, {"to", &f.To}} {
 		if v := string(args.Peek(t.name)); v != "" {
 			at, err := time.Parse(time.RFC3339, v)
 			if err != nil {
@@ -74,24 +77,24 @@ func parseCallFilter(args *fasthttp.Args) (callFilter, error) {
 			*t.dst = at
 		}
 	}
-	if !f.from.IsZero() && !f.to.IsZero() && !f.to.After(f.from) {
+	if !f.From.IsZero() && !f.To.IsZero() && !f.To.After(f.From) {
 		return f, fmt.Errorf("to must be after from")
 	}
 	return f, nil
 }
 
-func (f *callFilter) keep(c *allocator.Call) bool {
-	if f.pool != "" && c.PoolID != f.pool {
+func (f *CallFilter) keep(c *allocator.Call) bool {
+	if f.Pool != "" && c.PoolID != f.Pool {
 		return false
 	}
-	if !f.from.IsZero() && c.StartedAt.Before(f.from) || !f.to.IsZero() && !c.StartedAt.Before(f.to) {
+	if !f.From.IsZero() && c.StartedAt.Before(f.From) || !f.To.IsZero() && !c.StartedAt.Before(f.To) {
 		return false
 	}
 	var a allocator.Attribution
 	if c.Attribution != nil {
 		a = *c.Attribution
 	}
-	return matches(f.source, a.Source) && matches(f.medium, a.Medium) && matches(f.campaign, a.Campaign)
+	return matches(f.Source, a.Source) && matches(f.Medium, a.Medium) && matches(f.Campaign, a.Campaign)
 }
 
 func matches(want, got string) bool { return want == "" || strings.EqualFold(want, got) }
@@ -110,9 +113,11 @@ func (s *Server) listCalls(ctx *fasthttp.RequestCtx, _ []string) {
 		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
 		return
 	}
-	state := s.node.State()
+	a := s.Admin(ctx)
 	if wantsCSV(ctx) {
-		s.callsCSV(ctx, state, &f)
+		ctx.SetContentType("text/csv; charset=utf-8")
+		ctx.Response.Header.Set("Content-Disposition", `attachment; filename="calls.csv"`)
+		ctx.SetBody(a.CallsCSV(f))
 		return
 	}
 	limit := defaultCallPage
@@ -124,32 +129,50 @@ func (s *Server) listCalls(ctx *fasthttp.RequestCtx, _ []string) {
 		}
 		limit = n
 	}
-	end := state.CallCount()
+	before := -1
 	if v := args.Peek("cursor"); len(v) > 0 {
 		n, err := strconv.Atoi(string(v))
-		if err != nil || n < 0 || n > end {
+		if err != nil || n < 0 || n > s.node.State().CallCount() {
 			writeError(ctx, fasthttp.StatusBadRequest, "cursor must be a next_cursor this API gave")
 			return
 		}
-		end = n
+		before = n
 	}
-	out := []callJSON{}
-	next := -1
-	state.CallsBefore(end, func(pos int, c *allocator.Call) bool {
-		if len(out) == limit {
-			next = pos + 1
+	page := a.Calls(f, limit, before)
+	out := map[string]any{"calls": page.Calls}
+	if page.Next >= 0 {
+		out["next_cursor"] = strconv.Itoa(page.Next)
+	}
+	writeJSON(ctx, fasthttp.StatusOK, out)
+}
+
+// CallPage is one page of calls, newest first. Next is where the next page
+// starts (the before of Admin.Calls), or -1 after the last page.
+type CallPage struct {
+	Calls []Call
+	Next  int
+}
+
+// Calls returns up to limit calls that f keeps, newest first, from those
+// recorded before position before (a CallPage's Next), or from the newest
+// for -1.
+func (a Admin) Calls(f CallFilter, limit, before int) CallPage {
+	state := a.s.node.State()
+	if before < 0 || before > state.CallCount() {
+		before = state.CallCount()
+	}
+	page := CallPage{Calls: []Call{}, Next: -1}
+	state.CallsBefore(before, func(pos int, c *allocator.Call) bool {
+		if len(page.Calls) == limit {
+			page.Next = pos + 1
 			return false
 		}
 		if f.keep(c) {
-			out = append(out, callOut(c))
+			page.Calls = append(page.Calls, callOut(c))
 		}
 		return true
 	})
-	page := map[string]any{"calls": out}
-	if next >= 0 {
-		page["next_cursor"] = strconv.Itoa(next)
-	}
-	writeJSON(ctx, fasthttp.StatusOK, page)
+	return page
 }
 
 func wantsCSV(ctx *fasthttp.RequestCtx) bool {
@@ -163,11 +186,13 @@ var csvHeader = []string{
 	"answered_by", "first_time", "visit",
 }
 
-func (s *Server) callsCSV(ctx *fasthttp.RequestCtx, state *allocator.State, f *callFilter) {
+// CallsCSV is every call that f keeps, oldest first, as CSV with a header
+// row. What visitors and callers chose is defused for spreadsheets.
+func (a Admin) CallsCSV(f CallFilter) []byte {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	w.Write(csvHeader)
-	state.Calls(func(c *allocator.Call) bool {
+	a.s.node.State().Calls(func(c *allocator.Call) bool {
 		if !f.keep(c) {
 			return true
 		}
@@ -192,9 +217,7 @@ func (s *Server) callsCSV(ctx *fasthttp.RequestCtx, state *allocator.State, f *c
 		return true
 	})
 	w.Flush()
-	ctx.SetContentType("text/csv; charset=utf-8")
-	ctx.Response.Header.Set("Content-Disposition", `attachment; filename="calls.csv"`)
-	ctx.SetBody(buf.Bytes())
+	return buf.Bytes()
 }
 
 // csvNumber writes a phone number as it is when it is one in E.164 form
@@ -216,8 +239,9 @@ func csvSafe(v string) string {
 	return v
 }
 
-// reportRow is one group of calls in a report.
-type reportRow struct {
+// ReportRow is one group of calls in a report. The fields not grouped by
+// are nil.
+type ReportRow struct {
 	Source    *string `json:"source,omitempty"`
 	Medium    *string `json:"medium,omitempty"`
 	Campaign  *string `json:"campaign,omitempty"`
@@ -237,7 +261,7 @@ func (s *Server) callReport(ctx *fasthttp.RequestCtx, _ []string) {
 		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
 		return
 	}
-	group := []string{"source", "medium", "campaign"}
+	group := reportGroups
 	if v := string(args.Peek("group")); v != "" {
 		group = strings.Split(v, ",")
 		for _, g := range group {
@@ -247,29 +271,36 @@ func (s *Server) callReport(ctx *fasthttp.RequestCtx, _ []string) {
 			}
 		}
 	}
-	rows := map[[3]string]*reportRow{}
-	s.node.State().Calls(func(c *allocator.Call) bool {
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"group": group, "rows": s.Admin(ctx).CallReport(f, group)})
+}
+
+// CallReport counts the calls f keeps, answered calls and first-time
+// callers per group: group lists any of "source", "medium" and "campaign".
+// The busiest group comes first.
+func (a Admin) CallReport(f CallFilter, group []string) []ReportRow {
+	rows := map[[3]string]*ReportRow{}
+	a.s.node.State().Calls(func(c *allocator.Call) bool {
 		if !f.keep(c) {
 			return true
 		}
-		var a allocator.Attribution
+		var at allocator.Attribution
 		if c.Attribution != nil {
-			a = *c.Attribution
+			at = *c.Attribution
 		}
 		var key [3]string
 		for _, g := range group {
 			switch g {
 			case "source":
-				key[0] = a.Source
+				key[0] = at.Source
 			case "medium":
-				key[1] = a.Medium
+				key[1] = at.Medium
 			case "campaign":
-				key[2] = a.Campaign
+				key[2] = at.Campaign
 			}
 		}
 		r := rows[key]
 		if r == nil {
-			r = &reportRow{}
+			r = &ReportRow{}
 			for _, g := range group {
 				switch g {
 				case "source":
@@ -291,11 +322,11 @@ func (s *Server) callReport(ctx *fasthttp.RequestCtx, _ []string) {
 		}
 		return true
 	})
-	out := make([]reportRow, 0, len(rows))
+	out := make([]ReportRow, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, *r)
 	}
-	slices.SortFunc(out, func(a, b reportRow) int {
+	slices.SortFunc(out, func(a, b ReportRow) int {
 		if c := cmp.Compare(b.Calls, a.Calls); c != 0 {
 			return c
 		}
@@ -306,7 +337,7 @@ func (s *Server) callReport(ctx *fasthttp.RequestCtx, _ []string) {
 		}
 		return 0
 	})
-	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"group": group, "rows": out})
+	return out
 }
 
 // answered reports whether a call reached someone: it completed after

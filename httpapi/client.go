@@ -181,11 +181,8 @@ func (c *Client) Restore(ctx context.Context, addr string, snapshot []byte) erro
 type SandboxCall struct {
 	SID   string            `json:"sid"`
 	Trace standin.CallTrace `json:"trace"`
-	Call  *RecordedCall     `json:"call"` // nil if the node had not recorded it yet
+	Call  *Call             `json:"call"` // nil if the node had not recorded it yet
 }
-
-// RecordedCall is a call as the API shows it.
-type RecordedCall = callJSON
 
 // PlaceSandboxCall places a simulated call to a tracking number through the
 // node's sandbox and returns once it is over.

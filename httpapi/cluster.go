@@ -100,7 +100,7 @@ func (s *Server) status(ctx *fasthttp.RequestCtx, _ []string) {
 func (s *Server) members(ctx *fasthttp.RequestCtx, _ []string) {
 	c, cancel := requestContext()
 	defer cancel()
-	ms, err := s.node.Members(c)
+	ms, err := s.Admin(ctx).Members(c)
 	if err != nil {
 		clusterError(ctx, err)
 		return

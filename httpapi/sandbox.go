@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -18,54 +20,84 @@ type Sandbox = standin.Caller
 // talk are simulated, so only our own webhooks take real time.
 const sandboxWait = 15 * time.Second
 
+// DefaultSandboxCaller is who a simulated call comes from unless it says.
+const DefaultSandboxCaller = "+12125550199"
+
+// Why a simulated call could not be had, beside a bad request.
+var (
+	ErrNoSandbox       = errors.New("simulated calls exist only in the sandbox (a node started without Twilio credentials)")
+	ErrSandboxRefused  = errors.New("the sandbox could not place the call")
+	ErrSandboxTimedOut = errors.New("the simulated call did not end in time")
+)
+
 // sandboxCall places a simulated call to a tracking number and answers once
 // it is over, with what the caller and the agent heard and the call as dni
 // recorded it: a newcomer sees a call attributed without a Twilio account.
 func (s *Server) sandboxCall(ctx *fasthttp.RequestCtx, _ []string) {
-	sb := s.opt.Telephony.Sandbox
-	if sb == nil {
-		writeError(ctx, fasthttp.StatusNotFound, "simulated calls exist only in the sandbox (a node started without Twilio credentials)")
-		return
-	}
 	var req struct {
 		To   string `json:"to"`
 		From string `json:"from"`
 	}
-	if err := decodeBody(ctx, &req); err != nil {
-		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
-		return
-	}
-	if req.From == "" {
-		req.From = "+12125550199"
-	}
-	switch n := s.node.State().Number(req.To); {
-	case !allocator.ValidE164(req.To):
-		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: "to: must be a tracking number in E.164 form, such as +14155550123", Field: "to"})
-		return
-	case !allocator.ValidE164(req.From):
-		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: "from: must be the caller's number in E.164 form", Field: "from"})
-		return
-	case n == nil || n.State() != allocator.NumberActive:
-		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: "to: " + req.To + " is not a tracking number in service", Field: "to"})
-		return
+	if s.opt.Telephony.Sandbox != nil {
+		if err := decodeBody(ctx, &req); err != nil {
+			writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+			return
+		}
 	}
 	c, cancel := context.WithTimeout(context.Background(), sandboxWait)
 	defer cancel()
-	sid, err := sb.PlaceCall(c, req.To, req.From)
-	if err != nil {
-		writeError(ctx, fasthttp.StatusBadGateway, "the sandbox could not place the call: "+err.Error())
-		return
+	out, err := s.Admin(ctx).SandboxCall(c, req.To, req.From)
+	switch {
+	case errors.Is(err, ErrNoSandbox):
+		writeError(ctx, fasthttp.StatusNotFound, err.Error())
+	case errors.Is(err, ErrSandboxRefused):
+		writeError(ctx, fasthttp.StatusBadGateway, err.Error())
+	case errors.Is(err, ErrSandboxTimedOut):
+		writeError(ctx, fasthttp.StatusGatewayTimeout, err.Error())
+	case err != nil:
+		domainError(ctx, err)
+	default:
+		writeJSON(ctx, fasthttp.StatusCreated, out)
 	}
-	trace, err := sb.WaitCall(c, sid)
-	if err != nil {
-		writeError(ctx, fasthttp.StatusGatewayTimeout, "the simulated call "+sid+" did not end in time: "+err.Error())
-		return
+}
+
+// Sandboxed reports whether the node runs the sandbox, which places
+// simulated calls.
+func (a Admin) Sandboxed() bool { return a.s.opt.Telephony.Sandbox != nil }
+
+// SandboxCall places a simulated call from from (DefaultSandboxCaller if
+// empty) to a tracking number in service, and returns once the call is
+// over, with the call as dni recorded it. ctx bounds the wait.
+func (a Admin) SandboxCall(ctx context.Context, to, from string) (SandboxCall, error) {
+	sb := a.s.opt.Telephony.Sandbox
+	if sb == nil {
+		return SandboxCall{}, ErrNoSandbox
 	}
-	out := map[string]any{"sid": sid, "trace": trace}
-	if err := s.node.CatchUp(c); err == nil {
-		if call := s.node.State().Call(sid); call != nil {
-			out["call"] = callOut(call)
+	if from == "" {
+		from = DefaultSandboxCaller
+	}
+	switch n := a.s.node.State().Number(to); {
+	case !allocator.ValidE164(to):
+		return SandboxCall{}, &allocator.ValidationError{Field: "to", Reason: "must be a tracking number in E.164 form, such as +14155550123"}
+	case !allocator.ValidE164(from):
+		return SandboxCall{}, &allocator.ValidationError{Field: "from", Reason: "must be the caller's number in E.164 form"}
+	case n == nil || n.State() != allocator.NumberActive:
+		return SandboxCall{}, &allocator.ValidationError{Field: "to", Reason: to + " is not a tracking number in service"}
+	}
+	sid, err := sb.PlaceCall(ctx, to, from)
+	if err != nil {
+		return SandboxCall{}, fmt.Errorf("%w: %v", ErrSandboxRefused, err)
+	}
+	trace, err := sb.WaitCall(ctx, sid)
+	if err != nil {
+		return SandboxCall{}, fmt.Errorf("%w: call %s: %v", ErrSandboxTimedOut, sid, err)
+	}
+	out := SandboxCall{SID: sid, Trace: trace}
+	if err := a.s.node.CatchUp(ctx); err == nil {
+		if call := a.s.node.State().Call(sid); call != nil {
+			c := callOut(call)
+			out.Call = &c
 		}
 	}
-	writeJSON(ctx, fasthttp.StatusCreated, out)
+	return out, nil
 }

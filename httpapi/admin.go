@@ -1,0 +1,29 @@
+package httpapi
+
+import (
+	"context"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/dni-dev/dni/cluster"
+)
+
+// Admin is the admin API as Go functions, for one request. Each admin
+// handler reads its request, calls one of these and writes the answer; the
+// admin pages (package web) call the same ones. So a page can do nothing
+// the API cannot, and both check what they are given alike.
+type Admin struct {
+	s    *Server
+	base string // where websites load dni.js from, for the install tags
+}
+
+// Admin returns the admin API for a request its caller has already
+// authorized (a bearer token, or an admin page's session).
+func (s *Server) Admin(ctx *fasthttp.RequestCtx) Admin {
+	return Admin{s: s, base: s.publicURL(ctx)}
+}
+
+// Members lists the cluster's nodes, each with its own report.
+func (a Admin) Members(ctx context.Context) ([]cluster.Member, error) {
+	return a.s.node.Members(ctx)
+}
