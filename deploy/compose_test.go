@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -75,6 +76,7 @@ func requireDocker(t *testing.T) {
 type composeCluster struct {
 	t               *testing.T
 	project, image  string
+	envFile         string // empty: the test's settings are all in env
 	secret, token   string
 	env             []string
 	addr            map[string]string // service → the host address its HTTP API is published on
@@ -116,6 +118,10 @@ func startCompose(t *testing.T) *composeCluster {
 		// Every visit of this test comes from one address.
 		"DNI_VISITS_PER_MINUTE=-1")
 
+	c.envFile = filepath.Join(t.TempDir(), "env")
+	if err := os.WriteFile(c.envFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(c.cleanup)
 	start := time.Now()
 	build := exec.Command("bash", "docker/build.sh")
@@ -151,7 +157,9 @@ func (c *composeCluster) cleanup() {
 }
 
 func (c *composeCluster) composeArgs(args ...string) []string {
-	return append([]string{"--file", "compose.yaml", "--project-name", c.project}, args...)
+	// An operator's deploy/.env (real Twilio credentials, say) must not
+	// reach the test's cluster.
+	return append([]string{"--file", "compose.yaml", "--project-name", c.project, "--env-file", c.envFile}, args...)
 }
 
 // run runs a command with the test's environment and returns its output.
