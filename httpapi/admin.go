@@ -23,6 +23,12 @@ func (s *Server) Admin(ctx *fasthttp.RequestCtx) Admin {
 	return Admin{s: s, base: s.publicURL(ctx)}
 }
 
+// PublicURL is the base URL websites and Twilio reach the cluster at.
+func (a Admin) PublicURL() string { return a.base }
+
+// NodeID is the id of the node answering.
+func (a Admin) NodeID() string { return a.s.node.ID() }
+
 // Members lists the cluster's nodes, each with its own report.
 func (a Admin) Members(ctx context.Context) ([]cluster.Member, error) {
 	return a.s.node.Members(ctx)

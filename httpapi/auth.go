@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -61,6 +62,41 @@ func (s *Server) adminAuthorized(ctx *fasthttp.RequestCtx) bool {
 		return false
 	}
 	return true
+}
+
+// AdminTokenID returns the id of an admin token, if the cluster records
+// it: the admin pages' login form checks the token with it.
+func (s *Server) AdminTokenID(token string) (id string, ok bool) {
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return "", false
+	}
+	t, ok := s.node.FSM().TokenByHash(sha256.Sum256([]byte(token)))
+	return t.ID, ok
+}
+
+// AdminTokenExists reports whether the cluster still records the token
+// with this id: an admin page's session ends with its token.
+func (s *Server) AdminTokenExists(id string) bool {
+	for _, t := range s.node.FSM().Tokens() {
+		if t.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// SessionKey is what the admin pages sign their sessions with: a key
+// derived from the cluster secret, so that every node accepts a session
+// any node began, and the secret itself stays here. It is nil when the
+// node has no secret, and then no session can be made.
+func (s *Server) SessionKey() []byte {
+	if len(s.secret) == 0 {
+		return nil
+	}
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte("dni admin page sessions"))
+	return m.Sum(nil)
 }
 
 // EnsureAdminToken makes sure the cluster has an admin token. With token

@@ -46,6 +46,11 @@ type Options struct {
 	Log      *slog.Logger
 	// Telephony configures the Twilio webhooks and the sandbox.
 	Telephony Telephony
+	// Pages, when set, serves the admin pages (package web's Handler)
+	// under /admin/: New calls it with the server, whose Admin methods are
+	// the admin API's Go functions the pages use. The pages check their own
+	// sessions.
+	Pages func(*Server) fasthttp.RequestHandler
 }
 
 // Defaults for Options.
@@ -62,6 +67,7 @@ type Server struct {
 	log     *slog.Logger
 	srv     *fasthttp.Server
 	router  router
+	pages   fasthttp.RequestHandler // under pagesPrefix; nil: none
 	limits  *limiter
 	metrics *metrics
 }
@@ -94,6 +100,9 @@ func New(node *cluster.Node, opt Options) *Server {
 	s.limits = newLimiter(opt.VisitsPerMinute)
 	s.metrics = newMetrics(opt.Registry, opt.Gatherer, node)
 	s.routes()
+	if opt.Pages != nil {
+		s.pages = opt.Pages(s)
+	}
 	s.srv = &fasthttp.Server{
 		Handler:               s.serve,
 		HeaderReceived:        bodyLimit,
@@ -116,12 +125,29 @@ func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 // way.
 func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
 
+// Log is where the server logs.
+func (s *Server) Log() *slog.Logger { return s.log }
+
 // Handler is the server's request handler, for serving it some other way.
 func (s *Server) Handler() fasthttp.RequestHandler { return s.serve }
 
-// serve routes one request and records its metrics.
+// pagesPrefix is where the admin pages are.
+const pagesPrefix = "/admin/"
+
+// serve routes one request and records its metrics. The admin pages route
+// their own requests.
 func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
+	if path := ctx.Path(); s.pages != nil && (bytes.HasPrefix(path, []byte(pagesPrefix)) || string(path)+"/" == pagesPrefix) {
+		if len(path) < len(pagesPrefix) {
+			ctx.Response.Header.Set("Location", pagesPrefix)
+			ctx.SetStatusCode(fasthttp.StatusMovedPermanently)
+		} else {
+			s.pages(ctx)
+		}
+		s.metrics.request(pagesPrefix, ctx.Response.StatusCode(), time.Since(start))
+		return
+	}
 	r, params, allowed := s.router.find(ctx.Method(), ctx.Path())
 	name := "unknown"
 	switch {

@@ -1,0 +1,95 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/dni-dev/dni/httpapi"
+)
+
+// The admin pages themselves are package web's, tested there in a browser.
+// These tests hold what the server does for them: it hands them every path
+// under /admin/, and the Go functions they sign in with.
+
+func TestTheServerHandsEveryPathUnderAdminToThePages(t *testing.T) {
+	var srv *httpapi.Server
+	a := startAPI(t, httpapi.Options{Pages: func(s *httpapi.Server) fasthttp.RequestHandler {
+		srv = s
+		return func(ctx *fasthttp.RequestCtx) {
+			ctx.SetContentType("text/html; charset=utf-8")
+			ctx.WriteString("page " + string(ctx.Path()))
+		}
+	}})
+	if srv == nil {
+		t.Fatal("New did not give the pages their server")
+	}
+	for path, want := range map[string]string{"/admin/": "page /admin/", "/admin/pools/pl_1/edit": "page /admin/pools/pl_1/edit"} {
+		r := a.send("GET", path, nil)
+		if r.status != http.StatusOK || string(r.body) != want {
+			t.Errorf("GET %s: %s", path, r)
+		}
+	}
+	if r := a.send("GET", "/admin", nil); r.status != http.StatusOK || string(r.body) != "page /admin/" {
+		t.Errorf("GET /admin, redirects followed: %s", r)
+	}
+	wantStatus(t, a.send("GET", "/administrator", nil), http.StatusNotFound)
+	if m := a.send("GET", "/metrics", nil); !bytes.Contains(m.body, []byte(`route="/admin/"`)) {
+		t.Error("the pages' requests are not counted under one route label")
+	}
+	// The API is where it was.
+	wantStatus(t, a.admin("GET", "/v1/pools", nil), http.StatusOK)
+}
+
+func TestWithoutPagesThereIsNothingUnderAdmin(t *testing.T) {
+	a := startAPI(t, httpapi.Options{})
+	wantProblem(t, a.send("GET", "/admin/", nil), http.StatusNotFound, "")
+}
+
+func TestThePagesSignInWithTheClustersTokensAndAKeyFromItsSecret(t *testing.T) {
+	var srv *httpapi.Server
+	a := startAPI(t, httpapi.Options{Pages: func(s *httpapi.Server) fasthttp.RequestHandler {
+		srv = s
+		return func(*fasthttp.RequestCtx) {}
+	}})
+	id, ok := srv.AdminTokenID(" " + a.token + "\n")
+	if !ok || !strings.HasPrefix(id, "tok_") || !srv.AdminTokenExists(id) {
+		t.Fatalf("the admin token: id %q, %v", id, ok)
+	}
+	for _, wrong := range []string{"", "   ", a.token + "x", "dni_" + strings.Repeat("0", 64)} {
+		if _, ok := srv.AdminTokenID(wrong); ok {
+			t.Errorf("%q was taken for an admin token", wrong)
+		}
+	}
+	if srv.AdminTokenExists("tok_000000000000") {
+		t.Error("a token id the cluster never had exists")
+	}
+	key := srv.SessionKey()
+	if len(key) != 32 || bytes.Contains(key, []byte(secret)) {
+		t.Fatalf("session key %x", key)
+	}
+
+	// A second token signs in; once deleted, it no longer exists.
+	var made struct{ ID, Token string }
+	decode(t, wantCreated(t, a.admin("POST", "/v1/tokens", map[string]string{"name": "a browser"})), &made)
+	if id, ok := srv.AdminTokenID(made.Token); !ok || id != made.ID {
+		t.Fatalf("the new token: %q %v", id, ok)
+	}
+	wantStatus(t, a.admin("DELETE", "/v1/tokens/"+made.ID, nil), http.StatusNoContent)
+	if srv.AdminTokenExists(made.ID) {
+		t.Fatal("a deleted token still exists")
+	}
+}
+
+func wantCreated(t *testing.T, r reply) reply {
+	t.Helper()
+	wantStatus(t, r, http.StatusCreated)
+	if !json.Valid(r.body) {
+		t.Fatalf("not JSON: %s", r)
+	}
+	return r
+}
