@@ -99,6 +99,9 @@ func TestCommandsRefuseWrongArgumentsWithStatus2(t *testing.T) {
 		{"snapshot", "take", "f"},
 		{"add-node", "--id", "n4"},
 		{"nodes", "extra"},
+		{"bench"}, // no rate
+		{"bench", "--rate", "10", "--pool-size", "60"},
+		{"bench", "--url", "127.0.0.1:1", "--rate", "10"}, // no admin token
 		// No secret given and no secret file where --data-dir points.
 		{"nodes", "--data-dir", filepath.Join(t.TempDir(), "none")},
 	} {
