@@ -169,7 +169,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.Model.Rate = o.Model.RateFor(o.Utilisation, numbers, o.IdleTimeout)
 	}
 	if o.Warmup == 0 {
-		o.Warmup = o.Model.Holding(o.IdleTimeout)
+		o.Warmup = o.Model.Holding(o.IdleTimeout).Round(time.Second)
 	}
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -370,7 +370,7 @@ func (r *run) watch(ctx context.Context, l *loader, util *sampler, f *faults) {
 		}
 		visits, beats := l.visits.Load(), l.beats.Load()
 		line := fmt.Sprintf("%s %v/%v  visits %d/s  heartbeats %d/s  calls %d  webhooks %d  errors %d",
-			phase, now.Round(time.Second), l.end, visits-lastVisits, beats-lastBeats, l.calls.Load(), l.hooks.Load(), l.errs.total())
+			phase, now.Round(time.Second), l.end.Round(time.Second), visits-lastVisits, beats-lastBeats, l.calls.Load(), l.hooks.Load(), l.errs.total())
 		lastVisits, lastBeats = visits, beats
 		for i, u := range util.latest() {
 			line += fmt.Sprintf("  %s %.0f%%", r.policies[i].name, 100*u)

@@ -78,15 +78,18 @@ func (m Model) validate() error {
 	return errors.Join(errs...)
 }
 
-// Holding is how long a visitor holds a number on average: the stay, less
-// the time between the last heartbeat and leaving (half an interval, for
-// stays longer than one), plus the idle timeout after which the number is
-// freed.
+// Holding is how long a visitor holds a number on average: its stay, less
+// the time between its last request and leaving, plus the idle timeout
+// after which the number is freed.
 func (m Model) Holding(idle time.Duration) time.Duration {
-	stay := m.Stay.Seconds()
-	gap := min(m.Heartbeat, m.PageEvery).Seconds() / 2
-	if m.PageEvery == 0 {
-		gap = m.Heartbeat.Seconds() / 2
+	stay, h := m.Stay.Seconds(), m.Heartbeat.Seconds()
+	// The last request before leaving came a page view ago (exponential,
+	// mean p) if that is within a heartbeat interval, else somewhere in
+	// the last interval: on average p - e^(-h/p)(p + h/2), h/2 without
+	// page views.
+	gap := h / 2
+	if p := m.PageEvery.Seconds(); p > 0 {
+		gap = p - math.Exp(-h/p)*(p+h/2)
 	}
 	// E[max(stay - gap, 0)] for an exponential stay of mean s is s·e^(-gap/s).
 	held := stay * math.Exp(-gap/stay)
