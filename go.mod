@@ -3,6 +3,7 @@ module github.com/dni-dev/dni
 go 1.26.0
 
 require (
+	github.com/evanw/esbuild v0.28.2
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/hashicorp/go-metrics v0.5.4
 	github.com/hashicorp/raft v1.7.3
