@@ -108,6 +108,7 @@ func TestAPoolRequestMayNotSetTheServersFields(t *testing.T) {
 	}{
 		{"id", "pl_mine"}, {"key", "pk_mine"}, {"status", "active"},
 		{"created_at", "2026-01-01T00:00:00Z"}, {"updated_at", "2026-01-01T00:00:00Z"}, {"stats", map[string]any{}},
+		{"install", "<script></script>"},
 	} {
 		r := a.admin("POST", "/v1/pools", poolRequest(map[string]any{field.name: field.value}))
 		wantProblem(t, r, http.StatusBadRequest, field.name)

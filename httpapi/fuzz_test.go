@@ -113,6 +113,8 @@ func routeSeeds(backup []byte) map[string]fuzzSeed {
 		"HEAD /readyz":      s("/readyz", ""),
 		"GET /metrics":      s("/metrics", ""),
 		"GET /openapi.json": s("/openapi.json", ""),
+		"GET /dni.js":       s("/dni.js", ""),
+		"HEAD /dni.js":      s("/dni.js", ""),
 
 		"POST /v1/visits":                   s("/v1/visits", `{"pool":"pk_fuzz","url":"https://shop.example/?utm_source=google&utm_campaign=spring&gclid=G","referrer":"https://www.google.com/","utm_term":"t"}`),
 		"POST /v1/visits/{visit}/heartbeat": s("/v1/visits/"+fuzzVisit+"/heartbeat", ""),

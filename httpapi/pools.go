@@ -11,10 +11,11 @@ import (
 
 	"github.com/dni-dev/dni/allocator"
 	"github.com/dni-dev/dni/fsm"
+	"github.com/dni-dev/dni/snippet"
 )
 
 // poolJSON is a pool on the wire, the same names in requests and answers.
-// id, key, status, the times and stats are the server's.
+// id, key, status, install, the times and stats are the server's.
 type poolJSON struct {
 	ID                 string    `json:"id"`
 	Key                string    `json:"key"`
@@ -32,6 +33,7 @@ type poolJSON struct {
 	Allocation         string    `json:"allocation"`
 	Status             string    `json:"status"`
 	Notice             string    `json:"notice,omitempty"` // the provisioner's, such as numbers bought outside the area code
+	Install            string    `json:"install"`          // the <script> tag for the pool's website
 	CreatedAt          time.Time `json:"created_at"`
 	UpdatedAt          time.Time `json:"updated_at"`
 	Stats              poolStats `json:"stats"`
@@ -46,7 +48,9 @@ type poolStats struct {
 	Utilisation float64 `json:"utilisation"`    // held numbers / numbers in service
 }
 
-func poolOut(p *allocator.Pool) poolJSON {
+// poolOut is a pool as the admin API shows it. Its install tag loads dni.js
+// from base, the cluster's public URL.
+func poolOut(p *allocator.Pool, base string) poolJSON {
 	st, c := p.Settings(), p.Counts()
 	util := 0.0
 	if c.Active > 0 {
@@ -58,6 +62,7 @@ func poolOut(p *allocator.Pool) poolJSON {
 		Overflow: string(st.Overflow), IdleTimeoutS: int(st.IdleTimeout / time.Second),
 		AttributionWindowS: int(st.AttributionWindow / time.Second), Whisper: st.Whisper, Allocation: string(st.Allocation),
 		Status: string(p.Status()), Notice: p.Notice(), CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt(),
+		Install: snippet.Get().Tag(base, p.Key, st.Tracking == allocator.TrackGCLID),
 		Stats: poolStats{
 			Numbers: c.Active, Free: c.Free, Releasing: c.Releasing, LiveVisits: c.Live,
 			Waiting: c.Numberless, Utilisation: util,
@@ -87,6 +92,7 @@ type poolRequest struct {
 	CreatedAt *time.Time `json:"created_at"`
 	UpdatedAt *time.Time `json:"updated_at"`
 	Stats     *poolStats `json:"stats"`
+	Install   *string    `json:"install"`
 }
 
 func (r *poolRequest) serverField() string {
@@ -96,6 +102,7 @@ func (r *poolRequest) serverField() string {
 	}{
 		{"id", r.ID != nil}, {"key", r.Key != nil}, {"status", r.Status != nil},
 		{"created_at", r.CreatedAt != nil}, {"updated_at", r.UpdatedAt != nil}, {"stats", r.Stats != nil},
+		{"install", r.Install != nil},
 	} {
 		if f.set {
 			return f.name
@@ -182,7 +189,7 @@ func (s *Server) createPool(ctx *fasthttp.RequestCtx, _ []string) {
 	if !s.commit(ctx, &fsm.CreatePool{ID: id, Key: key, Settings: st, At: time.Now()}) {
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusCreated, poolOut(s.node.State().Pool(id)))
+	writeJSON(ctx, fasthttp.StatusCreated, poolOut(s.node.State().Pool(id), s.publicURL(ctx)))
 }
 
 func (s *Server) listPools(ctx *fasthttp.RequestCtx, _ []string) {
@@ -190,7 +197,7 @@ func (s *Server) listPools(ctx *fasthttp.RequestCtx, _ []string) {
 	out := []poolJSON{}
 	for _, p := range s.node.State().Pools() {
 		if withDeleted || !p.Deleted() {
-			out = append(out, poolOut(p))
+			out = append(out, poolOut(p, s.publicURL(ctx)))
 		}
 	}
 	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"pools": out})
@@ -208,7 +215,7 @@ func (s *Server) pool(ctx *fasthttp.RequestCtx, id string) *allocator.Pool {
 
 func (s *Server) getPool(ctx *fasthttp.RequestCtx, params []string) {
 	if p := s.pool(ctx, params[0]); p != nil {
-		writeJSON(ctx, fasthttp.StatusOK, poolOut(p))
+		writeJSON(ctx, fasthttp.StatusOK, poolOut(p, s.publicURL(ctx)))
 	}
 }
 
@@ -238,7 +245,7 @@ func (s *Server) updatePool(ctx *fasthttp.RequestCtx, params []string) {
 	out := struct {
 		poolJSON
 		Released []string `json:"released,omitempty"`
-	}{poolOut(s.node.State().Pool(params[0])), r.Retired}
+	}{poolOut(s.node.State().Pool(params[0]), s.publicURL(ctx)), r.Retired}
 	writeJSON(ctx, fasthttp.StatusOK, out)
 }
 
@@ -251,7 +258,7 @@ func (s *Server) deletePool(ctx *fasthttp.RequestCtx, params []string) {
 	if !s.commit(ctx, &fsm.DeletePool{ID: params[0], At: time.Now()}) {
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, poolOut(s.node.State().Pool(params[0])))
+	writeJSON(ctx, fasthttp.StatusOK, poolOut(s.node.State().Pool(params[0]), s.publicURL(ctx)))
 }
 
 type numberJSON struct {
@@ -377,7 +384,7 @@ func (s *Server) attachNumbers(ctx *fasthttp.RequestCtx, params []string) {
 	} else if failed > 0 {
 		status = fasthttp.StatusMultiStatus
 	}
-	writeJSON(ctx, status, map[string]any{"results": results, "pool": poolOut(s.node.State().Pool(params[0]))})
+	writeJSON(ctx, status, map[string]any{"results": results, "pool": poolOut(s.node.State().Pool(params[0]), s.publicURL(ctx))})
 }
 
 func firstRepeat(xs []string) int {

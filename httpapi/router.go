@@ -11,7 +11,7 @@ import (
 type access uint8
 
 const (
-	publicAccess   access = iota // anyone: health, metrics, the OpenAPI file
+	publicAccess   access = iota // anyone: health, metrics, the OpenAPI file, dni.js
 	visitorAccess                // anyone, from any origin (CORS)
 	adminAccess                  // a bearer token
 	internalAccess               // the cluster secret

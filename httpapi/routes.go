@@ -15,7 +15,9 @@ func (s *Server) routes() {
 	rt.add(get, "/metrics", publicAccess, s.serveMetrics)
 	rt.add(get, "/openapi.json", publicAccess, s.openAPI)
 
-	// The visitor API: what the snippet calls from any website.
+	// The snippet itself, and the visitor API it calls from any website.
+	rt.add(get, "/dni.js", publicAccess, s.serveSnippet)
+	rt.add(fasthttp.MethodHead, "/dni.js", publicAccess, s.serveSnippet)
 	rt.add(post, "/v1/visits", visitorAccess, s.createVisit)
 	rt.add(post, "/v1/visits/{visit}/heartbeat", visitorAccess, s.heartbeat)
 

@@ -1,8 +1,8 @@
-// Package httpapi is dni's HTTP surface, served with fasthttp: the visitor
-// API the snippet calls, the admin API (bearer tokens), the internal API
-// nodes use to forward writes and join (cluster secret), health checks,
-// Prometheus metrics and the OpenAPI description. Handlers hold no domain
-// rules: they decode, call the cluster node, and encode.
+// Package httpapi is dni's HTTP surface, served with fasthttp: the snippet
+// (dni.js) and the visitor API it calls, the admin API (bearer tokens), the
+// internal API nodes use to forward writes and join (cluster secret),
+// health checks, Prometheus metrics and the OpenAPI description. Handlers
+// hold no domain rules: they decode, call the cluster node, and encode.
 //
 // fasthttp reuses a request's memory once its handler returns, so handlers
 // copy whatever they keep (strings built from bytes are copies) and never
@@ -23,6 +23,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/dni-dev/dni/cluster"
+	"github.com/dni-dev/dni/snippet"
 )
 
 // Options configure a Server. Zero fields take the defaults.
@@ -97,6 +98,7 @@ func New(node *cluster.Node, opt Options) *Server {
 		opt.Registry, opt.Gatherer = prometheus.DefaultRegisterer, prometheus.DefaultGatherer
 	}
 	s := &Server{node: node, opt: opt, secret: []byte(opt.Secret), log: opt.Log}
+	snippet.Get() // minified now, not on a visitor's first request
 	s.limits = newLimiter(opt.VisitsPerMinute)
 	s.metrics = newMetrics(opt.Registry, opt.Gatherer, node)
 	s.routes()

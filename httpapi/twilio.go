@@ -31,9 +31,10 @@ import (
 // Telephony configures the Twilio webhooks.
 type Telephony struct {
 	// PublicURL is the base URL Twilio reaches this cluster at, such as
-	// https://calls.example.com: signatures are checked against it and
-	// the URLs in TwiML start with it. Empty means the request's own
-	// scheme and Host header (fine for local use only).
+	// https://calls.example.com: signatures are checked against it, the
+	// URLs in TwiML start with it, and so do the pools' install tags.
+	// Empty means the request's own scheme and Host header (fine for
+	// local use only).
 	PublicURL string
 	// AuthToken is the Twilio account's auth token, which signs webhooks.
 	// Empty refuses every webhook.
@@ -69,7 +70,8 @@ func (s *Server) twilioAuthorized(ctx *fasthttp.RequestCtx) bool {
 	return true
 }
 
-// publicURL is the base URL Twilio calls, without a trailing slash.
+// publicURL is the base URL Twilio calls, without a trailing slash; the
+// install tags load dni.js from it too.
 func (s *Server) publicURL(ctx *fasthttp.RequestCtx) string {
 	if u := s.opt.Telephony.PublicURL; u != "" {
 		return strings.TrimRight(u, "/")

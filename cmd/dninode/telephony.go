@@ -29,7 +29,7 @@ func registerTwilioFlags(f *flags, o *twilioOptions) {
 	f.stringVar(&o.accountSID, "twilio-account-sid", "", "Twilio account SID (also read from TWILIO_ACCOUNT_SID); without credentials the node runs a local Twilio stand-in, the sandbox")
 	f.stringVar(&o.authToken, "twilio-auth-token", "", "Twilio auth token (also read from TWILIO_AUTH_TOKEN); it also checks webhook signatures")
 	f.stringVar(&o.apiURL, "twilio-api-url", "", "a Twilio-compatible API to use instead of https://api.twilio.com, such as a shared sandbox (dninode sandbox)")
-	f.stringVar(&o.publicURL, "public-url", "", "base URL Twilio reaches this cluster's webhooks at, such as https://calls.example.com (default: http:// and --advertise)")
+	f.stringVar(&o.publicURL, "public-url", "", "base URL Twilio and websites reach this cluster at (webhooks, dni.js in install tags), such as https://calls.example.com (default: http:// and --advertise)")
 	f.stringVar(&o.fallbackURL, "fallback-url", "", "base URL Twilio tries when --public-url fails, such as another region's load balancer (default: --public-url)")
 	f.stringVar(&o.sandboxAddr, "sandbox-addr", "127.0.0.1:0", "host:port the embedded sandbox listens on, when there are no Twilio credentials")
 }
