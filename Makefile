@@ -13,10 +13,15 @@ run:
 
 test: deps lint unit fuzz
 
-# deps installs what the tests need on a fresh machine. For now that is only
-# Go modules; later issues add Chromium for the browser tests.
+# deps installs what the tests need on a fresh machine: the Go modules, and
+# Chromium for the snippet's browser tests (Debian's package; apt-get runs
+# as root, or through sudo).
 deps:
 	$(GO) mod download
+	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 && ! command -v google-chrome >/dev/null 2>&1; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
+	fi
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
