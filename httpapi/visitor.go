@@ -100,8 +100,16 @@ func (s *Server) createVisit(ctx *fasthttp.RequestCtx, _ []string) {
 		writeError(ctx, fasthttp.StatusBadRequest, "pool is required: the pool key from the install tag")
 		return
 	}
-	state := s.node.State()
-	pool := state.PoolByKey(req.Pool)
+	pool := s.node.State().PoolByKey(req.Pool)
+	if pool == nil && !s.node.IsLeader() {
+		// A node that has just restarted, or lags, may not have applied
+		// the pool's creation yet: catch up before calling it unknown.
+		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if s.node.CatchUp(c) == nil {
+			pool = s.node.State().PoolByKey(req.Pool)
+		}
+		cancel()
+	}
 	if pool == nil {
 		writeError(ctx, fasthttp.StatusNotFound, "unknown pool")
 		return
