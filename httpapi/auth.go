@@ -190,24 +190,25 @@ func (s *Server) deleteToken(ctx *fasthttp.RequestCtx, p []string) {
 // node's state has it, so the answer (and the caller's next read) sees it.
 // It writes the error answer itself and reports whether it succeeded.
 func (s *Server) commit(ctx *fasthttp.RequestCtx, cmd fsm.Command) bool {
-	_, ok := s.commitReceipt(ctx, cmd)
-	return ok
-}
-
-func (s *Server) commitReceipt(ctx *fasthttp.RequestCtx, cmd fsm.Command) (fsm.Receipt, bool) {
 	c, cancel := requestContext()
 	defer cancel()
-	r, index, err := s.node.Apply(c, cmd)
+	if _, err := s.applyAndWait(c, cmd); err != nil {
+		domainError(ctx, err)
+		return false
+	}
+	return true
+}
+
+// applyAndWait applies a write through the cluster and waits until this
+// node's state has it, so that the caller's next read sees it. The
+// state machine's refusal (the receipt's Err) is the error too.
+func (s *Server) applyAndWait(ctx context.Context, cmd fsm.Command) (fsm.Receipt, error) {
+	r, index, err := s.node.Apply(ctx, cmd)
 	if err == nil {
-		err = s.node.WaitApplied(c, index)
+		err = s.node.WaitApplied(ctx, index)
 	}
-	if err != nil {
-		clusterError(ctx, err)
-		return r, false
+	if err == nil {
+		err = r.Err
 	}
-	if r.Err != nil {
-		domainError(ctx, r.Err)
-		return r, false
-	}
-	return r, true
+	return r, err
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -14,9 +15,10 @@ import (
 	"github.com/dni-dev/dni/snippet"
 )
 
-// poolJSON is a pool on the wire, the same names in requests and answers.
-// id, key, status, install, the times and stats are the server's.
-type poolJSON struct {
+// Pool is a pool as the admin API shows it, with the same names on the
+// wire in requests and answers. id, key, status, install, the times and
+// stats are the server's.
+type Pool struct {
 	ID                 string    `json:"id"`
 	Key                string    `json:"key"`
 	Name               string    `json:"name"`
@@ -36,10 +38,11 @@ type poolJSON struct {
 	Install            string    `json:"install"`          // the <script> tag for the pool's website
 	CreatedAt          time.Time `json:"created_at"`
 	UpdatedAt          time.Time `json:"updated_at"`
-	Stats              poolStats `json:"stats"`
+	Stats              PoolStats `json:"stats"`
 }
 
-type poolStats struct {
+// PoolStats are a pool's counters at the time it was read.
+type PoolStats struct {
 	Numbers     int     `json:"numbers"`
 	Free        int     `json:"free"`
 	Releasing   int     `json:"releasing"`
@@ -50,20 +53,20 @@ type poolStats struct {
 
 // poolOut is a pool as the admin API shows it. Its install tag loads dni.js
 // from base, the cluster's public URL.
-func poolOut(p *allocator.Pool, base string) poolJSON {
+func poolOut(p *allocator.Pool, base string) Pool {
 	st, c := p.Settings(), p.Counts()
 	util := 0.0
 	if c.Active > 0 {
 		util = float64(c.Active-c.Free) / float64(c.Active)
 	}
-	return poolJSON{
+	return Pool{
 		ID: p.ID, Key: p.Key, Name: st.Name, Tracking: string(st.Tracking), Size: st.Size,
 		AreaCode: st.AreaCode, SwapTarget: st.SwapTarget, ForwardTo: st.ForwardTo, Rings: st.Rings,
 		Overflow: string(st.Overflow), IdleTimeoutS: int(st.IdleTimeout / time.Second),
 		AttributionWindowS: int(st.AttributionWindow / time.Second), Whisper: st.Whisper, Allocation: string(st.Allocation),
 		Status: string(p.Status()), Notice: p.Notice(), CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt(),
 		Install: snippet.Get().Tag(base, p.Key, st.Tracking == allocator.TrackGCLID),
-		Stats: poolStats{
+		Stats: PoolStats{
 			Numbers: c.Active, Free: c.Free, Releasing: c.Releasing, LiveVisits: c.Live,
 			Waiting: c.Numberless, Utilisation: util,
 		},
@@ -91,7 +94,7 @@ type poolRequest struct {
 	Status    *string    `json:"status"`
 	CreatedAt *time.Time `json:"created_at"`
 	UpdatedAt *time.Time `json:"updated_at"`
-	Stats     *poolStats `json:"stats"`
+	Stats     *PoolStats `json:"stats"`
 	Install   *string    `json:"install"`
 }
 
@@ -178,29 +181,19 @@ func (s *Server) createPool(ctx *fasthttp.RequestCtx, _ []string) {
 	if !ok {
 		return
 	}
-	// Defaults first, then what the request says: a value given explicitly,
-	// zero included, is validated as given.
-	st := patch.Apply(allocator.Settings{Whisper: true}.WithDefaults())
-	if err := st.Validate(); err != nil {
+	c, cancel := requestContext()
+	defer cancel()
+	p, err := s.Admin(ctx).CreatePool(c, patch)
+	if err != nil {
 		domainError(ctx, err)
 		return
 	}
-	id, key := randomID("pl_"), randomID("pk_")
-	if !s.commit(ctx, &fsm.CreatePool{ID: id, Key: key, Settings: st, At: time.Now()}) {
-		return
-	}
-	writeJSON(ctx, fasthttp.StatusCreated, poolOut(s.node.State().Pool(id), s.publicURL(ctx)))
+	writeJSON(ctx, fasthttp.StatusCreated, p)
 }
 
 func (s *Server) listPools(ctx *fasthttp.RequestCtx, _ []string) {
 	withDeleted := string(ctx.QueryArgs().Peek("deleted")) == "true"
-	out := []poolJSON{}
-	for _, p := range s.node.State().Pools() {
-		if withDeleted || !p.Deleted() {
-			out = append(out, poolOut(p, s.publicURL(ctx)))
-		}
-	}
-	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"pools": out})
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"pools": s.Admin(ctx).Pools(withDeleted)})
 }
 
 // pool finds the pool named in the path, answering 404 itself if there is
@@ -208,60 +201,163 @@ func (s *Server) listPools(ctx *fasthttp.RequestCtx, _ []string) {
 func (s *Server) pool(ctx *fasthttp.RequestCtx, id string) *allocator.Pool {
 	p := s.node.State().Pool(id)
 	if p == nil {
-		writeError(ctx, fasthttp.StatusNotFound, "no such pool")
+		writeError(ctx, fasthttp.StatusNotFound, allocator.ErrUnknownPool.Error())
 	}
 	return p
 }
 
 func (s *Server) getPool(ctx *fasthttp.RequestCtx, params []string) {
-	if p := s.pool(ctx, params[0]); p != nil {
-		writeJSON(ctx, fasthttp.StatusOK, poolOut(p, s.publicURL(ctx)))
+	p, err := s.Admin(ctx).Pool(params[0])
+	if err != nil {
+		domainError(ctx, err)
+		return
 	}
+	writeJSON(ctx, fasthttp.StatusOK, p)
 }
 
 // updatePool changes the settings a PATCH names. A smaller size takes
 // numbers out of service at once; the answer lists them.
 func (s *Server) updatePool(ctx *fasthttp.RequestCtx, params []string) {
-	p := s.pool(ctx, params[0])
-	if p == nil {
+	if s.pool(ctx, params[0]) == nil {
 		return
 	}
 	_, patch, ok := s.readPool(ctx)
 	if !ok {
 		return
 	}
-	// Checked here too, so that a value no setting could take never reaches
-	// the log; the state machine checks again against the pool as it is.
-	if st := patch.Apply(p.Settings()); st.Validate() != nil {
-		domainError(ctx, st.Validate())
-		return
-	}
-	var req allocator.RequestID
-	rand.Read(req[:])
-	r, ok := s.commitReceipt(ctx, &fsm.UpdatePool{ID: params[0], Req: req, Patch: patch, At: time.Now()})
-	if !ok {
+	c, cancel := requestContext()
+	defer cancel()
+	p, released, err := s.Admin(ctx).UpdatePool(c, params[0], patch)
+	if err != nil {
+		domainError(ctx, err)
 		return
 	}
 	out := struct {
-		poolJSON
+		Pool
 		Released []string `json:"released,omitempty"`
-	}{poolOut(s.node.State().Pool(params[0]), s.publicURL(ctx)), r.Retired}
+	}{p, released}
 	writeJSON(ctx, fasthttp.StatusOK, out)
 }
 
 // deletePool soft-deletes a pool: its numbers are released at the provider,
 // its history stays.
 func (s *Server) deletePool(ctx *fasthttp.RequestCtx, params []string) {
-	if s.pool(ctx, params[0]) == nil {
+	c, cancel := requestContext()
+	defer cancel()
+	p, err := s.Admin(ctx).DeletePool(c, params[0])
+	if err != nil {
+		domainError(ctx, err)
 		return
 	}
-	if !s.commit(ctx, &fsm.DeletePool{ID: params[0], At: time.Now()}) {
-		return
-	}
-	writeJSON(ctx, fasthttp.StatusOK, poolOut(s.node.State().Pool(params[0]), s.publicURL(ctx)))
+	writeJSON(ctx, fasthttp.StatusOK, p)
 }
 
-type numberJSON struct {
+// Pools lists the pools, in the order they were made; deleted ones only
+// if asked.
+func (a Admin) Pools(deleted bool) []Pool {
+	out := []Pool{}
+	for _, p := range a.s.node.State().Pools() {
+		if deleted || !p.Deleted() {
+			out = append(out, poolOut(p, a.base))
+		}
+	}
+	return out
+}
+
+// Pool returns the pool with the id, or allocator.ErrUnknownPool.
+func (a Admin) Pool(id string) (Pool, error) {
+	p := a.s.node.State().Pool(id)
+	if p == nil {
+		return Pool{}, allocator.ErrUnknownPool
+	}
+	return poolOut(p, a.base), nil
+}
+
+// NewPoolSettings returns the settings a new pool made with patch would
+// have, checked: the defaults first, then what patch says (a value given,
+// zero included, is checked as given). The wizard checks its steps with it.
+func (a Admin) NewPoolSettings(patch allocator.Patch) (allocator.Settings, error) {
+	st := patch.Apply(allocator.Settings{Whisper: true}.WithDefaults())
+	return st, st.Validate()
+}
+
+// CreatePool makes a pool; the leader's reconciler then buys its numbers.
+// A setting no pool may have is an *allocator.ValidationError.
+func (a Admin) CreatePool(ctx context.Context, patch allocator.Patch) (Pool, error) {
+	st, err := a.NewPoolSettings(patch)
+	if err != nil {
+		return Pool{}, err
+	}
+	id, key := randomID("pl_"), randomID("pk_")
+	if _, err := a.s.applyAndWait(ctx, &fsm.CreatePool{ID: id, Key: key, Settings: st, At: time.Now()}); err != nil {
+		return Pool{}, err
+	}
+	return a.Pool(id)
+}
+
+// UpdatePool changes the settings patch names, and returns the pool and
+// the numbers a smaller size took out of service (ShrinkOrder said which).
+func (a Admin) UpdatePool(ctx context.Context, id string, patch allocator.Patch) (Pool, []string, error) {
+	p := a.s.node.State().Pool(id)
+	if p == nil {
+		return Pool{}, nil, allocator.ErrUnknownPool
+	}
+	// Checked here too, so that a value no setting could take never reaches
+	// the log; the state machine checks again against the pool as it is.
+	if st := patch.Apply(p.Settings()); st.Validate() != nil {
+		return Pool{}, nil, st.Validate()
+	}
+	var req allocator.RequestID
+	rand.Read(req[:])
+	r, err := a.s.applyAndWait(ctx, &fsm.UpdatePool{ID: id, Req: req, Patch: patch, At: time.Now()})
+	if err != nil {
+		return Pool{}, nil, err
+	}
+	out, err := a.Pool(id)
+	return out, r.Retired, err
+}
+
+// DeletePool soft-deletes a pool: its numbers go to be released at the
+// provider; its calls stay.
+func (a Admin) DeletePool(ctx context.Context, id string) (Pool, error) {
+	if a.s.node.State().Pool(id) == nil {
+		return Pool{}, allocator.ErrUnknownPool
+	}
+	if _, err := a.s.applyAndWait(ctx, &fsm.DeletePool{ID: id, At: time.Now()}); err != nil {
+		return Pool{}, err
+	}
+	return a.Pool(id)
+}
+
+// Numbers lists every number the pool ever had, in the order added.
+func (a Admin) Numbers(id string) ([]Number, error) {
+	p := a.s.node.State().Pool(id)
+	if p == nil {
+		return nil, allocator.ErrUnknownPool
+	}
+	out := []Number{}
+	for _, n := range p.Numbers() {
+		out = append(out, numberOut(n))
+	}
+	return out, nil
+}
+
+// ShrinkOrder lists the pool's numbers in service in the order a smaller
+// size releases them, for a preview before the size changes.
+func (a Admin) ShrinkOrder(id string) ([]Number, error) {
+	p := a.s.node.State().Pool(id)
+	if p == nil {
+		return nil, allocator.ErrUnknownPool
+	}
+	out := []Number{}
+	for _, n := range p.ShrinkOrder() {
+		out = append(out, numberOut(n))
+	}
+	return out, nil
+}
+
+// Number is a tracking number as the admin API shows it.
+type Number struct {
 	Number       string     `json:"number"`
 	Display      string     `json:"display"`
 	ProviderID   string     `json:"provider_id,omitempty"`
@@ -281,8 +377,8 @@ func timeOrNil(t time.Time) *time.Time {
 	return &t
 }
 
-func numberOut(n *allocator.Number) numberJSON {
-	out := numberJSON{
+func numberOut(n *allocator.Number) Number {
+	out := Number{
 		Number: n.E164, Display: Display(n.E164), ProviderID: n.ProviderID, State: n.State().String(),
 		Owned: n.Owned, AddedAt: n.AddedAt, LastAssigned: timeOrNil(n.LastAssigned()),
 		LastFreed: timeOrNil(n.LastFreed()), ReleasedAt: timeOrNil(n.ReleasedAt()),
@@ -294,13 +390,10 @@ func numberOut(n *allocator.Number) numberJSON {
 }
 
 func (s *Server) listNumbers(ctx *fasthttp.RequestCtx, params []string) {
-	p := s.pool(ctx, params[0])
-	if p == nil {
+	out, err := s.Admin(ctx).Numbers(params[0])
+	if err != nil {
+		domainError(ctx, err)
 		return
-	}
-	out := []numberJSON{}
-	for _, n := range p.Numbers() {
-		out = append(out, numberOut(n))
 	}
 	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"numbers": out})
 }
