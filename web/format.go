@@ -1,0 +1,69 @@
+package web
+
+import (
+	"fmt"
+	"html/template"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/dni-dev/dni/httpapi"
+)
+
+// funcs are the templates' helpers: they format, never escape (the
+// templates do that), and never return template.HTML.
+var funcs = template.FuncMap{
+	"display":  httpapi.Display,
+	"tracking": trackingLabel,
+	"percent":  func(f float64) string { return strconv.Itoa(int(f*100+0.5)) + "%" },
+	"when":     when,
+	"seconds":  seconds,
+	"duration": func(d time.Duration) string { return seconds(int(d / time.Second)) },
+	"money":    func(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) },
+	"add":      func(a, b int) int { return a + b },
+	"short":    short,
+}
+
+// trackingLabel names a tracking type as the wizard does.
+func trackingLabel(t string) string {
+	switch t {
+	case "all":
+		return "All Visitors"
+	case "gclid":
+		return "Google Ads Only"
+	}
+	return t
+}
+
+// when shows a time to the minute, in UTC, which every node and every
+// marketer agree on.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05") + " UTC"
+}
+
+// seconds says a length of time the way people say it.
+func seconds(s int) string {
+	d := time.Duration(s) * time.Second
+	switch {
+	case s == 0:
+		return "0 s"
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%d h", s/3600)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%d min", s/60)
+	case d > time.Minute:
+		return fmt.Sprintf("%d min %d s", s/60, s%60)
+	}
+	return fmt.Sprintf("%d s", s)
+}
+
+// short cuts text to at most n characters, marking the cut.
+func short(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}

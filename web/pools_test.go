@@ -1,0 +1,180 @@
+package web_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/dni-dev/dni/provision/standin"
+)
+
+// poolJSON is what the tests read of a pool through the admin API.
+type poolJSON struct {
+	ID      string `json:"id"`
+	Key     string `json:"key"`
+	Name    string `json:"name"`
+	Size    int    `json:"size"`
+	Status  string `json:"status"`
+	Notice  string `json:"notice"`
+	Install string `json:"install"`
+	Stats   struct {
+		Numbers int `json:"numbers"`
+	} `json:"stats"`
+}
+
+// pools lists the node's pools through the admin API, deleted ones too.
+func (n *node) pools() []poolJSON {
+	n.t.Helper()
+	resp, body := get(n.t, n.url+"/v1/pools?deleted=true", "Authorization", "Bearer "+n.token)
+	if resp.StatusCode != http.StatusOK {
+		n.t.Fatalf("list pools: %d %s", resp.StatusCode, body)
+	}
+	var out struct{ Pools []poolJSON }
+	if err := json.Unmarshal([]byte(body), &out); err != nil {
+		n.t.Fatal(err)
+	}
+	return out.Pools
+}
+
+func (tb *tab) inputValue(selector string) string {
+	tb.t.Helper()
+	return eval[string](tb, "document.querySelector('"+selector+"').value")
+}
+
+// typeInto replaces an input's value by typing, so that the page's own
+// input handlers run.
+func (tb *tab) typeInto(selector, value string) {
+	tb.t.Helper()
+	tb.do("type into "+selector, chromedp.Clear(chromedp.CSS(selector)), chromedp.SendKeys(chromedp.CSS(selector), value))
+}
+
+func TestAMarketerCreatesEditsAndDeletesAPoolInTheBrowser(t *testing.T) {
+	n := startNode(t)
+	tb := newTab(t, n)
+	tb.signIn()
+	tb.wantText("main", "No campaign pools yet")
+	tb.shot("phone numbers, empty")
+
+	// Settings > Phone Numbers > Add Number > Campaign Pool.
+	tb.click("details.menu summary")
+	tb.shot("add number menu")
+	tb.submit("#add-campaign-pool", "input[name=tracking]")
+	tb.wantText("ol.steps [aria-current=step]", "Tracking")
+	tb.wantText("fieldset", `All Visitors\s+Tracks calls from all website visitors regardless of how they arrived`)
+	tb.wantText("fieldset", `Google Ads Only\s+Only tracks visitors who clicked a Google Ad \(identified by a gclid parameter\)\. Other visitors will see your regular business number\.`)
+	tb.shot("wizard step 1, tracking")
+	tb.submit("#next", "#name")
+
+	// Step 2, with a mistake the settings' own rules catch.
+	tb.wantText("ol.steps [aria-current=step]", "Setup")
+	tb.fill("#name", "Spring sale")
+	tb.fill("#size", "6")
+	tb.fill("#area_code", "415")
+	tb.fill("#swap_target", "555-01")
+	tb.submit("#next", "#form-error")
+	tb.wantText("#form-error", `Number on your website .*555-01.* not a 10-digit North American number`)
+	tb.wantText("ol.steps [aria-current=step]", "Setup")
+	if got := tb.inputValue("#name"); got != "Spring sale" {
+		t.Fatalf("after the mistake the name field holds %q", got)
+	}
+	tb.shot("wizard step 2, a mistake")
+	tb.fill("#swap_target", "(415) 555-0100")
+	tb.submit("#next", "#forward_to_0")
+
+	// Step 3: the business number is offered as the first forwarding
+	// number. Back, then Next again: nothing typed is lost.
+	tb.wantText("ol.steps [aria-current=step]", "Forwarding")
+	if got := tb.inputValue("#forward_to_0"); got != "+14155550100" {
+		t.Fatalf("the first forwarding number is %q, want the business number", got)
+	}
+	tb.fill("#forward_to_1", "+14155550199")
+	tb.fill("#rings", "3")
+	tb.shot("wizard step 3, forwarding")
+	tb.submit("#back", "#name")
+	for sel, want := range map[string]string{"#name": "Spring sale", "#size": "6", "#area_code": "415", "#swap_target": "(415) 555-0100"} {
+		if got := tb.inputValue(sel); got != want {
+			t.Fatalf("back on step 2, %s holds %q, want %q", sel, got, want)
+		}
+	}
+	tb.submit("#next", "#forward_to_0")
+	if a, b, r := tb.inputValue("#forward_to_0"), tb.inputValue("#forward_to_1"), tb.inputValue("#rings"); a != "+14155550100" || b != "+14155550199" || r != "3" {
+		t.Fatalf("back on step 3, the forwarding fields hold %q, %q and rings %q", a, b, r)
+	}
+	tb.submit("#next", "#create")
+
+	// Step 4: the review, then the numbers. The stand-in answers slowly and
+	// has no number in 415, so the page shows the purchase under way and
+	// the reconciler's notice.
+	tb.wantText("ol.steps [aria-current=step]", "Done")
+	tb.wantText("dl.review", `Spring sale[\s\S]*6 numbers[\s\S]*415[\s\S]*\(415\) 555-0100[\s\S]*\+14155550100, then \+14155550199[\s\S]*3`)
+	tb.shot("wizard step 4, review")
+	n.sb.SetFaults(standin.Faults{Latency: 150 * time.Millisecond, ExhaustAreaCodes: []string{"415"}})
+	tb.submit("#create", "#pool-status")
+	tb.wantText("#pool-status", "provisioning")
+	tb.wantText(".progress", `of 6 numbers bought`)
+	tb.shot("pool, buying numbers")
+	tb.until(`document.querySelector("#install") !== null`, "the page to follow the pool until it is active")
+	n.sb.SetFaults(standin.Faults{})
+	tb.wantText("#pool-status", "active")
+	tb.wantText("#notice", `415`)
+	pools := n.pools()
+	if len(pools) != 1 || pools[0].Status != "active" || pools[0].Stats.Numbers != 6 {
+		t.Fatalf("pools after the wizard: %+v", pools)
+	}
+	pl := pools[0]
+	if got := tb.inputValue("#install"); got != pl.Install || !strings.Contains(got, `data-pool="`+pl.Key+`"`) {
+		t.Fatalf("the install snippet shown is %q, the API's is %q", got, pl.Install)
+	}
+	tb.wantText(".reminder", `\(415\) 555-0100, must match the phone number displayed on your website exactly`)
+	tb.click("button[data-copy=install]")
+	tb.until(`document.querySelector("button[data-copy=install]").textContent !== "Copy"`, "the copy button to say what it did")
+	tb.shot("pool, active, install snippet")
+
+	// The edit form: a smaller size says which numbers go first, and the
+	// answer names the ones released.
+	tb.submit(`.heading a[href$="/edit"]`, "#size")
+	tb.shot("edit form")
+	tb.typeInto("#size", "4")
+	tb.until(`document.querySelectorAll("#shrink-order li.release").length === 2`, "the preview to mark two numbers")
+	tb.wantText("#size-effect", "2 numbers are released at once")
+	preview := eval[[]string](tb, `[...document.querySelectorAll("#shrink-order li.release")].map(li => li.dataset.number)`)
+	tb.shot("edit form, size down preview")
+	tb.submit("#save", "#saved")
+	tb.wantText("#saved", "Released 2 numbers")
+	released := eval[[]string](tb, `[...document.querySelectorAll("table.numbers tr[data-number]")].filter(tr => tr.cells[1].textContent !== "active").map(tr => tr.dataset.number)`)
+	slices.Sort(preview)
+	slices.Sort(released)
+	if !slices.Equal(preview, released) {
+		t.Fatalf("the preview said %v would go, but %v went", preview, released)
+	}
+	tb.shot("pool, size down saved")
+
+	// A larger size buys numbers; the page follows until they are in.
+	tb.submit(`.heading a[href$="/edit"]`, "#size")
+	tb.typeInto("#size", "5")
+	tb.until(`document.querySelector("#size-effect").textContent.includes("1 more number is bought in area code 415")`, "the preview to say a number is bought")
+	tb.shot("edit form, size up preview")
+	tb.submit("#save", "#saved")
+	tb.until(`document.querySelector("#install") !== null`, "the pool to be active at its new size")
+	if pl := n.pools()[0]; pl.Size != 5 || pl.Stats.Numbers != 5 {
+		t.Fatalf("after growing: size %d, %d numbers", pl.Size, pl.Stats.Numbers)
+	}
+
+	// Deleting says what happens, then does it.
+	tb.submit(`.heading a[href$="/delete"]`, "#confirm-delete")
+	tb.wantText("main", `5 tracking numbers are released back to the sandbox`)
+	tb.wantText("main", `history is kept`)
+	tb.shot("delete confirmation")
+	tb.submit("#confirm-delete", "main p.note")
+	tb.wantText("main p.note", `Pool “Spring sale” deleted`)
+	tb.until(`document.querySelector("details.history") || document.querySelector(".status.deleting")`, "the pool to show as deleted")
+	tb.shot("phone numbers, pool deleted")
+	if pl := n.pools()[0]; pl.Status != "deleting" && pl.Status != "deleted" {
+		t.Fatalf("after the delete the pool is %s", pl.Status)
+	}
+}

@@ -1,0 +1,187 @@
+package web
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dni-dev/dni/httpapi"
+)
+
+func TestASessionIsSignedByTheClusterAndEnds(t *testing.T) {
+	p := &pages{key: []byte("a key from the cluster secret")}
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	s := p.newSession("tok_0123456789ab", now)
+	if got, ok := p.readSession(s.value, now.Add(time.Hour)); !ok || got.tokenID != "tok_0123456789ab" {
+		t.Fatalf("a fresh session reads as %+v, %v", got, ok)
+	}
+	if _, ok := p.readSession(s.value, now.Add(sessionLife)); ok {
+		t.Fatal("a session outlived its life")
+	}
+	other := &pages{key: []byte("another cluster")}
+	if _, ok := other.readSession(s.value, now); ok {
+		t.Fatal("another cluster's key accepted the session")
+	}
+	if _, ok := (&pages{}).readSession(s.value, now); ok {
+		t.Fatal("a node without a key accepted a session")
+	}
+	for _, forged := range []string{
+		"", ".", s.value + "x", "v1.tok_ffffffffffff" + s.value[len("v1.tok_0123456789ab"):],
+		"v2" + s.value[2:],
+	} {
+		if _, ok := p.readSession(forged, now); ok {
+			t.Errorf("the forged cookie %q was accepted", forged)
+		}
+	}
+	if s2 := p.newSession("tok_0123456789ab", now); s2.value == s.value || p.csrfToken(s2) == p.csrfToken(s) {
+		t.Fatal("two sign-ins share a session or a CSRF token")
+	}
+	if p.csrfToken(s) == s.value[len(s.value)-43:] {
+		t.Fatal("the CSRF token is the session's own signature")
+	}
+}
+
+func TestTheLoginSendsNobodyToAnotherSite(t *testing.T) {
+	for next, want := range map[string]string{
+		"/admin/calls?pool=pl_1": "/admin/calls?pool=pl_1",
+		"":                       "/admin/pools",
+		"//evil.example/admin/":  "/admin/pools",
+		"https://evil.example/":  "/admin/pools",
+		"/admin/\\evil":          "/admin/pools",
+		"/v1/pools":              "/admin/pools",
+	} {
+		if got := localPage(next); got != want {
+			t.Errorf("next %q goes to %q, want %q", next, got, want)
+		}
+	}
+}
+
+func TestTheSizePreviewSaysWhatANewSizeDoes(t *testing.T) {
+	for _, c := range []struct {
+		size, inService, newSize int
+		area, want               string
+	}{
+		{10, 10, 8, "", "2 numbers are released at once, in the order below: free numbers first, then those whose visitor was seen longest ago."},
+		{10, 10, 9, "", "1 number is released at once, in the order below: free numbers first, then those whose visitor was seen longest ago."},
+		{10, 10, 12, "415", "2 more numbers are bought in area code 415."},
+		{10, 10, 11, "", "1 more number is bought."},
+		{10, 6, 8, "", "2 numbers fewer are bought."},
+		{10, 10, 10, "", "The size stays as it is."},
+	} {
+		if got := sizeEffect(c.size, c.inService, c.newSize, c.area); got != c.want {
+			t.Errorf("size %d (%d in service) to %d: %q, want %q", c.size, c.inService, c.newSize, got, c.want)
+		}
+	}
+}
+
+func TestASpendIsReadAsMarketersTypeIt(t *testing.T) {
+	for in, want := range map[string]float64{
+		"120": 120, "$1,250.50": 1250.5, "1250,50": 1250.5, " € 99.9 ": 99.9, "1,250": 1250, "0": 0,
+	} {
+		if got, ok := amount(in); !ok || got != want {
+			t.Errorf("%q reads as %v, %v; want %v", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"", "-5", "ten", "1e13", "NaN"} {
+		if got, ok := amount(in); ok {
+			t.Errorf("%q reads as the amount %v", in, got)
+		}
+	}
+}
+
+func TestTheBarChartScalesToTheBusiestCampaign(t *testing.T) {
+	campaign := func(s string) *string { return &s }
+	c := newBarChart([]httpapi.ReportRow{
+		{Campaign: campaign("spring"), Calls: 10},
+		{Campaign: campaign(""), Calls: 5},
+		{Campaign: campaign("a campaign whose name goes on and on and on"), Calls: 1},
+	})
+	if len(c.Bars) != 3 || c.Bars[0].Width != 2*c.Bars[1].Width || c.Bars[2].Width < 1 {
+		t.Fatalf("bars %+v", c.Bars)
+	}
+	if c.Bars[1].Label != "(no campaign)" || []rune(c.Bars[2].Label)[chartLabelRunes-1] != '…' {
+		t.Fatalf("labels %q, %q", c.Bars[1].Label, c.Bars[2].Label)
+	}
+	if c.Bars[0].Y >= c.Bars[1].Y || c.Height < c.Bars[2].Y+chartBarHeight {
+		t.Fatalf("layout %+v, height %d", c.Bars, c.Height)
+	}
+}
+
+func TestEachWizardStepIsCheckedByTheSettingsRulesUpToItself(t *testing.T) {
+	good := poolForm{
+		Tracking: "all", Name: "Spring", Size: "10", SwapTarget: "(415) 555-0100",
+		ForwardTo: []string{"+14155550100"}, Rings: "5",
+	}
+	for _, c := range []struct {
+		name      string
+		edit      func(*poolForm)
+		step      int
+		wantStep  int
+		wantField string
+	}{
+		{"a good step 1", func(f *poolForm) {}, 1, 0, ""},
+		{"an unknown tracking type", func(f *poolForm) { f.Tracking = "facebook" }, 1, 1, "tracking"},
+		{"step 2 is not checked on step 1", func(f *poolForm) { f.Name = "" }, 1, 0, ""},
+		{"an empty name", func(f *poolForm) { f.Name = "" }, 2, 2, "name"},
+		{"a pool too small", func(f *poolForm) { f.Size = "3" }, 2, 2, "size"},
+		{"a size that is no number", func(f *poolForm) { f.Size = "ten" }, 2, 2, "size"},
+		{"a bad area code", func(f *poolForm) { f.AreaCode = "12" }, 2, 2, "area_code"},
+		{"step 3 is not checked on step 2", func(f *poolForm) { f.ForwardTo = nil }, 2, 0, ""},
+		{"no forwarding number", func(f *poolForm) { f.ForwardTo = nil }, 3, 3, "forward_to"},
+		{"a forwarding number twice", func(f *poolForm) { f.ForwardTo = []string{"+14155550100", "+14155550100"} }, 3, 3, "forward_to"},
+		{"too many rings", func(f *poolForm) { f.Rings = "11" }, 3, 3, "rings"},
+		{"a mistake on step 2 found on step 3", func(f *poolForm) { f.SwapTarget = "call us" }, 3, 2, "swap_target"},
+	} {
+		f := good
+		c.edit(&f)
+		step, err := checkSteps(httpapi.Admin{}, f, c.step)
+		fe, _ := asFieldError(err)
+		switch {
+		case c.wantField == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.wantField != "" && (fe == nil || fe.Field != c.wantField || step != c.wantStep):
+			t.Errorf("%s: step %d, %v; want step %d, field %s", c.name, step, err, c.wantStep, c.wantField)
+		}
+	}
+	if !slices.Equal(wizardFields, []string{"tracking", "name", "size", "area_code", "swap_target", "forward_to", "rings"}) {
+		t.Fatalf("the wizard asks for %v", wizardFields)
+	}
+}
+
+func TestEveryTemplateParsesAndEveryRouteHasAHandler(t *testing.T) {
+	p := &pages{}
+	p.tmpl = parseTemplates()
+	for _, name := range []string{"login.html", "error.html", "pools.html", "pool.html", "wizard.html", "edit.html", "delete.html", "call.html", "calls.html", "campaigns.html", "cluster.html", "demo.html"} {
+		if p.tmpl[name] == nil {
+			t.Errorf("no template %s", name)
+		}
+	}
+	for _, r := range p.routesTable() {
+		if r.handle == nil {
+			t.Errorf("%s %s has no handler", r.method, r.pattern)
+		}
+	}
+	if st := loadStatic(); st["admin.js"].contentType != "text/javascript; charset=utf-8" || st["admin.css"].contentType != "text/css; charset=utf-8" {
+		t.Errorf("static files %v", st)
+	}
+}
+
+// FuzzReadSession feeds the session reader cookies as anyone can send
+// them: it never panics, and accepts only what this cluster signed.
+func FuzzReadSession(f *testing.F) {
+	p := &pages{key: []byte("a key from the cluster secret")}
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	signed := p.newSession("tok_0123456789ab", now).value
+	f.Add(signed)
+	f.Add("v1.tok_0123456789ab.1795780800.AAAA.sig")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, cookie string) {
+		// Only sessions for this token were ever signed (the nonce differs
+		// in each fuzzing process).
+		s, ok := p.readSession(cookie, now)
+		if ok && (s.tokenID != "tok_0123456789ab" || !strings.HasPrefix(cookie, "v1.tok_0123456789ab.")) {
+			t.Fatalf("accepted %q as %+v", cookie, s)
+		}
+	})
+}

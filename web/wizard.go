@@ -1,0 +1,180 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+
+	"github.com/dni-dev/dni/allocator"
+	"github.com/dni-dev/dni/httpapi"
+)
+
+// The pool wizard: Settings > Phone Numbers > Add Number > Campaign Pool,
+// in the brief's four steps. Each step is one form that carries the other
+// steps' answers as hidden fields, so Back and Next never lose input and
+// no script is needed. A step is checked before the next one shows, by the
+// same rules the API applies (httpapi.Admin.NewPoolSettings), with
+// stand-ins for the answers of the steps still to come.
+
+// wizardStepNames are the brief's steps.
+var wizardStepNames = []string{"Tracking", "Setup", "Forwarding", "Done"}
+
+// stepFields are the settings each step asks for (step 4 asks nothing).
+var stepFields = [][]string{
+	1: {"tracking"},
+	2: {"name", "size", "area_code", "swap_target"},
+	3: {"forward_to", "rings"},
+}
+
+// wizardFields are every setting the wizard asks for; the others take
+// their defaults, which the edit form changes.
+var wizardFields = slices.Concat(stepFields[1], stepFields[2], stepFields[3])
+
+// defaultWizardSize is the size the wizard suggests: enough for about 200
+// visitors an hour who stay 3 minutes each (Nimbata's rule: peak visitors
+// an hour ÷ (60 ÷ minutes per visit)).
+const defaultWizardSize = 10
+
+// laterSteps stands in for the answers of steps not reached yet: valid
+// values, so that checking the settings so far finds only what is wrong
+// with them.
+var laterSteps = poolForm{
+	Tracking: string(allocator.TrackAll), Name: "New pool", Size: strconv.Itoa(allocator.MinPoolSize),
+	SwapTarget: "(201) 555-0100", ForwardTo: []string{"+12015550100"}, Rings: strconv.Itoa(allocator.DefaultRings),
+}
+
+type wizardStepName struct {
+	N       int
+	Name    string
+	Current bool
+	Done    bool
+}
+
+func wizardSteps(current int) []wizardStepName {
+	out := make([]wizardStepName, len(wizardStepNames))
+	for i, name := range wizardStepNames {
+		out[i] = wizardStepName{N: i + 1, Name: name, Current: i+1 == current, Done: i+1 < current}
+	}
+	return out
+}
+
+type wizardPage struct {
+	Step       int
+	Steps      []wizardStepName
+	Form       poolForm
+	Forwarding []string
+	Error      *fieldError
+	Other      string
+	Review     allocator.Settings // step 4: the pool as it will be made
+}
+
+func (p *pages) wizardStart(r *request) {
+	f := poolForm{Tracking: string(allocator.TrackAll), Size: strconv.Itoa(defaultWizardSize), Rings: strconv.Itoa(allocator.DefaultRings)}
+	p.renderWizard(r, http.StatusOK, 1, f, nil)
+}
+
+// wizardStep answers a step's Back, Next or Create.
+func (p *pages) wizardStep(r *request) {
+	f := readPoolForm(r)
+	step, _ := strconv.Atoi(r.form("step"))
+	step = min(max(step, 1), len(wizardStepNames))
+	switch r.form("go") {
+	case "back":
+		p.renderWizard(r, http.StatusOK, max(step-1, 1), f, nil)
+	case "create":
+		if bad, err := checkSteps(r.api, f, 3); err != nil {
+			p.renderWizard(r, http.StatusBadRequest, bad, f, err)
+			return
+		}
+		pt, _ := f.patch(wizardFields...)
+		ctx, cancel := writeContext()
+		defer cancel()
+		pl, err := r.api.CreatePool(ctx, pt)
+		if err != nil {
+			if _, ok := asFieldError(err); ok {
+				p.renderWizard(r, http.StatusBadRequest, 4, f, err)
+				return
+			}
+			p.failErr(r, err)
+			return
+		}
+		r.redirect("/admin/pools/" + url.PathEscape(pl.ID) + "?created=1")
+	default: // next
+		if bad, err := checkSteps(r.api, f, step); err != nil {
+			p.renderWizard(r, http.StatusBadRequest, bad, f, err)
+			return
+		}
+		p.renderWizard(r, http.StatusOK, min(step+1, len(wizardStepNames)), f, nil)
+	}
+}
+
+// checkSteps checks the answers of steps 1 to last, with stand-ins for the
+// later ones, and returns the first step with a mistake and the mistake.
+func checkSteps(api httpapi.Admin, f poolForm, last int) (int, error) {
+	g := laterSteps
+	for step := 1; step <= min(last, 3); step++ {
+		for _, field := range stepFields[step] {
+			copyField(&g, f, field)
+		}
+	}
+	pt, err := g.patch(wizardFields...)
+	if err == nil {
+		_, err = api.NewPoolSettings(pt)
+	}
+	if err == nil {
+		return 0, nil
+	}
+	fe, ok := asFieldError(err)
+	if !ok {
+		return last, err
+	}
+	for step := 1; step <= 3; step++ {
+		if slices.Contains(stepFields[step], fe.Field) {
+			return step, fe
+		}
+	}
+	return last, fe
+}
+
+func copyField(dst *poolForm, src poolForm, field string) {
+	switch field {
+	case "tracking":
+		dst.Tracking = src.Tracking
+	case "name":
+		dst.Name = src.Name
+	case "size":
+		dst.Size = src.Size
+	case "area_code":
+		dst.AreaCode = src.AreaCode
+	case "swap_target":
+		dst.SwapTarget = src.SwapTarget
+	case "forward_to":
+		dst.ForwardTo = src.ForwardTo
+	case "rings":
+		dst.Rings = src.Rings
+	}
+}
+
+func (p *pages) renderWizard(r *request, status, step int, f poolForm, err error) {
+	// The business number is usually where calls should go too.
+	if step == 3 && len(f.ForwardTo) == 0 {
+		if e, err := allocator.SwapTargetE164(f.SwapTarget); err == nil {
+			f.ForwardTo = []string{e}
+		}
+	}
+	page := wizardPage{Step: step, Steps: wizardSteps(step), Form: f, Forwarding: forwardingFields(f.ForwardTo)}
+	if err != nil {
+		if fe, ok := asFieldError(err); ok {
+			page.Error = fe
+		} else {
+			page.Other = err.Error()
+		}
+	}
+	if step == 4 {
+		if pt, err := f.patch(wizardFields...); err == nil {
+			page.Review, _ = r.api.NewPoolSettings(pt)
+		}
+	}
+	p.render(r, status, "wizard.html", "Add campaign pool", "pools", page)
+}
