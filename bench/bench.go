@@ -62,8 +62,8 @@ type Options struct {
 	Model       Model
 	Utilisation float64
 	// Warmup runs the model before anything is measured, so pools reach
-	// their steady state (default: a visitor's mean holding time); then
-	// Duration is measured.
+	// their steady state (default: Model.Steady); then Duration is
+	// measured.
 	Warmup   time.Duration
 	Duration time.Duration
 	// Compare plays the same visitors against LRU and random pools.
@@ -169,7 +169,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.Model.Rate = o.Model.RateFor(o.Utilisation, numbers, o.IdleTimeout)
 	}
 	if o.Warmup == 0 {
-		o.Warmup = o.Model.Holding(o.IdleTimeout).Round(time.Second)
+		o.Warmup = o.Model.Steady(o.IdleTimeout)
 	}
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }

@@ -234,11 +234,45 @@ func startLocal(ctx context.Context, o *Options, log *slog.Logger) (*target, err
 		lc.close(t)
 		return nil, err
 	}
+	// Each node records the admin token once it serves: until every node
+	// has it, some answer 401.
+	for _, n := range t.nodes {
+		if err := waitAdmin(ctx, t, n, 30*time.Second); err != nil {
+			lc.close(t)
+			return nil, err
+		}
+	}
 	return t, nil
 }
 
-// close stops the nodes and the stand-in. The directory stays if keep is
-// set, so the nodes' logs can be read.
+// waitAdmin waits until the node's admin API takes the admin token.
+func waitAdmin(ctx context.Context, t *target, n *node, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	hc := &http.Client{Timeout: 2 * time.Second}
+	last := "no answer"
+	for time.Now().Before(deadline) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.addr+"/v1/tokens", nil)
+		req.Header.Set("Authorization", "Bearer "+t.token)
+		resp, err := hc.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("node %s did not take the admin token within %v: %s", n.name, within, last)
+}
+
+// close stops the nodes and the stand-in.
 func (lc *localCluster) close(t *target) {
 	var wg sync.WaitGroup
 	for _, n := range t.nodes {

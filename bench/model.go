@@ -96,6 +96,14 @@ func (m Model) Holding(idle time.Duration) time.Duration {
 	return time.Duration((held + idle.Seconds()) * float64(time.Second))
 }
 
+// Steady is how long the model takes to hold 95% of the numbers it holds
+// in the long run: a number is held for the idle timeout and most of an
+// exponential stay, and only after three mean stays are all but e^-3 of
+// the stays that started at the beginning over.
+func (m Model) Steady(idle time.Duration) time.Duration {
+	return (idle + 3*m.Stay).Round(time.Second)
+}
+
 // RateFor is the visitor rate at which, by Little's law, a share u of the
 // numbers is held on average.
 func (m Model) RateFor(u float64, numbers int, idle time.Duration) float64 {

@@ -49,7 +49,7 @@ func benchCmd(e *opEnv, args []string) error {
 	f.plain((*floatValue)(&m.CallShare), "calls", "share of visitors who call the number they see")
 	f.plain((*floatValue)(&m.LateShare), "late", "share of callers who call after leaving")
 	f.plain((*durationValue)(&m.LateDelay), "late-delay", "how long after leaving a late caller calls, on average")
-	f.plain((*optionalDuration)(&o.Warmup), "warmup", "how long the model runs before measuring (default: a number's mean holding time)")
+	f.plain((*optionalDuration)(&o.Warmup), "warmup", "how long the model runs before measuring (default: the idle timeout and three stays, when pools are near their steady use)")
 	f.plain((*durationValue)(&o.Duration), "duration", "how long to measure")
 	f.plain((*boolValue)(&o.Compare), "compare", "play the same visitors against LRU and random allocation, and compare accuracy")
 	f.plain((*uint64Value)(&o.Seed), "seed", "seed of the visitor model")
