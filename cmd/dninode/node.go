@@ -15,6 +15,7 @@ import (
 
 	"github.com/dni-dev/dni/cluster"
 	"github.com/dni-dev/dni/httpapi"
+	"github.com/dni-dev/dni/web"
 )
 
 // nodeOptions is what the node's flags and environment say. cfg.NodeID is
@@ -259,7 +260,7 @@ func runNode(ctx context.Context, o nodeOptions, stdout, stderr io.Writer) error
 		ln.Close()
 		return fmt.Errorf("start node %s: %w", id, err)
 	}
-	o.http.Secret, o.http.Log, o.http.Telephony = secret, log, tel.http
+	o.http.Secret, o.http.Log, o.http.Telephony, o.http.Pages = secret, log, tel.http, web.Handler
 	srv := httpapi.New(node, o.http)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -267,6 +268,7 @@ func runNode(ctx context.Context, o nodeOptions, stdout, stderr io.Writer) error
 	url := "http://" + cfg.HTTPAdvertise
 	fmt.Fprintf(stdout, "dni node %s ready: %s (raft %s, data %s)\n", id, url, node.RaftAddr(), cfg.DataDir)
 	fmt.Fprintf(stdout, "health: %s/healthz  readiness: %s/readyz\n", url, url)
+	fmt.Fprintf(stdout, "admin pages: %s/admin/ (sign in with an admin token)\n", url)
 	tokenCtx, cancelToken := context.WithTimeout(ctx, 30*time.Second)
 	token, err := httpapi.EnsureAdminToken(tokenCtx, node, o.adminToken)
 	cancelToken()

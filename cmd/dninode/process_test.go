@@ -699,8 +699,17 @@ func TestTheDefaultNodeStartsWithNoFlags(t *testing.T) {
 	}
 	wantReady := fmt.Sprintf("dni node %s ready: http://%s (raft %s, data ./dni-data)\n", strings.TrimSpace(string(id)), addrs[0], addrs[1])
 	wantHealth := fmt.Sprintf("health: http://%s/healthz  readiness: http://%s/readyz\n", addrs[0], addrs[0])
-	if out := p.output(); !strings.Contains(out, wantReady) || !strings.Contains(out, wantHealth) {
-		t.Fatalf("stdout:\n%s\nwant the lines\n%s%s", out, wantReady, wantHealth)
+	wantPages := fmt.Sprintf("admin pages: http://%s/admin/", addrs[0])
+	if out := p.output(); !strings.Contains(out, wantReady) || !strings.Contains(out, wantHealth) || !strings.Contains(out, wantPages) {
+		t.Fatalf("stdout:\n%s\nwant the lines\n%s%s%s", out, wantReady, wantHealth, wantPages)
+	}
+	resp, err := http.Get("http://" + addrs[0] + "/admin/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("the admin pages' login: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	secretPath := filepath.Join(p.dir, "dni-data", "cluster-secret")
 	info, err := os.Stat(secretPath)
