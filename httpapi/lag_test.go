@@ -18,10 +18,10 @@ func TestANodeThatLagsCatchesUpBeforeCallingAPoolUnknown(t *testing.T) {
 	dir := t.TempDir()
 	leader := clusterNode(t, dir, "n1", nil)
 	waitFor(t, "n1 to lead", leader.node.IsLeader)
-	var stall sync.Mutex // held: n2 applies nothing more
+	var stall sync.WaitGroup // above zero: n2 applies nothing more
 	lagging := clusterNode(t, dir, "n2", func(c *cluster.Config) {
 		c.Join = []string{leader.url}
-		c.Observe = func(uint64, *allocator.State) { stall.Lock(); stall.Unlock() }
+		c.Observe = func(uint64, *allocator.State) { stall.Wait() }
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -32,7 +32,7 @@ func TestANodeThatLagsCatchesUpBeforeCallingAPoolUnknown(t *testing.T) {
 	leader.token = token
 	waitFor(t, "n2 to be ready", lagging.node.Ready)
 
-	stall.Lock()
+	stall.Add(1)
 	leader.createPool(nil, numbersFrom(300, 4)...) // n2 stalls applying this
 	p := leader.createPool(nil, numbersFrom(310, 4)...)
 	if lagging.node.State().PoolByKey(p.Key) != nil {
@@ -40,7 +40,7 @@ func TestANodeThatLagsCatchesUpBeforeCallingAPoolUnknown(t *testing.T) {
 	}
 	go func() {
 		time.Sleep(300 * time.Millisecond)
-		stall.Unlock()
+		stall.Done()
 	}()
 	v := lagging.visit(p.Key, nil)
 	if v.Number == "" {
