@@ -737,8 +737,13 @@ func TestTheDefaultNodeStartsWithNoFlags(t *testing.T) {
 
 	// With no Twilio credentials it runs the sandbox: a new pool gets its
 	// numbers from it, and a simulated call is forwarded and attributed.
-	if out := p.output(); !strings.Contains(out, "sandbox: no Twilio credentials") {
-		t.Fatalf("stdout does not announce the sandbox:\n%s", out)
+	// The line comes after the admin token is settled, which may be after
+	// the node is ready.
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(p.output(), "sandbox: no Twilio credentials"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("stdout does not announce the sandbox:\n%s", p.output())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	st := allocator.Settings{Name: "bought", Size: 4, SwapTarget: "(415) 555-0100", ForwardTo: []string{"+14155550100"}, AreaCode: "628", Whisper: true}.WithDefaults()
 	c.mustCommand(p, &fsm.CreatePool{ID: "bought", Key: "key-bought", Settings: st, At: time.Now()})
