@@ -47,3 +47,42 @@ func TestANodeThatLagsCatchesUpBeforeCallingAPoolUnknown(t *testing.T) {
 		t.Fatalf("a visit through the lagging node: %+v", v)
 	}
 }
+
+// Likewise a heartbeat for a visit the node has not applied yet is not
+// told the visit is gone (which makes the snippet start over), and a node
+// that cannot reach the cluster to check says so with a 503.
+func TestANodeThatLagsCatchesUpBeforeCallingAVisitGone(t *testing.T) {
+	dir := t.TempDir()
+	leader := clusterNode(t, dir, "n1", nil)
+	waitFor(t, "n1 to lead", leader.node.IsLeader)
+	var stall sync.WaitGroup
+	lagging := clusterNode(t, dir, "n2", func(c *cluster.Config) {
+		c.Join = []string{leader.url}
+		c.Observe = func(uint64, *allocator.State) { stall.Wait() }
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	token, err := httpapi.EnsureAdminToken(ctx, leader.node, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader.token = token
+	p := leader.createPool(nil, numbersFrom(320, 4)...)
+	waitFor(t, "n2 to have the pool", func() bool { return lagging.node.State().PoolByKey(p.Key) != nil })
+
+	stall.Add(1)
+	v := leader.visit(p.Key, nil) // n2 stalls applying this
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		stall.Done()
+	}()
+	r := lagging.heartbeat(v.Visit)
+	wantStatus(t, r, 200)
+
+	// With the leader gone, n2 cannot check a visit it does not know.
+	leader.node.Halt()
+	waitFor(t, "n2 to notice it has no leader", func() bool { id, _ := lagging.node.Leader(); return id == "" })
+	var unknown allocator.VisitID
+	unknown[0] = 0x42
+	wantProblem(t, lagging.heartbeat(unknown.String()), 503, "")
+}

@@ -101,14 +101,14 @@ func (s *Server) createVisit(ctx *fasthttp.RequestCtx, _ []string) {
 		return
 	}
 	pool := s.node.State().PoolByKey(req.Pool)
-	if pool == nil && !s.node.IsLeader() {
+	if pool == nil {
 		// A node that has just restarted, or lags, may not have applied
-		// the pool's creation yet: catch up before calling it unknown.
-		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		if s.node.CatchUp(c) == nil {
-			pool = s.node.State().PoolByKey(req.Pool)
+		// the pool's creation yet.
+		if err := s.catchUpBeforeDenying(); err != nil {
+			writeError(ctx, fasthttp.StatusServiceUnavailable, "this node is catching up with the cluster; try again")
+			return
 		}
-		cancel()
+		pool = s.node.State().PoolByKey(req.Pool)
 	}
 	if pool == nil {
 		writeError(ctx, fasthttp.StatusNotFound, "unknown pool")
@@ -223,6 +223,20 @@ func (req *visitRequest) attribution(userAgent string) (allocator.Attribution, e
 	return a, nil
 }
 
+// catchUpBeforeDenying makes sure the node's state has every acknowledged
+// write before a visitor is told something does not exist. A leader that
+// has applied all it committed is sure already; any other node asks the
+// leader how far it is (at most 2 s). If the node cannot tell, the
+// visitor gets a 503: the snippet keeps what it has and asks again.
+func (s *Server) catchUpBeforeDenying() error {
+	if s.node.IsLeader() && s.node.Ready() {
+		return nil
+	}
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return s.node.CatchUp(c)
+}
+
 func (s *Server) heartbeat(ctx *fasthttp.RequestCtx, p []string) {
 	id, err := allocator.ParseVisitID(p[0])
 	if err != nil {
@@ -230,14 +244,15 @@ func (s *Server) heartbeat(ctx *fasthttp.RequestCtx, p []string) {
 		return
 	}
 	v := s.node.State().Visit(id)
-	if v == nil && !s.node.IsLeader() {
-		// A visit made through another node a moment ago may not have
-		// reached this one yet: catch up before saying it is gone.
-		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		if s.node.CatchUp(c) == nil {
-			v = s.node.State().Visit(id)
+	if v == nil {
+		// A visit made through another node a moment ago, or before this
+		// node restarted, may not have reached it yet. A 410 makes the
+		// snippet start over, so it is said only when sure.
+		if err := s.catchUpBeforeDenying(); err != nil {
+			writeError(ctx, fasthttp.StatusServiceUnavailable, "this node is catching up with the cluster; try again")
+			return
 		}
-		cancel()
+		v = s.node.State().Visit(id)
 	}
 	if v == nil || v.Pool.Deleted() {
 		s.metrics.heartbeats.WithLabelValues("expired").Inc()
