@@ -253,10 +253,23 @@ func (n *Node) Backup(ctx context.Context, w io.Writer) error {
 // acknowledged when CatchUp was called: after it, local reads see them.
 func (n *Node) CatchUp(ctx context.Context) error {
 	if n.IsLeader() {
-		if err := n.raft.Barrier(n.cfg.WriteTimeout).Error(); err != nil {
-			return fmt.Errorf("barrier: %w", err)
+		// Raft's timeout bounds only the queueing of the barrier: one
+		// queued as the node stops may never be answered, and a leader
+		// loop waiting on it would hold up the stop.
+		f := n.raft.Barrier(n.cfg.WriteTimeout)
+		done := make(chan error, 1)
+		go func() { done <- f.Error() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				return fmt.Errorf("barrier: %w", err)
+			}
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-n.halt.Done():
+			return ErrShuttingDown
 		}
-		return nil
 	}
 	_, addr := n.Leader()
 	if addr == "" {
