@@ -274,13 +274,23 @@ func (n *Node) Leader() (id, httpAddr string) {
 }
 
 // Ready reports whether the node can serve: it knows a leader and has
-// applied every entry it knows to be committed.
+// applied all but the last few entries it knows to be committed.
 func (n *Node) Ready() bool {
 	// Raft's own applied index is the right one here: entries that never
-	// reach the state machine (elections' no-ops, barriers) count too.
+	// reach the state machine (elections' no-ops, barriers) count too. A
+	// few entries committed and not yet applied are writes under way, not
+	// a node behind: readiness must not flap with every write.
 	id, _ := n.Leader()
-	return id != "" && n.raft.AppliedIndex() >= n.raft.CommitIndex()
+	return id != "" && n.raft.AppliedIndex()+readyLag >= n.raft.CommitIndex()
 }
+
+// readyLag is how many committed entries a ready node may still have to
+// apply: a few batches in flight, far fewer than a restart replays.
+const readyLag = 64
+
+// Applied reports whether the node has applied every entry it knows to be
+// committed.
+func (n *Node) Applied() bool { return n.raft.AppliedIndex() >= n.raft.CommitIndex() }
 
 func (n *Node) notLeader() *NotLeaderError {
 	id, addr := n.Leader()

@@ -226,15 +226,26 @@ func (req *visitRequest) attribution(userAgent string) (allocator.Attribution, e
 // catchUpBeforeDenying makes sure the node's state has every acknowledged
 // write before a visitor is told something does not exist. A leader that
 // has applied all it committed is sure already; any other node asks the
-// leader how far it is (at most 2 s). If the node cannot tell, the
-// visitor gets a 503: the snippet keeps what it has and asks again.
+// leader how far it is, trying for up to 2 s (a node that has just
+// restarted learns who leads within a heartbeat). If the node cannot tell,
+// the visitor gets a 503: the snippet keeps what it has and asks again.
 func (s *Server) catchUpBeforeDenying() error {
-	if s.node.IsLeader() && s.node.Ready() {
+	if s.node.IsLeader() && s.node.Applied() {
 		return nil
 	}
 	c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	return s.node.CatchUp(c)
+	for {
+		err := s.node.CatchUp(c)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-c.Done():
+			return err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func (s *Server) heartbeat(ctx *fasthttp.RequestCtx, p []string) {
