@@ -253,6 +253,7 @@ type run struct {
 
 func (r *run) run(ctx context.Context) (res *Result, err error) {
 	o := r.o
+	defer r.endProgress()
 	r.res.Host.LoadBefore = loadAverage()
 	r.progressf("measuring the no-op rate (%v, %d workers)", o.NoopFor, o.Workers)
 	if r.res.Noop, err = measureNoop(ctx, o.Workers, o.NoopFor); err != nil {
@@ -291,7 +292,6 @@ func (r *run) run(ctx context.Context) (res *Result, err error) {
 		r.deletePools(ctx)
 	}
 	r.res.Host.LoadAfter = loadAverage()
-	r.endProgress()
 	return r.res, nil
 }
 
