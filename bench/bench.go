@@ -346,7 +346,7 @@ func (r *run) load(ctx context.Context) *loader {
 	for k, n := range l.errs.m {
 		r.res.Errors[k] = n
 	}
-	r.res.ServerErrors = l.errs.server
+	r.res.ServerErrors, r.res.Unavailable = l.errs.server, l.errs.unavailable
 	l.errs.mu.Unlock()
 	r.res.Invariants.GoneEarly = l.gone
 	return l

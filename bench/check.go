@@ -35,7 +35,7 @@ func (r *run) checkBackup(ctx context.Context, errs *errorCounts) {
 			return
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			errs.add("fault: no backup to check after it: "+errKind(err), false)
+			errs.add("fault: no backup to check after it: "+errKind(err), 0)
 			return
 		}
 		time.Sleep(250 * time.Millisecond)

@@ -58,7 +58,7 @@ func (f *faults) killLeader(ctx context.Context) {
 	t := l.r.t
 	leader, err := t.leader(ctx)
 	if err != nil {
-		l.errs.add("fault: no leader to kill: "+errKind(err), false)
+		l.errs.add("fault: no leader to kill: "+errKind(err), 0)
 		return
 	}
 	k := Kill{Node: leader.name, AtS: l.now().Seconds()}
@@ -89,7 +89,7 @@ func (f *faults) restartFollower(ctx context.Context) {
 	t := l.r.t
 	leader, err := t.leader(ctx)
 	if err != nil {
-		l.errs.add("fault: no leader, so no follower to restart: "+errKind(err), false)
+		l.errs.add("fault: no leader, so no follower to restart: "+errKind(err), 0)
 		return
 	}
 	var follower *node
@@ -120,11 +120,11 @@ func (f *faults) restartFollower(ctx context.Context) {
 func (f *faults) bringBack(n *node) float64 {
 	start := time.Now()
 	if err := n.proc.start(); err != nil {
-		f.l.errs.add("fault: restart "+n.name+": "+errKind(err), false)
+		f.l.errs.add("fault: restart "+n.name+": "+errKind(err), 0)
 		return -1
 	}
 	if err := waitReady(context.Background(), n, time.Minute); err != nil {
-		f.l.errs.add("fault: "+errKind(err), false)
+		f.l.errs.add("fault: "+errKind(err), 0)
 		return -1
 	}
 	n.down.Store(false)

@@ -157,7 +157,7 @@ func newLoader(r *run) *loader {
 		l.routes[name] = new(Histogram)
 	}
 	l.client.unreachable = func(n *node, err error) {
-		l.errs.add(fmt.Sprintf("node %s unreachable (request sent to the next)", n.name), false)
+		l.errs.add(fmt.Sprintf("node %s unreachable (request sent to the next)", n.name), 0)
 	}
 	return l
 }
@@ -360,7 +360,7 @@ func (l *loader) startVisit(v *visitor, req *fasthttp.Request, resp *fasthttp.Re
 	case fasthttp.StatusCreated:
 		v.visit, v.number, v.lastAck = a.Visit, a.Number, at
 	case fasthttp.StatusOK:
-		l.errs.add(routeVisit+": no number ("+a.Reason+")", false)
+		l.errs.add(routeVisit+": no number ("+a.Reason+")", 0)
 	}
 }
 
@@ -394,7 +394,7 @@ func (l *loader) heartbeat(v *visitor, page bool, req *fasthttp.Request, resp *f
 			l.tmu.Lock()
 			l.gone++
 			l.tmu.Unlock()
-			l.errs.add(routeHeartbeat+": 410 for a visit too recent to have expired", false)
+			l.errs.add(routeHeartbeat+": 410 for a visit too recent to have expired", 0)
 		}
 		l.ack(visit, last)
 		v.mu.Lock()
@@ -419,18 +419,18 @@ func (l *loader) sendPath(route, path string, req *fasthttp.Request, resp *fasth
 	}
 	var a visitAnswer
 	if err != nil {
-		l.errs.add(route+": "+errKind(err), false)
+		l.errs.add(route+": "+errKind(err), 0)
 		return 0, a, at
 	}
 	status := resp.StatusCode()
 	switch {
 	case status == fasthttp.StatusOK || status == fasthttp.StatusCreated:
 		if json.Unmarshal(resp.Body(), &a) != nil {
-			l.errs.add(route+": unreadable answer", false)
+			l.errs.add(route+": unreadable answer", 0)
 			return 0, a, at
 		}
 	case status != fasthttp.StatusGone:
-		l.errs.add(fmt.Sprintf("%s: HTTP %d %s", route, status, errorMessage(resp.Body())), status >= 500)
+		l.errs.add(fmt.Sprintf("%s: HTTP %d %s", route, status, errorMessage(resp.Body())), status)
 	}
 	return status, a, at
 }
@@ -452,7 +452,7 @@ func (l *loader) call(ctx context.Context, v *visitor, at time.Duration) {
 	}
 	caller := l.r.t.calls
 	if caller == nil {
-		l.errs.add("call not placed: no stand-in to place it through (--sandbox-url)", false)
+		l.errs.add("call not placed: no stand-in to place it through (--sandbox-url)", 0)
 		return
 	}
 	id, err := allocator.ParseVisitID(visit)
@@ -466,12 +466,12 @@ func (l *loader) call(ctx context.Context, v *visitor, at time.Duration) {
 		defer cancel()
 		sid, err := caller.PlaceCall(ctx, number, from)
 		if err != nil {
-			l.errs.add("place a call: "+errKind(err), false)
+			l.errs.add("place a call: "+errKind(err), 0)
 			return
 		}
 		trace, err := caller.WaitCall(ctx, sid)
 		if err != nil {
-			l.errs.add("wait for a call: "+errKind(err), false)
+			l.errs.add("wait for a call: "+errKind(err), 0)
 		}
 		t := callTruth{policy: v.pool.policy, sid: sid, visit: id, late: v.s.late, inWindow: counted}
 		l.webhooks(trace, &t)
@@ -500,27 +500,33 @@ func (l *loader) webhooks(trace standin.CallTrace, t *callTruth) {
 		case ok && h.Kind == "status":
 			t.statusAcked = true
 		case !ok && h.StatusCode != 0:
-			l.errs.add(fmt.Sprintf("%s: HTTP %d %s", route, h.StatusCode, errorMessage([]byte(h.Body))), h.StatusCode >= 500)
+			l.errs.add(fmt.Sprintf("%s: HTTP %d %s", route, h.StatusCode, errorMessage([]byte(h.Body))), h.StatusCode)
 		case !ok:
-			l.errs.add(route+": "+shorten(h.Error), false)
+			l.errs.add(route+": "+shorten(h.Error), 0)
 		}
 	}
 	if trace.Status != standin.StatusCompleted {
-		l.errs.add("call ended "+trace.Status+": "+shorten(trace.Error), false)
+		l.errs.add("call ended "+trace.Status+": "+shorten(trace.Error), 0)
 	}
 }
 
-// errorCounts counts errors by kind.
+// errorCounts counts errors by kind, and apart the answers with a 5xx
+// status: 503s, which a node gives while it cannot tell yet (a client
+// asks again), and the others, which are the server's failures.
 type errorCounts struct {
-	mu     sync.Mutex
-	m      map[string]int64
-	server int64
+	mu          sync.Mutex
+	m           map[string]int64
+	server      int64
+	unavailable int64
 }
 
-func (e *errorCounts) add(kind string, server bool) {
+func (e *errorCounts) add(kind string, status int) {
 	e.mu.Lock()
 	e.m[kind]++
-	if server {
+	switch {
+	case status == fasthttp.StatusServiceUnavailable:
+		e.unavailable++
+	case status >= 500:
 		e.server++
 	}
 	e.mu.Unlock()

@@ -114,7 +114,7 @@ func (res *Result) WriteTable(w io.Writer) error {
 	if len(res.Errors) == 0 {
 		fmt.Fprintln(tw, "errors\tnone")
 	} else {
-		fmt.Fprintf(tw, "errors\t%d server errors (5xx) among:\n", res.ServerErrors)
+		fmt.Fprintf(tw, "errors\t%d server errors (5xx but 503) and %d answers 503 (try again) among:\n", res.ServerErrors, res.Unavailable)
 		keys := slices.SortedFunc(maps.Keys(res.Errors), func(a, b string) int {
 			return cmp.Or(cmp.Compare(res.Errors[b], res.Errors[a]), cmp.Compare(a, b))
 		})

@@ -25,9 +25,12 @@ type Result struct {
 	CallsAfterEnd int        `json:"calls_after_end"`
 	Faults        Faults     `json:"faults"`
 	Invariants    Invariants `json:"invariants"`
-	// Errors counts what went wrong, by kind; ServerErrors counts the 5xx
-	// answers among them.
+	// Errors counts what went wrong, by kind. Among them, Unavailable
+	// counts the 503s a node answers while it cannot tell yet (catching up
+	// after a restart or an election; the snippet asks again), and
+	// ServerErrors every other 5xx: the server's failures.
 	Errors       map[string]int64 `json:"errors"`
+	Unavailable  int64            `json:"unavailable"`
 	ServerErrors int64            `json:"server_errors"`
 	// Lag is how late the harness sent requests compared with the model's
 	// schedule: large when the cluster (or the harness) cannot keep up.
