@@ -188,3 +188,16 @@ func TestTheRateForAUtilisationFollowsLittlesLaw(t *testing.T) {
 		t.Errorf("rate %v holds %v numbers on average, want 37500", r, r*hold.Seconds())
 	}
 }
+
+func TestErrorsOfOneKindCountTogether(t *testing.T) {
+	for _, c := range [][2]string{
+		{`Post "http://dni-bench.invalid/twilio/dial?at=1795830607145&dialed=%2B14155550100": read tcp 127.0.0.1:34082->127.0.0.1:41234: read: connection reset by peer`,
+			`Post: read tcp ADDR->ADDR: read: connection reset by peer`},
+		{`11200: Post "http://dni-bench.invalid/twilio/fallback": EOF`, `11200: Post: EOF`},
+		{"a  message\nover lines", "a message over lines"},
+	} {
+		if got := shorten(c[0]); got != c[1] {
+			t.Errorf("shorten(%q) = %q, want %q", c[0], got, c[1])
+		}
+	}
+}

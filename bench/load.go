@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -565,11 +566,20 @@ func errorMessage(body []byte) string {
 	return shorten(string(body))
 }
 
-// shorten cuts a message to a length that reads in a table.
+// shorten cuts a message to a length that reads in a table, leaving out
+// what differs between occurrences of one error: the URL a request went to
+// (its query too) and the addresses of a connection.
 func shorten(s string) string {
+	s = requestURL.ReplaceAllString(s, "$1")
+	s = address.ReplaceAllString(s, "ADDR")
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > 80 {
 		s = s[:77] + "..."
 	}
 	return s
 }
+
+var (
+	requestURL = regexp.MustCompile(`(Post|Get) "[^"]*"`)
+	address    = regexp.MustCompile(`\d+\.\d+\.\d+\.\d+:\d+`)
+)
