@@ -101,7 +101,7 @@ func (f *benchFixture) assign(b *testing.B) Assignment {
 	var id VisitID
 	id[0], id[1], id[2], id[3], id[4] = byte(f.next), byte(f.next>>8), byte(f.next>>16), byte(f.next>>24), 0xd
 	id[15] = byte(f.next * 0x9e)
-	a, err := f.s.Assign(Assign{Visit: id, Pool: f.keys[f.next%uint64(f.pools)], Attribution: benchAttribution, At: f.now()})
+	a, err := f.s.Assign(Assign{Visit: id, PoolKey: f.keys[f.next%uint64(f.pools)], Attribution: benchAttribution, At: f.now()})
 	if err != nil {
 		b.Fatal(err)
 	}

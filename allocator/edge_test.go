@@ -45,7 +45,7 @@ func addEdgePool(t *testing.T, s *State, pool, size int, edit func(*Settings)) {
 
 func mustAssign(t *testing.T, s *State, v int, pool string, at time.Time) Assignment {
 	t.Helper()
-	a, err := s.Assign(Assign{Visit: vid(v), Pool: pool, At: at, Attribution: Attribution{GCLID: "g"}})
+	a, err := s.Assign(Assign{Visit: vid(v), PoolKey: pool, At: at, Attribution: Attribution{GCLID: "g"}})
 	if err != nil {
 		t.Fatalf("assign visit %d: %v", v, err)
 	}
@@ -156,7 +156,7 @@ func TestAssignOutcomes(t *testing.T) {
 				at = 60
 			}
 			before := s.Export()
-			a, err := s.Assign(Assign{Visit: vid(visit), Pool: pool, Attribution: tc.attr, At: sec(at)})
+			a, err := s.Assign(Assign{Visit: vid(visit), PoolKey: pool, Attribution: tc.attr, At: sec(at)})
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("error %v, want %v", err, tc.err)
 			}
@@ -843,7 +843,7 @@ func TestVerifyFindsABrokenState(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a, err := s.Assign(Assign{Visit: VisitID{1}, Pool: "k", At: at})
+	a, err := s.Assign(Assign{Visit: VisitID{1}, PoolKey: "k", At: at})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -368,7 +368,7 @@ func (m *model) updatePool(u UpdatePool) result {
 	if u.Req != (RequestID{}) && slices.Contains(recent, u.Req) {
 		return result{Pool: p.id, PoolSeq: p.seq}
 	}
-	st := u.Patch.Apply(p.settings)
+	st := p.settings.Patched(&u.Patch)
 	st.ForwardTo = slices.Clone(st.ForwardTo)
 	if e := settingsErr(st); e != nil {
 		return result{Err: e}
@@ -500,7 +500,7 @@ func (m *model) assign(a Assign) result {
 	if e != nil {
 		return result{Err: e}
 	}
-	p := m.poolByKey(a.Pool)
+	p := m.poolByKey(a.PoolKey)
 	if p == nil {
 		return result{Err: errIs(ErrUnknownPool)}
 	}

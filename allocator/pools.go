@@ -100,7 +100,7 @@ func (s *State) UpdatePool(u UpdatePool) (Update, error) {
 		return Update{Pool: p}, nil
 	}
 	old := p.Settings()
-	st := u.Patch.Apply(old)
+	st := old.Patched(&u.Patch)
 	st.ForwardTo = slices.Clone(st.ForwardTo)
 	if err := st.Validate(); err != nil {
 		return Update{}, err

@@ -101,7 +101,7 @@ func (o *op) String() string {
 		arg = fmt.Sprintf("e164=%s at=%d", o.release.E164, o.release.At.UnixMilli())
 	case opAssign:
 		a := o.assign
-		arg = fmt.Sprintf("visit=%x pool=%s gclid=%q at=%d", a.Visit[:4], a.Pool, a.Attribution.GCLID, a.At.UnixMilli())
+		arg = fmt.Sprintf("visit=%x pool=%s gclid=%q at=%d", a.Visit[:4], a.PoolKey, a.Attribution.GCLID, a.At.UnixMilli())
 	case opRefresh:
 		arg = fmt.Sprintf("visit=%x req=%x at=%d", o.refresh.Visit[:4], o.refresh.Req[:4], o.refresh.At.UnixMilli())
 	case opTouch:
@@ -646,19 +646,19 @@ func (g *sim) liveVisit() *mVisit {
 }
 
 func (g *sim) assign() op {
-	a := Assign{Visit: g.visitID(), Pool: g.livePool().key, Attribution: g.attribution(), At: g.time()}
+	a := Assign{Visit: g.visitID(), PoolKey: g.livePool().key, Attribution: g.attribution(), At: g.time()}
 	switch r := g.rng.Float64(); {
 	case r < 0.1:
 		if v := g.liveVisit(); v != nil {
 			a.Visit = v.id
 			if g.chance(0.9) {
-				a.Pool = v.pool.key
+				a.PoolKey = v.pool.key
 			}
 		}
 	case r < 0.12 && len(g.m.visits) > 0:
 		a.Visit = g.m.visits[g.rng.IntN(len(g.m.visits))].id
 	case r < 0.125:
-		a.Pool = "nope"
+		a.PoolKey = "nope"
 	case r < 0.128:
 		a.At = time.Time{}
 	}
@@ -1082,7 +1082,7 @@ func freeNumbers(p *Pool) []freeNumber {
 func (r *run) targetPool(o op) *mPool {
 	switch o.kind {
 	case opAssign:
-		return r.g.m.poolByKey(o.assign.Pool)
+		return r.g.m.poolByKey(o.assign.PoolKey)
 	case opRefresh:
 		if v := r.g.m.liveVisit(o.refresh.Visit); v != nil {
 			return v.pool

@@ -207,8 +207,8 @@ type Patch struct {
 	Allocation        *Allocation
 }
 
-// Apply returns s with the patch's fields replaced.
-func (p *Patch) Apply(s Settings) Settings {
+// Patched returns s with the fields the patch sets replaced.
+func (s Settings) Patched(p *Patch) Settings {
 	if p.Name != nil {
 		s.Name = *p.Name
 	}

@@ -11,8 +11,8 @@ type Assign struct {
 	// Visit is drawn at random by the node that accepted the visit; it
 	// is also the request's id, so a retry is answered without a second
 	// effect.
-	Visit VisitID
-	Pool  string // the pool's public key
+	Visit   VisitID
+	PoolKey string // the pool's public key
 	// Attribution should come clamped (Attribution.Clamp) by the node that
 	// accepted the visit; Assign only cuts fields that are too long.
 	Attribution Attribution
@@ -28,7 +28,7 @@ func (s *State) Assign(a Assign) (Assignment, error) {
 	if err != nil {
 		return Assignment{}, err
 	}
-	p := s.poolKeys.get(a.Pool)
+	p := s.poolKeys.get(a.PoolKey)
 	if p == nil {
 		return Assignment{}, ErrUnknownPool
 	}

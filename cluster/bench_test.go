@@ -55,8 +55,8 @@ func BenchmarkClusterAssign(b *testing.B) {
 							return
 						}
 						t0 := time.Now()
-						r, _, err := node.Apply(context.Background(), &fsm.Assign{
-							Visit: visitID(int(i) + 1<<20), Pool: keys[i%pools], At: t0,
+						r, err := node.Commit(context.Background(), &fsm.Assign{
+							Visit: visitID(int(i) + 1<<20), PoolKey: keys[i%pools], At: t0,
 						})
 						latencies[w] = append(latencies[w], time.Since(t0))
 						if err != nil || r.Err != nil {

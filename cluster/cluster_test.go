@@ -22,7 +22,7 @@ func TestThreeNodesElectALeaderAndAgree(t *testing.T) {
 	leader := c.waitLeader()
 	key := createPool(t, leader.node, "ads", 4)
 	for i, tn := range c.running() {
-		r := mustApply(t, tn.node, &fsm.Assign{Visit: visitID(i), Pool: key, At: time.Now()})
+		r := mustApply(t, tn.node, &fsm.Assign{Visit: visitID(i), PoolKey: key, At: time.Now()})
 		if r.Outcome != allocator.Fresh || r.Number == "" {
 			t.Fatalf("visit through %s got %+v", tn.id, r)
 		}
@@ -57,18 +57,18 @@ func TestAWriteOnAFollowerLandsOnce(t *testing.T) {
 		}
 	}
 	key := createPool(t, follower.node, "organic", 4)
-	r1 := mustApply(t, follower.node, &fsm.Assign{Visit: visitID(1), Pool: key, At: time.Now()})
+	r1 := mustApply(t, follower.node, &fsm.Assign{Visit: visitID(1), PoolKey: key, At: time.Now()})
 	// The same visit again, as a retry after a lost answer would send it:
 	// it keeps its number and takes no second one.
-	r2 := mustApply(t, follower.node, &fsm.Assign{Visit: visitID(1), Pool: key, At: time.Now()})
+	r2 := mustApply(t, follower.node, &fsm.Assign{Visit: visitID(1), PoolKey: key, At: time.Now()})
 	if r1.Outcome != allocator.Fresh || r2.Outcome != allocator.Sticky || r1.Number != r2.Number {
 		t.Fatalf("first %+v, retry %+v", r1, r2)
 	}
-	_, index, err := follower.node.Apply(context.Background(), &fsm.Expire{At: time.Unix(1, 0)})
+	r, err := follower.node.Commit(context.Background(), &fsm.Expire{At: time.Unix(1, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := follower.node.WaitApplied(context.Background(), index); err != nil {
+	if err := follower.node.WaitApplied(context.Background(), r.Index); err != nil {
 		t.Fatal(err)
 	}
 	p := follower.node.State().PoolByKey(key)
@@ -92,14 +92,15 @@ func TestGroupCommitPutsConcurrentWritesInFewEntries(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 400 {
 		wg.Go(func() {
-			r, _, err := follower.node.Apply(context.Background(), &fsm.Assign{Visit: visitID(1000 + i), Pool: key, At: time.Now()})
+			r, err := follower.node.Commit(context.Background(), &fsm.Assign{Visit: visitID(1000 + i), PoolKey: key, At: time.Now()})
 			if err != nil || r.Err != nil {
 				t.Errorf("visit %d: %v %v", i, err, r.Err)
 			}
 		})
 	}
 	wg.Wait()
-	_, index, err := follower.node.Apply(context.Background(), &fsm.Expire{At: time.Unix(1, 0)})
+	barrier, err := follower.node.Commit(context.Background(), &fsm.Expire{At: time.Unix(1, 0)})
+	index := barrier.Index
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func TestWritesResumeAfterTheLeaderIsKilled(t *testing.T) {
 		survivor = tn
 	}
 	// A write through a survivor waits for the new leader, then lands.
-	r := mustApply(t, survivor.node, &fsm.Assign{Visit: visitID(100), Pool: key, At: time.Now()})
+	r := mustApply(t, survivor.node, &fsm.Assign{Visit: visitID(100), PoolKey: key, At: time.Now()})
 	t.Logf("writes resumed %v after the leader was killed", time.Since(start))
 	acked[visitID(100)] = r.Number
 	acked2 := writeVisits(t, c.running(), key, 200, 5)
@@ -140,7 +141,7 @@ func writeVisits(t *testing.T, nodes []*testNode, key string, first, n int) map[
 	out := map[allocator.VisitID]string{}
 	for i := range n {
 		tn := nodes[i%len(nodes)]
-		r := mustApply(t, tn.node, &fsm.Assign{Visit: visitID(first + i), Pool: key, At: time.Now()})
+		r := mustApply(t, tn.node, &fsm.Assign{Visit: visitID(first + i), PoolKey: key, At: time.Now()})
 		out[visitID(first+i)] = r.Number
 	}
 	return out
@@ -177,7 +178,7 @@ func TestAPartitionedMinorityRefusesWritesAndCatchesUpAfterHealing(t *testing.T)
 	}
 	c.net.cut([]string{leader.id}, majority)
 	newLeader := c.waitLeader(majority...)
-	if _, _, err := leader.node.Apply(context.Background(), &fsm.Assign{Visit: visitID(1), Pool: key, At: time.Now()}); !errors.Is(err, cluster.ErrNoLeader) {
+	if _, err := leader.node.Commit(context.Background(), &fsm.Assign{Visit: visitID(1), PoolKey: key, At: time.Now()}); !errors.Is(err, cluster.ErrNoLeader) {
 		t.Fatalf("a write on the cut-off minority: %v, want ErrNoLeader", err)
 	}
 	acked := writeVisits(t, []*testNode{newLeader}, key, 10, 5)
@@ -264,7 +265,7 @@ func TestSnapshotRestoresIntoAFreshCluster(t *testing.T) {
 		}
 	}
 	// And it takes writes.
-	mustApply(t, fresh.node("n3").node, &fsm.Assign{Visit: visitID(99), Pool: key, At: time.Now()})
+	mustApply(t, fresh.node("n3").node, &fsm.Assign{Visit: visitID(99), PoolKey: key, At: time.Now()})
 	fresh.ensureSame()
 }
 

@@ -16,7 +16,6 @@ type write struct {
 	cmd     fsm.Command
 	done    chan struct{}
 	receipt fsm.Receipt
-	index   uint64
 	err     error
 }
 
@@ -24,16 +23,17 @@ type write struct {
 // only queue inside Raft; fewer would leave the pipeline idle.
 const maxInFlight = 8
 
-// Apply commits a command through Raft from any node and returns its receipt
-// and the log index it was applied at. Concurrent writes are gathered into
-// one log entry (group commit); a follower forwards its entries to the
-// leader. While there is no leader, or the leader cannot be reached, the
-// write is held and retried, with the same bytes, for WriteTimeout: every
-// command is idempotent, so a retry after an unknown outcome has one effect.
+// Commit commits a command through Raft from any node and returns its
+// receipt, which says the log index it was applied at. Concurrent writes
+// are gathered into one log entry (group commit); a follower forwards its
+// entries to the leader. While there is no leader, or the leader cannot be
+// reached, the write is held and retried, with the same bytes, for
+// WriteTimeout: every command is idempotent, so a retry after an unknown
+// outcome has one effect.
 //
 // A receipt's Err is the command's own failure (say, an unknown pool); the
 // error returned is the cluster's (no leader, shutting down, ctx done).
-func (n *Node) Apply(ctx context.Context, cmd fsm.Command) (fsm.Receipt, uint64, error) {
+func (n *Node) Commit(ctx context.Context, cmd fsm.Command) (fsm.Receipt, error) {
 	w := &write{cmd: cmd, done: make(chan struct{})}
 	// Holding admit while queueing means Shutdown, which takes it to close
 	// the door, knows every queued write is in the channel before the
@@ -41,21 +41,21 @@ func (n *Node) Apply(ctx context.Context, cmd fsm.Command) (fsm.Receipt, uint64,
 	n.admit.RLock()
 	if n.closing {
 		n.admit.RUnlock()
-		return fsm.Receipt{}, 0, ErrShuttingDown
+		return fsm.Receipt{}, ErrShuttingDown
 	}
 	select {
 	case n.writes <- w:
 		n.admit.RUnlock()
 	case <-ctx.Done():
 		n.admit.RUnlock()
-		return fsm.Receipt{}, 0, ctx.Err()
+		return fsm.Receipt{}, ctx.Err()
 	}
 	select {
 	case <-w.done:
-		return w.receipt, w.index, w.err
+		return w.receipt, w.err
 	case <-ctx.Done():
 		// The write may still be committed; retrying it is safe.
-		return fsm.Receipt{}, 0, ctx.Err()
+		return fsm.Receipt{}, ctx.Err()
 	}
 }
 
@@ -124,13 +124,13 @@ func (n *Node) commit(batch []*write) {
 		}
 		cmd = b
 	}
-	index, receipts, err := n.propose(fsm.Encode(cmd))
+	receipts, err := n.propose(fsm.Encode(cmd))
 	if err == nil && len(receipts) != len(batch) {
-		err = fmt.Errorf("log entry %d answered %d receipts for %d commands", index, len(receipts), len(batch))
+		err = fmt.Errorf("a log entry answered %d receipts for %d commands", len(receipts), len(batch))
 	}
 	for i, w := range batch {
 		if err == nil {
-			w.receipt, w.index = receipts[i], index
+			w.receipt = receipts[i]
 		}
 		w.err = err
 		close(w.done)
@@ -139,18 +139,18 @@ func (n *Node) commit(batch []*write) {
 
 // propose gets an entry into the log: through Raft on the leader, forwarded
 // to the leader on a follower, retried until WriteTimeout.
-func (n *Node) propose(entry []byte) (uint64, []fsm.Receipt, error) {
+func (n *Node) propose(entry []byte) ([]fsm.Receipt, error) {
 	deadline := time.Now().Add(n.cfg.WriteTimeout)
 	backoff := 5 * time.Millisecond
 	var last error
 	for {
 		if n.IsLeader() {
-			index, receipts, err := n.applyLocal(entry, time.Until(deadline))
+			receipts, err := n.appendLocal(entry, time.Until(deadline))
 			if err == nil {
-				return index, receipts, nil
+				return receipts, nil
 			}
 			if errors.Is(err, raft.ErrRaftShutdown) {
-				return 0, nil, ErrShuttingDown
+				return nil, ErrShuttingDown
 			}
 			last = err
 		} else if _, addr := n.Leader(); addr != "" {
@@ -163,10 +163,10 @@ func (n *Node) propose(entry []byte) (uint64, []fsm.Receipt, error) {
 				try = deadline
 			}
 			ctx, cancel := context.WithDeadline(n.halt, try)
-			index, receipts, err := n.peers.Apply(ctx, addr, entry)
+			receipts, err := n.peers.Forward(ctx, addr, entry)
 			cancel()
 			if err == nil {
-				return index, receipts, nil
+				return receipts, nil
 			}
 			// The outcome is unknown, or the leader moved: try again.
 			last = err
@@ -174,49 +174,50 @@ func (n *Node) propose(entry []byte) (uint64, []fsm.Receipt, error) {
 			last = errors.New("no leader known")
 		}
 		if n.halt.Err() != nil {
-			return 0, nil, ErrShuttingDown
+			return nil, ErrShuttingDown
 		}
 		if time.Now().Add(backoff).After(deadline) {
-			return 0, nil, fmt.Errorf("%w: %v", ErrNoLeader, last)
+			return nil, fmt.Errorf("%w: %v", ErrNoLeader, last)
 		}
 		time.Sleep(backoff)
 		backoff = min(2*backoff, 200*time.Millisecond)
 	}
 }
 
-// applyLocal appends an entry on this node, which must be the leader.
-func (n *Node) applyLocal(entry []byte, timeout time.Duration) (uint64, []fsm.Receipt, error) {
+// appendLocal appends an entry on this node, which must be the leader, and
+// waits until it is applied.
+func (n *Node) appendLocal(entry []byte, timeout time.Duration) ([]fsm.Receipt, error) {
 	f := n.raft.Apply(entry, timeout)
 	if err := f.Error(); err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	res, ok := f.Response().(fsm.Result)
 	if !ok {
-		return 0, nil, fmt.Errorf("log entry %d was not a command", f.Index())
+		return nil, fmt.Errorf("log entry %d was not a command", f.Index())
 	}
-	return f.Index(), fsm.ReceiptsOf(res), nil
+	return fsm.ReceiptsOf(f.Index(), res), nil
 }
 
-// ApplyEntry takes an entry forwarded by a follower. Only the leader takes
-// it; others answer with a *NotLeaderError. An entry that does not decode
-// is refused before it reaches the log.
-func (n *Node) ApplyEntry(ctx context.Context, entry []byte) (uint64, []fsm.Receipt, error) {
+// CommitForwarded takes an entry a follower forwarded (Peers.Forward). Only
+// the leader takes it; others answer with a *NotLeaderError. An entry that
+// does not decode is refused before it reaches the log.
+func (n *Node) CommitForwarded(ctx context.Context, entry []byte) ([]fsm.Receipt, error) {
 	if !n.IsLeader() {
-		return 0, nil, n.notLeader()
+		return nil, n.notLeader()
 	}
 	// A command this node does not know but may skip (written by a newer
 	// node during a rolling upgrade) goes into the log like any other: the
 	// nodes that know it apply it, the others skip it.
 	if _, err := fsm.Decode(entry); err != nil && !errors.Is(err, fsm.ErrSkippedCommand) {
-		return 0, nil, err
+		return nil, err
 	}
 	timeout := n.cfg.WriteTimeout
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
 	}
-	index, receipts, err := n.applyLocal(entry, timeout)
+	receipts, err := n.appendLocal(entry, timeout)
 	if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
-		return 0, nil, n.notLeader()
+		return nil, n.notLeader()
 	}
-	return index, receipts, err
+	return receipts, err
 }

@@ -274,7 +274,7 @@ func (c *testCluster) ensureSame() {
 	c.t.Helper()
 	leader := c.waitLeader()
 	// A write through the leader marks a point every node must reach.
-	r, index, err := leader.node.Apply(context.Background(), &fsm.Expire{At: time.Unix(1, 0)})
+	r, err := leader.node.Commit(context.Background(), &fsm.Expire{At: time.Unix(1, 0)})
 	if err != nil || r.Err != nil {
 		c.t.Fatalf("barrier write: %v %v", err, r.Err)
 	}
@@ -282,7 +282,7 @@ func (c *testCluster) ensureSame() {
 	var wantID string
 	for _, tn := range c.running() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		err := tn.node.WaitApplied(ctx, index)
+		err := tn.node.WaitApplied(ctx, r.Index)
 		cancel()
 		if err != nil {
 			c.t.Fatalf("node %s: %v", tn.id, err)
@@ -336,7 +336,7 @@ var numbersMade atomic.Int64
 
 func mustApply(t testing.TB, n *cluster.Node, cmd fsm.Command) fsm.Receipt {
 	t.Helper()
-	r, _, err := n.Apply(context.Background(), cmd)
+	r, err := n.Commit(context.Background(), cmd)
 	if err != nil {
 		t.Fatalf("%T: %v", cmd, err)
 	}

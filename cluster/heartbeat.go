@@ -59,7 +59,7 @@ func (n *Node) flushHeartbeatsNow(ctx context.Context) {
 	var wg sync.WaitGroup
 	for chunk := range slices.Chunk(ids, maxTouch) {
 		wg.Go(func() {
-			if _, _, err := n.Apply(ctx, &fsm.Touch{Visits: chunk, At: at}); err != nil {
+			if _, err := n.Commit(ctx, &fsm.Touch{Visits: chunk, At: at}); err != nil {
 				n.log.Warn("heartbeats lost", "visits", len(chunk), "err", err)
 			}
 		})

@@ -75,7 +75,7 @@ func expireIdleVisits(ctx context.Context, n *Node) {
 			if now.Sub(won) < n.cfg.LeaderGrace {
 				at = at.Add(-n.cfg.LeaderGrace)
 			}
-			if _, _, err := n.Apply(ctx, &fsm.Expire{At: at}); err != nil && ctx.Err() == nil {
+			if _, err := n.Commit(ctx, &fsm.Expire{At: at}); err != nil && ctx.Err() == nil {
 				n.log.Warn("expiry failed", "err", err)
 			}
 		}
@@ -107,7 +107,7 @@ func (n *Node) recordSelf(ctx context.Context) {
 		}
 		if _, addr := n.Leader(); addr != "" || n.IsLeader() {
 			set := fsm.SetNode(want)
-			if r, _, err := n.Apply(ctx, &set); err == nil && r.Err == nil {
+			if r, err := n.Commit(ctx, &set); err == nil && r.Err == nil {
 				return
 			}
 		}

@@ -143,11 +143,11 @@ func (p *cutPeers) check(addr string) error {
 	return nil
 }
 
-func (p *cutPeers) Apply(ctx context.Context, addr string, entry []byte) (uint64, []fsm.Receipt, error) {
+func (p *cutPeers) Forward(ctx context.Context, addr string, entry []byte) ([]fsm.Receipt, error) {
 	if err := p.check(addr); err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	return p.Peers.Apply(ctx, addr, entry)
+	return p.Peers.Forward(ctx, addr, entry)
 }
 
 func (p *cutPeers) Join(ctx context.Context, addr string, req cluster.JoinRequest) error {

@@ -23,10 +23,10 @@ import (
 // Peers is how a node reaches other nodes: httpapi implements it over HTTP,
 // authenticated with the cluster secret.
 type Peers interface {
-	// Apply hands an encoded log entry to the leader at httpAddr and returns
-	// the index it was applied at and one receipt per command. A node that
-	// is not the leader answers with a *NotLeaderError.
-	Apply(ctx context.Context, httpAddr string, entry []byte) (uint64, []fsm.Receipt, error)
+	// Forward hands an encoded log entry to the leader at httpAddr, whose
+	// CommitForwarded appends it, and returns one receipt per command. A
+	// node that is not the leader answers with a *NotLeaderError.
+	Forward(ctx context.Context, httpAddr string, entry []byte) ([]fsm.Receipt, error)
 	// Join asks the leader at httpAddr to add a node.
 	Join(ctx context.Context, httpAddr string, req JoinRequest) error
 	// Status asks the node at httpAddr how it sees the cluster.
@@ -288,9 +288,9 @@ func (n *Node) Ready() bool {
 // apply: a few batches in flight, far fewer than a restart replays.
 const readyLag = 64
 
-// Applied reports whether the node has applied every entry it knows to be
-// committed.
-func (n *Node) Applied() bool { return n.raft.AppliedIndex() >= n.raft.CommitIndex() }
+// AppliedAll reports whether the node has applied every entry it knows to
+// be committed.
+func (n *Node) AppliedAll() bool { return n.raft.AppliedIndex() >= n.raft.CommitIndex() }
 
 func (n *Node) notLeader() *NotLeaderError {
 	id, addr := n.Leader()

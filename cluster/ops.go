@@ -110,7 +110,7 @@ func (n *Node) Remove(ctx context.Context, id string) error {
 }
 
 func (n *Node) applyMeta(ctx context.Context, cmd fsm.Command) error {
-	r, _, err := n.Apply(ctx, cmd)
+	r, err := n.Commit(ctx, cmd)
 	if err == nil {
 		err = r.Err
 	}

@@ -99,7 +99,7 @@ func (o *outbox) len() int {
 func (n *Node) ApplyOrKeep(ctx context.Context, cmd fsm.Command, wait time.Duration) (r fsm.Receipt, applied bool, err error) {
 	c, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	r, _, err = n.Apply(c, cmd)
+	r, err = n.Commit(c, cmd)
 	if err == nil {
 		return r, true, nil
 	}
@@ -145,7 +145,7 @@ func (n *Node) sendOutbox() {
 			n.log.Error("dropping an unreadable outbox entry", "err", err)
 		} else {
 			ctx, cancel := context.WithTimeout(n.halt, n.cfg.WriteTimeout)
-			r, _, err := n.Apply(ctx, cmd)
+			r, err := n.Commit(ctx, cmd)
 			cancel()
 			if err != nil {
 				return // still no cluster; try again later

@@ -52,7 +52,7 @@ func assignBatches(n int, first uint64) []*raft.Log {
 			var id allocator.VisitID
 			id[0], id[1], id[2], id[3] = byte(k), byte(k>>8), byte(k>>16), byte(k>>24)
 			batch.Commands[j] = &Assign{
-				Visit: id, Pool: fmt.Sprintf("kp%04d", k%benchPools), At: at,
+				Visit: id, PoolKey: fmt.Sprintf("kp%04d", k%benchPools), At: at,
 				Attribution: allocator.Attribution{Source: "google", Medium: "cpc", Campaign: "spring", GCLID: "EAIaIQobChMI"},
 			}
 		}

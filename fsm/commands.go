@@ -301,7 +301,7 @@ func (*Assign) Type() Type { return TypeAssign }
 
 func (c *Assign) encode(e *encoder) {
 	e.id(c.Visit)
-	e.string(c.Pool)
+	e.string(c.PoolKey)
 	e.attribution(&c.Attribution)
 	e.time(c.At)
 }
@@ -309,7 +309,7 @@ func (c *Assign) encode(e *encoder) {
 func decodeAssign(d *decoder) *Assign {
 	c := new(Assign)
 	c.Visit = d.id()
-	c.Pool = d.string()
+	c.PoolKey = d.string()
 	d.attribution(&c.Attribution)
 	c.At = d.time()
 	return c

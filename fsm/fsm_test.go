@@ -173,9 +173,9 @@ func TestApplyReturnsTheAllocatorsAnswer(t *testing.T) {
 		&CreatePool{ID: "p1", Key: "k1", Settings: settings, At: at},
 		&AddNumber{Pool: "p1", E164: "+14155550101", At: at},
 		&Batch{Commands: []Command{
-			&Assign{Visit: allocator.VisitID{1}, Pool: "k1", At: at},
-			&Assign{Visit: allocator.VisitID{2}, Pool: "k1", At: at},
-			&Assign{Visit: allocator.VisitID{3}, Pool: "nope", At: at},
+			&Assign{Visit: allocator.VisitID{1}, PoolKey: "k1", At: at},
+			&Assign{Visit: allocator.VisitID{2}, PoolKey: "k1", At: at},
+			&Assign{Visit: allocator.VisitID{3}, PoolKey: "nope", At: at},
 		}},
 	}
 	var out []any
@@ -326,13 +326,16 @@ func TestReceiptsCrossTheNetworkWithTheirMeaning(t *testing.T) {
 		if !ok {
 			continue
 		}
-		want := ReceiptsOf(r)
-		index, got, err := DecodeReceipts(EncodeReceipts(l.Index, want))
-		if err != nil || index != l.Index || len(got) != len(want) {
+		want := ReceiptsOf(l.Index, r)
+		got, err := DecodeReceipts(EncodeReceipts(want))
+		if err != nil || len(got) != len(want) {
 			t.Fatalf("entry %d: %v", l.Index, err)
 		}
 		for i := range want {
 			w, g := want[i], got[i]
+			if g.Index != l.Index {
+				t.Fatalf("entry %d: receipt %d says index %d", l.Index, i, g.Index)
+			}
 			if (w.Err == nil) != (g.Err == nil) {
 				t.Fatalf("entry %d: error %v became %v", l.Index, w.Err, g.Err)
 			}

@@ -99,7 +99,7 @@ func (g *commandGen) next() Command {
 			if !ok {
 				pool = g.pick(g.pools)
 			}
-			return &Assign{Visit: id, Pool: "k" + pool, Attribution: a, At: at}
+			return &Assign{Visit: id, PoolKey: "k" + pool, Attribution: a, At: at}
 		}
 		var id allocator.VisitID
 		id[0], id[1], id[2] = byte(g.n), byte(g.n>>8), byte(g.n>>16)
@@ -107,7 +107,7 @@ func (g *commandGen) next() Command {
 		pool := g.pick(g.pools[max(0, len(g.pools)-5):])
 		g.visits = append(g.visits, id)
 		g.poolOf[id] = pool
-		return &Assign{Visit: id, Pool: "k" + pool, Attribution: a, At: at}
+		return &Assign{Visit: id, PoolKey: "k" + pool, Attribution: a, At: at}
 	case op < 60:
 		ids := make([]allocator.VisitID, g.r.IntN(20))
 		for i := range ids {

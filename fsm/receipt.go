@@ -13,6 +13,10 @@ import (
 // than holding it; the caller reads those back from its own state once that
 // has applied the write's log entry.
 type Receipt struct {
+	// Index is the log entry the write was applied at (every command of a
+	// batch shares its entry): WaitApplied(Index) makes a node's own state
+	// show the write.
+	Index     uint64
 	Err       error
 	Outcome   allocator.Outcome // Assign, Refresh
 	Visit     allocator.VisitID // Assign, Refresh
@@ -59,17 +63,23 @@ func ReceiptOf(r Result) Receipt {
 	return rc
 }
 
-// ReceiptsOf turns the result of a command into one receipt per command:
-// one for a single command, one per command for a batch.
-func ReceiptsOf(r Result) []Receipt {
+// ReceiptsOf turns the result of the command applied at a log index into
+// one receipt per command: one for a single command, one per command for a
+// batch.
+func ReceiptsOf(index uint64, r Result) []Receipt {
+	var out []Receipt
 	if batch, ok := r.Value.([]Result); ok && r.Err == nil {
-		out := make([]Receipt, len(batch))
+		out = make([]Receipt, len(batch))
 		for i, sub := range batch {
 			out[i] = ReceiptOf(sub)
 		}
-		return out
+	} else {
+		out = []Receipt{ReceiptOf(r)}
 	}
-	return []Receipt{ReceiptOf(r)}
+	for i := range out {
+		out[i].Index = index
+	}
+	return out
 }
 
 // errorCodes name the errors callers branch on, so that errors.Is still
@@ -122,9 +132,14 @@ type remoteError struct {
 func (e *remoteError) Error() string { return e.msg }
 func (e *remoteError) Unwrap() error { return e.sentinel }
 
-// EncodeReceipts writes the receipts of a batch applied at a log index.
-func EncodeReceipts(index uint64, rs []Receipt) []byte {
+// EncodeReceipts writes the receipts of one log entry, which share its
+// index.
+func EncodeReceipts(rs []Receipt) []byte {
 	var e encoder
+	var index uint64
+	if len(rs) > 0 {
+		index = rs[0].Index
+	}
 	e.uvarint(index)
 	e.uvarint(uint64(len(rs)))
 	for i := range rs {
@@ -134,18 +149,19 @@ func EncodeReceipts(index uint64, rs []Receipt) []byte {
 }
 
 // DecodeReceipts reads what EncodeReceipts wrote.
-func DecodeReceipts(b []byte) (uint64, []Receipt, error) {
+func DecodeReceipts(b []byte) ([]Receipt, error) {
 	d := decoder{buf: b}
 	index := d.uvarint()
 	rs := make([]Receipt, d.count(8))
 	for i := range rs {
+		rs[i].Index = index
 		d.receipt(&rs[i])
 	}
 	d.end()
 	if d.err != nil {
-		return 0, nil, fmt.Errorf("malformed receipts: %w", d.err)
+		return nil, fmt.Errorf("malformed receipts: %w", d.err)
 	}
-	return index, rs, nil
+	return rs, nil
 }
 
 func (e *encoder) receipt(r *Receipt) {

@@ -19,8 +19,8 @@ type Admin struct {
 
 // Admin returns the admin API for a request its caller has already
 // authorized (a bearer token, or an admin page's session).
-func (s *Server) Admin(ctx *fasthttp.RequestCtx) Admin {
-	return Admin{s: s, base: s.publicURL(ctx)}
+func (s *Server) Admin(rc *fasthttp.RequestCtx) Admin {
+	return Admin{s: s, base: s.publicURL(rc)}
 }
 
 // PublicURL is the base URL websites and Twilio reach the cluster at.

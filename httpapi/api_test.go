@@ -308,7 +308,7 @@ func TestTheLeaderIsStillReadyAfterABackup(t *testing.T) {
 func TestAForwardedCommandTooNewToKnowIsNotAServerError(t *testing.T) {
 	addr, _ := startNode(t)
 	entry := []byte{byte(fsm.IgnoreUnknown | 67), '0'}
-	_, _, err := httpapi.NewClient(secret).Apply(context.Background(), addr, entry)
+	_, err := httpapi.NewClient(secret).Forward(context.Background(), addr, entry)
 	var se *httpapi.StatusError
 	if errors.As(err, &se) && se.Status >= 500 {
 		t.Errorf("a skippable command of an unknown type: %v", err)

@@ -32,10 +32,10 @@ func newToken() string {
 
 func tokenID(hash [32]byte) string { return "tok_" + hex.EncodeToString(hash[:6]) }
 
-func (s *Server) secretAuthorized(ctx *fasthttp.RequestCtx) bool {
-	got := ctx.Request.Header.Peek(SecretHeader)
+func (s *Server) secretAuthorized(rc *fasthttp.RequestCtx) bool {
+	got := rc.Request.Header.Peek(SecretHeader)
 	if len(s.secret) == 0 || subtle.ConstantTimeCompare(got, s.secret) != 1 {
-		writeError(ctx, fasthttp.StatusUnauthorized, "missing or wrong cluster secret")
+		writeError(rc, fasthttp.StatusUnauthorized, "missing or wrong cluster secret")
 		return false
 	}
 	return true
@@ -43,8 +43,8 @@ func (s *Server) secretAuthorized(ctx *fasthttp.RequestCtx) bool {
 
 // adminAuthorized checks the bearer token against the hashes the cluster
 // records, answering 401 itself when it fails.
-func (s *Server) adminAuthorized(ctx *fasthttp.RequestCtx) bool {
-	h := ctx.Request.Header.Peek("Authorization")
+func (s *Server) adminAuthorized(rc *fasthttp.RequestCtx) bool {
+	h := rc.Request.Header.Peek("Authorization")
 	// The scheme is case-insensitive (RFC 7235).
 	ok := len(h) > 7 && bytes.EqualFold(h[:7], []byte("Bearer "))
 	var token []byte
@@ -52,13 +52,13 @@ func (s *Server) adminAuthorized(ctx *fasthttp.RequestCtx) bool {
 		token = h[7:]
 	}
 	if !ok || len(bytes.TrimSpace(token)) == 0 {
-		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="dni"`)
-		writeError(ctx, fasthttp.StatusUnauthorized, "an admin token is required: Authorization: Bearer <token>")
+		rc.Response.Header.Set("WWW-Authenticate", `Bearer realm="dni"`)
+		writeError(rc, fasthttp.StatusUnauthorized, "an admin token is required: Authorization: Bearer <token>")
 		return false
 	}
 	if _, ok := s.node.FSM().TokenByHash(sha256.Sum256(bytes.TrimSpace(token))); !ok {
-		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="dni", error="invalid_token"`)
-		writeError(ctx, fasthttp.StatusUnauthorized, "invalid admin token")
+		rc.Response.Header.Set("WWW-Authenticate", `Bearer realm="dni", error="invalid_token"`)
+		writeError(rc, fasthttp.StatusUnauthorized, "invalid admin token")
 		return false
 	}
 	return true
@@ -129,7 +129,7 @@ func EnsureAdminToken(ctx context.Context, node *cluster.Node, token string) (cr
 	if _, ok := node.FSM().TokenByHash(hash); ok {
 		return "", nil
 	}
-	r, _, err := node.Apply(ctx, &fsm.CreateToken{ID: tokenID(hash), Name: name, Hash: hash, CreatedAt: time.Now()})
+	r, err := node.Commit(ctx, &fsm.CreateToken{ID: tokenID(hash), Name: name, Hash: hash, CreatedAt: time.Now()})
 	if err == nil {
 		err = r.Err
 	}
@@ -149,63 +149,63 @@ type tokenJSON struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-func (s *Server) listTokens(ctx *fasthttp.RequestCtx, _ []string) {
+func (s *Server) listTokens(rc *fasthttp.RequestCtx, _ []string) {
 	out := []tokenJSON{}
 	for _, t := range s.node.FSM().Tokens() {
 		out = append(out, tokenJSON{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt})
 	}
-	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"tokens": out})
+	writeJSON(rc, fasthttp.StatusOK, map[string]any{"tokens": out})
 }
 
 // createToken makes a new token; its value is in this answer only.
-func (s *Server) createToken(ctx *fasthttp.RequestCtx, _ []string) {
+func (s *Server) createToken(rc *fasthttp.RequestCtx, _ []string) {
 	var req struct {
 		Name string `json:"name"`
 	}
-	if err := decodeBody(ctx, &req); err != nil {
-		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+	if err := decodeBody(rc, &req); err != nil {
+		writeError(rc, fasthttp.StatusBadRequest, err.Error())
 		return
 	}
 	if strings.TrimSpace(req.Name) == "" || !fsm.ValidTokenName(req.Name) {
-		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: "name: must say what the token is for, in at most 100 characters", Field: "name"})
+		writeJSON(rc, fasthttp.StatusBadRequest, errorBody{Error: "name: must say what the token is for, in at most 100 characters", Field: "name"})
 		return
 	}
 	token := newToken()
 	hash := sha256.Sum256([]byte(token))
 	t := fsm.CreateToken{ID: tokenID(hash), Name: req.Name, Hash: hash, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
-	if !s.commit(ctx, &t) {
+	if !s.commit(rc, &t) {
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusCreated, tokenJSON{ID: t.ID, Name: t.Name, Token: token, CreatedAt: t.CreatedAt})
+	writeJSON(rc, fasthttp.StatusCreated, tokenJSON{ID: t.ID, Name: t.Name, Token: token, CreatedAt: t.CreatedAt})
 }
 
-func (s *Server) deleteToken(ctx *fasthttp.RequestCtx, p []string) {
-	if !s.commit(ctx, &fsm.DeleteToken{ID: p[0]}) {
+func (s *Server) deleteToken(rc *fasthttp.RequestCtx, p []string) {
+	if !s.commit(rc, &fsm.DeleteToken{ID: p[0]}) {
 		return
 	}
-	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	rc.SetStatusCode(fasthttp.StatusNoContent)
 }
 
 // commit applies an admin write through the cluster and waits until this
 // node's state has it, so the answer (and the caller's next read) sees it.
 // It writes the error answer itself and reports whether it succeeded.
-func (s *Server) commit(ctx *fasthttp.RequestCtx, cmd fsm.Command) bool {
-	c, cancel := requestContext()
+func (s *Server) commit(rc *fasthttp.RequestCtx, cmd fsm.Command) bool {
+	ctx, cancel := requestContext()
 	defer cancel()
-	if _, err := s.applyAndWait(c, cmd); err != nil {
-		domainError(ctx, err)
+	if _, err := s.commitAndWait(ctx, cmd); err != nil {
+		domainError(rc, err)
 		return false
 	}
 	return true
 }
 
-// applyAndWait applies a write through the cluster and waits until this
+// commitAndWait commits a write through the cluster and waits until this
 // node's state has it, so that the caller's next read sees it. The
 // state machine's refusal (the receipt's Err) is the error too.
-func (s *Server) applyAndWait(ctx context.Context, cmd fsm.Command) (fsm.Receipt, error) {
-	r, index, err := s.node.Apply(ctx, cmd)
+func (s *Server) commitAndWait(ctx context.Context, cmd fsm.Command) (fsm.Receipt, error) {
+	r, err := s.node.Commit(ctx, cmd)
 	if err == nil {
-		err = s.node.WaitApplied(ctx, index)
+		err = s.node.WaitApplied(ctx, r.Index)
 	}
 	if err == nil {
 		err = r.Err

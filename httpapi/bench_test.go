@@ -109,7 +109,7 @@ func waitReady(b *testing.B, node *cluster.Node) {
 }
 
 func mustCommand(b *testing.B, c *httpapi.Client, ctx context.Context, addr string, cmd fsm.Command) {
-	r, _, err := c.Command(ctx, addr, cmd)
+	r, err := c.Command(ctx, addr, cmd)
 	if err == nil {
 		err = r.Err
 	}

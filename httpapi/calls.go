@@ -106,25 +106,25 @@ const (
 
 // listCalls lists calls, newest first, filtered; paginated by an opaque
 // cursor (next_cursor), or all of them as CSV for Accept: text/csv.
-func (s *Server) listCalls(ctx *fasthttp.RequestCtx, _ []string) {
-	args := ctx.QueryArgs()
+func (s *Server) listCalls(rc *fasthttp.RequestCtx, _ []string) {
+	args := rc.QueryArgs()
 	f, err := parseCallFilter(args)
 	if err != nil {
-		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+		writeError(rc, fasthttp.StatusBadRequest, err.Error())
 		return
 	}
-	a := s.Admin(ctx)
-	if wantsCSV(ctx) {
-		ctx.SetContentType("text/csv; charset=utf-8")
-		ctx.Response.Header.Set("Content-Disposition", `attachment; filename="calls.csv"`)
-		ctx.SetBody(a.CallsCSV(f))
+	a := s.Admin(rc)
+	if wantsCSV(rc) {
+		rc.SetContentType("text/csv; charset=utf-8")
+		rc.Response.Header.Set("Content-Disposition", `attachment; filename="calls.csv"`)
+		rc.SetBody(a.CallsCSV(f))
 		return
 	}
 	limit := defaultCallPage
 	if v := args.Peek("limit"); len(v) > 0 {
 		n, err := strconv.Atoi(string(v))
 		if err != nil || n < 1 || n > maxCallPage {
-			writeError(ctx, fasthttp.StatusBadRequest, fmt.Sprintf("limit must be 1 to %d", maxCallPage))
+			writeError(rc, fasthttp.StatusBadRequest, fmt.Sprintf("limit must be 1 to %d", maxCallPage))
 			return
 		}
 		limit = n
@@ -133,7 +133,7 @@ func (s *Server) listCalls(ctx *fasthttp.RequestCtx, _ []string) {
 	if v := args.Peek("cursor"); len(v) > 0 {
 		n, err := strconv.Atoi(string(v))
 		if err != nil || n < 0 || n > s.node.State().CallCount() {
-			writeError(ctx, fasthttp.StatusBadRequest, "cursor must be a next_cursor this API gave")
+			writeError(rc, fasthttp.StatusBadRequest, "cursor must be a next_cursor this API gave")
 			return
 		}
 		before = n
@@ -143,7 +143,7 @@ func (s *Server) listCalls(ctx *fasthttp.RequestCtx, _ []string) {
 	if page.Next >= 0 {
 		out["next_cursor"] = strconv.Itoa(page.Next)
 	}
-	writeJSON(ctx, fasthttp.StatusOK, out)
+	writeJSON(rc, fasthttp.StatusOK, out)
 }
 
 // CallPage is one page of calls, newest first. Next is where the next page
@@ -175,9 +175,9 @@ func (a Admin) Calls(f CallFilter, limit, before int) CallPage {
 	return page
 }
 
-func wantsCSV(ctx *fasthttp.RequestCtx) bool {
-	return bytes.Contains(ctx.Request.Header.Peek("Accept"), []byte("text/csv")) ||
-		string(ctx.QueryArgs().Peek("format")) == "csv"
+func wantsCSV(rc *fasthttp.RequestCtx) bool {
+	return bytes.Contains(rc.Request.Header.Peek("Accept"), []byte("text/csv")) ||
+		string(rc.QueryArgs().Peek("format")) == "csv"
 }
 
 var csvHeader = []string{
@@ -254,11 +254,11 @@ var reportGroups = []string{"source", "medium", "campaign"}
 
 // callReport counts calls, answered calls and first-time callers per group
 // (any of source, medium, campaign) over a time range.
-func (s *Server) callReport(ctx *fasthttp.RequestCtx, _ []string) {
-	args := ctx.QueryArgs()
+func (s *Server) callReport(rc *fasthttp.RequestCtx, _ []string) {
+	args := rc.QueryArgs()
 	f, err := parseCallFilter(args)
 	if err != nil {
-		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+		writeError(rc, fasthttp.StatusBadRequest, err.Error())
 		return
 	}
 	group := reportGroups
@@ -266,12 +266,12 @@ func (s *Server) callReport(ctx *fasthttp.RequestCtx, _ []string) {
 		group = strings.Split(v, ",")
 		for _, g := range group {
 			if !slices.Contains(reportGroups, g) {
-				writeError(ctx, fasthttp.StatusBadRequest, "group must list source, medium or campaign, comma-separated")
+				writeError(rc, fasthttp.StatusBadRequest, "group must list source, medium or campaign, comma-separated")
 				return
 			}
 		}
 	}
-	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"group": group, "rows": s.Admin(ctx).CallReport(f, group)})
+	writeJSON(rc, fasthttp.StatusOK, map[string]any{"group": group, "rows": s.Admin(rc).CallReport(f, group)})
 }
 
 // CallReport counts the calls f keeps, answered calls and first-time

@@ -89,7 +89,7 @@ func startCallScene(t testing.TB) *callScene {
 			&fsm.RecordCall{SID: call.sid, To: to, From: call.from, At: at},
 			&fsm.UpdateCall{SID: call.sid, Status: call.status, Duration: call.duration, AnsweredBy: call.answeredBy, At: at.Add(call.duration + time.Second)},
 		} {
-			if r, _, err := c.Command(ctx, a.url, cmd); err != nil || r.Err != nil {
+			if r, err := c.Command(ctx, a.url, cmd); err != nil || r.Err != nil {
 				t.Fatalf("%T %s: %v %v", cmd, call.sid, err, r.Err)
 			}
 		}
@@ -362,7 +362,7 @@ func TestVisitorTextComesBackLiteralInValidJSONEverywhere(t *testing.T) {
 		"referrer": awkward, "utm_content": awkward,
 	})
 	c := httpapi.NewClient(secret)
-	if r, _, err := c.Command(context.Background(), a.url, &fsm.RecordCall{SID: "CA01", To: v.Number, From: "+12125550001", At: time.Now()}); err != nil || r.Err != nil {
+	if r, err := c.Command(context.Background(), a.url, &fsm.RecordCall{SID: "CA01", To: v.Number, From: "+12125550001", At: time.Now()}); err != nil || r.Err != nil {
 		t.Fatal(err, r.Err)
 	}
 

@@ -100,30 +100,30 @@ type StatusError struct {
 
 func (e *StatusError) Error() string { return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Status) }
 
-// Apply forwards a log entry to the leader.
-func (c *Client) Apply(ctx context.Context, addr string, entry []byte) (uint64, []fsm.Receipt, error) {
+// Forward hands a log entry to the leader at addr (cluster.Peers).
+func (c *Client) Forward(ctx context.Context, addr string, entry []byte) ([]fsm.Receipt, error) {
 	body, err := c.do(ctx, "POST", addr, "/apply", "application/octet-stream", entry)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	return fsm.DecodeReceipts(body)
 }
 
 // Command commits one command through the node at addr, which forwards it
 // to the leader if it must.
-func (c *Client) Command(ctx context.Context, addr string, cmd fsm.Command) (fsm.Receipt, uint64, error) {
+func (c *Client) Command(ctx context.Context, addr string, cmd fsm.Command) (fsm.Receipt, error) {
 	body, err := c.do(ctx, "POST", addr, "/commands", "application/octet-stream", fsm.Encode(cmd))
 	if err != nil {
-		return fsm.Receipt{}, 0, err
+		return fsm.Receipt{}, err
 	}
-	index, rs, err := fsm.DecodeReceipts(body)
+	rs, err := fsm.DecodeReceipts(body)
 	if err != nil {
-		return fsm.Receipt{}, 0, err
+		return fsm.Receipt{}, err
 	}
 	if len(rs) != 1 {
-		return fsm.Receipt{}, 0, errors.New("expected one receipt")
+		return fsm.Receipt{}, errors.New("expected one receipt")
 	}
-	return rs[0], index, nil
+	return rs[0], nil
 }
 
 // Join asks the node at addr to add a node.

@@ -25,137 +25,137 @@ func requestContext() (context.Context, context.CancelFunc) {
 }
 
 // clusterError answers an error from the cluster node with its status.
-func clusterError(ctx *fasthttp.RequestCtx, err error) {
+func clusterError(rc *fasthttp.RequestCtx, err error) {
 	var nl *cluster.NotLeaderError
 	switch {
 	case errors.As(err, &nl):
-		writeJSON(ctx, fasthttp.StatusConflict, errorBody{Error: nl.Error(), NotLeader: true, LeaderID: nl.LeaderID, LeaderHTTP: nl.LeaderHTTP})
+		writeJSON(rc, fasthttp.StatusConflict, errorBody{Error: nl.Error(), NotLeader: true, LeaderID: nl.LeaderID, LeaderHTTP: nl.LeaderHTTP})
 	case errors.Is(err, context.DeadlineExceeded):
-		writeError(ctx, fasthttp.StatusServiceUnavailable, "the cluster did not answer in time")
+		writeError(rc, fasthttp.StatusServiceUnavailable, "the cluster did not answer in time")
 	case errors.Is(err, fsm.ErrBadCommand), errors.Is(err, fsm.ErrUnknownCommand), errors.Is(err, fsm.ErrBadSnapshot),
 		errors.Is(err, allocator.ErrCorruptImage), errors.Is(err, cluster.ErrBadJoin):
-		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+		writeError(rc, fasthttp.StatusBadRequest, err.Error())
 	case errors.Is(err, cluster.ErrUnknownNode):
-		writeError(ctx, fasthttp.StatusNotFound, err.Error())
+		writeError(rc, fasthttp.StatusNotFound, err.Error())
 	case errors.Is(err, cluster.ErrRemoveLeader):
-		writeError(ctx, fasthttp.StatusConflict, err.Error())
+		writeError(rc, fasthttp.StatusConflict, err.Error())
 	case errors.Is(err, cluster.ErrNoOtherVoter):
-		writeError(ctx, fasthttp.StatusConflict, err.Error())
+		writeError(rc, fasthttp.StatusConflict, err.Error())
 	case errors.Is(err, cluster.ErrNoLeader), errors.Is(err, cluster.ErrShuttingDown):
-		writeError(ctx, fasthttp.StatusServiceUnavailable, err.Error())
+		writeError(rc, fasthttp.StatusServiceUnavailable, err.Error())
 	default:
-		writeError(ctx, fasthttp.StatusInternalServerError, err.Error())
+		writeError(rc, fasthttp.StatusInternalServerError, err.Error())
 	}
 }
 
-func (s *Server) apply(ctx *fasthttp.RequestCtx, _ []string) {
-	c, cancel := requestContext()
+func (s *Server) apply(rc *fasthttp.RequestCtx, _ []string) {
+	ctx, cancel := requestContext()
 	defer cancel()
-	entry := bytes.Clone(ctx.PostBody())
-	index, receipts, err := s.node.ApplyEntry(c, entry)
+	entry := bytes.Clone(rc.PostBody())
+	receipts, err := s.node.CommitForwarded(ctx, entry)
 	if err != nil {
-		clusterError(ctx, err)
+		clusterError(rc, err)
 		return
 	}
-	ctx.SetContentType("application/octet-stream")
-	ctx.SetBody(fsm.EncodeReceipts(index, receipts))
+	rc.SetContentType("application/octet-stream")
+	rc.SetBody(fsm.EncodeReceipts(receipts))
 }
 
-func (s *Server) command(ctx *fasthttp.RequestCtx, _ []string) {
-	cmd, err := fsm.Decode(ctx.PostBody())
+func (s *Server) command(rc *fasthttp.RequestCtx, _ []string) {
+	cmd, err := fsm.Decode(rc.PostBody())
 	if err != nil {
-		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+		writeError(rc, fasthttp.StatusBadRequest, err.Error())
 		return
 	}
-	c, cancel := requestContext()
+	ctx, cancel := requestContext()
 	defer cancel()
-	receipt, index, err := s.node.Apply(c, cmd)
+	receipt, err := s.node.Commit(ctx, cmd)
 	if err != nil {
-		clusterError(ctx, err)
+		clusterError(rc, err)
 		return
 	}
-	ctx.SetContentType("application/octet-stream")
-	ctx.SetBody(fsm.EncodeReceipts(index, []fsm.Receipt{receipt}))
+	rc.SetContentType("application/octet-stream")
+	rc.SetBody(fsm.EncodeReceipts([]fsm.Receipt{receipt}))
 }
 
-func (s *Server) join(ctx *fasthttp.RequestCtx, _ []string) {
+func (s *Server) join(rc *fasthttp.RequestCtx, _ []string) {
 	var req cluster.JoinRequest
-	if err := json.Unmarshal(ctx.PostBody(), &req); err != nil {
-		writeError(ctx, fasthttp.StatusBadRequest, "join request: "+err.Error())
+	if err := json.Unmarshal(rc.PostBody(), &req); err != nil {
+		writeError(rc, fasthttp.StatusBadRequest, "join request: "+err.Error())
 		return
 	}
-	c, cancel := requestContext()
+	ctx, cancel := requestContext()
 	defer cancel()
-	if err := s.node.Join(c, req); err != nil {
-		clusterError(ctx, err)
+	if err := s.node.Join(ctx, req); err != nil {
+		clusterError(rc, err)
 		return
 	}
-	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	rc.SetStatusCode(fasthttp.StatusNoContent)
 }
 
-func (s *Server) status(ctx *fasthttp.RequestCtx, _ []string) {
-	writeJSON(ctx, fasthttp.StatusOK, s.node.Status())
+func (s *Server) status(rc *fasthttp.RequestCtx, _ []string) {
+	writeJSON(rc, fasthttp.StatusOK, s.node.Status())
 }
 
-func (s *Server) members(ctx *fasthttp.RequestCtx, _ []string) {
-	c, cancel := requestContext()
+func (s *Server) members(rc *fasthttp.RequestCtx, _ []string) {
+	ctx, cancel := requestContext()
 	defer cancel()
-	ms, err := s.Admin(ctx).Members(c)
+	ms, err := s.Admin(rc).Members(ctx)
 	if err != nil {
-		clusterError(ctx, err)
+		clusterError(rc, err)
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, ms)
+	writeJSON(rc, fasthttp.StatusOK, ms)
 }
 
-func (s *Server) remove(ctx *fasthttp.RequestCtx, p []string) {
+func (s *Server) remove(rc *fasthttp.RequestCtx, p []string) {
 	id := p[0]
-	c, cancel := requestContext()
+	ctx, cancel := requestContext()
 	defer cancel()
-	if err := s.node.Remove(c, id); err != nil {
-		clusterError(ctx, err)
+	if err := s.node.Remove(ctx, id); err != nil {
+		clusterError(rc, err)
 		return
 	}
-	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	rc.SetStatusCode(fasthttp.StatusNoContent)
 }
 
-func (s *Server) transfer(ctx *fasthttp.RequestCtx, _ []string) {
+func (s *Server) transfer(rc *fasthttp.RequestCtx, _ []string) {
 	var req struct {
 		ID string `json:"id"`
 	}
-	if body := ctx.PostBody(); len(body) > 0 {
+	if body := rc.PostBody(); len(body) > 0 {
 		if err := json.Unmarshal(body, &req); err != nil {
-			writeError(ctx, fasthttp.StatusBadRequest, "leader request: "+err.Error())
+			writeError(rc, fasthttp.StatusBadRequest, "leader request: "+err.Error())
 			return
 		}
 	}
-	c, cancel := requestContext()
+	ctx, cancel := requestContext()
 	defer cancel()
-	if err := s.node.TransferLeadership(c, req.ID); err != nil {
-		clusterError(ctx, err)
+	if err := s.node.TransferLeadership(ctx, req.ID); err != nil {
+		clusterError(rc, err)
 		return
 	}
-	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	rc.SetStatusCode(fasthttp.StatusNoContent)
 }
 
-func (s *Server) backup(ctx *fasthttp.RequestCtx, _ []string) {
-	c, cancel := requestContext()
+func (s *Server) backup(rc *fasthttp.RequestCtx, _ []string) {
+	ctx, cancel := requestContext()
 	defer cancel()
 	var buf bytes.Buffer
-	if err := s.node.Backup(c, &buf); err != nil {
-		clusterError(ctx, err)
+	if err := s.node.Backup(ctx, &buf); err != nil {
+		clusterError(rc, err)
 		return
 	}
-	ctx.SetContentType("application/octet-stream")
-	ctx.SetBody(buf.Bytes())
+	rc.SetContentType("application/octet-stream")
+	rc.SetBody(buf.Bytes())
 }
 
-func (s *Server) restore(ctx *fasthttp.RequestCtx, _ []string) {
-	c, cancel := requestContext()
+func (s *Server) restore(rc *fasthttp.RequestCtx, _ []string) {
+	ctx, cancel := requestContext()
 	defer cancel()
-	if err := s.node.Restore(c, bytes.NewReader(bytes.Clone(ctx.PostBody()))); err != nil {
-		clusterError(ctx, err)
+	if err := s.node.Restore(ctx, bytes.NewReader(bytes.Clone(rc.PostBody()))); err != nil {
+		clusterError(rc, err)
 		return
 	}
-	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	rc.SetStatusCode(fasthttp.StatusNoContent)
 }

@@ -12,7 +12,7 @@ import (
 // reflection. Strings are escaped as encoding/json escapes them, <, > and &
 // included.
 
-func writeVisitAnswer(ctx *fasthttp.RequestCtx, status int, a *visitAnswer) {
+func writeVisitAnswer(rc *fasthttp.RequestCtx, status int, a *visitAnswer) {
 	b := make([]byte, 0, 192)
 	b = append(b, '{')
 	sep := false
@@ -51,9 +51,9 @@ func writeVisitAnswer(ctx *fasthttp.RequestCtx, status int, a *visitAnswer) {
 	}
 	field("reason", a.Reason)
 	b = append(b, "}\n"...)
-	ctx.SetStatusCode(status)
-	ctx.SetContentType("application/json")
-	ctx.SetBody(b)
+	rc.SetStatusCode(status)
+	rc.SetContentType("application/json")
+	rc.SetBody(b)
 }
 
 const hexDigits = "0123456789abcdef"

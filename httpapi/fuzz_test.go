@@ -71,10 +71,10 @@ func startFuzzNode(f *testing.F) (*Server, []byte) {
 		&fsm.AddNumber{Pool: "pl_fuzz", E164: "+14155550102", Owned: true, At: now},
 		&fsm.AddNumber{Pool: "pl_fuzz", E164: "+14155550103", Owned: true, At: now},
 		&fsm.AddNumber{Pool: "pl_fuzz", E164: "+14155550104", Owned: true, At: now},
-		&fsm.Assign{Visit: visit, Pool: "pk_fuzz", Attribution: allocator.Attribution{Source: "google", Campaign: "spring"}, At: now},
+		&fsm.Assign{Visit: visit, PoolKey: "pk_fuzz", Attribution: allocator.Attribution{Source: "google", Campaign: "spring"}, At: now},
 		&fsm.RecordCall{SID: "CAfuzz", To: "+14155550101", From: "+12125550001", At: now},
 	} {
-		r, _, err := node.Apply(ctx, cmd)
+		r, err := node.Commit(ctx, cmd)
 		if err == nil {
 			err = r.Err
 		}

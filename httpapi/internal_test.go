@@ -105,15 +105,15 @@ func TestCommandsGoThroughTheNodeAndComeBackAsReceipts(t *testing.T) {
 	c := httpapi.NewClient(secret)
 	ctx := context.Background()
 	st := allocator.Settings{Name: "Ads", Size: 4, SwapTarget: "415-555-0100", ForwardTo: []string{"+14155550100"}}.WithDefaults()
-	if r, _, err := c.Command(ctx, addr, &fsm.CreatePool{ID: "p", Key: "k", Settings: st, At: time.Now()}); err != nil || r.Err != nil {
+	if r, err := c.Command(ctx, addr, &fsm.CreatePool{ID: "p", Key: "k", Settings: st, At: time.Now()}); err != nil || r.Err != nil {
 		t.Fatal(err, r.Err)
 	}
-	r, _, err := c.Command(ctx, addr, &fsm.AddNumber{Pool: "nope", E164: "+14155550101", At: time.Now()})
+	r, err := c.Command(ctx, addr, &fsm.AddNumber{Pool: "nope", E164: "+14155550101", At: time.Now()})
 	if err != nil || !errors.Is(r.Err, allocator.ErrUnknownPool) {
 		t.Fatalf("number for an unknown pool: %v %v", err, r.Err)
 	}
 	size := 2
-	r, _, err = c.Command(ctx, addr, &fsm.UpdatePool{ID: "p", Patch: allocator.Patch{Size: &size}, At: time.Now()})
+	r, err = c.Command(ctx, addr, &fsm.UpdatePool{ID: "p", Patch: allocator.Patch{Size: &size}, At: time.Now()})
 	var ve *allocator.ValidationError
 	if err != nil || !errors.As(r.Err, &ve) || ve.Field != "size" {
 		t.Fatalf("a bad size: %v %v", err, r.Err)
@@ -124,7 +124,7 @@ func TestAMalformedEntryIsRefusedBeforeTheLog(t *testing.T) {
 	addr, node := startNode(t)
 	before := node.Status().LastIndex
 	c := httpapi.NewClient(secret)
-	_, _, err := c.Apply(context.Background(), addr, []byte{byte(fsm.TypeAssign), 1, 2, 3})
+	_, err := c.Forward(context.Background(), addr, []byte{byte(fsm.TypeAssign), 1, 2, 3})
 	var se *httpapi.StatusError
 	if !errors.As(err, &se) || se.Status != 400 {
 		t.Fatalf("malformed entry: %v", err)

@@ -92,7 +92,7 @@ func (m *metrics) request(route string, code int, took time.Duration) {
 
 func (m *metrics) visit(pool, outcome string) { m.visits.WithLabelValues(pool, outcome).Inc() }
 
-func (s *Server) serveMetrics(ctx *fasthttp.RequestCtx, _ []string) { s.metrics.handler(ctx) }
+func (s *Server) serveMetrics(rc *fasthttp.RequestCtx, _ []string) { s.metrics.handler(rc) }
 
 // stateCollector reads the pools' gauges from the state when scraped.
 type stateCollector struct{ node *cluster.Node }

@@ -12,8 +12,8 @@ import (
 //go:embed openapi.json
 var openapiJSON []byte
 
-func (s *Server) openAPI(ctx *fasthttp.RequestCtx, _ []string) {
-	ctx.SetContentType("application/json")
-	ctx.Response.Header.Set("Access-Control-Allow-Origin", "*")
-	ctx.SetBody(openapiJSON)
+func (s *Server) openAPI(rc *fasthttp.RequestCtx, _ []string) {
+	rc.SetContentType("application/json")
+	rc.Response.Header.Set("Access-Control-Allow-Origin", "*")
+	rc.SetBody(openapiJSON)
 }

@@ -20,9 +20,9 @@ func TestTheServerHandsEveryPathUnderAdminToThePages(t *testing.T) {
 	var srv *httpapi.Server
 	a := startAPI(t, httpapi.Options{Pages: func(s *httpapi.Server) fasthttp.RequestHandler {
 		srv = s
-		return func(ctx *fasthttp.RequestCtx) {
-			ctx.SetContentType("text/html; charset=utf-8")
-			ctx.WriteString("page " + string(ctx.Path()))
+		return func(rc *fasthttp.RequestCtx) {
+			rc.SetContentType("text/html; charset=utf-8")
+			rc.WriteString("page " + string(rc.Path()))
 		}
 	}})
 	if srv == nil {

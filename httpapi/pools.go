@@ -158,98 +158,98 @@ func randomID(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
-func (s *Server) readPool(ctx *fasthttp.RequestCtx) (poolRequest, allocator.Patch, bool) {
+func (s *Server) readPool(rc *fasthttp.RequestCtx) (poolRequest, allocator.Patch, bool) {
 	var req poolRequest
-	if err := decodeBody(ctx, &req); err != nil {
-		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+	if err := decodeBody(rc, &req); err != nil {
+		writeError(rc, fasthttp.StatusBadRequest, err.Error())
 		return req, allocator.Patch{}, false
 	}
 	if f := req.serverField(); f != "" {
-		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: f + ": is set by the server, not the client", Field: f})
+		writeJSON(rc, fasthttp.StatusBadRequest, errorBody{Error: f + ": is set by the server, not the client", Field: f})
 		return req, allocator.Patch{}, false
 	}
 	patch, err := req.patch()
 	if err != nil {
-		domainError(ctx, err)
+		domainError(rc, err)
 		return req, patch, false
 	}
 	return req, patch, true
 }
 
-func (s *Server) createPool(ctx *fasthttp.RequestCtx, _ []string) {
-	_, patch, ok := s.readPool(ctx)
+func (s *Server) createPool(rc *fasthttp.RequestCtx, _ []string) {
+	_, patch, ok := s.readPool(rc)
 	if !ok {
 		return
 	}
-	c, cancel := requestContext()
+	ctx, cancel := requestContext()
 	defer cancel()
-	p, err := s.Admin(ctx).CreatePool(c, patch)
+	p, err := s.Admin(rc).CreatePool(ctx, patch)
 	if err != nil {
-		domainError(ctx, err)
+		domainError(rc, err)
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusCreated, p)
+	writeJSON(rc, fasthttp.StatusCreated, p)
 }
 
-func (s *Server) listPools(ctx *fasthttp.RequestCtx, _ []string) {
-	withDeleted := string(ctx.QueryArgs().Peek("deleted")) == "true"
-	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"pools": s.Admin(ctx).Pools(withDeleted)})
+func (s *Server) listPools(rc *fasthttp.RequestCtx, _ []string) {
+	withDeleted := string(rc.QueryArgs().Peek("deleted")) == "true"
+	writeJSON(rc, fasthttp.StatusOK, map[string]any{"pools": s.Admin(rc).Pools(withDeleted)})
 }
 
 // pool finds the pool named in the path, answering 404 itself if there is
 // none.
-func (s *Server) pool(ctx *fasthttp.RequestCtx, id string) *allocator.Pool {
+func (s *Server) pool(rc *fasthttp.RequestCtx, id string) *allocator.Pool {
 	p := s.node.State().Pool(id)
 	if p == nil {
-		writeError(ctx, fasthttp.StatusNotFound, allocator.ErrUnknownPool.Error())
+		writeError(rc, fasthttp.StatusNotFound, allocator.ErrUnknownPool.Error())
 	}
 	return p
 }
 
-func (s *Server) getPool(ctx *fasthttp.RequestCtx, params []string) {
-	p, err := s.Admin(ctx).Pool(params[0])
+func (s *Server) getPool(rc *fasthttp.RequestCtx, params []string) {
+	p, err := s.Admin(rc).Pool(params[0])
 	if err != nil {
-		domainError(ctx, err)
+		domainError(rc, err)
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, p)
+	writeJSON(rc, fasthttp.StatusOK, p)
 }
 
 // updatePool changes the settings a PATCH names. A smaller size takes
 // numbers out of service at once; the answer lists them.
-func (s *Server) updatePool(ctx *fasthttp.RequestCtx, params []string) {
-	if s.pool(ctx, params[0]) == nil {
+func (s *Server) updatePool(rc *fasthttp.RequestCtx, params []string) {
+	if s.pool(rc, params[0]) == nil {
 		return
 	}
-	_, patch, ok := s.readPool(ctx)
+	_, patch, ok := s.readPool(rc)
 	if !ok {
 		return
 	}
-	c, cancel := requestContext()
+	ctx, cancel := requestContext()
 	defer cancel()
-	p, released, err := s.Admin(ctx).UpdatePool(c, params[0], patch)
+	p, released, err := s.Admin(rc).UpdatePool(ctx, params[0], patch)
 	if err != nil {
-		domainError(ctx, err)
+		domainError(rc, err)
 		return
 	}
 	out := struct {
 		Pool
 		Released []string `json:"released,omitempty"`
 	}{p, released}
-	writeJSON(ctx, fasthttp.StatusOK, out)
+	writeJSON(rc, fasthttp.StatusOK, out)
 }
 
 // deletePool soft-deletes a pool: its numbers are released at the provider,
 // its history stays.
-func (s *Server) deletePool(ctx *fasthttp.RequestCtx, params []string) {
-	c, cancel := requestContext()
+func (s *Server) deletePool(rc *fasthttp.RequestCtx, params []string) {
+	ctx, cancel := requestContext()
 	defer cancel()
-	p, err := s.Admin(ctx).DeletePool(c, params[0])
+	p, err := s.Admin(rc).DeletePool(ctx, params[0])
 	if err != nil {
-		domainError(ctx, err)
+		domainError(rc, err)
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, p)
+	writeJSON(rc, fasthttp.StatusOK, p)
 }
 
 // Pools lists the pools, in the order they were made; deleted ones only
@@ -277,7 +277,7 @@ func (a Admin) Pool(id string) (Pool, error) {
 // have, checked: the defaults first, then what patch says (a value given,
 // zero included, is checked as given). The wizard checks its steps with it.
 func (a Admin) NewPoolSettings(patch allocator.Patch) (allocator.Settings, error) {
-	st := patch.Apply(allocator.Settings{Whisper: true}.WithDefaults())
+	st := allocator.Settings{Whisper: true}.WithDefaults().Patched(&patch)
 	return st, st.Validate()
 }
 
@@ -289,7 +289,7 @@ func (a Admin) CreatePool(ctx context.Context, patch allocator.Patch) (Pool, err
 		return Pool{}, err
 	}
 	id, key := randomID("pl_"), randomID("pk_")
-	if _, err := a.s.applyAndWait(ctx, &fsm.CreatePool{ID: id, Key: key, Settings: st, At: time.Now()}); err != nil {
+	if _, err := a.s.commitAndWait(ctx, &fsm.CreatePool{ID: id, Key: key, Settings: st, At: time.Now()}); err != nil {
 		return Pool{}, err
 	}
 	return a.Pool(id)
@@ -304,12 +304,12 @@ func (a Admin) UpdatePool(ctx context.Context, id string, patch allocator.Patch)
 	}
 	// Checked here too, so that a value no setting could take never reaches
 	// the log; the state machine checks again against the pool as it is.
-	if st := patch.Apply(p.Settings()); st.Validate() != nil {
+	if st := p.Settings().Patched(&patch); st.Validate() != nil {
 		return Pool{}, nil, st.Validate()
 	}
 	var req allocator.RequestID
 	rand.Read(req[:])
-	r, err := a.s.applyAndWait(ctx, &fsm.UpdatePool{ID: id, Req: req, Patch: patch, At: time.Now()})
+	r, err := a.s.commitAndWait(ctx, &fsm.UpdatePool{ID: id, Req: req, Patch: patch, At: time.Now()})
 	if err != nil {
 		return Pool{}, nil, err
 	}
@@ -323,7 +323,7 @@ func (a Admin) DeletePool(ctx context.Context, id string) (Pool, error) {
 	if a.s.node.State().Pool(id) == nil {
 		return Pool{}, allocator.ErrUnknownPool
 	}
-	if _, err := a.s.applyAndWait(ctx, &fsm.DeletePool{ID: id, At: time.Now()}); err != nil {
+	if _, err := a.s.commitAndWait(ctx, &fsm.DeletePool{ID: id, At: time.Now()}); err != nil {
 		return Pool{}, err
 	}
 	return a.Pool(id)
@@ -389,60 +389,60 @@ func numberOut(n *allocator.Number) Number {
 	return out
 }
 
-func (s *Server) listNumbers(ctx *fasthttp.RequestCtx, params []string) {
-	out, err := s.Admin(ctx).Numbers(params[0])
+func (s *Server) listNumbers(rc *fasthttp.RequestCtx, params []string) {
+	out, err := s.Admin(rc).Numbers(params[0])
 	if err != nil {
-		domainError(ctx, err)
+		domainError(rc, err)
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"numbers": out})
+	writeJSON(rc, fasthttp.StatusOK, map[string]any{"numbers": out})
 }
 
 // releaseNumber takes one number out of service: dni releases it at the
 // provider and, the pool's size unchanged, buys a replacement. Its visitor
 // waits for a free number. History keeps it.
-func (s *Server) releaseNumber(ctx *fasthttp.RequestCtx, params []string) {
-	p := s.pool(ctx, params[0])
+func (s *Server) releaseNumber(rc *fasthttp.RequestCtx, params []string) {
+	p := s.pool(rc, params[0])
 	if p == nil {
 		return
 	}
 	n := s.node.State().Number(params[1])
 	if n == nil || n.Pool != p {
-		writeError(ctx, fasthttp.StatusNotFound, "the pool has no number "+params[1])
+		writeError(rc, fasthttp.StatusNotFound, "the pool has no number "+params[1])
 		return
 	}
-	if !s.commit(ctx, &fsm.MarkRelease{E164: n.E164, At: time.Now().UTC().Truncate(time.Millisecond)}) {
+	if !s.commit(rc, &fsm.MarkRelease{E164: n.E164, At: time.Now().UTC().Truncate(time.Millisecond)}) {
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, numberOut(n))
+	writeJSON(rc, fasthttp.StatusOK, numberOut(n))
 }
 
 // attachNumbers puts numbers the customer already owns into a pool (ported,
 // or from another carrier); the pool's size grows to hold them. Each number
 // gets its own result.
-func (s *Server) attachNumbers(ctx *fasthttp.RequestCtx, params []string) {
-	if s.pool(ctx, params[0]) == nil {
+func (s *Server) attachNumbers(rc *fasthttp.RequestCtx, params []string) {
+	if s.pool(rc, params[0]) == nil {
 		return
 	}
 	var req struct {
 		Numbers []string `json:"numbers"`
 	}
-	if err := decodeBody(ctx, &req); err != nil {
-		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+	if err := decodeBody(rc, &req); err != nil {
+		writeError(rc, fasthttp.StatusBadRequest, err.Error())
 		return
 	}
 	if len(req.Numbers) == 0 || len(req.Numbers) > allocator.MaxPoolSize {
-		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: "numbers: list 1 to 50 numbers in E.164 form", Field: "numbers"})
+		writeJSON(rc, fasthttp.StatusBadRequest, errorBody{Error: "numbers: list 1 to 50 numbers in E.164 form", Field: "numbers"})
 		return
 	}
 	for _, n := range req.Numbers {
 		if !allocator.ValidE164(n) {
-			writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: "numbers: " + n + " is not an E.164 number such as +14155550100", Field: "numbers"})
+			writeJSON(rc, fasthttp.StatusBadRequest, errorBody{Error: "numbers: " + n + " is not an E.164 number such as +14155550100", Field: "numbers"})
 			return
 		}
 	}
 	if i := firstRepeat(req.Numbers); i >= 0 {
-		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: "numbers: " + req.Numbers[i] + " is listed twice", Field: "numbers"})
+		writeJSON(rc, fasthttp.StatusBadRequest, errorBody{Error: "numbers: " + req.Numbers[i] + " is listed twice", Field: "numbers"})
 		return
 	}
 	type result struct {
@@ -450,25 +450,25 @@ func (s *Server) attachNumbers(ctx *fasthttp.RequestCtx, params []string) {
 		Error  string `json:"error,omitempty"`
 	}
 	results := make([]result, len(req.Numbers))
-	c, cancel := requestContext()
+	ctx, cancel := requestContext()
 	defer cancel()
 	var last uint64
 	failed := 0
 	for i, n := range req.Numbers {
 		results[i].Number = n
-		r, index, err := s.node.Apply(c, &fsm.AddNumber{Pool: params[0], E164: n, Owned: true, At: time.Now()})
+		r, err := s.node.Commit(ctx, &fsm.AddNumber{Pool: params[0], E164: n, Owned: true, At: time.Now()})
 		if err != nil {
-			clusterError(ctx, err)
+			clusterError(rc, err)
 			return
 		}
 		if r.Err != nil {
 			results[i].Error = r.Err.Error()
 			failed++
 		}
-		last = max(last, index)
+		last = max(last, r.Index)
 	}
-	if err := s.node.WaitApplied(c, last); err != nil {
-		clusterError(ctx, err)
+	if err := s.node.WaitApplied(ctx, last); err != nil {
+		clusterError(rc, err)
 		return
 	}
 	status := fasthttp.StatusCreated
@@ -477,7 +477,7 @@ func (s *Server) attachNumbers(ctx *fasthttp.RequestCtx, params []string) {
 	} else if failed > 0 {
 		status = fasthttp.StatusMultiStatus
 	}
-	writeJSON(ctx, status, map[string]any{"results": results, "pool": poolOut(s.node.State().Pool(params[0]), s.publicURL(ctx))})
+	writeJSON(rc, status, map[string]any{"results": results, "pool": poolOut(s.node.State().Pool(params[0]), s.publicURL(rc))})
 }
 
 func firstRepeat(xs []string) int {
@@ -522,8 +522,8 @@ func attributionOut(a *allocator.Attribution) attributionJSON {
 
 // listVisits lists a pool's live visits holding a number, with their
 // attribution.
-func (s *Server) listVisits(ctx *fasthttp.RequestCtx, params []string) {
-	p := s.pool(ctx, params[0])
+func (s *Server) listVisits(rc *fasthttp.RequestCtx, params []string) {
+	p := s.pool(rc, params[0])
 	if p == nil {
 		return
 	}
@@ -536,26 +536,26 @@ func (s *Server) listVisits(ctx *fasthttp.RequestCtx, params []string) {
 		out = append(out, vj)
 	}
 	slices.SortFunc(out, func(a, b visitJSON) int { return b.LastSeen.Compare(a.LastSeen) })
-	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"visits": out, "waiting_visits": p.Counts().Numberless})
+	writeJSON(rc, fasthttp.StatusOK, map[string]any{"visits": out, "waiting_visits": p.Counts().Numberless})
 }
 
 // domainError answers an error from the state machine with its status:
 // 400 for a bad value, 404 for something missing, 409 for a conflict.
-func domainError(ctx *fasthttp.RequestCtx, err error) {
+func domainError(rc *fasthttp.RequestCtx, err error) {
 	var ve *allocator.ValidationError
 	switch {
 	case errors.As(err, &ve):
-		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: ve.Error(), Field: ve.Field})
+		writeJSON(rc, fasthttp.StatusBadRequest, errorBody{Error: ve.Error(), Field: ve.Field})
 	case errors.Is(err, allocator.ErrUnknownPool), errors.Is(err, allocator.ErrUnknownNumber),
 		errors.Is(err, allocator.ErrUnknownVisit), errors.Is(err, fsm.ErrUnknownToken):
-		writeError(ctx, fasthttp.StatusNotFound, err.Error())
+		writeError(rc, fasthttp.StatusNotFound, err.Error())
 	case errors.Is(err, allocator.ErrPoolDeleted), errors.Is(err, allocator.ErrPoolExists),
 		errors.Is(err, allocator.ErrKeyInUse), errors.Is(err, allocator.ErrNumberInUse),
 		errors.Is(err, allocator.ErrPoolFull), errors.Is(err, fsm.ErrTokenExists), errors.Is(err, fsm.ErrLastToken):
-		writeError(ctx, fasthttp.StatusConflict, err.Error())
+		writeError(rc, fasthttp.StatusConflict, err.Error())
 	case errors.Is(err, allocator.ErrBadTime), errors.Is(err, allocator.ErrBadCall), errors.Is(err, fsm.ErrBadToken):
-		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+		writeError(rc, fasthttp.StatusBadRequest, err.Error())
 	default:
-		clusterError(ctx, err)
+		clusterError(rc, err)
 	}
 }

@@ -29,9 +29,9 @@ func TestVisitAnswersEncodeAsEncodingJSONWould(t *testing.T) {
 		{Visit: "v", Swap: &f, Reason: reasonPoolFull, HeartbeatS: 60},
 	} {
 		want, _ := json.Marshal(a)
-		ctx := &fasthttp.RequestCtx{}
-		writeVisitAnswer(ctx, 200, &a)
-		if got := strings.TrimSpace(string(ctx.Response.Body())); got != string(want) {
+		rc := &fasthttp.RequestCtx{}
+		writeVisitAnswer(rc, 200, &a)
+		if got := strings.TrimSpace(string(rc.Response.Body())); got != string(want) {
 			t.Errorf("got  %s\nwant %s", got, want)
 		}
 	}

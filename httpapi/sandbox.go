@@ -33,31 +33,31 @@ var (
 // sandboxCall places a simulated call to a tracking number and answers once
 // it is over, with what the caller and the agent heard and the call as dni
 // recorded it: a newcomer sees a call attributed without a Twilio account.
-func (s *Server) sandboxCall(ctx *fasthttp.RequestCtx, _ []string) {
+func (s *Server) sandboxCall(rc *fasthttp.RequestCtx, _ []string) {
 	var req struct {
 		To   string `json:"to"`
 		From string `json:"from"`
 	}
 	if s.opt.Telephony.Sandbox != nil {
-		if err := decodeBody(ctx, &req); err != nil {
-			writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+		if err := decodeBody(rc, &req); err != nil {
+			writeError(rc, fasthttp.StatusBadRequest, err.Error())
 			return
 		}
 	}
-	c, cancel := context.WithTimeout(context.Background(), sandboxWait)
+	ctx, cancel := context.WithTimeout(context.Background(), sandboxWait)
 	defer cancel()
-	out, err := s.Admin(ctx).SandboxCall(c, req.To, req.From)
+	out, err := s.Admin(rc).SandboxCall(ctx, req.To, req.From)
 	switch {
 	case errors.Is(err, ErrNoSandbox):
-		writeError(ctx, fasthttp.StatusNotFound, err.Error())
+		writeError(rc, fasthttp.StatusNotFound, err.Error())
 	case errors.Is(err, ErrSandboxRefused):
-		writeError(ctx, fasthttp.StatusBadGateway, err.Error())
+		writeError(rc, fasthttp.StatusBadGateway, err.Error())
 	case errors.Is(err, ErrSandboxTimedOut):
-		writeError(ctx, fasthttp.StatusGatewayTimeout, err.Error())
+		writeError(rc, fasthttp.StatusGatewayTimeout, err.Error())
 	case err != nil:
-		domainError(ctx, err)
+		domainError(rc, err)
 	default:
-		writeJSON(ctx, fasthttp.StatusCreated, out)
+		writeJSON(rc, fasthttp.StatusCreated, out)
 	}
 }
 

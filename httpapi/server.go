@@ -138,54 +138,54 @@ const pagesPrefix = "/admin/"
 
 // serve routes one request and records its metrics. The admin pages route
 // their own requests.
-func (s *Server) serve(ctx *fasthttp.RequestCtx) {
+func (s *Server) serve(rc *fasthttp.RequestCtx) {
 	start := time.Now()
-	if path := ctx.Path(); s.pages != nil && (bytes.HasPrefix(path, []byte(pagesPrefix)) || string(path)+"/" == pagesPrefix) {
+	if path := rc.Path(); s.pages != nil && (bytes.HasPrefix(path, []byte(pagesPrefix)) || string(path)+"/" == pagesPrefix) {
 		if len(path) < len(pagesPrefix) {
-			ctx.Response.Header.Set("Location", pagesPrefix)
-			ctx.SetStatusCode(fasthttp.StatusMovedPermanently)
+			rc.Response.Header.Set("Location", pagesPrefix)
+			rc.SetStatusCode(fasthttp.StatusMovedPermanently)
 		} else {
-			s.pages(ctx)
+			s.pages(rc)
 		}
-		s.metrics.request(pagesPrefix, ctx.Response.StatusCode(), time.Since(start))
+		s.metrics.request(pagesPrefix, rc.Response.StatusCode(), time.Since(start))
 		return
 	}
-	r, params, allowed := s.router.find(ctx.Method(), ctx.Path())
+	r, params, allowed := s.router.find(rc.Method(), rc.Path())
 	name := "unknown"
 	switch {
 	case r != nil:
 		name = r.pattern
-		s.handle(ctx, r, params)
-	case string(ctx.Method()) == fasthttp.MethodOptions && strings.Contains(allowed, fasthttp.MethodOptions):
-		s.preflight(ctx, allowed)
+		s.handle(rc, r, params)
+	case string(rc.Method()) == fasthttp.MethodOptions && strings.Contains(allowed, fasthttp.MethodOptions):
+		s.preflight(rc, allowed)
 		name = "preflight"
 	case allowed != "":
-		ctx.Response.Header.Set("Allow", allowed)
-		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method not allowed here; allowed: "+allowed)
+		rc.Response.Header.Set("Allow", allowed)
+		writeError(rc, fasthttp.StatusMethodNotAllowed, "method not allowed here; allowed: "+allowed)
 	default:
-		writeError(ctx, fasthttp.StatusNotFound, "no such endpoint")
+		writeError(rc, fasthttp.StatusNotFound, "no such endpoint")
 	}
-	s.metrics.request(name, ctx.Response.StatusCode(), time.Since(start))
+	s.metrics.request(name, rc.Response.StatusCode(), time.Since(start))
 }
 
-func (s *Server) handle(ctx *fasthttp.RequestCtx, r *route, params []string) {
+func (s *Server) handle(rc *fasthttp.RequestCtx, r *route, params []string) {
 	switch r.access {
 	case visitorAccess:
-		allowAnyOrigin(ctx)
+		allowAnyOrigin(rc)
 	case adminAccess:
-		if !s.adminAuthorized(ctx) {
+		if !s.adminAuthorized(rc) {
 			return
 		}
 	case internalAccess:
-		if !s.secretAuthorized(ctx) {
+		if !s.secretAuthorized(rc) {
 			return
 		}
 	case twilioAccess:
-		if !s.twilioAuthorized(ctx) {
+		if !s.twilioAuthorized(rc) {
 			return
 		}
 	}
-	r.handle(ctx, params)
+	r.handle(rc, params)
 }
 
 // bodyLimit sets, as soon as a request's headers are in, how large a body
@@ -208,43 +208,43 @@ func bodyLimit(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 
 // parseError answers a request fasthttp could not read, in JSON like every
 // other error.
-func parseError(ctx *fasthttp.RequestCtx, err error) {
-	if bytes.HasPrefix(ctx.Request.Header.RequestURI(), []byte("/v1/visits")) {
-		allowAnyOrigin(ctx) // so the snippet can read why
+func parseError(rc *fasthttp.RequestCtx, err error) {
+	if bytes.HasPrefix(rc.Request.Header.RequestURI(), []byte("/v1/visits")) {
+		allowAnyOrigin(rc) // so the snippet can read why
 	}
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		writeError(ctx, fasthttp.StatusRequestEntityTooLarge, "request body too large")
+		writeError(rc, fasthttp.StatusRequestEntityTooLarge, "request body too large")
 		return
 	}
-	writeError(ctx, fasthttp.StatusBadRequest, "malformed HTTP request")
+	writeError(rc, fasthttp.StatusBadRequest, "malformed HTTP request")
 }
 
 // allowAnyOrigin lets any website's pages call the visitor API.
-func allowAnyOrigin(ctx *fasthttp.RequestCtx) {
-	ctx.Response.Header.Set("Access-Control-Allow-Origin", "*")
-	ctx.Response.Header.Set("Vary", "Origin")
+func allowAnyOrigin(rc *fasthttp.RequestCtx) {
+	rc.Response.Header.Set("Access-Control-Allow-Origin", "*")
+	rc.Response.Header.Set("Vary", "Origin")
 }
 
 // preflight answers a CORS preflight for a visitor endpoint.
-func (s *Server) preflight(ctx *fasthttp.RequestCtx, allowed string) {
-	allowAnyOrigin(ctx)
-	h := &ctx.Response.Header
+func (s *Server) preflight(rc *fasthttp.RequestCtx, allowed string) {
+	allowAnyOrigin(rc)
+	h := &rc.Response.Header
 	h.Set("Access-Control-Allow-Methods", allowed)
 	h.Set("Access-Control-Allow-Headers", "Content-Type")
 	h.Set("Access-Control-Max-Age", "86400")
-	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	rc.SetStatusCode(fasthttp.StatusNoContent)
 }
 
-func (s *Server) healthz(ctx *fasthttp.RequestCtx, _ []string) {
-	writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ok"})
+func (s *Server) healthz(rc *fasthttp.RequestCtx, _ []string) {
+	writeJSON(rc, fasthttp.StatusOK, map[string]string{"status": "ok"})
 }
 
-func (s *Server) readyz(ctx *fasthttp.RequestCtx, _ []string) {
+func (s *Server) readyz(rc *fasthttp.RequestCtx, _ []string) {
 	if !s.node.Ready() {
-		writeError(ctx, fasthttp.StatusServiceUnavailable, "no leader known, or the log is not applied yet")
+		writeError(rc, fasthttp.StatusServiceUnavailable, "no leader known, or the log is not applied yet")
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(rc, fasthttp.StatusOK, map[string]string{"status": "ready"})
 }
 
 // errorBody is every error response: {"error": "..."}, plus the field at
@@ -258,25 +258,25 @@ type errorBody struct {
 	LeaderHTTP string `json:"leader_http,omitempty"`
 }
 
-func writeError(ctx *fasthttp.RequestCtx, status int, msg string) {
-	writeJSON(ctx, status, errorBody{Error: msg})
+func writeError(rc *fasthttp.RequestCtx, status int, msg string) {
+	writeJSON(rc, status, errorBody{Error: msg})
 }
 
-func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+func writeJSON(rc *fasthttp.RequestCtx, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		status, b = fasthttp.StatusInternalServerError, []byte(`{"error":"cannot encode the response"}`)
 	}
-	ctx.SetStatusCode(status)
-	ctx.SetContentType("application/json")
-	ctx.SetBody(append(b, '\n'))
+	rc.SetStatusCode(status)
+	rc.SetContentType("application/json")
+	rc.SetBody(append(b, '\n'))
 }
 
 // clientIP is the visitor's address: the connection's, or the trusted
 // proxy's header's last entry (the address the proxy itself saw).
-func (s *Server) clientIP(ctx *fasthttp.RequestCtx) string {
+func (s *Server) clientIP(rc *fasthttp.RequestCtx) string {
 	if h := s.opt.ClientIPHeader; h != "" {
-		if v := string(ctx.Request.Header.Peek(h)); v != "" {
+		if v := string(rc.Request.Header.Peek(h)); v != "" {
 			if i := strings.LastIndexByte(v, ','); i >= 0 {
 				v = v[i+1:]
 			}
@@ -285,5 +285,5 @@ func (s *Server) clientIP(ctx *fasthttp.RequestCtx) string {
 			}
 		}
 	}
-	return ctx.RemoteIP().String()
+	return rc.RemoteIP().String()
 }

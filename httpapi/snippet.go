@@ -18,27 +18,27 @@ const snippetCacheControl = "public, max-age=300, stale-while-revalidate=86400"
 
 // serveSnippet serves dni.js to any website. It is loaded with
 // crossorigin="anonymous" for its integrity hash, so it needs CORS too.
-func (s *Server) serveSnippet(ctx *fasthttp.RequestCtx, _ []string) {
+func (s *Server) serveSnippet(rc *fasthttp.RequestCtx, _ []string) {
 	sc := snippet.Get()
-	h := &ctx.Response.Header
+	h := &rc.Response.Header
 	h.Set("Cache-Control", snippetCacheControl)
 	h.Set("ETag", sc.ETag)
 	h.Set("Vary", "Accept-Encoding")
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
 	h.Set("X-Content-Type-Options", "nosniff")
-	if etagMatches(ctx.Request.Header.Peek("If-None-Match"), sc.ETag) {
-		ctx.SetStatusCode(fasthttp.StatusNotModified)
+	if etagMatches(rc.Request.Header.Peek("If-None-Match"), sc.ETag) {
+		rc.SetStatusCode(fasthttp.StatusNotModified)
 		return
 	}
-	ctx.SetContentType("text/javascript; charset=utf-8")
+	rc.SetContentType("text/javascript; charset=utf-8")
 	body := sc.JS
-	if ctx.Request.Header.HasAcceptEncoding("gzip") {
+	if rc.Request.Header.HasAcceptEncoding("gzip") {
 		h.Set("Content-Encoding", "gzip")
 		body = sc.Gzip
 	}
 	// The script's bytes never change while the process runs: no copy.
-	ctx.Response.SetBodyRaw(body)
+	rc.Response.SetBodyRaw(body)
 }
 
 // etagMatches reports whether an If-None-Match header names etag, or is

@@ -56,15 +56,15 @@ const ringSeconds = 6
 
 // twilioAuthorized checks X-Twilio-Signature, answering 403 itself when it
 // fails.
-func (s *Server) twilioAuthorized(ctx *fasthttp.RequestCtx) bool {
-	sig := string(ctx.Request.Header.Peek("X-Twilio-Signature"))
+func (s *Server) twilioAuthorized(rc *fasthttp.RequestCtx) bool {
+	sig := string(rc.Request.Header.Peek("X-Twilio-Signature"))
 	if s.opt.Telephony.AuthToken == "" || sig == "" {
-		writeError(ctx, fasthttp.StatusForbidden, "missing X-Twilio-Signature, or telephony is not configured")
+		writeError(rc, fasthttp.StatusForbidden, "missing X-Twilio-Signature, or telephony is not configured")
 		return false
 	}
 	v := client.NewRequestValidator(s.opt.Telephony.AuthToken)
-	if !v.ValidateBody(s.publicURL(ctx)+string(ctx.RequestURI()), ctx.PostBody(), sig) {
-		writeError(ctx, fasthttp.StatusForbidden, "invalid X-Twilio-Signature")
+	if !v.ValidateBody(s.publicURL(rc)+string(rc.RequestURI()), rc.PostBody(), sig) {
+		writeError(rc, fasthttp.StatusForbidden, "invalid X-Twilio-Signature")
 		return false
 	}
 	return true
@@ -72,24 +72,24 @@ func (s *Server) twilioAuthorized(ctx *fasthttp.RequestCtx) bool {
 
 // publicURL is the base URL Twilio calls, without a trailing slash; the
 // install tags load dni.js from it too.
-func (s *Server) publicURL(ctx *fasthttp.RequestCtx) string {
+func (s *Server) publicURL(rc *fasthttp.RequestCtx) string {
 	if u := s.opt.Telephony.PublicURL; u != "" {
 		return strings.TrimRight(u, "/")
 	}
 	scheme := "http"
-	if ctx.IsTLS() {
+	if rc.IsTLS() {
 		scheme = "https"
 	}
-	return scheme + "://" + string(ctx.Host())
+	return scheme + "://" + string(rc.Host())
 }
 
 // voice answers an incoming call: it records the call (through the outbox
 // if the cluster is slow) and dials the pool's first forwarding number.
-func (s *Server) voice(ctx *fasthttp.RequestCtx, _ []string) {
-	form := ctx.PostArgs()
+func (s *Server) voice(rc *fasthttp.RequestCtx, _ []string) {
+	form := rc.PostArgs()
 	sid, to, from := string(form.Peek("CallSid")), string(form.Peek("To")), string(form.Peek("From"))
 	if sid == "" || to == "" {
-		writeError(ctx, fasthttp.StatusBadRequest, "CallSid and To are required")
+		writeError(rc, fasthttp.StatusBadRequest, "CallSid and To are required")
 		return
 	}
 	if code := form.Peek("ErrorCode"); len(code) > 0 {
@@ -100,16 +100,16 @@ func (s *Server) voice(ctx *fasthttp.RequestCtx, _ []string) {
 	n := s.node.State().Number(to)
 	if n == nil {
 		s.log.Warn("a call to a number no pool has", "call", sid, "to", to)
-		writeTwiML(ctx, twiml.VoiceSay{Message: "The number you have called is not in service."}, twiml.VoiceHangup{})
+		writeTwiML(rc, twiml.VoiceSay{Message: "The number you have called is not in service."}, twiml.VoiceHangup{})
 		return
 	}
-	writeTwiML(ctx, s.dial(ctx, n.Pool.Settings(), 0, sid, to, from, now))
+	writeTwiML(rc, s.dial(rc, n.Pool.Settings(), 0, sid, to, from, now))
 }
 
 // dial is the <Dial> to the forwarding number at step, with the whisper
 // on its <Number> and an action that moves on to the next one.
-func (s *Server) dial(ctx *fasthttp.RequestCtx, st allocator.Settings, step int, sid, to, from string, at time.Time) twiml.Element {
-	base := s.publicURL(ctx)
+func (s *Server) dial(rc *fasthttp.RequestCtx, st allocator.Settings, step int, sid, to, from string, at time.Time) twiml.Element {
+	base := s.publicURL(rc)
 	dialed := st.ForwardTo[step]
 	action := base + "/twilio/dial?" + url.Values{
 		"step": {strconv.Itoa(step)}, "dialed": {dialed}, "at": {strconv.FormatInt(at.UnixMilli(), 10)},
@@ -136,38 +136,38 @@ func (s *Server) dial(ctx *fasthttp.RequestCtx, st allocator.Settings, step int,
 
 // dialEnded follows a <Dial>: an answered call is done; otherwise the next
 // forwarding number is dialed, and after the last the call ends.
-func (s *Server) dialEnded(ctx *fasthttp.RequestCtx, _ []string) {
-	form, q := ctx.PostArgs(), ctx.QueryArgs()
+func (s *Server) dialEnded(rc *fasthttp.RequestCtx, _ []string) {
+	form, q := rc.PostArgs(), rc.QueryArgs()
 	sid, to, from := string(form.Peek("CallSid")), string(form.Peek("To")), string(form.Peek("From"))
 	step, err := strconv.Atoi(string(q.Peek("step")))
 	if sid == "" || err != nil || step < 0 {
-		writeError(ctx, fasthttp.StatusBadRequest, "CallSid and a step are required")
+		writeError(rc, fasthttp.StatusBadRequest, "CallSid and a step are required")
 		return
 	}
 	switch string(form.Peek("DialCallStatus")) {
 	case "completed", "answered":
 		s.keep(&fsm.UpdateCall{SID: sid, Status: allocator.CallInProgress, AnsweredBy: string(q.Peek("dialed")), At: time.Now()})
-		writeTwiML(ctx, twiml.VoiceHangup{})
+		writeTwiML(rc, twiml.VoiceHangup{})
 		return
 	}
 	n := s.node.State().Number(to)
 	if n == nil {
-		writeTwiML(ctx, twiml.VoiceHangup{})
+		writeTwiML(rc, twiml.VoiceHangup{})
 		return
 	}
 	st := n.Pool.Settings()
 	if step+1 >= len(st.ForwardTo) {
-		writeTwiML(ctx, twiml.VoiceHangup{})
+		writeTwiML(rc, twiml.VoiceHangup{})
 		return
 	}
 	at, _ := strconv.ParseInt(string(q.Peek("at")), 10, 64)
-	writeTwiML(ctx, s.dial(ctx, st, step+1, sid, to, from, time.UnixMilli(at)))
+	writeTwiML(rc, s.dial(rc, st, step+1, sid, to, from, time.UnixMilli(at)))
 }
 
 // whisper tells whoever answered where the caller came from, before the
 // two are connected.
-func (s *Server) whisper(ctx *fasthttp.RequestCtx, _ []string) {
-	q := ctx.QueryArgs()
+func (s *Server) whisper(rc *fasthttp.RequestCtx, _ []string) {
+	q := rc.QueryArgs()
 	sid, to := string(q.Peek("call")), string(q.Peek("to"))
 	var attr *allocator.Attribution
 	if c := s.node.State().Call(sid); c != nil && c.Recorded {
@@ -179,21 +179,21 @@ func (s *Server) whisper(ctx *fasthttp.RequestCtx, _ []string) {
 			attr = m.Visit.Attribution
 		}
 	}
-	writeTwiML(ctx, twiml.VoiceSay{Message: "Call from " + attr.Channel()})
+	writeTwiML(rc, twiml.VoiceSay{Message: "Call from " + attr.Channel()})
 }
 
 // callStatus completes the call's record when Twilio reports how it ended.
-func (s *Server) callStatus(ctx *fasthttp.RequestCtx, _ []string) {
-	form := ctx.PostArgs()
+func (s *Server) callStatus(rc *fasthttp.RequestCtx, _ []string) {
+	form := rc.PostArgs()
 	sid := string(form.Peek("CallSid"))
 	status := allocator.CallStatus(form.Peek("CallStatus"))
 	if sid == "" || !status.Valid() {
-		writeError(ctx, fasthttp.StatusBadRequest, "CallSid and a known CallStatus are required")
+		writeError(rc, fasthttp.StatusBadRequest, "CallSid and a known CallStatus are required")
 		return
 	}
 	secs, _ := strconv.Atoi(string(form.Peek("CallDuration")))
 	s.keep(&fsm.UpdateCall{SID: sid, Status: status, Duration: time.Duration(max(secs, 0)) * time.Second, At: time.Now()})
-	writeTwiML(ctx)
+	writeTwiML(rc)
 }
 
 // keep applies a call write, or keeps it in the outbox when the cluster
@@ -215,13 +215,13 @@ func (s *Server) keep(cmd fsm.Command) {
 }
 
 // writeTwiML answers with a TwiML document of the given verbs.
-func writeTwiML(ctx *fasthttp.RequestCtx, verbs ...twiml.Element) {
+func writeTwiML(rc *fasthttp.RequestCtx, verbs ...twiml.Element) {
 	doc, err := twiml.Voice(verbs)
 	if err != nil {
-		writeError(ctx, fasthttp.StatusInternalServerError, "cannot build TwiML")
+		writeError(rc, fasthttp.StatusInternalServerError, "cannot build TwiML")
 		return
 	}
-	ctx.SetStatusCode(fasthttp.StatusOK)
-	ctx.SetContentType("text/xml; charset=utf-8")
-	ctx.SetBodyString(doc)
+	rc.SetStatusCode(fasthttp.StatusOK)
+	rc.SetContentType("text/xml; charset=utf-8")
+	rc.SetBodyString(doc)
 }

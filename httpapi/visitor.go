@@ -65,8 +65,8 @@ func noSwap(reason string) visitAnswer {
 // decodeBody reads a JSON body strictly: unknown fields and trailing data
 // are errors. A visitor request may come as text/plain (a browser sends
 // that without a CORS preflight); the body is JSON all the same.
-func decodeBody(ctx *fasthttp.RequestCtx, v any) error {
-	body := ctx.PostBody()
+func decodeBody(rc *fasthttp.RequestCtx, v any) error {
+	body := rc.PostBody()
 	if len(bytes.TrimSpace(body)) == 0 {
 		return errors.New("request body must be a JSON object")
 	}
@@ -90,14 +90,14 @@ func jsonProblem(err error) string {
 	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
-func (s *Server) createVisit(ctx *fasthttp.RequestCtx, _ []string) {
+func (s *Server) createVisit(rc *fasthttp.RequestCtx, _ []string) {
 	var req visitRequest
-	if err := decodeBody(ctx, &req); err != nil {
-		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+	if err := decodeBody(rc, &req); err != nil {
+		writeError(rc, fasthttp.StatusBadRequest, err.Error())
 		return
 	}
 	if req.Pool == "" {
-		writeError(ctx, fasthttp.StatusBadRequest, "pool is required: the pool key from the install tag")
+		writeError(rc, fasthttp.StatusBadRequest, "pool is required: the pool key from the install tag")
 		return
 	}
 	pool := s.node.State().PoolByKey(req.Pool)
@@ -105,69 +105,69 @@ func (s *Server) createVisit(ctx *fasthttp.RequestCtx, _ []string) {
 		// A node that has just restarted, or lags, may not have applied
 		// the pool's creation yet.
 		if err := s.catchUpBeforeDenying(); err != nil {
-			writeError(ctx, fasthttp.StatusServiceUnavailable, "this node is catching up with the cluster; try again")
+			writeError(rc, fasthttp.StatusServiceUnavailable, "this node is catching up with the cluster; try again")
 			return
 		}
 		pool = s.node.State().PoolByKey(req.Pool)
 	}
 	if pool == nil {
-		writeError(ctx, fasthttp.StatusNotFound, "unknown pool")
+		writeError(rc, fasthttp.StatusNotFound, "unknown pool")
 		return
 	}
 	if pool.Deleted() {
-		s.answerNoSwap(ctx, pool.ID, reasonPoolDeleted)
+		s.answerNoSwap(rc, pool.ID, reasonPoolDeleted)
 		return
 	}
-	ua := string(ctx.UserAgent())
+	ua := string(rc.UserAgent())
 	if isBot(ua) {
 		s.metrics.bots.Inc()
-		s.answerNoSwap(ctx, pool.ID, reasonBot)
+		s.answerNoSwap(rc, pool.ID, reasonBot)
 		return
 	}
 	attr, err := req.attribution(ua)
 	if err != nil {
-		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+		writeError(rc, fasthttp.StatusBadRequest, err.Error())
 		return
 	}
 	if pool.Settings().Tracking == allocator.TrackGCLID && !attr.GoogleClick() {
-		s.answerNoSwap(ctx, pool.ID, reasonNotGoogleAds)
+		s.answerNoSwap(rc, pool.ID, reasonNotGoogleAds)
 		return
 	}
-	if !s.limits.allow(s.clientIP(ctx), time.Now()) {
+	if !s.limits.allow(s.clientIP(rc), time.Now()) {
 		s.metrics.rateLimited.Inc()
-		writeError(ctx, fasthttp.StatusTooManyRequests, "too many new visits from this address; try again in a minute")
+		writeError(rc, fasthttp.StatusTooManyRequests, "too many new visits from this address; try again in a minute")
 		return
 	}
 	id := allocator.VisitID(randomBytes())
-	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	r, _, err := s.node.Apply(c, &fsm.Assign{Visit: id, Pool: req.Pool, Attribution: attr, At: time.Now()})
+	r, err := s.node.Commit(ctx, &fsm.Assign{Visit: id, PoolKey: req.Pool, Attribution: attr, At: time.Now()})
 	if err != nil {
-		clusterError(ctx, err)
+		clusterError(rc, err)
 		return
 	}
 	switch {
 	case errors.Is(r.Err, allocator.ErrUnknownPool):
-		writeError(ctx, fasthttp.StatusNotFound, "unknown pool")
+		writeError(rc, fasthttp.StatusNotFound, "unknown pool")
 	case errors.Is(r.Err, allocator.ErrPoolDeleted):
-		s.answerNoSwap(ctx, pool.ID, reasonPoolDeleted)
+		s.answerNoSwap(rc, pool.ID, reasonPoolDeleted)
 	case r.Err != nil:
-		clusterError(ctx, r.Err)
+		clusterError(rc, r.Err)
 	case r.Outcome == allocator.Full:
-		s.answerNoSwap(ctx, pool.ID, reasonPoolFull)
+		s.answerNoSwap(rc, pool.ID, reasonPoolFull)
 	case r.Outcome == allocator.Refused:
-		s.answerNoSwap(ctx, pool.ID, reasonNotGoogleAds)
+		s.answerNoSwap(rc, pool.ID, reasonNotGoogleAds)
 	default:
 		s.metrics.visit(pool.ID, r.Outcome.String())
 		a := s.numberAnswer(id, r.Number, pool)
-		writeVisitAnswer(ctx, fasthttp.StatusCreated, &a)
+		writeVisitAnswer(rc, fasthttp.StatusCreated, &a)
 	}
 }
 
-func (s *Server) answerNoSwap(ctx *fasthttp.RequestCtx, pool, reason string) {
+func (s *Server) answerNoSwap(rc *fasthttp.RequestCtx, pool, reason string) {
 	s.metrics.visit(pool, strings.ReplaceAll(reason, " ", "_"))
 	a := noSwap(reason)
-	writeVisitAnswer(ctx, fasthttp.StatusOK, &a)
+	writeVisitAnswer(rc, fasthttp.StatusOK, &a)
 }
 
 // randomBytes draws 128 bits for a visit or request id from a ChaCha8
@@ -230,28 +230,28 @@ func (req *visitRequest) attribution(userAgent string) (allocator.Attribution, e
 // restarted learns who leads within a heartbeat). If the node cannot tell,
 // the visitor gets a 503: the snippet keeps what it has and asks again.
 func (s *Server) catchUpBeforeDenying() error {
-	if s.node.IsLeader() && s.node.Applied() {
+	if s.node.IsLeader() && s.node.AppliedAll() {
 		return nil
 	}
-	c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	for {
-		err := s.node.CatchUp(c)
+		err := s.node.CatchUp(ctx)
 		if err == nil {
 			return nil
 		}
 		select {
-		case <-c.Done():
+		case <-ctx.Done():
 			return err
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
 
-func (s *Server) heartbeat(ctx *fasthttp.RequestCtx, p []string) {
+func (s *Server) heartbeat(rc *fasthttp.RequestCtx, p []string) {
 	id, err := allocator.ParseVisitID(p[0])
 	if err != nil {
-		writeError(ctx, fasthttp.StatusBadRequest, "visit id must be the 32 hexadecimal characters the visit was given")
+		writeError(rc, fasthttp.StatusBadRequest, "visit id must be the 32 hexadecimal characters the visit was given")
 		return
 	}
 	v := s.node.State().Visit(id)
@@ -260,47 +260,47 @@ func (s *Server) heartbeat(ctx *fasthttp.RequestCtx, p []string) {
 		// node restarted, may not have reached it yet. A 410 makes the
 		// snippet start over, so it is said only when sure.
 		if err := s.catchUpBeforeDenying(); err != nil {
-			writeError(ctx, fasthttp.StatusServiceUnavailable, "this node is catching up with the cluster; try again")
+			writeError(rc, fasthttp.StatusServiceUnavailable, "this node is catching up with the cluster; try again")
 			return
 		}
 		v = s.node.State().Visit(id)
 	}
 	if v == nil || v.Pool.Deleted() {
 		s.metrics.heartbeats.WithLabelValues("expired").Inc()
-		writeError(ctx, fasthttp.StatusGone, "visit expired")
+		writeError(rc, fasthttp.StatusGone, "visit expired")
 		return
 	}
 	if n := v.Number(); n != nil {
 		s.node.Heartbeat(id)
 		s.metrics.heartbeatOK.Inc()
 		a := s.numberAnswer(id, n.E164, v.Pool)
-		writeVisitAnswer(ctx, fasthttp.StatusOK, &a)
+		writeVisitAnswer(rc, fasthttp.StatusOK, &a)
 		return
 	}
 	// The visit lost its number (a full pool recycled it, or the pool
 	// shrank): ask for a free one.
 	req := allocator.RequestID(randomBytes())
-	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	r, _, err := s.node.Apply(c, &fsm.Refresh{Visit: id, Req: req, At: time.Now()})
+	r, err := s.node.Commit(ctx, &fsm.Refresh{Visit: id, Req: req, At: time.Now()})
 	switch {
 	case err != nil:
-		clusterError(ctx, err)
+		clusterError(rc, err)
 	case errors.Is(r.Err, allocator.ErrUnknownVisit):
 		s.metrics.heartbeats.WithLabelValues("expired").Inc()
-		writeError(ctx, fasthttp.StatusGone, "visit expired")
+		writeError(rc, fasthttp.StatusGone, "visit expired")
 	case r.Err != nil:
-		clusterError(ctx, r.Err)
+		clusterError(rc, r.Err)
 	case r.Number == "":
 		s.metrics.heartbeats.WithLabelValues("waiting").Inc()
 		a := noSwap(reasonPoolFull)
 		a.Visit = id.String()
 		a.HeartbeatS = int(s.opt.HeartbeatInterval / time.Second)
-		writeVisitAnswer(ctx, fasthttp.StatusOK, &a)
+		writeVisitAnswer(rc, fasthttp.StatusOK, &a)
 	default:
 		s.metrics.heartbeats.WithLabelValues("renumbered").Inc()
 		a := s.numberAnswer(id, r.Number, v.Pool)
-		writeVisitAnswer(ctx, fasthttp.StatusOK, &a)
+		writeVisitAnswer(rc, fasthttp.StatusOK, &a)
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 // Cluster is what the reconciler needs from the node it runs on.
 type Cluster interface {
 	State() *allocator.State
-	Apply(ctx context.Context, cmd fsm.Command) (fsm.Receipt, uint64, error)
+	Commit(ctx context.Context, cmd fsm.Command) (fsm.Receipt, error)
 	// CatchUp returns once the node's state has every write acknowledged
 	// so far: a new leader must not buy for a pool it has not seen filled.
 	CatchUp(ctx context.Context) error
@@ -172,7 +172,7 @@ func (r *Reconciler) Sync(ctx context.Context, c Cluster) error {
 		}
 		// Bought but never recorded: record it. A pool that no longer
 		// wants it records it as releasing, and the pass gives it back.
-		if err := r.apply(ctx, c, &fsm.AddNumber{Pool: pool, E164: o.E164, ProviderID: o.SID, At: time.Now()}); err != nil {
+		if err := r.commit(ctx, c, &fsm.AddNumber{Pool: pool, E164: o.E164, ProviderID: o.SID, At: time.Now()}); err != nil {
 			return err
 		}
 		r.metrics.adopted.Inc()
@@ -244,7 +244,7 @@ func (r *Reconciler) release(ctx context.Context, c Cluster, p *allocator.Pool) 
 				r.metrics.released.Inc() // not when it was gone already
 			}
 		}
-		if err := r.apply(ctx, c, &fsm.ConfirmRelease{E164: n.E164, At: time.Now()}); err != nil {
+		if err := r.commit(ctx, c, &fsm.ConfirmRelease{E164: n.E164, At: time.Now()}); err != nil {
 			return err
 		}
 		r.Log.Info("released a number", "pool", p.ID, "number", n.E164)
@@ -323,7 +323,7 @@ func (r *Reconciler) buy(ctx context.Context, c Cluster, p *allocator.Pool, foun
 		// forward the write, and an unrecorded number waits for the next
 		// list to be adopted.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		err = r.apply(rctx, c, &fsm.AddNumber{Pool: p.ID, E164: o.E164, ProviderID: o.SID, At: time.Now()})
+		err = r.commit(rctx, c, &fsm.AddNumber{Pool: p.ID, E164: o.E164, ProviderID: o.SID, At: time.Now()})
 		cancel()
 		if err != nil {
 			return bought, err
@@ -340,13 +340,13 @@ func (r *Reconciler) notice(ctx context.Context, c Cluster, p *allocator.Pool, t
 	if p.Notice() == text {
 		return
 	}
-	if err := r.apply(ctx, c, &fsm.SetNotice{Pool: p.ID, Notice: text}); err != nil {
+	if err := r.commit(ctx, c, &fsm.SetNotice{Pool: p.ID, Notice: text}); err != nil {
 		r.Log.Warn("could not set a pool's notice", "pool", p.ID, "err", err)
 	}
 }
 
-func (r *Reconciler) apply(ctx context.Context, c Cluster, cmd fsm.Command) error {
-	res, _, err := c.Apply(ctx, cmd)
+func (r *Reconciler) commit(ctx context.Context, c Cluster, cmd fsm.Command) error {
+	res, err := c.Commit(ctx, cmd)
 	if err != nil {
 		return fmt.Errorf("record %T: %w", cmd, err)
 	}

@@ -184,7 +184,7 @@ func resize(t *testing.T, n *testNode, id string, size int) []string {
 
 func applyOK(t *testing.T, n *testNode, cmd fsm.Command) fsm.Receipt {
 	t.Helper()
-	r, _, err := n.Apply(context.Background(), cmd)
+	r, err := n.Commit(context.Background(), cmd)
 	if err == nil {
 		err = r.Err
 	}
@@ -588,7 +588,8 @@ func TestALeaderKilledBetweenBuyingANumberAndRecordingItLeaksNothing(t *testing.
 // and their backups are byte for byte the same.
 func sameState(t *testing.T, leader *testNode, nodes ...*testNode) {
 	t.Helper()
-	_, index, err := leader.Apply(context.Background(), &fsm.Expire{At: time.Unix(1, 0)})
+	barrier, err := leader.Commit(context.Background(), &fsm.Expire{At: time.Unix(1, 0)})
+	index := barrier.Index
 	if err != nil {
 		t.Fatalf("barrier write: %v", err)
 	}

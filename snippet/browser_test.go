@@ -437,7 +437,7 @@ func TestAnExpiredVisitIsFollowedByANewOneWithTheSameAttribution(t *testing.T) {
 	// cluster, and the visit is released.
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	if r, _, err := dni.node.Apply(ctx, &fsm.Expire{At: time.Now().Add(time.Hour)}); err != nil || r.Err != nil {
+	if r, err := dni.node.Commit(ctx, &fsm.Expire{At: time.Now().Add(time.Hour)}); err != nil || r.Err != nil {
 		t.Fatalf("expire: %v %v", err, r.Err)
 	}
 	tb.until(`dni.number() && dni.number() != "`+oldNumber+`"`, "the new visit's number")

@@ -123,19 +123,19 @@ type request struct {
 	session session
 }
 
-func (p *pages) serve(ctx *fasthttp.RequestCtx) {
-	securityHeaders(ctx)
-	rt, params, allowed := p.find(string(ctx.Method()), string(ctx.Path()))
+func (p *pages) serve(rc *fasthttp.RequestCtx) {
+	securityHeaders(rc)
+	rt, params, allowed := p.find(string(rc.Method()), string(rc.Path()))
 	if rt == nil {
 		if allowed != "" {
-			ctx.Response.Header.Set("Allow", allowed)
-			p.fail(&request{ctx: ctx}, http.StatusMethodNotAllowed, "This page does not take "+string(ctx.Method())+" requests.")
+			rc.Response.Header.Set("Allow", allowed)
+			p.fail(&request{ctx: rc}, http.StatusMethodNotAllowed, "This page does not take "+string(rc.Method())+" requests.")
 			return
 		}
-		p.fail(&request{ctx: ctx}, http.StatusNotFound, "There is no such page.")
+		p.fail(&request{ctx: rc}, http.StatusNotFound, "There is no such page.")
 		return
 	}
-	r := &request{ctx: ctx, api: p.srv.Admin(ctx), params: params}
+	r := &request{ctx: rc, api: p.srv.Admin(rc), params: params}
 	if rt.access != anyone && !p.authorize(r, rt.access) {
 		return
 	}
@@ -182,8 +182,8 @@ func match(pattern, segs []string) ([]string, bool) {
 
 // securityHeaders keeps the pages out of frames (clickjacking) and lets
 // them run only the scripts and styles they are served with.
-func securityHeaders(ctx *fasthttp.RequestCtx) {
-	h := &ctx.Response.Header
+func securityHeaders(rc *fasthttp.RequestCtx) {
+	h := &rc.Response.Header
 	h.Set("Content-Security-Policy", contentSecurityPolicy(""))
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")

@@ -375,7 +375,7 @@ func retryCommand(client *httpapi.Client, via []*proc, cmd fsm.Command, deadline
 	for i := 0; time.Now().Before(deadline); i++ {
 		p := via[i%len(via)]
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		r, _, err := client.Command(ctx, p.httpAddr, cmd)
+		r, err := client.Command(ctx, p.httpAddr, cmd)
 		cancel()
 		if err == nil {
 			return r, nil
@@ -448,7 +448,7 @@ func (a *acked) len() int {
 func (c *procCluster) writeVisit(a *acked, key string, via ...*proc) {
 	c.t.Helper()
 	id := newVisitID()
-	r, err := retryCommand(c.client, via, &fsm.Assign{Visit: id, Pool: key, At: time.Now()}, time.Now().Add(15*time.Second))
+	r, err := retryCommand(c.client, via, &fsm.Assign{Visit: id, PoolKey: key, At: time.Now()}, time.Now().Add(15*time.Second))
 	if err == nil && r.Err == nil && r.Number == "" {
 		err = fmt.Errorf("no number: %+v", r)
 	}
@@ -574,7 +574,7 @@ func TestThreeProcessesSurviveKillingTheLeader(t *testing.T) {
 		// until one takes it, measures how long writes were refused.
 		id := newVisitID()
 		key := keys[a.len()%len(keys)]
-		r, err := retryCommand(c.client, survivors, &fsm.Assign{Visit: id, Pool: key, At: time.Now()}, killed.Add(30*time.Second))
+		r, err := retryCommand(c.client, survivors, &fsm.Assign{Visit: id, PoolKey: key, At: time.Now()}, killed.Add(30*time.Second))
 		if err != nil || r.Err != nil || r.Number == "" {
 			t.Fatalf("kill %d: no write after killing %s: %v %+v", k+1, leader.name, err, r)
 		}
@@ -641,7 +641,7 @@ func TestSigtermLosesNothing(t *testing.T) {
 				}
 				id := newVisitID()
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				r, _, err := c.client.Command(ctx, p.httpAddr, &fsm.Assign{Visit: id, Pool: keys[i], At: time.Now()})
+				r, err := c.client.Command(ctx, p.httpAddr, &fsm.Assign{Visit: id, PoolKey: keys[i], At: time.Now()})
 				cancel()
 				if err == nil && r.Err == nil && r.Number != "" {
 					a.add(id, r.Number)
