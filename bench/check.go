@@ -89,21 +89,11 @@ var errBroken = errors.New("broken state")
 
 // decodeState reads a backup into a state, checking it whole.
 func decodeState(b []byte) (*allocator.State, error) {
-	img, err := fsm.ReadSnapshot(bytes.NewReader(b))
+	backup, err := fsm.ReadBackup(bytes.NewReader(b))
 	if err != nil {
-		return nil, fmt.Errorf("%w: read backup: %w", errBroken, err)
+		return nil, fmt.Errorf("%w: %w", errBroken, err)
 	}
-	if err := fsm.CheckImage(img); err != nil {
-		return nil, fmt.Errorf("%w: check backup: %w", errBroken, err)
-	}
-	s, err := allocator.Import(img.State)
-	if err != nil {
-		return nil, fmt.Errorf("%w: import backup: %w", errBroken, err)
-	}
-	if err := s.Verify(); err != nil {
-		return nil, fmt.Errorf("%w: the state breaks a rule: %w", errBroken, err)
-	}
-	return s, nil
+	return backup.State, nil
 }
 
 // finalState waits for the cluster to be whole again and returns its state:

@@ -298,13 +298,11 @@ func (n *Node) Restore(ctx context.Context, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	img, err := fsm.ReadSnapshot(bytes.NewReader(b))
+	backup, err := fsm.ReadBackup(bytes.NewReader(b))
 	if err != nil {
 		return err
 	}
-	if err := fsm.CheckImage(img); err != nil {
-		return err
-	}
+	img := backup.Image
 	keep, keepTokens := n.fsm.Nodes(), n.fsm.Tokens()
 	// Raft installs a restored snapshot at the index after meta.Index when
 	// that is past its log. Choosing it here lets the snapshot say which

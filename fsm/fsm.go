@@ -146,19 +146,15 @@ func (f *FSM) Backup(w io.Writer) error {
 // built aside and swapped in at once; on error the old state stays.
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	img, err := ReadSnapshot(rc)
-	if err != nil {
-		return err
-	}
-	m, err := img.machine()
+	b, err := ReadBackup(rc)
 	if err != nil {
 		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.m.Store(m)
-	if img.Applied != 0 {
-		f.applied.Store(img.Applied)
+	f.m.Store(b.m)
+	if b.Image.Applied != 0 {
+		f.applied.Store(b.Image.Applied)
 	}
 	f.observe()
 	return nil

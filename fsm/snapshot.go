@@ -19,7 +19,7 @@ import (
 
 const snapshotMagic = "DNI-SNAP"
 
-// SnapshotVersion is the version WriteSnapshot writes and ReadSnapshot reads.
+// SnapshotVersion is the version WriteSnapshot writes and ReadBackup reads.
 const SnapshotVersion = 1
 
 type recordType uint8
@@ -69,7 +69,7 @@ func (img *Image) machine() (*machine, error) {
 	return newMachine(s, img.Nodes, img.Tokens), nil
 }
 
-// ErrBadSnapshot wraps every reason ReadSnapshot refuses its input.
+// ErrBadSnapshot wraps every reason ReadBackup refuses its input as unreadable.
 var ErrBadSnapshot = errors.New("bad snapshot")
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -166,10 +166,10 @@ var restorers = map[recordType]func(*decoder, *Image){
 	},
 }
 
-// ReadSnapshot reads what WriteSnapshot wrote. Corrupt or truncated input is
+// readSnapshot reads what WriteSnapshot wrote. Corrupt or truncated input is
 // an error wrapping ErrBadSnapshot, never a panic; whether the image makes a
-// whole state is judged when it is restored.
-func ReadSnapshot(r io.Reader) (*Image, error) {
+// whole state is ReadBackup's to judge.
+func readSnapshot(r io.Reader) (*Image, error) {
 	sum := crc32.New(castagnoli)
 	br := &summingReader{r: bufio.NewReaderSize(r, 1<<16), sum: sum}
 	head := make([]byte, len(snapshotMagic))
@@ -426,9 +426,35 @@ func (d *decoder) callRecord(c *allocator.CallRecord) {
 	c.Recorded = d.bool()
 }
 
-// CheckImage reports whether an image read from a snapshot makes a whole
-// state, without keeping it.
-func CheckImage(img *Image) error {
-	_, err := img.machine()
-	return err
+// Backup is a snapshot read back, checked and built into the state it
+// describes.
+type Backup struct {
+	Image *Image           // the records as read
+	State *allocator.State // the state they make, whole and keeping every rule
+	m     *machine
+}
+
+// ReadBackup reads a snapshot (a backup or one of Raft's own), checks that
+// it makes a whole state that keeps every rule the state machine keeps, and
+// builds that state. It is the one way a snapshot comes back in: a node's
+// restore, the operator's restore, the bench's last check and the tests.
+func ReadBackup(r io.Reader) (*Backup, error) {
+	img, err := readSnapshot(r)
+	if err != nil {
+		return nil, err
+	}
+	m, err := img.machine()
+	if err != nil {
+		return nil, err
+	}
+	if err := m.state.Verify(); err != nil {
+		return nil, fmt.Errorf("%w: %w", allocator.ErrCorruptImage, err)
+	}
+	return &Backup{Image: img, State: m.state, m: m}, nil
+}
+
+// Summary says in a few words what the backup holds.
+func (b *Backup) Summary() string {
+	s := b.Image.State
+	return fmt.Sprintf("%d pools, %d numbers, %d visits, %d calls", len(s.Pools), len(s.Numbers), len(s.Visits), len(s.Calls))
 }

@@ -624,10 +624,11 @@ func TestTheClusterEndpointsAnswerTheAdminOnOneNode(t *testing.T) {
 
 	r = a.admin("GET", "/v1/cluster/snapshot", nil)
 	wantStatus(t, r, http.StatusOK)
-	img, err := fsm.ReadSnapshot(bytes.NewReader(r.body))
-	if err != nil || fsm.CheckImage(img) != nil {
+	backup, err := fsm.ReadBackup(bytes.NewReader(r.body))
+	if err != nil {
 		t.Fatalf("the snapshot does not read back: %v", err)
 	}
+	img := backup.Image
 	if len(img.State.Pools) != 1 || img.State.Pools[0].ID != p.ID || len(img.State.Numbers) != 4 || len(img.Tokens) != 1 {
 		t.Errorf("the snapshot holds %d pools, %d numbers, %d tokens", len(img.State.Pools), len(img.State.Numbers), len(img.Tokens))
 	}
@@ -671,10 +672,11 @@ func TestClusterRequestsThatCannotBeCarriedOutAreNotServerErrors(t *testing.T) {
 	a.createPool(nil)
 	r := a.admin("GET", "/v1/cluster/snapshot", nil)
 	wantStatus(t, r, http.StatusOK)
-	img, err := fsm.ReadSnapshot(bytes.NewReader(r.body))
+	backup, err := fsm.ReadBackup(bytes.NewReader(r.body))
 	if err != nil {
 		t.Fatal(err)
 	}
+	img := backup.Image
 	img.State.Pools[1].Key = img.State.Pools[0].Key // two pools, one key
 	var corrupt bytes.Buffer
 	if err := fsm.WriteSnapshot(&corrupt, img); err != nil {

@@ -350,13 +350,9 @@ func restoreSnapshot(ctx context.Context, out io.Writer, client *httpapi.Client,
 
 // checkSnapshot reads a snapshot and checks it makes a whole state.
 func checkSnapshot(b []byte) (summary string, err error) {
-	img, err := fsm.ReadSnapshot(bytes.NewReader(b))
+	backup, err := fsm.ReadBackup(bytes.NewReader(b))
 	if err != nil {
 		return "", err
 	}
-	if err := fsm.CheckImage(img); err != nil {
-		return "", err
-	}
-	s := img.State
-	return fmt.Sprintf("%d pools, %d numbers, %d visits, %d calls", len(s.Pools), len(s.Numbers), len(s.Visits), len(s.Calls)), nil
+	return backup.Summary(), nil
 }
