@@ -90,7 +90,7 @@ func TestAssignOutcomes(t *testing.T) {
 		displaced int
 	}{
 		{name: "gclid pool refuses a visitor with no Google click id", size: 4, settings: gclid,
-			attr: Attribution{FBCLID: "fb", MSCLKID: "ms", Source: "google"}, outcome: Refused},
+			attr: Attribution{FBCLID: "fb", MSCLKID: "ms", Source: "google"}, err: ErrNotGoogleClick},
 		{name: "gclid pool takes a gclid", size: 4, settings: gclid,
 			attr: Attribution{GCLID: "g"}, outcome: Fresh, number: e164(1, 0)},
 		{name: "gclid pool takes a gbraid", size: 4, settings: gclid,
@@ -161,6 +161,9 @@ func TestAssignOutcomes(t *testing.T) {
 				t.Fatalf("error %v, want %v", err, tc.err)
 			}
 			if err != nil {
+				if !equalImages(before, s.Export()) {
+					t.Fatalf("a refused visit (%v) changed the state", err)
+				}
 				return
 			}
 			if a.Outcome != tc.outcome || numberOf(a) != tc.number {
@@ -174,7 +177,7 @@ func TestAssignOutcomes(t *testing.T) {
 			case tc.displaced != 0 && (!a.Displaced.Live() || a.Displaced.Number() != nil):
 				t.Fatalf("the displaced visit should stay live without a number")
 			}
-			if a.Outcome == Refused || a.Outcome == Full {
+			if a.Outcome == Full {
 				if a.Visit != nil || s.Visit(vid(visit)) != nil {
 					t.Fatalf("%s made a visit", a.Outcome)
 				}

@@ -516,7 +516,7 @@ func (m *model) assign(a Assign) result {
 	}
 	if p.settings.Tracking == TrackGCLID && a.Attribution.GCLID == "" &&
 		a.Attribution.GBRAID == "" && a.Attribution.WBRAID == "" {
-		return result{Outcome: Refused}
+		return result{Err: errIs(ErrNotGoogleClick)}
 	}
 	outcome := Fresh
 	var n *mNumber

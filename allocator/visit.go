@@ -62,8 +62,6 @@ const (
 	// Full: no free number and the pool does not recycle (or has no number
 	// at all). No visit is created; the visitor sees the business number.
 	Full
-	// Refused: a Google Ads only pool and no Google click id. No visit.
-	Refused
 )
 
 func (o Outcome) String() string {
@@ -76,8 +74,6 @@ func (o Outcome) String() string {
 		return "sticky"
 	case Full:
 		return "full"
-	case Refused:
-		return "refused"
 	}
 	return "unknown"
 }

@@ -19,10 +19,10 @@ type Assign struct {
 	At          time.Time
 }
 
-// Assign gives a new visit the number free the longest. With none free, the
-// pool's overflow policy decides: recycle displaces the least recently seen
-// visit, none gives no number. A visit that already exists keeps what it
-// has (Sticky) and counts as a heartbeat.
+// Assign gives a new visit the number free the longest, if the pool admits
+// it (Admits). With none free, the pool's overflow policy decides: recycle
+// displaces the least recently seen visit, none gives no number. A visit
+// that already exists keeps what it has (Sticky) and counts as a heartbeat.
 func (s *State) Assign(a Assign) (Assignment, error) {
 	at, err := stamp(a.At)
 	if err != nil {
@@ -42,10 +42,10 @@ func (s *State) Assign(a Assign) (Assignment, error) {
 		s.touch(v, at)
 		return Assignment{Outcome: Sticky, Visit: v, Number: v.Number()}, nil
 	}
-	st := &p.view.Load().settings
-	if st.Tracking == TrackGCLID && !a.Attribution.GoogleClick() {
-		return Assignment{Outcome: Refused}, nil
+	if err := p.Admits(&a.Attribution); err != nil {
+		return Assignment{}, err
 	}
+	st := &p.view.Load().settings
 	outcome, line := Fresh, p.freeLine(st.Allocation, hashVisitID(a.Visit))
 	var displaced *Visit
 	if line != none {
@@ -77,6 +77,21 @@ func (s *State) Assign(a Assign) (Assignment, error) {
 	s.take(p, line, v, &b.tenure, at, displaced)
 	s.schedule(p, at+int64(st.IdleTimeout/time.Millisecond))
 	return Assignment{Outcome: outcome, Visit: v, Number: n, Displaced: displaced}, nil
+}
+
+// Admits reports whether the pool takes a new visit with this attribution:
+// nil, or why not (ErrPoolDeleted, ErrNotGoogleClick). It is the rule Assign
+// keeps; the node that accepts a visit asks it first, so that a visit the
+// pool would refuse costs no log write.
+func (p *Pool) Admits(a *Attribution) error {
+	v := p.view.Load()
+	switch {
+	case v.deletedAt != 0:
+		return ErrPoolDeleted
+	case v.settings.Tracking == TrackGCLID && !a.GoogleClick():
+		return ErrNotGoogleClick
+	}
+	return nil
 }
 
 // visitBlock holds a new visit, its attribution and its first tenure in one

@@ -193,7 +193,7 @@ func (s *Server) commit(rc *fasthttp.RequestCtx, cmd fsm.Command) bool {
 	ctx, cancel := requestContext()
 	defer cancel()
 	if _, err := s.commitAndWait(ctx, cmd); err != nil {
-		domainError(rc, err)
+		writeErr(rc, err)
 		return false
 	}
 	return true

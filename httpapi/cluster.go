@@ -8,12 +8,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/dni-dev/dni/allocator"
 	"github.com/dni-dev/dni/cluster"
 	"github.com/dni-dev/dni/fsm"
 )
@@ -24,37 +22,13 @@ func requestContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 30*time.Second)
 }
 
-// clusterError answers an error from the cluster node with its status.
-func clusterError(rc *fasthttp.RequestCtx, err error) {
-	var nl *cluster.NotLeaderError
-	switch {
-	case errors.As(err, &nl):
-		writeJSON(rc, fasthttp.StatusConflict, errorBody{Error: nl.Error(), NotLeader: true, LeaderID: nl.LeaderID, LeaderHTTP: nl.LeaderHTTP})
-	case errors.Is(err, context.DeadlineExceeded):
-		writeError(rc, fasthttp.StatusServiceUnavailable, "the cluster did not answer in time")
-	case errors.Is(err, fsm.ErrBadCommand), errors.Is(err, fsm.ErrUnknownCommand), errors.Is(err, fsm.ErrBadSnapshot),
-		errors.Is(err, allocator.ErrCorruptImage), errors.Is(err, cluster.ErrBadJoin):
-		writeError(rc, fasthttp.StatusBadRequest, err.Error())
-	case errors.Is(err, cluster.ErrUnknownNode):
-		writeError(rc, fasthttp.StatusNotFound, err.Error())
-	case errors.Is(err, cluster.ErrRemoveLeader):
-		writeError(rc, fasthttp.StatusConflict, err.Error())
-	case errors.Is(err, cluster.ErrNoOtherVoter):
-		writeError(rc, fasthttp.StatusConflict, err.Error())
-	case errors.Is(err, cluster.ErrNoLeader), errors.Is(err, cluster.ErrShuttingDown):
-		writeError(rc, fasthttp.StatusServiceUnavailable, err.Error())
-	default:
-		writeError(rc, fasthttp.StatusInternalServerError, err.Error())
-	}
-}
-
 func (s *Server) apply(rc *fasthttp.RequestCtx, _ []string) {
 	ctx, cancel := requestContext()
 	defer cancel()
 	entry := bytes.Clone(rc.PostBody())
 	receipts, err := s.node.CommitForwarded(ctx, entry)
 	if err != nil {
-		clusterError(rc, err)
+		writeErr(rc, err)
 		return
 	}
 	rc.SetContentType("application/octet-stream")
@@ -71,7 +45,7 @@ func (s *Server) command(rc *fasthttp.RequestCtx, _ []string) {
 	defer cancel()
 	receipt, err := s.node.Commit(ctx, cmd)
 	if err != nil {
-		clusterError(rc, err)
+		writeErr(rc, err)
 		return
 	}
 	rc.SetContentType("application/octet-stream")
@@ -87,7 +61,7 @@ func (s *Server) join(rc *fasthttp.RequestCtx, _ []string) {
 	ctx, cancel := requestContext()
 	defer cancel()
 	if err := s.node.Join(ctx, req); err != nil {
-		clusterError(rc, err)
+		writeErr(rc, err)
 		return
 	}
 	rc.SetStatusCode(fasthttp.StatusNoContent)
@@ -102,7 +76,7 @@ func (s *Server) members(rc *fasthttp.RequestCtx, _ []string) {
 	defer cancel()
 	ms, err := s.Admin(rc).Members(ctx)
 	if err != nil {
-		clusterError(rc, err)
+		writeErr(rc, err)
 		return
 	}
 	writeJSON(rc, fasthttp.StatusOK, ms)
@@ -113,7 +87,7 @@ func (s *Server) remove(rc *fasthttp.RequestCtx, p []string) {
 	ctx, cancel := requestContext()
 	defer cancel()
 	if err := s.node.Remove(ctx, id); err != nil {
-		clusterError(rc, err)
+		writeErr(rc, err)
 		return
 	}
 	rc.SetStatusCode(fasthttp.StatusNoContent)
@@ -132,7 +106,7 @@ func (s *Server) transfer(rc *fasthttp.RequestCtx, _ []string) {
 	ctx, cancel := requestContext()
 	defer cancel()
 	if err := s.node.TransferLeadership(ctx, req.ID); err != nil {
-		clusterError(rc, err)
+		writeErr(rc, err)
 		return
 	}
 	rc.SetStatusCode(fasthttp.StatusNoContent)
@@ -143,7 +117,7 @@ func (s *Server) backup(rc *fasthttp.RequestCtx, _ []string) {
 	defer cancel()
 	var buf bytes.Buffer
 	if err := s.node.Backup(ctx, &buf); err != nil {
-		clusterError(rc, err)
+		writeErr(rc, err)
 		return
 	}
 	rc.SetContentType("application/octet-stream")
@@ -154,7 +128,7 @@ func (s *Server) restore(rc *fasthttp.RequestCtx, _ []string) {
 	ctx, cancel := requestContext()
 	defer cancel()
 	if err := s.node.Restore(ctx, bytes.NewReader(bytes.Clone(rc.PostBody()))); err != nil {
-		clusterError(rc, err)
+		writeErr(rc, err)
 		return
 	}
 	rc.SetStatusCode(fasthttp.StatusNoContent)

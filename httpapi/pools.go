@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"slices"
 	"time"
 
@@ -170,7 +169,7 @@ func (s *Server) readPool(rc *fasthttp.RequestCtx) (poolRequest, allocator.Patch
 	}
 	patch, err := req.patch()
 	if err != nil {
-		domainError(rc, err)
+		writeErr(rc, err)
 		return req, patch, false
 	}
 	return req, patch, true
@@ -185,7 +184,7 @@ func (s *Server) createPool(rc *fasthttp.RequestCtx, _ []string) {
 	defer cancel()
 	p, err := s.Admin(rc).CreatePool(ctx, patch)
 	if err != nil {
-		domainError(rc, err)
+		writeErr(rc, err)
 		return
 	}
 	writeJSON(rc, fasthttp.StatusCreated, p)
@@ -209,7 +208,7 @@ func (s *Server) pool(rc *fasthttp.RequestCtx, id string) *allocator.Pool {
 func (s *Server) getPool(rc *fasthttp.RequestCtx, params []string) {
 	p, err := s.Admin(rc).Pool(params[0])
 	if err != nil {
-		domainError(rc, err)
+		writeErr(rc, err)
 		return
 	}
 	writeJSON(rc, fasthttp.StatusOK, p)
@@ -229,7 +228,7 @@ func (s *Server) updatePool(rc *fasthttp.RequestCtx, params []string) {
 	defer cancel()
 	p, released, err := s.Admin(rc).UpdatePool(ctx, params[0], patch)
 	if err != nil {
-		domainError(rc, err)
+		writeErr(rc, err)
 		return
 	}
 	out := struct {
@@ -246,7 +245,7 @@ func (s *Server) deletePool(rc *fasthttp.RequestCtx, params []string) {
 	defer cancel()
 	p, err := s.Admin(rc).DeletePool(ctx, params[0])
 	if err != nil {
-		domainError(rc, err)
+		writeErr(rc, err)
 		return
 	}
 	writeJSON(rc, fasthttp.StatusOK, p)
@@ -392,7 +391,7 @@ func numberOut(n *allocator.Number) Number {
 func (s *Server) listNumbers(rc *fasthttp.RequestCtx, params []string) {
 	out, err := s.Admin(rc).Numbers(params[0])
 	if err != nil {
-		domainError(rc, err)
+		writeErr(rc, err)
 		return
 	}
 	writeJSON(rc, fasthttp.StatusOK, map[string]any{"numbers": out})
@@ -458,7 +457,7 @@ func (s *Server) attachNumbers(rc *fasthttp.RequestCtx, params []string) {
 		results[i].Number = n
 		r, err := s.node.Commit(ctx, &fsm.AddNumber{Pool: params[0], E164: n, Owned: true, At: time.Now()})
 		if err != nil {
-			clusterError(rc, err)
+			writeErr(rc, err)
 			return
 		}
 		if r.Err != nil {
@@ -468,7 +467,7 @@ func (s *Server) attachNumbers(rc *fasthttp.RequestCtx, params []string) {
 		last = max(last, r.Index)
 	}
 	if err := s.node.WaitApplied(ctx, last); err != nil {
-		clusterError(rc, err)
+		writeErr(rc, err)
 		return
 	}
 	status := fasthttp.StatusCreated
@@ -537,25 +536,4 @@ func (s *Server) listVisits(rc *fasthttp.RequestCtx, params []string) {
 	}
 	slices.SortFunc(out, func(a, b visitJSON) int { return b.LastSeen.Compare(a.LastSeen) })
 	writeJSON(rc, fasthttp.StatusOK, map[string]any{"visits": out, "waiting_visits": p.Counts().Numberless})
-}
-
-// domainError answers an error from the state machine with its status:
-// 400 for a bad value, 404 for something missing, 409 for a conflict.
-func domainError(rc *fasthttp.RequestCtx, err error) {
-	var ve *allocator.ValidationError
-	switch {
-	case errors.As(err, &ve):
-		writeJSON(rc, fasthttp.StatusBadRequest, errorBody{Error: ve.Error(), Field: ve.Field})
-	case errors.Is(err, allocator.ErrUnknownPool), errors.Is(err, allocator.ErrUnknownNumber),
-		errors.Is(err, allocator.ErrUnknownVisit), errors.Is(err, fsm.ErrUnknownToken):
-		writeError(rc, fasthttp.StatusNotFound, err.Error())
-	case errors.Is(err, allocator.ErrPoolDeleted), errors.Is(err, allocator.ErrPoolExists),
-		errors.Is(err, allocator.ErrKeyInUse), errors.Is(err, allocator.ErrNumberInUse),
-		errors.Is(err, allocator.ErrPoolFull), errors.Is(err, fsm.ErrTokenExists), errors.Is(err, fsm.ErrLastToken):
-		writeError(rc, fasthttp.StatusConflict, err.Error())
-	case errors.Is(err, allocator.ErrBadTime), errors.Is(err, allocator.ErrBadCall), errors.Is(err, fsm.ErrBadToken):
-		writeError(rc, fasthttp.StatusBadRequest, err.Error())
-	default:
-		clusterError(rc, err)
-	}
 }

@@ -55,7 +55,7 @@ func (s *Server) sandboxCall(rc *fasthttp.RequestCtx, _ []string) {
 	case errors.Is(err, ErrSandboxTimedOut):
 		writeError(rc, fasthttp.StatusGatewayTimeout, err.Error())
 	case err != nil:
-		domainError(rc, err)
+		writeErr(rc, err)
 	default:
 		writeJSON(rc, fasthttp.StatusCreated, out)
 	}

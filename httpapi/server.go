@@ -247,21 +247,6 @@ func (s *Server) readyz(rc *fasthttp.RequestCtx, _ []string) {
 	writeJSON(rc, fasthttp.StatusOK, map[string]string{"status": "ready"})
 }
 
-// errorBody is every error response: {"error": "..."}, plus the field at
-// fault for a validation error, and the leader's whereabouts when a request
-// needs the leader.
-type errorBody struct {
-	Error      string `json:"error"`
-	Field      string `json:"field,omitempty"`
-	NotLeader  bool   `json:"not_leader,omitempty"`
-	LeaderID   string `json:"leader_id,omitempty"`
-	LeaderHTTP string `json:"leader_http,omitempty"`
-}
-
-func writeError(rc *fasthttp.RequestCtx, status int, msg string) {
-	writeJSON(rc, status, errorBody{Error: msg})
-}
-
 func writeJSON(rc *fasthttp.RequestCtx, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -111,11 +111,7 @@ func (s *Server) createVisit(rc *fasthttp.RequestCtx, _ []string) {
 		pool = s.node.State().PoolByKey(req.Pool)
 	}
 	if pool == nil {
-		writeError(rc, fasthttp.StatusNotFound, "unknown pool")
-		return
-	}
-	if pool.Deleted() {
-		s.answerNoSwap(rc, pool.ID, reasonPoolDeleted)
+		writeErr(rc, allocator.ErrUnknownPool)
 		return
 	}
 	ua := string(rc.UserAgent())
@@ -129,8 +125,10 @@ func (s *Server) createVisit(rc *fasthttp.RequestCtx, _ []string) {
 		writeError(rc, fasthttp.StatusBadRequest, err.Error())
 		return
 	}
-	if pool.Settings().Tracking == allocator.TrackGCLID && !attr.GoogleClick() {
-		s.answerNoSwap(rc, pool.ID, reasonNotGoogleAds)
+	// The pool's own rule, asked before the log is: a visit it would
+	// refuse costs no write.
+	if err := pool.Admits(&attr); err != nil {
+		s.refuseVisit(rc, pool, err)
 		return
 	}
 	if !s.limits.allow(s.clientIP(rc), time.Now()) {
@@ -142,26 +140,42 @@ func (s *Server) createVisit(rc *fasthttp.RequestCtx, _ []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	r, err := s.node.Commit(ctx, &fsm.Assign{Visit: id, PoolKey: req.Pool, Attribution: attr, At: time.Now()})
-	if err != nil {
-		clusterError(rc, err)
-		return
+	if err == nil {
+		err = r.Err
 	}
 	switch {
-	case errors.Is(r.Err, allocator.ErrUnknownPool):
-		writeError(rc, fasthttp.StatusNotFound, "unknown pool")
-	case errors.Is(r.Err, allocator.ErrPoolDeleted):
-		s.answerNoSwap(rc, pool.ID, reasonPoolDeleted)
-	case r.Err != nil:
-		clusterError(rc, r.Err)
+	case err != nil:
+		s.refuseVisit(rc, pool, err)
 	case r.Outcome == allocator.Full:
 		s.answerNoSwap(rc, pool.ID, reasonPoolFull)
-	case r.Outcome == allocator.Refused:
-		s.answerNoSwap(rc, pool.ID, reasonNotGoogleAds)
 	default:
 		s.metrics.visit(pool.ID, r.Outcome.String())
 		a := s.numberAnswer(id, r.Number, pool)
 		writeVisitAnswer(rc, fasthttp.StatusCreated, &a)
 	}
+}
+
+// noSwapReasons words the refusals of a pool's rule (Pool.Admits) for the
+// snippet, which then leaves the business number in place.
+var noSwapReasons = []struct {
+	err    error
+	reason string
+}{
+	{allocator.ErrPoolDeleted, reasonPoolDeleted},
+	{allocator.ErrNotGoogleClick, reasonNotGoogleAds},
+}
+
+// refuseVisit answers a new visit the pool or the cluster did not take: a
+// refusal of the pool's rule is an answer with no number, anything else an
+// error.
+func (s *Server) refuseVisit(rc *fasthttp.RequestCtx, pool *allocator.Pool, err error) {
+	for _, r := range noSwapReasons {
+		if errors.Is(err, r.err) {
+			s.answerNoSwap(rc, pool.ID, r.reason)
+			return
+		}
+	}
+	writeErr(rc, err)
 }
 
 func (s *Server) answerNoSwap(rc *fasthttp.RequestCtx, pool, reason string) {
@@ -285,12 +299,12 @@ func (s *Server) heartbeat(rc *fasthttp.RequestCtx, p []string) {
 	r, err := s.node.Commit(ctx, &fsm.Refresh{Visit: id, Req: req, At: time.Now()})
 	switch {
 	case err != nil:
-		clusterError(rc, err)
+		writeErr(rc, err)
 	case errors.Is(r.Err, allocator.ErrUnknownVisit):
 		s.metrics.heartbeats.WithLabelValues("expired").Inc()
 		writeError(rc, fasthttp.StatusGone, "visit expired")
 	case r.Err != nil:
-		clusterError(rc, r.Err)
+		writeErr(rc, r.Err)
 	case r.Number == "":
 		s.metrics.heartbeats.WithLabelValues("waiting").Inc()
 		a := noSwap(reasonPoolFull)

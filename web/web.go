@@ -278,16 +278,17 @@ func (p *pages) fail(r *request, status int, msg string) {
 
 // failErr shows what an admin function's error means for the marketer.
 func (p *pages) failErr(r *request, err error) {
+	status := httpapi.ErrorStatus(err)
 	var nl *cluster.NotLeaderError
 	switch {
 	case errors.Is(err, allocator.ErrUnknownPool):
-		p.fail(r, http.StatusNotFound, "There is no such pool.")
+		p.fail(r, status, "There is no such pool.")
 	case errors.Is(err, allocator.ErrPoolDeleted):
-		p.fail(r, http.StatusConflict, "This pool was deleted: it can no longer change.")
-	case errors.As(err, &nl), errors.Is(err, cluster.ErrNoLeader), errors.Is(err, context.DeadlineExceeded):
+		p.fail(r, status, "This pool was deleted: it can no longer change.")
+	case errors.As(err, &nl), status == http.StatusServiceUnavailable:
 		p.fail(r, http.StatusServiceUnavailable, "The cluster could not take the change right now ("+err.Error()+"). Nothing was changed; try again in a moment.")
 	default:
-		p.fail(r, http.StatusInternalServerError, "Something went wrong: "+err.Error())
+		p.fail(r, status, "Something went wrong: "+err.Error())
 	}
 }
 
