@@ -167,40 +167,75 @@ func corrupt(format string, args ...any) error {
 // whole: every reference resolves, no number has two holders, no visit
 // holds two numbers, and the free lists hold exactly the free numbers.
 func Import(img *Image) (*State, error) {
-	s := New()
-	s.poolSeq, s.visitSeq, s.numberSeq = img.PoolSeq, img.VisitSeq, img.NumberSeq
-	pools := make(map[uint64]*Pool, len(img.Pools))
+	im := &importer{
+		img: img, s: New(),
+		pools:  make(map[uint64]*Pool, len(img.Pools)),
+		visits: make(map[uint64]*Visit, len(img.Visits)),
+	}
+	im.s.poolSeq, im.s.visitSeq, im.s.numberSeq = img.PoolSeq, img.VisitSeq, img.NumberSeq
+	// Each phase checks its records against what the phases before it
+	// built: tenures name visits, a free line must have a number and no
+	// holder, and the schedule reads every live visit's last heartbeat.
+	for _, phase := range []func() error{
+		im.addPools,
+		im.addVisits,
+		im.addNumbers, // with their tenures
+		im.linkLists,
+		im.scheduleExpiry,
+		im.addCalls,
+	} {
+		if err := phase(); err != nil {
+			return nil, err
+		}
+	}
+	return im.s, nil
+}
+
+// importer is Import's work in progress: the State being built from img,
+// with its pools and visits by sequence number, the references records use.
+type importer struct {
+	img    *Image
+	s      *State
+	pools  map[uint64]*Pool
+	visits map[uint64]*Visit
+}
+
+func (im *importer) addPools() error {
+	img, s := im.img, im.s
 	for i := range img.Pools {
 		pr := &img.Pools[i]
-		if pr.Seq == 0 || pr.Seq > img.PoolSeq || pools[pr.Seq] != nil {
-			return nil, corrupt("pool %q has a bad sequence number %d", pr.ID, pr.Seq)
+		if pr.Seq == 0 || pr.Seq > img.PoolSeq || im.pools[pr.Seq] != nil {
+			return corrupt("pool %q has a bad sequence number %d", pr.ID, pr.Seq)
 		}
 		if !validID(pr.ID) || !validID(pr.Key) || s.pools.get(pr.ID) != nil || s.poolKeys.get(pr.Key) != nil {
-			return nil, corrupt("pool %q has a bad or repeated id or key", pr.ID)
+			return corrupt("pool %q has a bad or repeated id or key", pr.ID)
 		}
 		if err := pr.Settings.Validate(); err != nil {
-			return nil, corrupt("pool %q: %v", pr.ID, err)
+			return corrupt("pool %q: %v", pr.ID, err)
 		}
 		if pr.CreatedAt <= 0 || !validMillis(pr.CreatedAt) || !validMillis(pr.UpdatedAt) || !validMillis(pr.DeletedAt) ||
 			int(pr.NextReq) >= len(pr.RecentReqs) || len(pr.Notice) > MaxNoticeLen {
-			return nil, corrupt("pool %q has bad times or request ring", pr.ID)
+			return corrupt("pool %q has bad times or request ring", pr.ID)
 		}
 		p := newPool(pr.ID, pr.Key, pr.CreatedAt, pr.Seq)
 		st := pr.Settings
 		st.ForwardTo = slices.Clone(st.ForwardTo)
 		p.view.Store(&poolView{settings: st, updatedAt: pr.UpdatedAt, deletedAt: pr.DeletedAt, notice: pr.Notice})
 		p.recentReqs, p.nextReq = pr.RecentReqs, int(pr.NextReq)
-		pools[pr.Seq] = p
+		im.pools[pr.Seq] = p
 		s.addPool(p)
 	}
+	return nil
+}
 
-	visits := make(map[uint64]*Visit, len(img.Visits))
+func (im *importer) addVisits() error {
+	img, s := im.img, im.s
 	for i := range img.Visits {
 		vr := &img.Visits[i]
-		p := pools[vr.Pool]
-		if vr.Seq == 0 || vr.Seq > img.VisitSeq || visits[vr.Seq] != nil || p == nil || vr.FirstSeen <= 0 ||
+		p := im.pools[vr.Pool]
+		if vr.Seq == 0 || vr.Seq > img.VisitSeq || im.visits[vr.Seq] != nil || p == nil || vr.FirstSeen <= 0 ||
 			!validMillis(vr.FirstSeen) || !validMillis(vr.Seen) || !validMillis(vr.Ended) {
-			return nil, corrupt("visit %s has a bad sequence number, pool or time", vr.ID)
+			return corrupt("visit %s has a bad sequence number, pool or time", vr.ID)
 		}
 		attr := vr.Attribution
 		v := &Visit{
@@ -209,38 +244,44 @@ func Import(img *Image) (*State, error) {
 		}
 		v.seen.Store(vr.Seen)
 		v.ended.Store(vr.Ended)
-		visits[vr.Seq] = v
+		im.visits[vr.Seq] = v
 		if vr.Ended == 0 {
 			if s.visits.get(v.ID) != nil {
-				return nil, corrupt("visit %s is live twice", v.ID)
+				return corrupt("visit %s is live twice", v.ID)
 			}
 			s.visits.put(v)
 		}
 	}
-	visitRef := func(seq uint64) (*Visit, error) {
-		if seq == 0 {
-			return nil, nil
-		}
-		if v := visits[seq]; v != nil {
-			return v, nil
-		}
-		return nil, corrupt("reference to missing visit %d", seq)
-	}
+	return nil
+}
 
+// visitRef resolves a record's reference to a visit; 0 is none.
+func (im *importer) visitRef(seq uint64) (*Visit, error) {
+	if seq == 0 {
+		return nil, nil
+	}
+	if v := im.visits[seq]; v != nil {
+		return v, nil
+	}
+	return nil, corrupt("reference to missing visit %d", seq)
+}
+
+func (im *importer) addNumbers() error {
+	img, s := im.img, im.s
 	var lastSeq uint64
 	inService := make(map[string]bool)
 	for i := range img.Numbers {
 		nr := &img.Numbers[i]
-		p := pools[nr.Pool]
+		p := im.pools[nr.Pool]
 		if nr.Seq <= lastSeq || nr.Seq > img.NumberSeq || p == nil || !ValidE164(nr.E164) || nr.AddedAt <= 0 ||
 			!validMillis(nr.AddedAt) || !validMillis(nr.Seen) || !validMillis(nr.LastAssigned) ||
 			!validMillis(nr.LastFreed) || !validMillis(nr.Released) {
-			return nil, corrupt("number %q has a bad sequence number, pool, form or time", nr.E164)
+			return corrupt("number %q has a bad sequence number, pool, form or time", nr.E164)
 		}
 		lastSeq = nr.Seq
 		// A number is bought again only after its last Number was released.
 		if inService[nr.E164] {
-			return nil, corrupt("number %s is added again while in service", nr.E164)
+			return corrupt("number %s is added again while in service", nr.E164)
 		}
 		inService[nr.E164] = nr.State != NumberReleased
 		n := &Number{
@@ -254,103 +295,42 @@ func Import(img *Image) (*State, error) {
 		switch nr.State {
 		case NumberActive:
 			if nr.Line < 0 || int(nr.Line) >= MaxPoolSize || p.numbers[nr.Line].Load() != nil {
-				return nil, corrupt("number %s is on a bad or taken line %d", nr.E164, nr.Line)
+				return corrupt("number %s is on a bad or taken line %d", nr.E164, nr.Line)
 			}
 			n.line = nr.Line
 			p.numbers[nr.Line].Store(n)
 			p.active.Add(1)
 		case NumberReleasing, NumberReleased:
 			if nr.Line != none {
-				return nil, corrupt("number %s is out of service but on line %d", nr.E164, nr.Line)
+				return corrupt("number %s is out of service but on line %d", nr.E164, nr.Line)
 			}
 			if nr.State == NumberReleasing {
 				p.releasing.Add(1)
 			}
 		default:
-			return nil, corrupt("number %s has unknown state %d", nr.E164, nr.State)
+			return corrupt("number %s has unknown state %d", nr.E164, nr.State)
 		}
-		if err := s.importTenures(n, nr, visitRef); err != nil {
-			return nil, err
+		if err := im.addTenures(n, nr); err != nil {
+			return err
 		}
 		p.all.append(n)
 		s.numbers.put(n) // later sequence numbers replace earlier ones
 	}
-
-	for i := range img.Pools {
-		pr := &img.Pools[i]
-		p := pools[pr.Seq]
-		for _, line := range pr.Free {
-			if line < 0 || int(line) >= MaxPoolSize || p.free.in[line] ||
-				p.numbers[line].Load() == nil || p.holders[line].Load() != nil {
-				return nil, corrupt("pool %q lists line %d as free", p.ID, line)
-			}
-			if p.free.fresh == p.free.tail && p.numbers[line].Load().lastAssigned.Load() == 0 {
-				p.free.pushFresh(line)
-			} else {
-				p.free.pushBack(line)
-			}
-		}
-		if int(p.free.n) != int(p.active.Load()-p.held.Load()) {
-			return nil, corrupt("pool %q: free list does not match its free numbers", p.ID)
-		}
-		for _, seq := range pr.Numberless {
-			v := visits[seq]
-			if v == nil || v.Pool != p || !v.Live() || v.line != none || v.nlPrev != nil || p.nlHead == v || v.seen.Load() <= 0 {
-				return nil, corrupt("pool %q lists visit %d as numberless", p.ID, seq)
-			}
-			s.addNumberless(v)
-		}
-	}
-	for _, v := range visits {
-		if v.Live() && v.line == none && v.nlPrev == nil && v.Pool.nlHead != v {
-			return nil, corrupt("live visit %s holds no number and is not waiting for one", v.ID)
-		}
-	}
-	for _, pr := range img.Pools {
-		p := pools[pr.Seq]
-		due := p.firstDeadline()
-		if p.Deleted() && (due != noHolder || p.active.Load() != 0) {
-			return nil, corrupt("deleted pool %q has live visits or numbers in service", p.ID)
-		}
-		if due != noHolder {
-			s.schedule(p, due)
-		}
-	}
-
-	for i := range img.Calls {
-		cr := &img.Calls[i]
-		if !validCallSID(cr.SID) || s.calls.get(cr.SID) != nil || !validMillis(cr.StartedAt) || !validMillis(cr.UpdatedAt) {
-			return nil, corrupt("call %q has a bad or repeated sid", cr.SID)
-		}
-		c := &Call{
-			SID: cr.SID, To: cr.To, From: cr.From, PoolID: cr.PoolID,
-			StartedAt: fromMillis(cr.StartedAt), UpdatedAt: fromMillis(cr.UpdatedAt),
-			Match: cr.Match, Visit: cr.Visit, Also: cr.Also, FirstTime: cr.FirstTime,
-			Status: cr.Status, Duration: cr.Duration, AnsweredBy: cr.AnsweredBy, Whisper: cr.Whisper, Recorded: cr.Recorded,
-		}
-		if cr.Attribution != nil {
-			attr := *cr.Attribution
-			c.Attribution = &attr
-		}
-		if c.Recorded {
-			s.callers[c.From]++
-			s.countMatch(c.Match)
-		}
-		s.putCall(nil, c)
-	}
-	return s, nil
+	return nil
 }
 
-func (s *State) importTenures(n *Number, nr *NumberRecord, visitRef func(uint64) (*Visit, error)) error {
+// addTenures gives n the tenures it remembers; a live one makes its visit
+// the holder of n's line.
+func (im *importer) addTenures(n *Number, nr *NumberRecord) error {
 	if len(nr.Tenures) > 2 {
 		return corrupt("number %s remembers %d tenures", nr.E164, len(nr.Tenures))
 	}
 	for i, tr := range nr.Tenures {
-		v, err := visitRef(tr.Visit)
+		v, err := im.visitRef(tr.Visit)
 		if err != nil || v == nil || v.Pool != n.Pool {
 			return corrupt("number %s: tenure of a missing visit", nr.E164)
 		}
-		d, err := visitRef(tr.Displaced)
+		d, err := im.visitRef(tr.Displaced)
 		if err != nil {
 			return err
 		}
@@ -382,6 +362,85 @@ func (s *State) importTenures(n *Number, nr *NumberRecord, visitRef func(uint64)
 		} else {
 			n.prev.Store(t)
 		}
+	}
+	return nil
+}
+
+// linkLists builds each pool's free list and numberless list, and checks
+// that every live visit either holds a number or waits on its pool's list.
+func (im *importer) linkLists() error {
+	img, s := im.img, im.s
+	for i := range img.Pools {
+		pr := &img.Pools[i]
+		p := im.pools[pr.Seq]
+		for _, line := range pr.Free {
+			if line < 0 || int(line) >= MaxPoolSize || p.free.in[line] ||
+				p.numbers[line].Load() == nil || p.holders[line].Load() != nil {
+				return corrupt("pool %q lists line %d as free", p.ID, line)
+			}
+			if p.free.fresh == p.free.tail && p.numbers[line].Load().lastAssigned.Load() == 0 {
+				p.free.pushFresh(line)
+			} else {
+				p.free.pushBack(line)
+			}
+		}
+		if int(p.free.n) != int(p.active.Load()-p.held.Load()) {
+			return corrupt("pool %q: free list does not match its free numbers", p.ID)
+		}
+		for _, seq := range pr.Numberless {
+			v := im.visits[seq]
+			if v == nil || v.Pool != p || !v.Live() || v.line != none || v.nlPrev != nil || p.nlHead == v || v.seen.Load() <= 0 {
+				return corrupt("pool %q lists visit %d as numberless", p.ID, seq)
+			}
+			s.addNumberless(v)
+		}
+	}
+	for _, v := range im.visits {
+		if v.Live() && v.line == none && v.nlPrev == nil && v.Pool.nlHead != v {
+			return corrupt("live visit %s holds no number and is not waiting for one", v.ID)
+		}
+	}
+	return nil
+}
+
+// scheduleExpiry puts every pool with live visits on the expiry heap, and
+// refuses a deleted pool that still has visits or numbers.
+func (im *importer) scheduleExpiry() error {
+	for _, pr := range im.img.Pools {
+		p := im.pools[pr.Seq]
+		due := p.firstDeadline()
+		if p.Deleted() && (due != noHolder || p.active.Load() != 0) {
+			return corrupt("deleted pool %q has live visits or numbers in service", p.ID)
+		}
+		if due != noHolder {
+			im.s.schedule(p, due)
+		}
+	}
+	return nil
+}
+
+func (im *importer) addCalls() error {
+	img, s := im.img, im.s
+	for i := range img.Calls {
+		cr := &img.Calls[i]
+		if !validCallSID(cr.SID) || s.calls.get(cr.SID) != nil || !validMillis(cr.StartedAt) || !validMillis(cr.UpdatedAt) {
+			return corrupt("call %q has a bad or repeated sid", cr.SID)
+		}
+		c := &Call{
+			SID: cr.SID, To: cr.To, From: cr.From, PoolID: cr.PoolID,
+			StartedAt: fromMillis(cr.StartedAt), UpdatedAt: fromMillis(cr.UpdatedAt),
+			Match: cr.Match, Visit: cr.Visit, Also: cr.Also, FirstTime: cr.FirstTime,
+			Status: cr.Status, Duration: cr.Duration, AnsweredBy: cr.AnsweredBy, Whisper: cr.Whisper, Recorded: cr.Recorded,
+		}
+		if cr.Attribution != nil {
+			attr := *cr.Attribution
+			c.Attribution = &attr
+		}
+		if c.Recorded {
+			s.callers[c.From]++
+			s.countMatch(c.Match)
+		}
+		s.putCall(nil, c)
 	}
 	return nil
 }
