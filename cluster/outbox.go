@@ -91,12 +91,12 @@ func (o *outbox) len() int {
 	return n
 }
 
-// ApplyOrKeep applies a command like Apply if the cluster takes it within
-// wait; otherwise it keeps the command in the node's outbox, to be applied
-// as soon as the cluster can, and returns applied false. The error is the
-// outbox's (the disk failed, the node is stopping); a command refused by the
-// state comes back in the receipt, as with Apply.
-func (n *Node) ApplyOrKeep(ctx context.Context, cmd fsm.Command, wait time.Duration) (r fsm.Receipt, applied bool, err error) {
+// CommitOrKeep commits a command like Commit if the cluster takes it within
+// wait; otherwise it keeps the command in the node's outbox, to be
+// committed as soon as the cluster can, and returns committed false. The
+// error is the outbox's (the disk failed, the node is stopping); a command
+// refused by the state comes back in the receipt, as with Commit.
+func (n *Node) CommitOrKeep(ctx context.Context, cmd fsm.Command, wait time.Duration) (r fsm.Receipt, committed bool, err error) {
 	c, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	r, err = n.Commit(c, cmd)

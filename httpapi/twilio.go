@@ -196,18 +196,18 @@ func (s *Server) callStatus(rc *fasthttp.RequestCtx, _ []string) {
 	writeTwiML(rc)
 }
 
-// keep applies a call write, or keeps it in the outbox when the cluster
+// keep commits a call write, or keeps it in the outbox when the cluster
 // does not take it in time. A call is never answered late for its record.
 func (s *Server) keep(cmd fsm.Command) {
 	wait := s.opt.Telephony.AnswerWithin
 	if wait == 0 {
 		wait = DefaultAnswerWithin
 	}
-	r, applied, err := s.node.ApplyOrKeep(context.Background(), cmd, wait)
+	r, committed, err := s.node.CommitOrKeep(context.Background(), cmd, wait)
 	switch {
 	case err != nil:
-		s.log.Error("a call write was neither applied nor kept", "err", err)
-	case !applied:
+		s.log.Error("a call write was neither committed nor kept", "err", err)
+	case !committed:
 		s.metrics.outboxed.Inc()
 	case r.Err != nil:
 		s.log.Warn("a call write was refused", "err", r.Err)
