@@ -11,6 +11,7 @@ import (
 
 	"github.com/dni-dev/dni/cluster"
 	"github.com/dni-dev/dni/fsm"
+	"github.com/dni-dev/dni/internal/testkit"
 )
 
 // BenchmarkClusterAssign gives new visits numbers through a three-node
@@ -25,21 +26,18 @@ func BenchmarkClusterAssign(b *testing.B) {
 		batchMax int
 	}{{"group-commit", cluster.DefaultBatchMax}, {"one-per-entry", 1}} {
 		b.Run(mode.name, func(b *testing.B) {
-			c := newTestCluster(b)
-			c.unchecked = true
-			c.tune = func(cfg *cluster.Config) {
+			c := testkit.StartCluster(b, 3, testkit.Options{Unchecked: true, Config: func(cfg *cluster.Config) {
 				cfg.BatchMax = mode.batchMax
 				cfg.SnapshotThreshold = cluster.DefaultSnapshotThreshold
 				cfg.TrailingLogs = cluster.DefaultTrailingLogs
-			}
-			c.startThree()
-			leader := c.waitLeader()
+			}})
+			leader := c.Leader()
 			const pools = 100
 			keys := make([]string, pools)
 			for p := range keys {
-				keys[p] = createPool(b, leader.node, fmt.Sprintf("bench%03d", p), 50)
+				keys[p] = leader.CreatePool(fmt.Sprintf("bench%03d", p), 50)
 			}
-			nodes := c.running()
+			nodes := c.Running()
 			const writers = 96
 			var next atomic.Int64
 			latencies := make([][]time.Duration, writers)
@@ -48,7 +46,7 @@ func BenchmarkClusterAssign(b *testing.B) {
 			var wg sync.WaitGroup
 			for w := range writers {
 				wg.Go(func() {
-					node := nodes[w%len(nodes)].node
+					node := nodes[w%len(nodes)].Node
 					for {
 						i := next.Add(1) - 1
 						if i >= int64(b.N) {

@@ -43,6 +43,10 @@ type Options struct {
 	// Unchecked turns off the check of the allocator's rules after every
 	// batch, for benchmarks.
 	Unchecked bool
+	// HostNames makes the nodes advertise localhost:port, as nodes in
+	// Docker or Kubernetes advertise their names, with Raft on its own
+	// TCP transport; their links cannot be cut.
+	HostNames bool
 }
 
 // Secret is the cluster secret of the tests' in-process nodes.
@@ -182,6 +186,17 @@ func (c *Cluster) Start(id string, join ...string) *Node {
 		Stream: &linkLayer{Listener: raftLn, w: c.net, self: id},
 	}
 	FastConfig(&cfg)
+	if c.opt.HostNames {
+		raftLn.Close() // the node's own transport listens on the port
+		_, raftPort, _ := net.SplitHostPort(n.RaftAddr)
+		_, httpPort, _ := net.SplitHostPort(n.HTTPAddr)
+		cfg.Stream, cfg.RaftAddr, cfg.RaftAdvertise = nil, n.RaftAddr, "localhost:"+raftPort
+		cfg.HTTPAdvertise = "localhost:" + httpPort
+		for i, addr := range cfg.Join {
+			_, port, _ := net.SplitHostPort(addr)
+			cfg.Join[i] = "localhost:" + port
+		}
+	}
 	if !c.opt.Unchecked {
 		cfg.Observe = n.checkRules
 	}
