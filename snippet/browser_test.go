@@ -1,7 +1,6 @@
 package snippet_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/dni-dev/dni/fsm"
+	"github.com/dni-dev/dni/internal/testkit"
 )
 
 // The tracking numbers the tests' pools hold, and how the test pages show
@@ -66,32 +66,32 @@ func TestEveryUSFormatOfTheBusinessNumberIsSwappedKeepingItsFormat(t *testing.T)
 	// snippet leaves it.
 	head := p.Install
 	site := startSite(t)
-	url := site.page("/", html("Acme Plumbing · "+businessNumber, head, body.String()+`<script>
+	url := site.page("/", html("Acme Plumbing · "+testkit.BusinessNumber, head, body.String()+`<script>
 new MutationObserver(function () { probe.swapped = probe.swapped || performance.now(); })
   .observe(document.body, {characterData: true, subtree: true});
 </script>`))
 
-	tb := newTab(t)
-	tb.open(url)
-	tb.until(`window.dni && dni.number() == "`+tracking+`"`, "the swap")
+	tb := testkit.NewTab(t)
+	tb.Open(url)
+	tb.Until(`window.dni && dni.number() == "`+tracking+`"`, "the swap")
 	for i, f := range formats {
-		if got := tb.text(fmt.Sprintf("#f%d", i)); got != f.swapped {
+		if got := text(tb, fmt.Sprintf("#f%d", i)); got != f.swapped {
 			t.Errorf("%q became %q, want %q", f.shown, got, f.swapped)
 		}
 	}
-	if got := eval[string](tb, "document.title"); got != "Acme Plumbing · "+trackingDisplay {
+	if got := testkit.Eval[string](tb, "document.title"); got != "Acme Plumbing · "+trackingDisplay {
 		t.Errorf("title %q", got)
 	}
-	ms := eval[float64](tb, "probe.swapped - probe.answers[0].at")
+	ms := testkit.Eval[float64](tb, "probe.swapped - probe.answers[0].at")
 	t.Logf("%d elements swapped %.1f ms after the API's answer arrived", 2000+len(formats), ms)
-	tb.quiet()
+	tb.Quiet()
 }
 
 func TestTelLinksCallTheTrackingNumber(t *testing.T) {
 	dni := startNode(t)
 	p := dni.createPool("all", tracking)
 	links := []struct{ href, text, wantHref, wantText string }{
-		{"tel:+14155550100", businessNumber, "tel:" + tracking, trackingDisplay},
+		{"tel:+14155550100", testkit.BusinessNumber, "tel:" + tracking, trackingDisplay},
 		{"tel:415-555-0100", "Call us", "tel:" + tracking, "Call us"},
 		{"tel:(415)%20555-0100", "Call", "tel:" + tracking, "Call"},
 		{"tel:14155550100", "Call", "tel:" + tracking, "Call"},
@@ -105,17 +105,17 @@ func TestTelLinksCallTheTrackingNumber(t *testing.T) {
 	}
 	url := startSite(t).page("/", html("Links", p.Install, body.String()))
 
-	tb := newTab(t)
-	tb.open(url)
-	tb.until(`window.dni && dni.number()`, "the swap")
+	tb := testkit.NewTab(t)
+	tb.Open(url)
+	tb.Until(`window.dni && dni.number()`, "the swap")
 	for i, l := range links {
-		href := eval[string](tb, fmt.Sprintf(`document.querySelector("#l%d").getAttribute("href")`, i))
-		text := tb.text(fmt.Sprintf("#l%d", i))
-		if href != l.wantHref || text != l.wantText {
-			t.Errorf("<a href=%q>%s</a> became <a href=%q>%s</a>, want <a href=%q>%s</a>", l.href, l.text, href, text, l.wantHref, l.wantText)
+		href := testkit.Eval[string](tb, fmt.Sprintf(`document.querySelector("#l%d").getAttribute("href")`, i))
+		shown := text(tb, fmt.Sprintf("#l%d", i))
+		if href != l.wantHref || shown != l.wantText {
+			t.Errorf("<a href=%q>%s</a> became <a href=%q>%s</a>, want <a href=%q>%s</a>", l.href, l.text, href, shown, l.wantHref, l.wantText)
 		}
 	}
-	tb.quiet()
+	tb.Quiet()
 }
 
 func TestContentAddedAfterTheSwapIsSwappedAsItArrives(t *testing.T) {
@@ -127,12 +127,12 @@ func TestContentAddedAfterTheSwapIsSwappedAsItArrives(t *testing.T) {
 <a id=link href="/contact">Contact</a>
 <div id=box></div>`))
 
-	tb := newTab(t)
-	tb.open(url)
-	tb.until(`window.dni && dni.number()`, "the first swap")
+	tb := testkit.NewTab(t)
+	tb.Open(url)
+	tb.Until(`window.dni && dni.number()`, "the first swap")
 	// Each way a page changes: a new element, new text in an old node, a
 	// link pointed elsewhere, markup replaced, and something a moment later.
-	eval[chromedp.Void](tb, `(function () {
+	testkit.Eval[chromedp.Void](tb, `(function () {
   var p = document.createElement("p");
   p.id = "added";
   p.textContent = "Call 415.555.0100";
@@ -144,18 +144,18 @@ func TestContentAddedAfterTheSwapIsSwappedAsItArrives(t *testing.T) {
     document.body.insertAdjacentHTML("beforeend", "<footer id=footer>1-415-555-0100</footer>");
   }, 50);
 })()`)
-	tb.until(`document.querySelector("#footer") && document.querySelector("#footer").textContent == "1-628-555-0142"`, "the footer swapped")
+	tb.Until(`document.querySelector("#footer") && document.querySelector("#footer").textContent == "1-628-555-0142"`, "the footer swapped")
 	for sel, want := range map[string]string{
 		"#added": "Call 628.555.0142", "#edited": "Open now: (628) 555-0142", "#span": "+1 628 555 0142",
 	} {
-		if got := tb.text(sel); got != want {
+		if got := text(tb, sel); got != want {
 			t.Errorf("%s: %q, want %q", sel, got, want)
 		}
 	}
-	if href := eval[string](tb, `document.querySelector("#link").getAttribute("href")`); href != "tel:"+tracking {
+	if href := testkit.Eval[string](tb, `document.querySelector("#link").getAttribute("href")`); href != "tel:"+tracking {
 		t.Errorf("a link pointed at the business number later: %q", href)
 	}
-	tb.quiet()
+	tb.Quiet()
 }
 
 func TestASinglePageAppsRouteChangesAreSwappedWithinTheSameVisit(t *testing.T) {
@@ -177,20 +177,20 @@ render();
 	url := s.page("/", app)
 	s.page("/contact", app)
 
-	tb := newTab(t)
-	tb.open(url)
-	tb.until(`window.dni && document.querySelector("#home").textContent == "Home. Call `+trackingDisplay+`"`, "the home page swapped")
-	eval[chromedp.Void](tb, `go("/contact")`)
-	tb.until(`document.querySelector("#phone") && document.querySelector("#phone").textContent == "Phone: 628-555-0142"`, "the contact route swapped")
-	if href := eval[string](tb, `document.querySelector("#tap").getAttribute("href")`); href != "tel:"+tracking {
+	tb := testkit.NewTab(t)
+	tb.Open(url)
+	tb.Until(`window.dni && document.querySelector("#home").textContent == "Home. Call `+trackingDisplay+`"`, "the home page swapped")
+	testkit.Eval[chromedp.Void](tb, `go("/contact")`)
+	tb.Until(`document.querySelector("#phone") && document.querySelector("#phone").textContent == "Phone: 628-555-0142"`, "the contact route swapped")
+	if href := testkit.Eval[string](tb, `document.querySelector("#tap").getAttribute("href")`); href != "tel:"+tracking {
 		t.Errorf("the contact route's link: %q", href)
 	}
-	eval[chromedp.Void](tb, `history.back()`)
-	tb.until(`document.querySelector("#home") && document.querySelector("#home").textContent == "Home. Call `+trackingDisplay+`"`, "the home route swapped again")
+	testkit.Eval[chromedp.Void](tb, `history.back()`)
+	tb.Until(`document.querySelector("#home") && document.querySelector("#home").textContent == "Home. Call `+trackingDisplay+`"`, "the home route swapped again")
 	if n := dni.requests("/v1/visits"); n != 1 {
 		t.Errorf("%d visits for one tab's route changes, want 1", n)
 	}
-	tb.quiet()
+	tb.Quiet()
 }
 
 func TestThePublicAPISwapsWhatTheSnippetCannotSeeAndTellsTheNumber(t *testing.T) {
@@ -208,23 +208,23 @@ customElements.define("call-widget", class extends HTMLElement {
 });
 </script>`))
 
-	tb := newTab(t)
-	tb.open(url)
-	tb.until(`window.dni && dni.number() == "`+tracking+`"`, "the swap")
+	tb := testkit.NewTab(t)
+	tb.Open(url)
+	tb.Until(`window.dni && dni.number() == "`+tracking+`"`, "the swap")
 	shadow := `document.querySelector("#widget").shadowRoot.textContent`
-	if got := eval[string](tb, shadow); got != businessNumber {
+	if got := testkit.Eval[string](tb, shadow); got != testkit.BusinessNumber {
 		t.Fatalf("the shadow root was swapped without being asked to: %q", got)
 	}
-	eval[chromedp.Void](tb, `dni.swap(document.querySelector("#widget").shadowRoot)`)
-	if got := eval[string](tb, shadow); got != trackingDisplay {
+	testkit.Eval[chromedp.Void](tb, `dni.swap(document.querySelector("#widget").shadowRoot)`)
+	if got := testkit.Eval[string](tb, shadow); got != trackingDisplay {
 		t.Errorf("dni.swap(shadowRoot) left %q", got)
 	}
 	// Whatever a site passes, the call is harmless.
-	eval[chromedp.Void](tb, `dni.swap(); dni.swap(null); dni.swap("#plain"); dni.swap(42)`)
-	if got := tb.text("#plain"); got != trackingDisplay {
+	testkit.Eval[chromedp.Void](tb, `dni.swap(); dni.swap(null); dni.swap("#plain"); dni.swap(42)`)
+	if got := text(tb, "#plain"); got != trackingDisplay {
 		t.Errorf("the page reads %q", got)
 	}
-	tb.quiet()
+	tb.Quiet()
 }
 
 // display writes a North American number as the test pages show the
@@ -235,22 +235,22 @@ func display(e164 string) string {
 }
 
 // sessionVisit is the visit id the tab keeps for the pool.
-func sessionVisit(tb *tab, key string) string {
-	tb.t.Helper()
-	return eval[string](tb, `(JSON.parse(sessionStorage.getItem("dni:`+key+`")) || {}).v || ""`)
+func sessionVisit(tb *testkit.Tab, key string) string {
+	tb.T.Helper()
+	return testkit.Eval[string](tb, `(JSON.parse(sessionStorage.getItem("dni:`+key+`")) || {}).v || ""`)
 }
 
 func TestTheNextPageOfTheTabSwapsFromTheCacheBeforeItIsPainted(t *testing.T) {
 	dni := startNode(t)
 	p := dni.createPool("all", tracking)
 	s := startSite(t)
-	first := s.page("/", html("Home", p.Install, `<p id=n>Call `+businessNumber+`</p><a href="/next">Next</a>`))
+	first := s.page("/", html("Home", p.Install, `<p id=n>Call `+testkit.BusinessNumber+`</p><a href="/next">Next</a>`))
 	// The next page loads the snippet without async, in its head, as a
 	// site that wants no flash of the business number does; and dni
 	// answers it only once the page has been painted with a number, so
 	// only what the tab remembers can have put the tracking number there.
 	painted := make(chan struct{})
-	api, err := url.Parse(dni.url)
+	api, err := url.Parse(dni.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,26 +268,26 @@ func TestTheNextPageOfTheTabSwapsFromTheCacheBeforeItIsPainted(t *testing.T) {
 	next := s.streamed("/next", paintWatch+tag, painted)
 	control := s.streamed("/control", paintWatch, make(chan struct{}))
 
-	tb := newTab(t)
-	tb.open(first)
-	tb.until(`window.dni && dni.number() == "`+tracking+`"`, "the first page's swap")
+	tb := testkit.NewTab(t)
+	tb.Open(first)
+	tb.Until(`window.dni && dni.number() == "`+tracking+`"`, "the first page's swap")
 	visit := sessionVisit(tb, p.Key)
 
-	tb.open(next)
-	tb.until(`document.readyState == "complete" && probe.answers.length > 0`, "the next page and its heartbeat's answer")
-	if got := eval[string](tb, `paint.dcl`); !strings.Contains(got, trackingDisplay) || strings.Contains(got, businessNumber) {
+	tb.Open(next)
+	tb.Until(`document.readyState == "complete" && probe.answers.length > 0`, "the next page and its heartbeat's answer")
+	if got := testkit.Eval[string](tb, `paint.dcl`); !strings.Contains(got, trackingDisplay) || strings.Contains(got, testkit.BusinessNumber) {
 		t.Errorf("at DOMContentLoaded the page read %q", got)
 	}
-	frames, business, shown := eval[int](tb, `paint.frames`), eval[int](tb, `paint.business`), eval[int](tb, `paint.tracking`)
+	frames, business, shown := testkit.Eval[int](tb, `paint.frames`), testkit.Eval[int](tb, `paint.business`), testkit.Eval[int](tb, `paint.tracking`)
 	if business != 0 || shown == 0 {
 		t.Errorf("of %d frames, %d showed the business number and %d the tracking number", frames, business, shown)
 	}
-	if eval[bool](tb, `probe.answers[0].at < paint.shownAt`) {
+	if testkit.Eval[bool](tb, `probe.answers[0].at < paint.shownAt`) {
 		t.Error("dni answered before the page was painted with the number: the check proves nothing")
 	}
 	// The number came from the cache: the page's one call confirms the
 	// visit; it starts none.
-	calls := eval[[]string](tb, `probe.calls.map(function (c) { return c.url; })`)
+	calls := testkit.Eval[[]string](tb, `probe.calls.map(function (c) { return c.url; })`)
 	if len(calls) != 1 || calls[0] != slow.URL+"/v1/visits/"+visit+"/heartbeat" {
 		t.Errorf("the next page's calls: %q, want a heartbeat of visit %s", calls, visit)
 	}
@@ -296,12 +296,12 @@ func TestTheNextPageOfTheTabSwapsFromTheCacheBeforeItIsPainted(t *testing.T) {
 	}
 
 	// Without the snippet, the same watch sees the business number.
-	tb.open(control)
-	tb.until(`document.readyState == "complete"`, "the control page")
-	if n := eval[int](tb, `paint.business`); n == 0 {
+	tb.Open(control)
+	tb.Until(`document.readyState == "complete"`, "the control page")
+	if n := testkit.Eval[int](tb, `paint.business`); n == 0 {
 		t.Error("the paint watch never saw the business number on a page that shows it: it is blind")
 	}
-	tb.quiet()
+	tb.Quiet()
 }
 
 // paintWatch goes in a page's head: at every frame, just before the
@@ -316,7 +316,7 @@ window.paint = {frames: 0, business: 0, tracking: 0, shownAt: 0, dcl: "", told: 
     if (b) {
       paint.frames++;
       var text = b.innerText;
-      if (text.indexOf("` + businessNumber + `") >= 0) paint.business++;
+      if (text.indexOf("` + testkit.BusinessNumber + `") >= 0) paint.business++;
       if (text.indexOf("` + trackingDisplay + `") >= 0) paint.tracking++;
       if (paint.business + paint.tracking > 0) paint.shownAt = paint.shownAt || performance.now();
       if (!paint.told && paint.business + paint.tracking >= 2) {
@@ -340,11 +340,11 @@ func (s *site) streamed(path, head string, painted chan struct{}) string {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		fmt.Fprint(w, "<!doctype html><html><head><meta charset=utf-8><title>Next</title>"+probe+head+
-			"</head><body><h1>Welcome back</h1><p id=n>Call "+businessNumber+"</p>"+strings.Repeat(" ", 2048))
+			"</head><body><h1>Welcome back</h1><p id=n>Call "+testkit.BusinessNumber+"</p>"+strings.Repeat(" ", 2048))
 		w.(http.Flusher).Flush()
 		select {
 		case <-painted:
-		case <-time.After(wait):
+		case <-time.After(testkit.Patience):
 		case <-r.Context().Done():
 		}
 		fmt.Fprint(w, "<p>Thank you.</p></body></html>")
@@ -355,18 +355,18 @@ func (s *site) streamed(path, head string, painted chan struct{}) string {
 func TestHeartbeatsKeepTheVisitAndItsNumber(t *testing.T) {
 	dni := startNode(t)
 	p := dni.createPool("all", tracking, "+16285550143")
-	url := startSite(t).page("/", html("Stay", p.Install, `<p id=n>`+businessNumber+`</p>`))
+	url := startSite(t).page("/", html("Stay", p.Install, `<p id=n>`+testkit.BusinessNumber+`</p>`))
 
-	tb := newTab(t)
-	tb.open(url)
-	tb.until(`window.dni && dni.number()`, "the swap")
-	number, visit := eval[string](tb, `dni.number()`), sessionVisit(tb, p.Key)
+	tb := testkit.NewTab(t)
+	tb.Open(url)
+	tb.Until(`window.dni && dni.number()`, "the swap")
+	number, visit := testkit.Eval[string](tb, `dni.number()`), sessionVisit(tb, p.Key)
 	// The node tells the snippet to beat every second.
-	tb.until(`probe.answers.filter(function (a) { return /heartbeat$/.test(a.url) && a.status == 200; }).length >= 3`, "three heartbeats")
-	if got := eval[string](tb, `dni.number()`); got != number {
+	tb.Until(`probe.answers.filter(function (a) { return /heartbeat$/.test(a.url) && a.status == 200; }).length >= 3`, "three heartbeats")
+	if got := testkit.Eval[string](tb, `dni.number()`); got != number {
 		t.Errorf("the number changed from %s to %s", number, got)
 	}
-	if got := tb.text("#n"); got != display(number) {
+	if got := text(tb, "#n"); got != display(number) {
 		t.Errorf("the page reads %q", got)
 	}
 	if got := sessionVisit(tb, p.Key); got != visit {
@@ -376,27 +376,27 @@ func TestHeartbeatsKeepTheVisitAndItsNumber(t *testing.T) {
 	if len(live) != 1 || live[0].Visit != visit || live[0].Number != number {
 		t.Errorf("live visits %+v, want %s holding %s", live, visit, number)
 	}
-	tb.quiet()
+	tb.Quiet()
 }
 
 func TestANumberTheServerChangesIsSwappedAtTheNextHeartbeat(t *testing.T) {
 	dni := startNode(t)
 	p := dni.createPool("all", tracking, "+16285550143", "+16285550144")
-	url := startSite(t).page("/", html("Renumbered", p.Install, `<p id=n>`+businessNumber+`</p>`))
+	url := startSite(t).page("/", html("Renumbered", p.Install, `<p id=n>`+testkit.BusinessNumber+`</p>`))
 
-	tb := newTab(t)
-	tb.open(url)
-	tb.until(`window.dni && dni.number()`, "the swap")
-	old := eval[string](tb, `dni.number()`)
+	tb := testkit.NewTab(t)
+	tb.Open(url)
+	tb.Until(`window.dni && dni.number()`, "the swap")
+	old := testkit.Eval[string](tb, `dni.number()`)
 	// Replacing the number (it stopped working, say) leaves the visit
 	// without one: its next heartbeat gets a free one.
-	dni.admin("DELETE", "/v1/pools/"+p.ID+"/numbers/"+old, nil, http.StatusOK, nil)
-	tb.until(`dni.number() && dni.number() != "`+old+`"`, "a new number")
-	now := eval[string](tb, `dni.number()`)
-	if got := tb.text("#n"); got != display(now) {
+	dni.AdminOK("DELETE", "/v1/pools/"+p.ID+"/numbers/"+old, nil, http.StatusOK, nil)
+	tb.Until(`dni.number() && dni.number() != "`+old+`"`, "a new number")
+	now := testkit.Eval[string](tb, `dni.number()`)
+	if got := text(tb, "#n"); got != display(now) {
 		t.Errorf("the page reads %q, want %q", got, display(now))
 	}
-	tb.quiet()
+	tb.Quiet()
 }
 
 func TestAVisitWithoutANumberShowsTheBusinessNumberUntilOneIsFree(t *testing.T) {
@@ -404,48 +404,44 @@ func TestAVisitWithoutANumberShowsTheBusinessNumberUntilOneIsFree(t *testing.T) 
 	p := dni.createPool("all", tracking)
 	url := startSite(t).page("/", html("Waiting", p.Install, `<p id=n>Call 415.555.0100</p>`))
 
-	tb := newTab(t)
-	tb.open(url)
-	tb.until(`window.dni && dni.number() == "`+tracking+`"`, "the swap")
+	tb := testkit.NewTab(t)
+	tb.Open(url)
+	tb.Until(`window.dni && dni.number() == "`+tracking+`"`, "the swap")
 	// The pool's only number goes: the visit waits for one, and the
 	// visitor must not call a number that is no longer theirs.
-	dni.admin("DELETE", "/v1/pools/"+p.ID+"/numbers/"+tracking, nil, http.StatusOK, nil)
-	tb.until(`dni.number() == null`, "the business number back")
-	if got := tb.text("#n"); got != "Call 415.555.0100" {
+	dni.AdminOK("DELETE", "/v1/pools/"+p.ID+"/numbers/"+tracking, nil, http.StatusOK, nil)
+	tb.Until(`dni.number() == null`, "the business number back")
+	if got := text(tb, "#n"); got != "Call 415.555.0100" {
 		t.Errorf("the page reads %q, want the business number as the page wrote it", got)
 	}
-	dni.admin("POST", "/v1/pools/"+p.ID+"/numbers", map[string]any{"numbers": []string{"+16285550150"}}, http.StatusCreated, nil)
-	tb.until(`dni.number() == "+16285550150"`, "the new number")
-	if got := tb.text("#n"); got != "Call 628.555.0150" {
+	dni.AdminOK("POST", "/v1/pools/"+p.ID+"/numbers", map[string]any{"numbers": []string{"+16285550150"}}, http.StatusCreated, nil)
+	tb.Until(`dni.number() == "+16285550150"`, "the new number")
+	if got := text(tb, "#n"); got != "Call 628.555.0150" {
 		t.Errorf("the page reads %q", got)
 	}
-	tb.quiet()
+	tb.Quiet()
 }
 
 func TestAnExpiredVisitIsFollowedByANewOneWithTheSameAttribution(t *testing.T) {
 	dni := startNode(t)
 	p := dni.createPool("all", tracking, "+16285550143")
 	s := startSite(t)
-	s.page("/", html("Expiry", p.Install, `<p id=n>`+businessNumber+`</p>`))
+	s.page("/", html("Expiry", p.Install, `<p id=n>`+testkit.BusinessNumber+`</p>`))
 	landing := s.url + "/?utm_source=newsletter&utm_medium=email&utm_campaign=spring"
 
-	tb := newTab(t)
-	tb.open(landing)
-	tb.until(`window.dni && dni.number()`, "the swap")
-	oldNumber, oldVisit := eval[string](tb, `dni.number()`), sessionVisit(tb, p.Key)
+	tb := testkit.NewTab(t)
+	tb.Open(landing)
+	tb.Until(`window.dni && dni.number()`, "the swap")
+	oldNumber, oldVisit := testkit.Eval[string](tb, `dni.number()`), sessionVisit(tb, p.Key)
 	// The tab sat idle past the pool's idle timeout: an hour passes for the
 	// cluster, and the visit is released.
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	if r, err := dni.node.Commit(ctx, &fsm.Expire{At: time.Now().Add(time.Hour)}); err != nil || r.Err != nil {
-		t.Fatalf("expire: %v %v", err, r.Err)
-	}
-	tb.until(`dni.number() && dni.number() != "`+oldNumber+`"`, "the new visit's number")
-	newNumber, newVisit := eval[string](tb, `dni.number()`), sessionVisit(tb, p.Key)
+	dni.Command(&fsm.Expire{At: time.Now().Add(time.Hour)})
+	tb.Until(`dni.number() && dni.number() != "`+oldNumber+`"`, "the new visit's number")
+	newNumber, newVisit := testkit.Eval[string](tb, `dni.number()`), sessionVisit(tb, p.Key)
 	if newVisit == oldVisit || newVisit == "" {
 		t.Errorf("visit %q after %q", newVisit, oldVisit)
 	}
-	if got := tb.text("#n"); got != display(newNumber) {
+	if got := text(tb, "#n"); got != display(newNumber) {
 		t.Errorf("the page reads %q, want %q", got, display(newNumber))
 	}
 	live := dni.visits(p.ID)
@@ -455,7 +451,7 @@ func TestAnExpiredVisitIsFollowedByANewOneWithTheSameAttribution(t *testing.T) {
 	if a := live[0].Attribution; a["utm_source"] != "newsletter" || a["utm_campaign"] != "spring" || a["landing_page"] != landing {
 		t.Errorf("the new visit's attribution %v, want the landing page's", a)
 	}
-	tb.quiet("network") // the browser logs the heartbeat's 410 itself
+	tb.Quiet("network") // the browser logs the heartbeat's 410 itself
 }
 
 func TestAGoogleAdsPoolTracksOnlyVisitorsWhoClickedAnAdInAnyTab(t *testing.T) {
@@ -465,22 +461,22 @@ func TestAGoogleAdsPoolTracksOnlyVisitorsWhoClickedAnAdInAnyTab(t *testing.T) {
 		t.Fatalf("the install tag does not say the pool is for Google Ads: %s", p.Install)
 	}
 	s := startSite(t)
-	s.page("/", html("Ads", p.Install, `<p id=n>`+businessNumber+`</p>`))
+	s.page("/", html("Ads", p.Install, `<p id=n>`+testkit.BusinessNumber+`</p>`))
 
 	// No click id: no call at all, and the business number stays.
-	tb := newTab(t)
-	tb.open(s.url + "/?utm_source=facebook")
-	tb.until(`window.dni`, "the snippet")
-	if calls := eval[int](tb, `probe.calls.length`); calls != 0 || dni.requests("/v1/visits") != 0 {
+	tb := testkit.NewTab(t)
+	tb.Open(s.url + "/?utm_source=facebook")
+	tb.Until(`window.dni`, "the snippet")
+	if calls := testkit.Eval[int](tb, `probe.calls.length`); calls != 0 || dni.requests("/v1/visits") != 0 {
 		t.Errorf("a visitor without a click id made %d calls", calls)
 	}
-	if got := tb.text("#n"); got != businessNumber || eval[bool](tb, `dni.number() !== null`) {
+	if got := text(tb, "#n"); got != testkit.BusinessNumber || testkit.Eval[bool](tb, `dni.number() !== null`) {
 		t.Errorf("the page reads %q", got)
 	}
 
 	// Back from an ad, in the same tab: tracked.
-	tb.open(s.url + "/?gclid=Cj0KCQ-test&utm_source=google&utm_campaign=brand")
-	tb.until(`dni.number()`, "the swap for an ad click")
+	tb.Open(s.url + "/?gclid=Cj0KCQ-test&utm_source=google&utm_campaign=brand")
+	tb.Until(`dni.number()`, "the swap for an ad click")
 	live := dni.visits(p.ID)
 	if len(live) != 1 || live[0].Attribution["gclid"] != "Cj0KCQ-test" || live[0].Attribution["utm_campaign"] != "brand" {
 		t.Fatalf("live visits %+v", live)
@@ -488,9 +484,9 @@ func TestAGoogleAdsPoolTracksOnlyVisitorsWhoClickedAnAdInAnyTab(t *testing.T) {
 
 	// The same person in a new tab, without the click id in the URL: still
 	// the ad's visitor.
-	other := tb.another()
-	other.open(s.url + "/about")
-	other.until(`window.dni && dni.number()`, "the swap in a new tab")
+	other := tb.Another()
+	other.Open(s.url + "/about")
+	other.Until(`window.dni && dni.number()`, "the swap in a new tab")
 	var again *visitJSON
 	for _, v := range dni.visits(p.ID) {
 		if v.Visit == sessionVisit(other, p.Key) {
@@ -502,19 +498,19 @@ func TestAGoogleAdsPoolTracksOnlyVisitorsWhoClickedAnAdInAnyTab(t *testing.T) {
 	}
 
 	// Ninety days on, the click no longer counts.
-	eval[chromedp.Void](other, `(function () {
+	testkit.Eval[chromedp.Void](other, `(function () {
   var c = JSON.parse(localStorage.getItem("dni:clicks"));
   c.at -= 91 * 86400000;
   localStorage.setItem("dni:clicks", JSON.stringify(c));
 })()`)
-	late := other.another()
-	late.open(s.url + "/about")
-	late.until(`window.dni`, "the snippet")
-	if calls := eval[int](late, `probe.calls.length`); calls != 0 {
+	late := other.Another()
+	late.Open(s.url + "/about")
+	late.Until(`window.dni`, "the snippet")
+	if calls := testkit.Eval[int](late, `probe.calls.length`); calls != 0 {
 		t.Errorf("a click 91 days old still made %d calls", calls)
 	}
-	for _, x := range []*tab{tb, other, late} {
-		x.quiet()
+	for _, x := range []*testkit.Tab{tb, other, late} {
+		x.Quiet()
 	}
 }
 
@@ -579,30 +575,30 @@ func TestWhenTheAPIFailsThePageKeepsItsBusinessNumberAndAQuietConsole(t *testing
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tag := strings.Replace(p.Install, "<script ", `<script data-api="`+c.api+`" `, 1)
-			url := startSite(t).page("/", html("Down", tag, `<p id=n>Call `+businessNumber+`</p><a id=tel href="tel:+14155550100">Call</a>`))
-			tb := newTab(t)
-			tb.open(url)
-			tb.until(`window.dni`, "the snippet")
-			tb.settle()
-			if got := eval[string](tb, `probe.failures.length ? probe.failures[0].name : ""`); got != c.failure {
+			url := startSite(t).page("/", html("Down", tag, `<p id=n>Call `+testkit.BusinessNumber+`</p><a id=tel href="tel:+14155550100">Call</a>`))
+			tb := testkit.NewTab(t)
+			tb.Open(url)
+			tb.Until(`window.dni`, "the snippet")
+			settle(tb)
+			if got := testkit.Eval[string](tb, `probe.failures.length ? probe.failures[0].name : ""`); got != c.failure {
 				t.Errorf("the call failed with %q, want %q", got, c.failure)
 			}
-			if got := tb.text("#n"); got != "Call "+businessNumber {
+			if got := text(tb, "#n"); got != "Call "+testkit.BusinessNumber {
 				t.Errorf("the page reads %q", got)
 			}
-			if got := eval[string](tb, `document.querySelector("#tel").getAttribute("href")`); got != "tel:+14155550100" {
+			if got := testkit.Eval[string](tb, `document.querySelector("#tel").getAttribute("href")`); got != "tel:+14155550100" {
 				t.Errorf("the link calls %q", got)
 			}
-			if eval[bool](tb, `dni.number() !== null`) {
+			if testkit.Eval[bool](tb, `dni.number() !== null`) {
 				t.Error("dni.number() names a number")
 			}
-			tb.quiet(c.logged...)
+			tb.Quiet(c.logged...)
 		})
 	}
 	// The snippet gave up on the call: the browser closed its connection.
 	select {
 	case <-timedOut:
-	case <-time.After(wait):
+	case <-time.After(testkit.Patience):
 		t.Error("the request that got no answer was never abandoned")
 	}
 }
@@ -614,45 +610,45 @@ func TestATagWhoseIntegrityHashDoesNotMatchLeavesThePageAlone(t *testing.T) {
 	i := strings.Index(p.Install, `integrity="sha384-`) + len(`integrity="sha384-`)
 	tag := p.Install[:i] + "AAAA" + p.Install[i+4:]
 	tag = strings.Replace(tag, "<script ", `<script onerror="window.refused = true" `, 1)
-	url := startSite(t).page("/", html("Pinned", tag, `<p id=n>`+businessNumber+`</p>`))
+	url := startSite(t).page("/", html("Pinned", tag, `<p id=n>`+testkit.BusinessNumber+`</p>`))
 
-	tb := newTab(t)
-	tb.open(url)
-	tb.until(`window.refused`, "the browser to refuse the script")
-	if got := tb.text("#n"); got != businessNumber || eval[bool](tb, `"dni" in window`) {
+	tb := testkit.NewTab(t)
+	tb.Open(url)
+	tb.Until(`window.refused`, "the browser to refuse the script")
+	if got := text(tb, "#n"); got != testkit.BusinessNumber || testkit.Eval[bool](tb, `"dni" in window`) {
 		t.Errorf("the page reads %q", got)
 	}
 	if n := dni.requests("/v1/visits"); n != 0 {
 		t.Errorf("%d visits from a refused script", n)
 	}
-	tb.quiet("security", "other")
+	tb.Quiet("security", "other")
 }
 
 func TestAHostilePageKeepsEveryNumberThatIsNotShownToTheVisitor(t *testing.T) {
 	dni := startNode(t)
 	p := dni.createPool("all", tracking)
-	url := startSite(t).page("/", html("Hostile", p.Install, hostile+`<p id=shown>Call `+businessNumber+`</p>`))
+	url := startSite(t).page("/", html("Hostile", p.Install, hostile+`<p id=shown>Call `+testkit.BusinessNumber+`</p>`))
 
-	tb := newTab(t)
-	tb.open(url)
-	tb.until(`window.dni && document.querySelector("#shown").textContent == "Call `+trackingDisplay+`"`, "the visible number swapped")
-	before := eval[map[string]string](tb, untouched)
+	tb := testkit.NewTab(t)
+	tb.Open(url)
+	tb.Until(`window.dni && document.querySelector("#shown").textContent == "Call `+trackingDisplay+`"`, "the visible number swapped")
+	before := testkit.Eval[map[string]string](tb, untouched)
 	// The same again, added after the swap.
-	eval[chromedp.Void](tb, `document.body.insertAdjacentHTML("beforeend", "<div id=late>" + document.querySelector("#hostile").innerHTML + "</div>");
+	testkit.Eval[chromedp.Void](tb, `document.body.insertAdjacentHTML("beforeend", "<div id=late>" + document.querySelector("#hostile").innerHTML + "</div>");
 document.querySelector("#img").setAttribute("data-phone", "415-555-0100");
 document.body.insertAdjacentHTML("beforeend", "<p id=marker>(415) 555-0100</p>");`)
-	tb.until(`document.querySelector("#marker").textContent == "`+trackingDisplay+`"`, "the added number swapped")
+	tb.Until(`document.querySelector("#marker").textContent == "`+trackingDisplay+`"`, "the added number swapped")
 	for _, state := range []struct {
 		name string
 		got  map[string]string
-	}{{"as loaded", before}, {"after additions", eval[map[string]string](tb, untouched)}} {
+	}{{"as loaded", before}, {"after additions", testkit.Eval[map[string]string](tb, untouched)}} {
 		for what, v := range state.got {
 			if !strings.Contains(v, "415") || strings.Contains(v, "628") {
 				t.Errorf("%s: %s was changed: %q", state.name, what, v)
 			}
 		}
 	}
-	tb.quiet()
+	tb.Quiet()
 }
 
 // hostile is markup that holds the business number where the visitor
@@ -689,13 +685,13 @@ func TestALandingPageWithAVeryLongURLStillGetsANumber(t *testing.T) {
 	dni := startNode(t)
 	p := dni.createPool("all", tracking, "+16285550143", "+16285550144")
 	s := startSite(t)
-	s.page("/", html("Long", p.Install, `<p id=n>`+businessNumber+`</p>`))
+	s.page("/", html("Long", p.Install, `<p id=n>`+testkit.BusinessNumber+`</p>`))
 	// Longer than dni keeps, and cut inside a percent escape wherever it is
 	// cut: dni would refuse a URL that does not parse.
 	for _, pad := range []string{"", "x", "xx"} {
-		tb := newTab(t)
-		tb.open(s.url + "/" + pad + strings.Repeat("%C3%A9", 400) + "?utm_source=mail")
-		tb.until(`window.dni && dni.number()`, "the swap")
-		tb.quiet()
+		tb := testkit.NewTab(t)
+		tb.Open(s.url + "/" + pad + strings.Repeat("%C3%A9", 400) + "?utm_source=mail")
+		tb.Until(`window.dni && dni.number()`, "the swap")
+		tb.Quiet()
 	}
 }
