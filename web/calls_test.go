@@ -1,20 +1,19 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
+
+	"github.com/dni-dev/dni/internal/testkit"
 )
 
 // hostile is what a visitor put in utm_campaign: it must show as text on
@@ -25,63 +24,48 @@ const hostile = `<script>alert(1)</script>`
 // reconciler has bought its numbers.
 func (n *node) activePool(name string) poolJSON {
 	n.t.Helper()
-	body, _ := json.Marshal(map[string]any{
-		"name": name, "size": 4, "swap_target": "(415) 555-0100", "forward_to": []string{"+14155550100"},
-	})
-	req, _ := http.NewRequest("POST", n.url+"/v1/pools", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+n.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := noRedirects.Do(req)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
 	var p poolJSON
-	if resp.StatusCode != http.StatusCreated || json.Unmarshal(b, &p) != nil {
-		n.t.Fatalf("create a pool: %d %s", resp.StatusCode, b)
-	}
-	deadline := time.Now().Add(wait)
-	for {
+	n.AdminOK("POST", "/v1/pools", map[string]any{
+		"name": name, "size": 4, "swap_target": "(415) 555-0100", "forward_to": []string{"+14155550100"},
+	}, http.StatusCreated, &p)
+	testkit.Eventually(n.t, "pool "+p.ID+" to be active", func() bool {
 		for _, q := range n.pools() {
 			if q.ID == p.ID && q.Status == "active" {
-				return q
+				p = q
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			n.t.Fatalf("pool %s did not become active in %v", p.ID, wait)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return false
+	})
+	return p
 }
 
 // download clicks a link that downloads a file and returns the file once
 // the browser has it.
 func (tb *tab) download(selector, name string) string {
-	tb.t.Helper()
-	dir := tb.t.TempDir()
-	ctx, cancel := context.WithTimeout(tb.ctx, wait)
+	tb.T.Helper()
+	dir := tb.T.TempDir()
+	ctx, cancel := context.WithTimeout(tb.Ctx, testkit.Patience)
 	defer cancel()
 	_, err := chromedp.CallBrowser(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
 		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir,
-		BrowserContextID: chromedp.FromContext(tb.ctx).BrowserContextID,
+		BrowserContextID: chromedp.FromContext(tb.Ctx).BrowserContextID,
 	})
 	if err != nil {
-		tb.t.Fatalf("allow downloads: %v", err)
+		tb.T.Fatalf("allow downloads: %v", err)
 	}
 	tb.click(selector)
-	deadline := time.Now().Add(wait)
-	for {
+	var file []byte
+	testkit.Eventually(tb.T, name+" to be downloaded", func() error {
 		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err == nil && len(b) > 0 {
-			return string(b)
-		}
-		if time.Now().After(deadline) {
+		if err != nil || len(b) == 0 {
 			entries, _ := os.ReadDir(dir)
-			tb.t.Fatalf("no %s downloaded in %v (the directory holds %v)", name, wait, entries)
+			return fmt.Errorf("the directory holds %v", entries)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		file = b
+		return nil
+	})
+	return string(file)
 }
 
 func TestASimulatedCallFromTheDemoPageShowsOnTheCallsAndCampaignsPagesAndInTheExport(t *testing.T) {
@@ -97,7 +81,7 @@ func TestASimulatedCallFromTheDemoPageShowsOnTheCallsAndCampaignsPagesAndInTheEx
 		"utm_term": {"emergency plumber"}, "gclid": {"G-123"},
 	}
 	tb.open("/admin/demo/" + pl.ID + "?" + q.Encode())
-	tb.until(`document.querySelector("#phone-text").textContent !== "(415) 555-0100"`, "the snippet to swap the number")
+	tb.Until(`document.querySelector("#phone-text").textContent !== "(415) 555-0100"`, "the snippet to swap the number")
 	shown := tb.text("#phone-text")
 	tb.shot("demo page, number swapped")
 	number := "+1" + strings.NewReplacer("(", "", ")", "", " ", "", "-", "").Replace(shown)
@@ -119,7 +103,7 @@ func TestASimulatedCallFromTheDemoPageShowsOnTheCallsAndCampaignsPagesAndInTheEx
 	for _, want := range []string{"google", "cpc", "emergency plumber", "G-123", "live", "Call from Google Ads", "completed", "Spring sale", regexpQuote(shown)} {
 		tb.wantText(row, want)
 	}
-	if got := eval[int](tb, `document.querySelectorAll("main script, main svg script").length`); got != 0 {
+	if got := testkit.Eval[int](tb.Tab, `document.querySelectorAll("main script, main svg script").length`); got != 0 {
 		t.Fatalf("the Calls page has %d script elements in its content", got)
 	}
 	tb.shot("calls")
@@ -149,17 +133,17 @@ func TestASimulatedCallFromTheDemoPageShowsOnTheCallsAndCampaignsPagesAndInTheEx
 	tb.submit(`form.campaigns button.primary`, "table.report")
 	tb.wantText("table.report tbody td.cost", `^120\.00$`)
 	tb.wantText("table.report tfoot", `120\.00`)
-	if got := eval[string](tb, `document.querySelector("svg.chart text.label").textContent`); got != hostile {
+	if got := testkit.Eval[string](tb.Tab, `document.querySelector("svg.chart text.label").textContent`); got != hostile {
 		t.Fatalf("the chart labels the campaign %q", got)
 	}
-	if got := eval[int](tb, `document.querySelectorAll("svg.chart rect.bar").length`); got != 1 {
+	if got := testkit.Eval[int](tb.Tab, `document.querySelectorAll("svg.chart rect.bar").length`); got != 1 {
 		t.Fatalf("the chart has %d bars", got)
 	}
-	if got := eval[int](tb, `document.querySelectorAll("main script").length`); got != 0 {
+	if got := testkit.Eval[int](tb.Tab, `document.querySelectorAll("main script").length`); got != 0 {
 		t.Fatalf("the Campaigns page has %d script elements in its content", got)
 	}
-	if !strings.Contains(eval[string](tb, "location.search"), "spend=120") {
-		t.Fatalf("the spend is not in the page's address: %s", eval[string](tb, "location.href"))
+	if !strings.Contains(testkit.Eval[string](tb.Tab, "location.search"), "spend=120") {
+		t.Fatalf("the spend is not in the page's address: %s", testkit.Eval[string](tb.Tab, "location.href"))
 	}
 	tb.shot("campaigns")
 

@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/dni-dev/dni/internal/testkit"
 	"github.com/dni-dev/dni/provision/standin"
 )
 
@@ -30,27 +30,21 @@ type poolJSON struct {
 // pools lists the node's pools through the admin API, deleted ones too.
 func (n *node) pools() []poolJSON {
 	n.t.Helper()
-	resp, body := get(n.t, n.url+"/v1/pools?deleted=true", "Authorization", "Bearer "+n.token)
-	if resp.StatusCode != http.StatusOK {
-		n.t.Fatalf("list pools: %d %s", resp.StatusCode, body)
-	}
 	var out struct{ Pools []poolJSON }
-	if err := json.Unmarshal([]byte(body), &out); err != nil {
-		n.t.Fatal(err)
-	}
+	n.AdminOK("GET", "/v1/pools?deleted=true", nil, http.StatusOK, &out)
 	return out.Pools
 }
 
 func (tb *tab) inputValue(selector string) string {
-	tb.t.Helper()
-	return eval[string](tb, "document.querySelector('"+selector+"').value")
+	tb.T.Helper()
+	return testkit.Eval[string](tb.Tab, "document.querySelector('"+selector+"').value")
 }
 
 // typeInto replaces an input's value by typing, so that the page's own
 // input handlers run.
 func (tb *tab) typeInto(selector, value string) {
-	tb.t.Helper()
-	tb.do("type into "+selector, chromedp.Clear(chromedp.CSS(selector)), chromedp.SendKeys(chromedp.CSS(selector), value))
+	tb.T.Helper()
+	tb.Do("type into "+selector, chromedp.Clear(chromedp.CSS(selector)), chromedp.SendKeys(chromedp.CSS(selector), value))
 }
 
 func TestAMarketerCreatesEditsAndDeletesAPoolInTheBrowser(t *testing.T) {
@@ -113,13 +107,13 @@ func TestAMarketerCreatesEditsAndDeletesAPoolInTheBrowser(t *testing.T) {
 	tb.wantText("ol.steps [aria-current=step]", "Done")
 	tb.wantText("dl.review", `Spring sale[\s\S]*6 numbers[\s\S]*415[\s\S]*\(415\) 555-0100[\s\S]*\+14155550100, then \+14155550199[\s\S]*3`)
 	tb.shot("wizard step 4, review")
-	n.sb.SetFaults(standin.Faults{Latency: 150 * time.Millisecond, ExhaustAreaCodes: []string{"415"}})
+	n.sandbox.SetFaults(standin.Faults{Latency: 150 * time.Millisecond, ExhaustAreaCodes: []string{"415"}})
 	tb.submit("#create", "#pool-status")
 	tb.wantText("#pool-status", "provisioning")
 	tb.wantText(".progress", `of 6 numbers bought`)
 	tb.shot("pool, buying numbers")
-	tb.until(`document.querySelector("#install") !== null`, "the page to follow the pool until it is active")
-	n.sb.SetFaults(standin.Faults{})
+	tb.Until(`document.querySelector("#install") !== null`, "the page to follow the pool until it is active")
+	n.sandbox.SetFaults(standin.Faults{})
 	tb.wantText("#pool-status", "active")
 	tb.wantText("#notice", `415`)
 	pools := n.pools()
@@ -132,7 +126,7 @@ func TestAMarketerCreatesEditsAndDeletesAPoolInTheBrowser(t *testing.T) {
 	}
 	tb.wantText(".reminder", `\(415\) 555-0100, must match the phone number displayed on your website exactly`)
 	tb.click("button[data-copy=install]")
-	tb.until(`document.querySelector("button[data-copy=install]").textContent !== "Copy"`, "the copy button to say what it did")
+	tb.Until(`document.querySelector("button[data-copy=install]").textContent !== "Copy"`, "the copy button to say what it did")
 	tb.shot("pool, active, install snippet")
 
 	// The edit form: a smaller size says which numbers go first, and the
@@ -140,13 +134,13 @@ func TestAMarketerCreatesEditsAndDeletesAPoolInTheBrowser(t *testing.T) {
 	tb.submit(`.heading a[href$="/edit"]`, "#size")
 	tb.shot("edit form")
 	tb.typeInto("#size", "4")
-	tb.until(`document.querySelectorAll("#shrink-order li.release").length === 2`, "the preview to mark two numbers")
+	tb.Until(`document.querySelectorAll("#shrink-order li.release").length === 2`, "the preview to mark two numbers")
 	tb.wantText("#size-effect", "2 numbers are released at once")
-	preview := eval[[]string](tb, `[...document.querySelectorAll("#shrink-order li.release")].map(li => li.dataset.number)`)
+	preview := testkit.Eval[[]string](tb.Tab, `[...document.querySelectorAll("#shrink-order li.release")].map(li => li.dataset.number)`)
 	tb.shot("edit form, size down preview")
 	tb.submit("#save", "#saved")
 	tb.wantText("#saved", "Released 2 numbers")
-	released := eval[[]string](tb, `[...document.querySelectorAll("table.numbers tr[data-number]")].filter(tr => tr.cells[1].textContent !== "active").map(tr => tr.dataset.number)`)
+	released := testkit.Eval[[]string](tb.Tab, `[...document.querySelectorAll("table.numbers tr[data-number]")].filter(tr => tr.cells[1].textContent !== "active").map(tr => tr.dataset.number)`)
 	slices.Sort(preview)
 	slices.Sort(released)
 	if !slices.Equal(preview, released) {
@@ -157,10 +151,10 @@ func TestAMarketerCreatesEditsAndDeletesAPoolInTheBrowser(t *testing.T) {
 	// A larger size buys numbers; the page follows until they are in.
 	tb.submit(`.heading a[href$="/edit"]`, "#size")
 	tb.typeInto("#size", "5")
-	tb.until(`document.querySelector("#size-effect").textContent.includes("1 more number is bought in area code 415")`, "the preview to say a number is bought")
+	tb.Until(`document.querySelector("#size-effect").textContent.includes("1 more number is bought in area code 415")`, "the preview to say a number is bought")
 	tb.shot("edit form, size up preview")
 	tb.submit("#save", "#saved")
-	tb.until(`document.querySelector("#install") !== null`, "the pool to be active at its new size")
+	tb.Until(`document.querySelector("#install") !== null`, "the pool to be active at its new size")
 	if pl := n.pools()[0]; pl.Size != 5 || pl.Stats.Numbers != 5 {
 		t.Fatalf("after growing: size %d, %d numbers", pl.Size, pl.Stats.Numbers)
 	}
@@ -172,7 +166,7 @@ func TestAMarketerCreatesEditsAndDeletesAPoolInTheBrowser(t *testing.T) {
 	tb.shot("delete confirmation")
 	tb.submit("#confirm-delete", "main p.note")
 	tb.wantText("main p.note", `Pool “Spring sale” deleted`)
-	tb.until(`document.querySelector("details.history") || document.querySelector(".status.deleting")`, "the pool to show as deleted")
+	tb.Until(`document.querySelector("details.history") || document.querySelector(".status.deleting")`, "the pool to show as deleted")
 	tb.shot("phone numbers, pool deleted")
 	if pl := n.pools()[0]; pl.Status != "deleting" && pl.Status != "deleted" {
 		t.Fatalf("after the delete the pool is %s", pl.Status)

@@ -1,55 +1,47 @@
 package web_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/dni-dev/dni/internal/testkit"
 )
 
 // These tests speak HTTP to the pages as a browser, or an attacker's page,
 // would, without a browser.
 
-// post sends a form, with the cookie and headers given.
-func post(t *testing.T, target string, form url.Values, cookie *http.Cookie, header ...string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest("POST", target, strings.NewReader(form.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+// post sends a form to a page of the node, with the cookie and headers
+// given.
+func (n *node) post(path string, form url.Values, cookie *http.Cookie, header ...string) testkit.Reply {
+	n.t.Helper()
+	header = append([]string{"Content-Type", "application/x-www-form-urlencoded"}, header...)
 	if cookie != nil {
-		req.AddCookie(cookie)
+		header = append(header, "Cookie", cookie.String())
 	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := noRedirects.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	return n.Send("POST", path, form.Encode(), header...)
+}
+
+// cookies are the cookies an answer sets.
+func cookies(r testkit.Reply) []*http.Cookie {
+	return (&http.Response{Header: r.Header}).Cookies()
 }
 
 // signInHTTP signs in with a token and returns the session cookie.
 func signInHTTP(t *testing.T, n *node, token string) *http.Cookie {
 	t.Helper()
-	resp, body := post(t, n.url+"/admin/login", url.Values{"token": {token}, "next": {"/admin/calls"}}, nil, "Origin", n.url)
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/admin/calls" {
-		t.Fatalf("sign in: %d %s %s", resp.StatusCode, resp.Header.Get("Location"), body)
+	r := n.post("/admin/login", url.Values{"token": {token}, "next": {"/admin/calls"}}, nil, "Origin", n.URL)
+	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/admin/calls" {
+		t.Fatalf("sign in: %d %s %s", r.Status, r.Header.Get("Location"), r.Body)
 	}
-	for _, c := range resp.Cookies() {
+	for _, c := range cookies(r) {
 		if c.Name == "dni_session" {
 			return c
 		}
 	}
-	t.Fatalf("sign in set no session cookie: %v", resp.Header["Set-Cookie"])
+	t.Fatalf("sign in set no session cookie: %v", r.Header["Set-Cookie"])
 	return nil
 }
 
@@ -58,91 +50,78 @@ var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 // csrf reads the CSRF token from a page's forms.
 func csrf(t *testing.T, n *node, cookie *http.Cookie) string {
 	t.Helper()
-	resp, body := get(t, n.url+"/admin/pools", "Cookie", cookie.String())
-	m := csrfField.FindStringSubmatch(body)
-	if resp.StatusCode != http.StatusOK || m == nil {
-		t.Fatalf("no CSRF token on the pools page: %d %s", resp.StatusCode, body)
+	r := n.Send("GET", "/admin/pools", nil, "Cookie", cookie.String())
+	m := csrfField.FindSubmatch(r.Body)
+	if r.Status != http.StatusOK || m == nil {
+		t.Fatalf("no CSRF token on the pools page: %s", r)
 	}
-	return m[1]
+	return string(m[1])
 }
 
 func TestThePagesNeedASignedSessionCookieThatHoldsNoToken(t *testing.T) {
 	n := startNode(t)
 
-	resp, _ := get(t, n.url+"/admin/pools?x=1")
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/admin/login?msg=Please+sign+in.&next=%2Fadmin%2Fpools%3Fx%3D1" {
-		t.Fatalf("without a session: %d, to %q", resp.StatusCode, resp.Header.Get("Location"))
+	r := n.Send("GET", "/admin/pools?x=1", nil)
+	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/admin/login?msg=Please+sign+in.&next=%2Fadmin%2Fpools%3Fx%3D1" {
+		t.Fatalf("without a session: %d, to %q", r.Status, r.Header.Get("Location"))
 	}
-	resp, body := post(t, n.url+"/admin/login", url.Values{"token": {"dni_" + strings.Repeat("0", 64)}}, nil, "Origin", n.url)
-	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "not an admin token of this cluster") || len(resp.Cookies()) > 0 {
-		t.Fatalf("a wrong token: %d %v %s", resp.StatusCode, resp.Cookies(), body)
+	r = n.post("/admin/login", url.Values{"token": {"dni_" + strings.Repeat("0", 64)}}, nil, "Origin", n.URL)
+	if r.Status != http.StatusUnauthorized || !strings.Contains(string(r.Body), "not an admin token of this cluster") || len(cookies(r)) > 0 {
+		t.Fatalf("a wrong token: %d %v %s", r.Status, cookies(r), r.Body)
 	}
 
-	c := signInHTTP(t, n, n.token)
+	c := signInHTTP(t, n, n.Token)
 	if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/admin" || c.Secure || c.MaxAge <= 0 {
 		t.Fatalf("session cookie %+v: want HttpOnly, SameSite=Strict, Path=/admin, not Secure over plain HTTP, a lifetime", c)
 	}
-	if strings.Contains(c.Value, strings.TrimPrefix(n.token, "dni_")) {
+	if strings.Contains(c.Value, strings.TrimPrefix(n.Token, "dni_")) {
 		t.Fatal("the cookie holds the admin token")
 	}
-	resp, _ = get(t, n.url+"/admin/pools", "Cookie", c.String())
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("with the session: %d", resp.StatusCode)
+	if r := n.Send("GET", "/admin/pools", nil, "Cookie", c.String()); r.Status != http.StatusOK {
+		t.Fatalf("with the session: %d", r.Status)
 	}
 
 	// A cookie changed by hand is refused.
 	forged := *c
 	forged.Value = strings.Replace(c.Value, "v1.tok_", "v1.tok_0", 1)
-	if resp, _ := get(t, n.url+"/admin/pools", "Cookie", forged.String()); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("a forged cookie: %d", resp.StatusCode)
+	if r := n.Send("GET", "/admin/pools", nil, "Cookie", forged.String()); r.Status != http.StatusSeeOther {
+		t.Fatalf("a forged cookie: %d", r.Status)
 	}
 
 	// Signing out ends the session in the browser.
-	resp, _ = post(t, n.url+"/admin/logout", url.Values{"csrf": {csrf(t, n, c)}}, c, "Origin", n.url)
-	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/admin/login") {
-		t.Fatalf("sign out: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	r = n.post("/admin/logout", url.Values{"csrf": {csrf(t, n, c)}}, c, "Origin", n.URL)
+	if r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/admin/login") {
+		t.Fatalf("sign out: %d %s", r.Status, r.Header.Get("Location"))
 	}
-	if cs := resp.Cookies(); len(cs) != 1 || cs[0].Value != "" || cs[0].MaxAge >= 0 && cs[0].Expires.IsZero() {
-		t.Fatalf("sign out sets %v", resp.Header["Set-Cookie"])
+	if cs := cookies(r); len(cs) != 1 || cs[0].Value != "" || cs[0].MaxAge >= 0 && cs[0].Expires.IsZero() {
+		t.Fatalf("sign out sets %v", r.Header["Set-Cookie"])
 	}
 }
 
 func TestDeletingATokenEndsItsSessionsOnEveryPage(t *testing.T) {
 	n := startNode(t)
 	// A second token, to sign in with and then delete.
-	body, _ := json.Marshal(map[string]string{"name": "a marketer's browser"})
-	req, _ := http.NewRequest("POST", n.url+"/v1/tokens", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+n.token)
-	resp, err := noRedirects.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var tok struct{ ID, Token string }
-	json.NewDecoder(resp.Body).Decode(&tok)
-	resp.Body.Close()
+	n.AdminOK("POST", "/v1/tokens", map[string]string{"name": "a marketer's browser"}, http.StatusCreated, &tok)
 
 	c := signInHTTP(t, n, tok.Token)
-	if resp, _ := get(t, n.url+"/admin/calls", "Cookie", c.String()); resp.StatusCode != http.StatusOK {
-		t.Fatalf("with the session: %d", resp.StatusCode)
+	if r := n.Send("GET", "/admin/calls", nil, "Cookie", c.String()); r.Status != http.StatusOK {
+		t.Fatalf("with the session: %d", r.Status)
 	}
-	req, _ = http.NewRequest("DELETE", n.url+"/v1/tokens/"+tok.ID, nil)
-	req.Header.Set("Authorization", "Bearer "+n.token)
-	if resp, err := noRedirects.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("delete the token: %v %v", resp, err)
-	}
+	n.AdminOK("DELETE", "/v1/tokens/"+tok.ID, nil, http.StatusNoContent, nil)
 	for _, path := range []string{"/admin/calls", "/admin/pools", "/admin/campaigns", "/admin/cluster"} {
-		if resp, _ := get(t, n.url+path, "Cookie", c.String()); resp.StatusCode != http.StatusSeeOther {
-			t.Errorf("%s after its token was deleted: %d", path, resp.StatusCode)
+		if r := n.Send("GET", path, nil, "Cookie", c.String()); r.Status != http.StatusSeeOther {
+			t.Errorf("%s after its token was deleted: %d", path, r.Status)
 		}
 	}
-	if resp, _ := get(t, n.url+"/admin/pools/x/progress", "Cookie", c.String()); resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("the progress a page polls, after its token was deleted: %d", resp.StatusCode)
+	if r := n.Send("GET", "/admin/pools/x/progress", nil, "Cookie", c.String()); r.Status != http.StatusUnauthorized {
+		t.Errorf("the progress a page polls, after its token was deleted: %d", r.Status)
 	}
 }
 
 func TestAFormNeedsItsCSRFTokenAndToComeFromThisSite(t *testing.T) {
 	n := startNode(t)
-	c := signInHTTP(t, n, n.token)
+	c := signInHTTP(t, n, n.Token)
 	token := csrf(t, n, c)
 	step := url.Values{"step": {"1"}, "go": {"next"}, "tracking": {"all"}}
 	with := func(v url.Values, k, val string) url.Values {
@@ -159,30 +138,29 @@ func TestAFormNeedsItsCSRFTokenAndToComeFromThisSite(t *testing.T) {
 		header []string
 		want   int
 	}{
-		{"no CSRF token", step, []string{"Origin", n.url}, http.StatusForbidden},
-		{"another session's token", with(step, "csrf", "x"+token[1:]), []string{"Origin", n.url}, http.StatusForbidden},
+		{"no CSRF token", step, []string{"Origin", n.URL}, http.StatusForbidden},
+		{"another session's token", with(step, "csrf", "x"+token[1:]), []string{"Origin", n.URL}, http.StatusForbidden},
 		{"another site's page", with(step, "csrf", token), []string{"Origin", "https://evil.example"}, http.StatusForbidden},
 		{"another site's referer", with(step, "csrf", token), []string{"Referer", "https://evil.example/page"}, http.StatusForbidden},
-		{"this site", with(step, "csrf", token), []string{"Origin", n.url}, http.StatusOK},
-		{"this site's referer", with(step, "csrf", token), []string{"Referer", n.url + "/admin/pools/new"}, http.StatusOK},
+		{"this site", with(step, "csrf", token), []string{"Origin", n.URL}, http.StatusOK},
+		{"this site's referer", with(step, "csrf", token), []string{"Referer", n.URL + "/admin/pools/new"}, http.StatusOK},
 	} {
-		resp, body := post(t, n.url+"/admin/pools/new", c2.form, c, c2.header...)
-		if resp.StatusCode != c2.want {
-			t.Errorf("%s: %d, want %d: %s", c2.name, resp.StatusCode, c2.want, body)
+		if r := n.post("/admin/pools/new", c2.form, c, c2.header...); r.Status != c2.want {
+			t.Errorf("%s: %d, want %d: %s", c2.name, r.Status, c2.want, r.Body)
 		}
 	}
 	// The login form, which has no session yet, checks where it comes from.
-	if resp, _ := post(t, n.url+"/admin/login", url.Values{"token": {n.token}}, nil, "Origin", "https://evil.example"); resp.StatusCode != http.StatusForbidden {
-		t.Errorf("a login from another site: %d", resp.StatusCode)
+	if r := n.post("/admin/login", url.Values{"token": {n.Token}}, nil, "Origin", "https://evil.example"); r.Status != http.StatusForbidden {
+		t.Errorf("a login from another site: %d", r.Status)
 	}
 }
 
 func TestEveryPageKeepsOutOfFramesAndRunsOnlyItsOwnScripts(t *testing.T) {
 	n := startNode(t)
-	c := signInHTTP(t, n, n.token)
+	c := signInHTTP(t, n, n.Token)
 	for _, path := range []string{"/admin/login", "/admin/pools", "/admin/pools/new", "/admin/calls", "/admin/campaigns", "/admin/cluster", "/admin/nowhere"} {
-		resp, body := get(t, n.url+path, "Cookie", c.String())
-		h := resp.Header
+		r := n.Send("GET", path, nil, "Cookie", c.String())
+		h, body := r.Header, string(r.Body)
 		csp := h.Get("Content-Security-Policy")
 		if h.Get("X-Frame-Options") != "DENY" || !strings.Contains(csp, "frame-ancestors 'none'") ||
 			!strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") ||
@@ -193,14 +171,14 @@ func TestEveryPageKeepsOutOfFramesAndRunsOnlyItsOwnScripts(t *testing.T) {
 			t.Errorf("%s has inline script or style, which its policy blocks", path)
 		}
 	}
-	if resp, _ := get(t, n.url+"/admin"); resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "/admin/" {
-		t.Errorf("/admin: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	if r := n.Send("GET", "/admin", nil); r.Status != http.StatusMovedPermanently || r.Header.Get("Location") != "/admin/" {
+		t.Errorf("/admin: %d to %q", r.Status, r.Header.Get("Location"))
 	}
-	if resp, _ := get(t, n.url+"/admin/login?next=//evil.example/"); resp.StatusCode != http.StatusOK {
-		t.Errorf("the login form with a next elsewhere: %d", resp.StatusCode)
+	if r := n.Send("GET", "/admin/login?next=//evil.example/", nil); r.Status != http.StatusOK {
+		t.Errorf("the login form with a next elsewhere: %d", r.Status)
 	}
-	resp, _ := post(t, n.url+"/admin/login", url.Values{"token": {n.token}, "next": {"//evil.example/"}}, nil, "Origin", n.url)
-	if loc := resp.Header.Get("Location"); loc != "/admin/pools" {
+	r := n.post("/admin/login", url.Values{"token": {n.Token}, "next": {"//evil.example/"}}, nil, "Origin", n.URL)
+	if loc := r.Header.Get("Location"); loc != "/admin/pools" {
 		t.Errorf("a login asked to go elsewhere goes to %q", loc)
 	}
 }
