@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"net"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/dni-dev/dni/httpapi"
+	"github.com/dni-dev/dni/internal/testkit"
 )
 
 // A StatefulSet or a compose file gives every node the same settings: the
@@ -17,35 +17,34 @@ import (
 // others join it, whatever order they start in, and the health check says
 // which of them serve.
 func TestNodesGivenTheSameJoinAndFirstNodeFormOneCluster(t *testing.T) {
-	c := &procCluster{t: t, secret: randomSecret(t)}
-	c.client = httpapi.NewClient(c.secret)
-	addrs := freeAddrs(t, 6)
+	c := &testkit.ProcessCluster{T: t, Secret: "test-secret-" + testkit.NewVisitID().String()}
+	c.Client = httpapi.NewClient(c.Secret)
+	addrs := testkit.FreeAddrs(t, 6)
 	for i := range 3 {
 		name := fmt.Sprintf("n%d", i+1)
-		args := append(slices.Clone(fastFlags), "--node-id", name, "--http-addr", addrs[2*i], "--raft-addr", addrs[2*i+1],
+		args := append(slices.Clone(testkit.FastFlags), "--node-id", name, "--http-addr", addrs[2*i], "--raft-addr", addrs[2*i+1],
 			"--data-dir", filepath.Join(t.TempDir(), "data"))
-		env := []string{"DNI_CLUSTER_SECRET=" + c.secret, "DNI_JOIN=" + addrs[0], "DNI_FIRST_NODE=n1"}
-		c.nodes = append(c.nodes, newProc(t, name, addrs[2*i], args, env))
+		env := []string{"DNI_CLUSTER_SECRET=" + c.Secret, "DNI_JOIN=" + addrs[0], "DNI_FIRST_NODE=n1"}
+		c.Nodes = append(c.Nodes, testkit.NewProcess(t, name, addrs[2*i], args, env))
 	}
 	// The joiners first: they wait for the first node.
-	for _, p := range slices.Backward(c.nodes) {
-		p.start()
+	for _, p := range slices.Backward(c.Nodes) {
+		p.Start()
 	}
-	for _, p := range c.nodes {
-		c.waitReady(p)
+	for _, p := range c.Nodes {
+		p.WaitReady()
 	}
-	c.waitMembers(3)
+	c.WaitMembers(3)
 
-	for _, p := range c.nodes {
-		runBinary(t, "", nil, "health", "--addr", p.httpAddr)
+	for _, p := range c.Nodes {
+		runBinary(t, "", nil, "health", "--addr", p.HTTPAddr)
 	}
-	n3 := c.node("n3")
+	n3 := c.Node("n3")
 	// As a container's HEALTHCHECK runs it: no --addr, the node's environment.
-	_, port, _ := net.SplitHostPort(n3.httpAddr)
+	_, port, _ := net.SplitHostPort(n3.HTTPAddr)
 	runBinary(t, "", []string{"DNI_HTTP_ADDR=0.0.0.0:" + port}, "health", "--live")
-	n3.kill()
-	cmd := exec.Command(binary, "health", "--addr", n3.httpAddr)
-	cmd.Env = childEnv(nil)
+	n3.Kill()
+	cmd := testkit.Command(t, "", nil, "health", "--addr", n3.HTTPAddr)
 	if out, err := cmd.CombinedOutput(); cmd.ProcessState.ExitCode() != 1 {
 		t.Errorf("health of a killed node: %v, exit code %d, want 1:\n%s", err, cmd.ProcessState.ExitCode(), out)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/dni-dev/dni/cluster"
+	"github.com/dni-dev/dni/internal/testkit"
 )
 
 func TestPeersJSONIsWhatRaftReadsForRecovery(t *testing.T) {
@@ -113,7 +114,7 @@ func TestCommandsRefuseWrongArgumentsWithStatus2(t *testing.T) {
 }
 
 func TestACommandThatCannotReachTheNodeExitsWithStatus1(t *testing.T) {
-	addr := freeAddrs(t, 1)[0]
+	addr := testkit.FreeAddrs(t, 1)[0]
 	var stderr bytes.Buffer
 	code := run([]string{"nodes", "--addr", addr, "--timeout", "2s"}, io.Discard, &stderr, env(map[string]string{"DNI_CLUSTER_SECRET": "s"}))
 	if code != 1 || !strings.Contains(stderr.String(), "list nodes") {

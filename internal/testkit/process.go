@@ -157,6 +157,16 @@ func childEnv(extra []string) []string {
 	return append(env, extra...)
 }
 
+// Command prepares a run of Binary(t) that is not a node, such as an
+// operator command, in dir (empty: the test's), with the environment a
+// Process has: the test's without its DNI_ variables, plus env.
+func Command(t testing.TB, dir string, env []string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(Binary(t), args...)
+	cmd.Dir, cmd.Env = dir, childEnv(env)
+	return cmd
+}
+
 func (p *Process) logFile(stream string) string {
 	return filepath.Join(p.logs, fmt.Sprintf("%s.%d.%s", p.Name, p.runs, stream))
 }
