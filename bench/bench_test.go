@@ -6,36 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dni-dev/dni/internal/testkit"
 )
 
-var binary string
-
-// TestMain builds dninode once for the harness to start. The nodes are
-// built without the race detector even under -race: the harness's own code
-// is what this package tests, and cmd/dninode's tests run race-enabled
-// nodes already.
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "dni-bench-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "dninode")
-	if out, err := exec.Command("go", "build", "-o", binary, "../cmd/dninode").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build dninode: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // A short run of the whole harness, with time compressed: three nodes, a
 // few pools at moderate utilisation, calls during and after visits,
@@ -45,7 +23,10 @@ func TestMain(m *testing.M) {
 func TestAShortRunThroughALeaderKillLosesNothingAndAttributesCalls(t *testing.T) {
 	var progress bytes.Buffer
 	o := Options{
-		Nodes: 3, Binary: binary, Dir: t.TempDir(),
+		// The nodes are built without the race detector even under -race:
+		// the harness's own code is what this package tests, and
+		// cmd/dninode's tests run race-enabled nodes already.
+		Nodes: 3, Binary: testkit.BinaryNoRace(t), Dir: t.TempDir(),
 		// Three pools per policy of 40 numbers; about 25 visitors reach each
 		// pool during the run, and nothing expires within it (the idle
 		// timeout is the shortest a pool takes), so pools stay well below
@@ -57,7 +38,7 @@ func TestAShortRunThroughALeaderKillLosesNothingAndAttributesCalls(t *testing.T)
 		},
 		Warmup: 3 * time.Second, Duration: 15 * time.Second, Compare: true, Workers: 32,
 		KillLeaderEvery: 10 * time.Second, DownFor: 2 * time.Second,
-		NoopFor: time.Second, JSON: true, Progress: &progress,
+		NoopFor: time.Second, JSON: true, Progress: &progress, Log: testkit.Logger(t, "harness"),
 	}
 	var out bytes.Buffer
 	res, err := Run(context.Background(), o, &out)
