@@ -22,8 +22,8 @@ import (
 	"time"
 
 	"github.com/dni-dev/dni/allocator"
-	"github.com/dni-dev/dni/fsm"
 	"github.com/dni-dev/dni/httpapi"
+	"github.com/dni-dev/dni/internal/testkit"
 )
 
 // This test proves deploy/compose.yaml and the image deploy/docker/build.sh
@@ -35,7 +35,7 @@ func TestTheComposeClusterSurvivesLeaderLossPartitionRollingRestartAndMembership
 	requireDocker(t)
 	c := startCompose(t)
 	keys := c.createPools(6, 50)
-	var a acked
+	var a testkit.Acked
 	for i := range 12 {
 		node := nodes[i%3]
 		if _, err := c.visitVia(&a, keys[i%len(keys)], node); err != nil {
@@ -49,8 +49,8 @@ func TestTheComposeClusterSurvivesLeaderLossPartitionRollingRestartAndMembership
 	c.addAndRemoveAFourthNode(&a, keys)
 
 	s := c.sameState(nodes)
-	checkAcked(t, s, &a)
-	t.Logf("figure: %d acknowledged visits, every one live with its number on all three nodes", a.len())
+	a.Check(t, s)
+	t.Logf("figure: %d acknowledged visits, every one live with its number on all three nodes", a.Len())
 }
 
 var nodes = []string{"node1", "node2", "node3"}
@@ -107,11 +107,10 @@ func startCompose(t *testing.T) *composeCluster {
 			c.env = append(c.env, kv)
 		}
 	}
-	ports := freePorts(t, 4)
-	for i, p := range ports {
-		service := fmt.Sprintf("node%d", i+1)
-		c.addr[service] = "127.0.0.1:" + p
-		c.env = append(c.env, fmt.Sprintf("DNI_PORT_%d=%s", i+1, p))
+	for i, addr := range testkit.FreeAddrs(t, 4) {
+		_, port, _ := net.SplitHostPort(addr)
+		c.addr[fmt.Sprintf("node%d", i+1)] = addr
+		c.env = append(c.env, fmt.Sprintf("DNI_PORT_%d=%s", i+1, port))
 	}
 	c.env = append(c.env, "DNI_IMAGE="+c.image, "DNI_CLUSTER_SECRET="+c.secret, "DNI_ADMIN_TOKEN="+c.token,
 		"DNI_PUBLISH_ADDR=127.0.0.1",
@@ -134,7 +133,7 @@ func startCompose(t *testing.T) *composeCluster {
 	start = time.Now()
 	c.compose("up", "-d")
 	for _, n := range nodes {
-		c.waitReady(n, 90*time.Second)
+		c.waitReady(n)
 	}
 	c.waitMembers(3, nodes)
 	t.Logf("figure: the compose cluster formed (node1 bootstrapped, node2 and node3 joined) in %v", time.Since(start).Round(100*time.Millisecond))
@@ -206,25 +205,20 @@ func (c *composeCluster) container(service string) string {
 
 // waitReady waits until a node answers /readyz with 200 on its published
 // port.
-func (c *composeCluster) waitReady(service string, limit time.Duration) {
+func (c *composeCluster) waitReady(service string) {
 	c.t.Helper()
-	deadline := time.Now().Add(limit)
-	var last string
-	for time.Now().Before(deadline) {
+	testkit.Eventually(c.t, service+" to be ready", func() error {
 		resp, err := c.http.Get("http://" + c.addr[service] + "/readyz")
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-			last = fmt.Sprintf("%s %s", resp.Status, body)
-		} else {
-			last = err.Error()
+		if err != nil {
+			return err
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	c.t.Fatalf("%s was not ready within %v: %s", service, limit, last)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s %s", resp.Status, body)
+		}
+		return nil
+	})
 }
 
 // member is what GET /v1/cluster says of a node.
@@ -250,13 +244,13 @@ func (c *composeCluster) members(service string) ([]member, error) {
 // ready, and returns them.
 func (c *composeCluster) waitMembers(n int, via []string) []member {
 	c.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
+	var ms []member
+	testkit.Eventually(c.t, fmt.Sprintf("%d ready members", n), func() error {
+		var last error
 		for _, s := range via {
-			ms, err := c.members(s)
-			if err != nil {
-				last = err.Error()
+			var err error
+			if ms, err = c.members(s); err != nil {
+				last = err
 				continue
 			}
 			ready := 0
@@ -266,14 +260,13 @@ func (c *composeCluster) waitMembers(n int, via []string) []member {
 				}
 			}
 			if len(ms) == n && ready == n {
-				return ms
+				return nil
 			}
-			last = fmt.Sprintf("%s lists %d members, %d ready: %+v", s, len(ms), ready, ms)
+			last = fmt.Errorf("%s lists %d members, %d ready: %+v", s, len(ms), ready, ms)
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	c.t.Fatalf("the cluster did not reach %d ready members: %s", n, last)
-	return nil
+		return last
+	})
+	return ms
 }
 
 func (c *composeCluster) leader(via []string) string {
@@ -349,18 +342,16 @@ func (c *composeCluster) createPools(n, size int) []string {
 	}
 	var keys []string
 	for i, p := range created {
-		deadline := time.Now().Add(90 * time.Second)
-		for {
+		testkit.Eventually(c.t, fmt.Sprintf("pool %s to get its %d numbers", p.ID, size), func() error {
 			var got pool
-			err := c.admin("GET", nodes[i%3], "/v1/pools/"+p.ID, nil, &got)
-			if err == nil && got.Status == "active" && got.Stats.Numbers == size {
-				break
+			if err := c.admin("GET", nodes[i%3], "/v1/pools/"+p.ID, nil, &got); err != nil {
+				return err
 			}
-			if time.Now().After(deadline) {
-				c.t.Fatalf("pool %s did not get its %d numbers: %+v %v", p.ID, size, got, err)
+			if got.Status != "active" || got.Stats.Numbers != size {
+				return fmt.Errorf("%+v", got)
 			}
-			time.Sleep(200 * time.Millisecond)
-		}
+			return nil
+		})
 		keys = append(keys, p.Key)
 	}
 	c.capacity = n * size
@@ -418,14 +409,24 @@ func (c *composeCluster) visitor(addr, key, visit string) (visitAnswer, error) {
 	return v, nil
 }
 
+// ack records a visit a node acknowledged.
+func (c *composeCluster) ack(a *testkit.Acked, v visitAnswer) {
+	id, err := allocator.ParseVisitID(v.Visit)
+	if err != nil {
+		c.t.Errorf("a visit id that does not parse: %q: %v", v.Visit, err)
+		return
+	}
+	a.Add(id, v.Number)
+}
+
 // visitVia makes a new visit through the first of the given nodes that
 // takes the connection, and records it once acknowledged.
-func (c *composeCluster) visitVia(a *acked, key string, via ...string) (visitAnswer, error) {
+func (c *composeCluster) visitVia(a *testkit.Acked, key string, via ...string) (visitAnswer, error) {
 	var err error
 	for _, s := range via {
 		var v visitAnswer
 		if v, err = c.visitor(c.addr[s], key, ""); err == nil {
-			a.add(c.t, v)
+			c.ack(a, v)
 			return v, nil
 		}
 		if !errors.Is(err, errConnection) {
@@ -439,7 +440,7 @@ func (c *composeCluster) visitVia(a *acked, key string, via ...string) (visitAns
 // measures how long it takes until a visit sent to a survivor is
 // acknowledged again. A visit starts every 50 ms from the kill on, each
 // waiting for its answer on its own, as visitors' browsers would.
-func (c *composeCluster) killTheLeader(a *acked, keys []string) {
+func (c *composeCluster) killTheLeader(a *testkit.Acked, keys []string) {
 	c.t.Helper()
 	leader := c.leader(nodes)
 	survivors := slices.DeleteFunc(slices.Clone(nodes), func(s string) bool { return s == leader })
@@ -513,14 +514,14 @@ func (c *composeCluster) killTheLeader(a *acked, keys []string) {
 
 	start := time.Now()
 	c.docker("start", c.container(leader))
-	c.waitReady(leader, 60*time.Second)
+	c.waitReady(leader)
 	c.waitMembers(3, nodes)
 	c.t.Logf("figure: the killed node %s restarted from its volume and was ready again after %v", leader, time.Since(start).Round(10*time.Millisecond))
 }
 
 // partitionAFollower cuts a follower off the network while the others take
 // writes, reconnects it, and measures how long it takes to catch up.
-func (c *composeCluster) partitionAFollower(a *acked, keys []string) {
+func (c *composeCluster) partitionAFollower(a *testkit.Acked, keys []string) {
 	c.t.Helper()
 	leader := c.leader(nodes)
 	var follower string
@@ -568,25 +569,24 @@ func (c *composeCluster) partitionAFollower(a *acked, keys []string) {
 // but the one cut off is ready, and returns the members.
 func (c *composeCluster) waitMembersExcept(cut string, via []string) []member {
 	c.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ms, err := c.members(via[0])
-		if err == nil {
-			ok := 0
-			for _, m := range ms {
-				if m.ID != cut && m.Status != nil && m.Status.Ready {
-					ok++
-				}
-			}
-			if ok == len(ms)-1 {
-				return ms
+	var ms []member
+	testkit.Eventually(c.t, "the nodes other than "+cut+" to be ready", func() error {
+		var err error
+		if ms, err = c.members(via[0]); err != nil {
+			return err
+		}
+		ok := 0
+		for _, m := range ms {
+			if m.ID != cut && m.Status != nil && m.Status.Ready {
+				ok++
 			}
 		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("the nodes other than %s are not all ready: %+v %v", cut, ms, err)
+		if ok != len(ms)-1 {
+			return fmt.Errorf("%+v", ms)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
+	return ms
 }
 
 // traffic is a visitor load: one request at a time, round-robin over the
@@ -596,7 +596,7 @@ func (c *composeCluster) waitMembersExcept(cut string, via []string) []member {
 // or that no node took.
 type traffic struct {
 	c      *composeCluster
-	a      *acked
+	a      *testkit.Acked
 	keys   []string
 	budget int // most new visits, so that no pool runs out of numbers
 
@@ -609,15 +609,16 @@ type traffic struct {
 func (tr *traffic) run(ctx context.Context) {
 	for i := 0; ctx.Err() == nil; i++ {
 		visit := ""
-		if i%4 != 0 || tr.a.len() >= tr.budget {
-			visit = tr.a.random()
+		if i%4 != 0 || tr.a.Len() >= tr.budget {
+			ids := tr.a.IDs()
+			visit = ids[mrand.IntN(len(ids))].String()
 		}
 		var err error
 		for try := range nodes {
 			addr := tr.c.addr[nodes[(i+try)%len(nodes)]]
 			var v visitAnswer
 			if v, err = tr.c.visitor(addr, tr.keys[i%len(tr.keys)], visit); err == nil && visit == "" {
-				tr.a.add(tr.c.t, v)
+				tr.c.ack(tr.a, v)
 			}
 			if !errors.Is(err, errConnection) {
 				break
@@ -639,7 +640,7 @@ func (tr *traffic) run(ctx context.Context) {
 // rollingRestart restarts the nodes one by one (docker restart: SIGTERM,
 // then start), each once the cluster has all three again, while visitors
 // keep coming; not one of their requests may fail.
-func (c *composeCluster) rollingRestart(a *acked, keys []string) {
+func (c *composeCluster) rollingRestart(a *testkit.Acked, keys []string) {
 	c.t.Helper()
 	tr := &traffic{c: c, a: a, keys: keys, budget: c.capacity - c.unacked - 30}
 	ctx, stop := context.WithCancel(context.Background())
@@ -654,7 +655,7 @@ func (c *composeCluster) rollingRestart(a *acked, keys []string) {
 		began := time.Now()
 		c.docker("restart", "--time", "45", c.container(s))
 		stopped := time.Since(began)
-		c.waitReady(s, 60*time.Second)
+		c.waitReady(s)
 		c.waitMembers(3, nodes)
 		took = append(took, fmt.Sprintf("%s %v (stop and start %v)", s, time.Since(began).Round(10*time.Millisecond), stopped.Round(10*time.Millisecond)))
 	}
@@ -675,11 +676,11 @@ func (c *composeCluster) rollingRestart(a *acked, keys []string) {
 // serves visits through it, and takes it out with dninode remove-node run
 // inside another node's container (the image has no shell, but has the
 // binary).
-func (c *composeCluster) addAndRemoveAFourthNode(a *acked, keys []string) {
+func (c *composeCluster) addAndRemoveAFourthNode(a *testkit.Acked, keys []string) {
 	c.t.Helper()
 	start := time.Now()
 	c.compose("--profile", "extra", "up", "-d", "--no-recreate", "node4")
-	c.waitReady("node4", 60*time.Second)
+	c.waitReady("node4")
 	ms := c.waitMembers(4, nodes)
 	c.t.Logf("figure: node4 joined and was ready in %v", time.Since(start).Round(10*time.Millisecond))
 	for i := range 5 {
@@ -702,121 +703,30 @@ func (c *composeCluster) addAndRemoveAFourthNode(a *acked, keys []string) {
 // for byte the same, and returns the state they hold, checked whole.
 func (c *composeCluster) sameState(services []string) *allocator.State {
 	c.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var why string
-	for time.Now().Before(deadline) {
+	var same []byte
+	testkit.Eventually(c.t, "the nodes' states to be the same", func() error {
 		var first []byte
-		same := true
 		for i, s := range services {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			b, err := c.internal.Backup(ctx, c.addr[s])
 			cancel()
 			switch {
 			case err != nil:
-				same, why = false, fmt.Sprintf("backup from %s: %v", s, err)
+				return fmt.Errorf("backup from %s: %v", s, err)
 			case i == 0:
 				first = b
 			case !bytes.Equal(first, b):
-				same, why = false, fmt.Sprintf("backups of %s and %s differ (%d and %d bytes)", services[0], s, len(first), len(b))
-			}
-			if !same {
-				break
+				return fmt.Errorf("backups of %s and %s differ (%d and %d bytes)", services[0], s, len(first), len(b))
 			}
 		}
-		if same {
-			return decodeState(c.t, first)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	c.t.Fatalf("the nodes' states never became the same: %s", why)
-	return nil
-}
-
-// acked is every visit a node acknowledged, with the number it was given.
-type acked struct {
-	mu     sync.Mutex
-	visits map[allocator.VisitID]string
-	ids    []string
-}
-
-func (a *acked) add(t *testing.T, v visitAnswer) {
-	id, err := allocator.ParseVisitID(v.Visit)
-	if err != nil {
-		t.Errorf("a visit id that does not parse: %q: %v", v.Visit, err)
-		return
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.visits == nil {
-		a.visits = map[allocator.VisitID]string{}
-	}
-	a.visits[id] = v.Number
-	a.ids = append(a.ids, v.Visit)
-}
-
-func (a *acked) len() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.visits)
-}
-
-// random returns one acknowledged visit's id.
-func (a *acked) random() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.ids[mrand.IntN(len(a.ids))]
-}
-
-func decodeState(t *testing.T, b []byte) *allocator.State {
-	t.Helper()
-	backup, err := fsm.ReadBackup(bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("backup: %v", err)
-	}
-	return backup.State
-}
-
-// checkAcked checks that every acknowledged visit is live and holds the
-// number it was given (the pools hold more numbers than the test makes
-// visits, so none is displaced).
-func checkAcked(t *testing.T, s *allocator.State, a *acked) {
-	t.Helper()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	lost := 0
-	for id, number := range a.visits {
-		v := s.Visit(id)
-		switch {
-		case v == nil:
-			lost++
-			t.Errorf("acknowledged visit %s is lost", id)
-		case v.Number() == nil || v.Number().E164 != number:
-			t.Errorf("acknowledged visit %s holds %v, was given %s", id, v.Number(), number)
-		}
-	}
-	if lost > 0 {
-		t.Errorf("%d of %d acknowledged visits lost", lost, len(a.visits))
-	}
+		same = first
+		return nil
+	})
+	return testkit.ReadBackup(c.t, same)
 }
 
 func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// freePorts returns n ports on 127.0.0.1 that were free a moment ago.
-func freePorts(t *testing.T, n int) []string {
-	t.Helper()
-	var ports []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		_, port, _ := net.SplitHostPort(ln.Addr().String())
-		ports = append(ports, port)
-	}
-	return ports
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -17,7 +18,11 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/dni-dev/dni/internal/testkit"
 )
+
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // eventMetrics are metrics a node registers but shows only once something
 // happened that a lone, healthy node does not live through. The test
@@ -142,54 +147,30 @@ func TestTheDashboardAndAlertsUseOnlyMetricsANodeExposes(t *testing.T) {
 // names its /metrics shows, with the value of the last sample of each.
 func scrapeANode(t *testing.T) map[string]string {
 	t.Helper()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "dninode")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/dninode").CombinedOutput(); err != nil {
-		t.Fatalf("build dninode: %v\n%s", err, out)
-	}
-	ports := freePorts(t, 2)
-	addr := "127.0.0.1:" + ports[0]
-	token := "dni_metrics_" + randomHex(16)
-	var logs bytes.Buffer
-	node := exec.Command(bin, "--data-dir", filepath.Join(dir, "data"), "--http-addr", addr, "--raft-addr", "127.0.0.1:"+ports[1],
-		"--admin-token", token, "--log-level", "warn")
-	node.Stdout, node.Stderr = &logs, &logs
-	if err := node.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		node.Process.Kill()
-		node.Wait()
-		if t.Failed() {
-			t.Logf("the node's output:\n%s", logs.String())
-		}
-	})
+	addrs := testkit.FreeAddrs(t, 2)
+	addr, token := addrs[0], "dni_metrics_"+randomHex(16)
+	node := testkit.NewProcess(t, "node1", addr, []string{"--data-dir", filepath.Join(t.TempDir(), "data"),
+		"--http-addr", addr, "--raft-addr", addrs[1], "--admin-token", token, "--log-level", "warn"}, nil)
+	node.Start()
+	node.WaitReady()
 	c := &composeCluster{t: t, token: token, addr: map[string]string{"node1": addr}, http: &http.Client{Timeout: 10 * time.Second}}
-	c.waitReady("node1", 30*time.Second)
 	var p pool
 	// The node takes the admin token a moment after it is ready.
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		err := c.admin("POST", "node1", "/v1/pools", map[string]any{
+	testkit.Eventually(t, "the node to take its admin token", func() error {
+		return c.admin("POST", "node1", "/v1/pools", map[string]any{
 			"name": "metrics", "size": 4, "area_code": "415", "swap_target": "(415) 555-0100", "forward_to": []string{"+14155550100"},
 		}, &p)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	for deadline := time.Now().Add(30 * time.Second); ; {
+	})
+	testkit.Eventually(t, "the pool to get its numbers", func() error {
 		var got pool
-		if err := c.admin("GET", "node1", "/v1/pools/"+p.ID, nil, &got); err == nil && got.Status == "active" {
-			break
+		if err := c.admin("GET", "node1", "/v1/pools/"+p.ID, nil, &got); err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the pool did not get its numbers")
+		if got.Status != "active" {
+			return fmt.Errorf("the pool is %s", got.Status)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	v, err := c.visitor(addr, p.Key, "")
 	if err != nil {
 		t.Fatal(err)
