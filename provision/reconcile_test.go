@@ -1,14 +1,11 @@
 package provision_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -20,7 +17,7 @@ import (
 	"github.com/dni-dev/dni/allocator"
 	"github.com/dni-dev/dni/cluster"
 	"github.com/dni-dev/dni/fsm"
-	"github.com/dni-dev/dni/httpapi"
+	"github.com/dni-dev/dni/internal/testkit"
 	"github.com/dni-dev/dni/provision"
 	"github.com/dni-dev/dni/provision/standin"
 )
@@ -38,18 +35,13 @@ const (
 	fallbackHook = "https://calls.example.com/twilio/fallback"
 	statusHook   = "https://calls.example.com/twilio/status"
 
-	clusterSecret = "reconcile-test-secret"
 	// businessNumber is every test pool's swap target, in area code 415.
-	businessNumber = "(415) 555-0100"
+	businessNumber = testkit.BusinessNumber
 )
 
 // nearSF are the area codes within the reconciler's 50 miles of 415, by
 // the stand-in's map: what a pool in 415 falls back to.
 var nearSF = []string{"415", "628", "510", "650", "408"}
-
-// quiet discards the logs of the nodes and the reconcilers: a goroutine
-// must not log to a test that has ended.
-var quiet = slog.New(slog.DiscardHandler)
 
 // account is a Twilio stand-in and the real Twilio provider that reaches it.
 type account struct {
@@ -59,68 +51,16 @@ type account struct {
 
 func newAccount(t *testing.T) account {
 	t.Helper()
-	sb, err := standin.New(standin.Options{})
-	if err != nil {
-		t.Fatalf("standin.New: %v", err)
-	}
-	url, err := sb.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("start the stand-in: %v", err)
-	}
-	t.Cleanup(func() { sb.Close() })
-	tw, err := provision.NewTwilio(provision.TwilioConfig{AccountSID: sb.AccountSID(), AuthToken: sb.AuthToken(), APIURL: url})
-	if err != nil {
-		t.Fatalf("NewTwilio: %v", err)
-	}
-	return account{sb: sb, tw: tw}
+	sb := startStandin(t, standin.Options{})
+	return account{sb: sb, tw: twilioAt(t, sb.URL(), provision.TwilioConfig{})}
 }
 
 // newReconciler returns a reconciler that passes every 50 ms and lists the
 // account every syncEvery, its metrics on reg.
-func newReconciler(p provision.Provider, reg prometheus.Registerer, syncEvery time.Duration) *provision.Reconciler {
-	rec := provision.NewReconciler(p, publicURL, reg, quiet)
+func newReconciler(p provision.Provider, reg prometheus.Registerer, syncEvery time.Duration, log *slog.Logger) *provision.Reconciler {
+	rec := provision.NewReconciler(p, publicURL, reg, log)
 	rec.Every, rec.SyncEvery = 50*time.Millisecond, syncEvery
 	return rec
-}
-
-// testNode is a cluster node serving its HTTP API on a real socket.
-type testNode struct {
-	*cluster.Node
-	srv *httpapi.Server
-	url string
-}
-
-// startNode starts node id with its data under dir, running loop while it
-// leads. It joins the node at join, or starts a cluster when join is "".
-func startNode(t *testing.T, dir, id, join string, loop cluster.LeaderLoop) *testNode {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := cluster.Config{
-		NodeID: id, DataDir: filepath.Join(dir, id), RaftAddr: "127.0.0.1:0", HTTPAdvertise: ln.Addr().String(),
-		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
-		LeaderLease: 150 * time.Millisecond, WriteTimeout: 5 * time.Second,
-		// No expiry writes: the nodes' states can then be compared at rest.
-		ExpireEvery: time.Hour,
-		LeaderLoops: []cluster.LeaderLoop{loop},
-	}
-	if join != "" {
-		cfg.Join = []string{join}
-	}
-	n, err := cluster.Start(context.Background(), cfg, httpapi.NewClient(clusterSecret), quiet)
-	if err != nil {
-		t.Fatalf("start %s: %v", id, err)
-	}
-	reg := prometheus.NewRegistry()
-	srv := httpapi.New(n, httpapi.Options{Secret: clusterSecret, Registry: reg, Gatherer: reg, Log: quiet})
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		srv.Shutdown(context.Background())
-		n.Halt()
-	})
-	return &testNode{Node: n, srv: srv, url: "http://" + ln.Addr().String()}
 }
 
 // rig is a one-node cluster whose leader loop runs a reconciler against a
@@ -129,7 +69,7 @@ type rig struct {
 	account
 	rec  *provision.Reconciler
 	reg  *prometheus.Registry
-	node *testNode
+	node *testkit.Node
 }
 
 // newRig returns once the node leads and its reconciler has started: it
@@ -137,14 +77,11 @@ type rig struct {
 func newRig(t *testing.T, syncEvery time.Duration) *rig {
 	t.Helper()
 	r := &rig{account: newAccount(t), reg: prometheus.NewRegistry()}
-	r.rec = newReconciler(r.tw, r.reg, syncEvery)
-	r.node = startNode(t, t.TempDir(), "n1", "", func(ctx context.Context, n *cluster.Node) { r.rec.Run(ctx, n) })
-	waitUntil(t, func() error {
-		if r.sb.Stats().Lists == 0 {
-			return errors.New("the reconciler has not listed the account yet")
-		}
-		return nil
-	})
+	r.rec = newReconciler(r.tw, r.reg, syncEvery, testkit.Logger(t, "n1"))
+	r.node = testkit.StartNode(t, testkit.Options{Config: func(cfg *cluster.Config) {
+		cfg.LeaderLoops = append(cfg.LeaderLoops, func(ctx context.Context, n *cluster.Node) { r.rec.Run(ctx, n) })
+	}})
+	testkit.Eventually(t, "the reconciler to list the account", func() bool { return r.sb.Stats().Lists > 0 })
 	return r
 }
 
@@ -153,20 +90,16 @@ func newRig(t *testing.T, syncEvery time.Duration) *rig {
 func (r *rig) syncs(t *testing.T, n int64) {
 	t.Helper()
 	want := r.sb.Stats().Lists + n
-	waitUntil(t, func() error {
-		if got := r.sb.Stats().Lists; got < want {
-			return fmt.Errorf("%d lists of the account, waiting for %d", got, want)
-		}
-		return nil
-	})
+	testkit.Eventually(t, fmt.Sprintf("%d more lists of the account", n), func() bool { return r.sb.Stats().Lists >= want })
 }
 
-func createPool(t *testing.T, n *testNode, id string, size int, areaCode string) {
+// createPool creates a pool with no numbers: the reconciler buys them.
+func createPool(t *testing.T, n *testkit.Node, id string, size int, areaCode string) {
 	t.Helper()
 	st := allocator.Settings{
 		Name: id, Size: size, AreaCode: areaCode, SwapTarget: businessNumber, ForwardTo: []string{"+14155550100"},
 	}.WithDefaults()
-	applyOK(t, n, &fsm.CreatePool{ID: id, Key: "key-" + id, Settings: st, At: time.Now()})
+	n.Command(&fsm.CreatePool{ID: id, Key: "key-" + id, Settings: st, At: time.Now()})
 }
 
 // updates numbers the tests' pool updates: each is a request of its own,
@@ -175,57 +108,28 @@ var updates atomic.Uint32
 
 // resize sets the pool's size and returns the numbers it took out of
 // service.
-func resize(t *testing.T, n *testNode, id string, size int) []string {
+func resize(t *testing.T, n *testkit.Node, id string, size int) []string {
 	t.Helper()
 	var req allocator.RequestID
 	req[0] = byte(updates.Add(1))
-	return applyOK(t, n, &fsm.UpdatePool{ID: id, Req: req, Patch: allocator.Patch{Size: &size}, At: time.Now()}).Retired
-}
-
-func applyOK(t *testing.T, n *testNode, cmd fsm.Command) fsm.Receipt {
-	t.Helper()
-	r, err := n.Commit(context.Background(), cmd)
-	if err == nil {
-		err = r.Err
-	}
-	if err != nil {
-		t.Fatalf("%T: %v", cmd, err)
-	}
-	return r
-}
-
-// waitUntil waits up to 15 s for check to return nil, and fails the test
-// with check's last complaint if it does not.
-func waitUntil(t *testing.T, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited 15 s: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return n.Command(&fsm.UpdatePool{ID: id, Req: req, Patch: allocator.Patch{Size: &size}, At: time.Now()}).Retired
 }
 
 // waitActive waits until the pool has its size in numbers and the account
 // holds exactly the numbers the state has in service, and returns the pool.
-func waitActive(t *testing.T, n *testNode, sb *standin.Server, id string) *allocator.Pool {
+func waitActive(t *testing.T, n *testkit.Node, sb *standin.Server, id string) *allocator.Pool {
 	t.Helper()
-	waitUntil(t, func() error {
-		p := n.State().Pool(id)
+	testkit.Eventually(t, "pool "+id+" to be full and match the account", func() error {
+		p := n.Node.State().Pool(id)
 		if p == nil {
-			return fmt.Errorf("no pool %s on %s", id, n.ID())
+			return fmt.Errorf("no pool %s on %s", id, n.ID)
 		}
 		if p.Status() != allocator.PoolActive || p.Counts().Releasing > 0 {
 			return fmt.Errorf("pool %s is %s with %+v", id, p.Status(), p.Counts())
 		}
-		return accountMatches(sb, n.State())
+		return accountMatches(sb, n.Node.State())
 	})
-	return n.State().Pool(id)
+	return n.Node.State().Pool(id)
 }
 
 // accountMatches says how the account and the state disagree: every number
@@ -293,7 +197,7 @@ func counter(t *testing.T, reg prometheus.Gatherer, name string, labels ...strin
 // after the numbers it explains are recorded.
 func waitNotice(t *testing.T, p *allocator.Pool, parts ...string) string {
 	t.Helper()
-	waitUntil(t, func() error {
+	testkit.Eventually(t, "the pool's notice", func() error {
 		n := p.Notice()
 		if len(parts) == 0 && n != "" {
 			return fmt.Errorf("notice %q stays", n)
@@ -413,7 +317,7 @@ func TestShrinkingAndDeletingAPoolReleaseItsNumbersAtTheProvider(t *testing.T) {
 	}
 	p := waitActive(t, r.node, r.sb, "sales")
 	for _, e164 := range retired {
-		if n := r.node.State().Number(e164); n.State() != allocator.NumberReleased || n.ReleasedAt().IsZero() {
+		if n := r.node.Node.State().Number(e164); n.State() != allocator.NumberReleased || n.ReleasedAt().IsZero() {
 			t.Errorf("%s is %s, released at %v", e164, n.State(), n.ReleasedAt())
 		}
 		for _, h := range r.sb.Numbers() {
@@ -429,8 +333,8 @@ func TestShrinkingAndDeletingAPoolReleaseItsNumbersAtTheProvider(t *testing.T) {
 		t.Errorf("the pool's history has %d numbers, want all 6", got)
 	}
 
-	applyOK(t, r.node, &fsm.DeletePool{ID: "sales", At: time.Now()})
-	waitUntil(t, func() error {
+	r.node.Command(&fsm.DeletePool{ID: "sales", At: time.Now()})
+	testkit.Eventually(t, "the deleted pool's numbers to be released", func() error {
 		if s := p.Status(); s != allocator.PoolDeleted {
 			return fmt.Errorf("pool is %s with %+v", s, p.Counts())
 		}
@@ -493,85 +397,53 @@ func (p *crashAfterBuy) Buy(ctx context.Context, e164 string, cfg provision.Numb
 
 func TestALeaderKilledBetweenBuyingANumberAndRecordingItLeaksNothing(t *testing.T) {
 	acct := newAccount(t)
-	dir := t.TempDir()
 	crash := &crash{halted: make(chan struct{})}
-	nodes := map[string]*testNode{}
 	regs := map[string]*prometheus.Registry{}
-	start := func(id, join string) *testNode {
+	c := testkit.StartCluster(t, 3, testkit.Options{Config: func(cfg *cluster.Config) {
 		reg := prometheus.NewRegistry()
 		p := &crashAfterBuy{Provider: acct.tw, crash: crash}
-		rec := newReconciler(p, reg, time.Hour)
-		n := startNode(t, dir, id, join, func(ctx context.Context, n *cluster.Node) {
+		rec := newReconciler(p, reg, time.Hour, testkit.Logger(t, cfg.NodeID))
+		regs[cfg.NodeID] = reg
+		cfg.LeaderLoops = append(cfg.LeaderLoops, func(ctx context.Context, n *cluster.Node) {
 			p.node.Store(n)
 			rec.Run(ctx, n)
 		})
-		nodes[id], regs[id] = n, reg
-		return n
-	}
-	first := start("n1", "")
-	waitUntil(t, func() error {
-		if !first.IsLeader() {
-			return errors.New("n1 does not lead")
-		}
-		return nil
-	})
-	start("n2", first.url)
-	start("n3", first.url)
-	for _, n := range nodes {
-		waitUntil(t, func() error {
-			if !n.Ready() || len(n.FSM().Nodes()) != 3 {
-				return fmt.Errorf("%s: ready %v, knows %d nodes", n.ID(), n.Ready(), len(n.FSM().Nodes()))
-			}
-			return nil
-		})
-	}
+	}})
 
-	createPool(t, first, "sales", 4, "415")
-	select {
-	case <-crash.halted:
-	case <-time.After(15 * time.Second):
-		t.Fatal("no node bought a number")
-	}
-	var victim *testNode
-	var survivors []*testNode
-	for _, id := range []string{"n1", "n2", "n3"} {
-		if n := nodes[id]; n.Node == crash.victim {
+	createPool(t, c.Leader(), "sales", 4, "415")
+	testkit.Eventually(t, "a node to buy a number and halt", func() bool {
+		select {
+		case <-crash.halted:
+			return true
+		default:
+			return false
+		}
+	})
+	var victim *testkit.Node
+	for _, n := range c.Running() {
+		if n.Node == crash.victim {
 			victim = n
-		} else {
-			survivors = append(survivors, n)
 		}
 	}
-	victim.srv.Shutdown(context.Background())
+	c.Kill(victim.ID) // halted already: this takes its HTTP API down too
 
-	var leader *testNode
-	waitUntil(t, func() error {
-		leader = nil
-		for _, n := range survivors {
-			if n.IsLeader() {
-				leader = n
-			}
-		}
-		if leader == nil {
-			return fmt.Errorf("no new leader after %s halted", victim.ID())
-		}
-		return nil
-	})
+	leader := c.Leader()
 	p := waitActive(t, leader, acct.sb, "sales")
 
 	held := acct.sb.Numbers()
 	if len(held) != 4 {
 		t.Errorf("the account holds %d numbers, want 4: %+v", len(held), held)
 	}
-	switch n := leader.State().Number(crash.orphan.E164); {
+	switch n := leader.Node.State().Number(crash.orphan.E164); {
 	case n == nil:
-		t.Errorf("%s, bought as %s halted, is not recorded", crash.orphan.E164, victim.ID())
+		t.Errorf("%s, bought as %s halted, is not recorded", crash.orphan.E164, victim.ID)
 	case n.State() != allocator.NumberActive || n.ProviderID != crash.orphan.SID || n.Pool != p:
-		t.Errorf("%s, bought as %s %s halted, is %s in pool %s as %s", n.E164, crash.orphan.SID, victim.ID(), n.State(), n.Pool.ID, n.ProviderID)
+		t.Errorf("%s, bought as %s %s halted, is %s in pool %s as %s", n.E164, crash.orphan.SID, victim.ID, n.State(), n.Pool.ID, n.ProviderID)
 	}
 	if st := acct.sb.Stats(); st.Buys != 4 || st.Releases != 0 {
 		t.Errorf("the account saw %d buys and %d releases, want 4 and none", st.Buys, st.Releases)
 	}
-	if got := counter(t, regs[leader.ID()], "dni_numbers_adopted_total"); got != 1 {
+	if got := counter(t, regs[leader.ID], "dni_numbers_adopted_total"); got != 1 {
 		t.Errorf("the new leader adopted %v numbers, want 1", got)
 	}
 	bought := 0.0
@@ -581,41 +453,7 @@ func TestALeaderKilledBetweenBuyingANumberAndRecordingItLeaksNothing(t *testing.
 	if bought != 4 {
 		t.Errorf("the nodes bought %v numbers in all, want 4", bought)
 	}
-	sameState(t, leader, survivors...)
-}
-
-// sameState waits until the nodes have applied everything the leader has
-// and their backups are byte for byte the same.
-func sameState(t *testing.T, leader *testNode, nodes ...*testNode) {
-	t.Helper()
-	barrier, err := leader.Commit(context.Background(), &fsm.Expire{At: time.Unix(1, 0)})
-	index := barrier.Index
-	if err != nil {
-		t.Fatalf("barrier write: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	for _, n := range nodes {
-		if err := n.WaitApplied(ctx, index); err != nil {
-			t.Fatalf("%s: %v", n.ID(), err)
-		}
-	}
-	waitUntil(t, func() error {
-		var want bytes.Buffer
-		if err := leader.FSM().Backup(&want); err != nil {
-			return err
-		}
-		for _, n := range nodes {
-			var got bytes.Buffer
-			if err := n.FSM().Backup(&got); err != nil {
-				return err
-			}
-			if !bytes.Equal(got.Bytes(), want.Bytes()) {
-				return fmt.Errorf("the states of %s and %s differ (%d and %d bytes)", leader.ID(), n.ID(), want.Len(), got.Len())
-			}
-		}
-		return nil
-	})
+	c.EnsureSame()
 }
 
 func TestRateLimitsAndFailuresBackOffAndANumberSoldUnderneathIsSkipped(t *testing.T) {
@@ -639,7 +477,7 @@ func TestRateLimitsAndFailuresBackOffAndANumberSoldUnderneathIsSkipped(t *testin
 	if st.Buys != 5 {
 		t.Errorf("%d buys: want 4, and the one that lost its number", st.Buys)
 	}
-	if n := r.node.State().Number(taken); n != nil {
+	if n := r.node.Node.State().Number(taken); n != nil {
 		t.Errorf("recorded %s, which was sold to someone else, as %s", taken, n.State())
 	}
 	if got := areaCodes(p.Numbers()); !slices.Equal(got, []string{"415", "415", "415", "415"}) {
@@ -669,8 +507,8 @@ func TestANumberTaggedForAPoolThatIsFullIsAdoptedAndReleased(t *testing.T) {
 	if err != nil {
 		t.Fatalf("buy: %v", err)
 	}
-	waitUntil(t, func() error {
-		switch n := r.node.State().Number(extra.E164); {
+	testkit.Eventually(t, "the number tagged for the full pool to be adopted and released", func() error {
+		switch n := r.node.Node.State().Number(extra.E164); {
 		case n == nil:
 			return fmt.Errorf("%s, tagged for the full pool, is not recorded", extra.E164)
 		case n.State() != allocator.NumberReleased:
@@ -679,7 +517,7 @@ func TestANumberTaggedForAPoolThatIsFullIsAdoptedAndReleased(t *testing.T) {
 		return nil
 	})
 	p := waitActive(t, r.node, r.sb, "sales")
-	if n := r.node.State().Number(extra.E164); n.Pool != p || n.ProviderID != extra.SID {
+	if n := r.node.Node.State().Number(extra.E164); n.Pool != p || n.ProviderID != extra.SID {
 		t.Errorf("adopted %s into pool %s as %s, want pool sales as %s", n.E164, n.Pool.ID, n.ProviderID, extra.SID)
 	}
 	if got := len(r.sb.Numbers()); got != 4 {
@@ -707,7 +545,7 @@ func TestANumberRemovedAtTheProviderIsReportedNotBoughtBackAndReplacedOnceReleas
 	// nor buys another on its own.
 	before := r.sb.Stats()
 	r.syncs(t, 3)
-	if n := r.node.State().Number(lost.PhoneNumber); n.State() != allocator.NumberActive {
+	if n := r.node.Node.State().Number(lost.PhoneNumber); n.State() != allocator.NumberActive {
 		t.Errorf("%s, gone from the account, is %s before an operator released it", lost.PhoneNumber, n.State())
 	}
 	if after := r.sb.Stats(); after.Buys != before.Buys || after.Releases != before.Releases {
@@ -718,7 +556,7 @@ func TestANumberRemovedAtTheProviderIsReportedNotBoughtBackAndReplacedOnceReleas
 	// The lost number is for sale again, first in 415; while dni has it in
 	// service, growing the pool must buy another.
 	resize(t, r.node, "sales", 5)
-	waitUntil(t, func() error {
+	testkit.Eventually(t, "the grown pool to have 5 numbers in service", func() error {
 		if c := p.Counts(); c.Active != 5 {
 			return fmt.Errorf("%d numbers in service, want 5", c.Active)
 		}
@@ -733,7 +571,7 @@ func TestANumberRemovedAtTheProviderIsReportedNotBoughtBackAndReplacedOnceReleas
 		}
 	}
 
-	applyOK(t, r.node, &fsm.MarkRelease{E164: lost.PhoneNumber, At: time.Now()})
+	r.node.Command(&fsm.MarkRelease{E164: lost.PhoneNumber, At: time.Now()})
 	p = waitActive(t, r.node, r.sb, "sales")
 	waitNotice(t, p)
 	numbers := p.Numbers()
@@ -757,7 +595,7 @@ func TestAPoolThatLostManyNumbersAtTheProviderSaysHowMany(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := r.rec.Sync(context.Background(), r.node); err != nil {
+	if err := r.rec.Sync(context.Background(), r.node.Node); err != nil {
 		t.Fatalf("Sync: %v", err)
 	}
 	notice := p.Notice()
@@ -776,7 +614,7 @@ func TestANumberWhoseHooksDriftedIsSetRight(t *testing.T) {
 	if _, err := r.tw.Update(context.Background(), h.SID, drifted); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, func() error {
+	testkit.Eventually(t, "the drifted number to be set right", func() error {
 		n := r.sb.Numbers()[0]
 		if n.FriendlyName != provision.Tag("sales") || n.VoiceURL != voiceHook || n.VoiceFallbackURL != fallbackHook || n.StatusCallback != statusHook {
 			return fmt.Errorf("%s is set to %+v", n.PhoneNumber, n)
