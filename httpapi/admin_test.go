@@ -13,6 +13,7 @@ import (
 	"github.com/dni-dev/dni/cluster"
 	"github.com/dni-dev/dni/fsm"
 	"github.com/dni-dev/dni/httpapi"
+	"github.com/dni-dev/dni/internal/testkit"
 )
 
 // adminRoutes is a request for every admin route, with a body it would
@@ -48,23 +49,23 @@ func TestAdminCallsWithoutAValidTokenAreRefused(t *testing.T) {
 		{"no Authorization header", nil},
 		{"a wrong token", []string{"Authorization", "Bearer dni_" + strings.Repeat("0", 64)}},
 		{"an empty token", []string{"Authorization", "Bearer "}},
-		{"the token without its scheme", []string{"Authorization", a.token}},
-		{"another scheme", []string{"Authorization", "Basic YWRtaW46" + a.token}},
-		{"the cluster secret", []string{httpapi.SecretHeader, secret}},
+		{"the token without its scheme", []string{"Authorization", a.Token}},
+		{"another scheme", []string{"Authorization", "Basic YWRtaW46" + a.Token}},
+		{"the cluster secret", []string{httpapi.SecretHeader, testkit.Secret}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, rt := range adminRoutes {
-				r := a.send(rt.method, rt.path, rt.body, c.header...)
+				r := a.Send(rt.method, rt.path, rt.body, c.header...)
 				wantProblem(t, r, http.StatusUnauthorized, "")
-				if !strings.HasPrefix(r.header.Get("WWW-Authenticate"), `Bearer realm="dni"`) {
-					t.Errorf("%s %s: WWW-Authenticate %q", rt.method, rt.path, r.header.Get("WWW-Authenticate"))
+				if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), `Bearer realm="dni"`) {
+					t.Errorf("%s %s: WWW-Authenticate %q", rt.method, rt.path, r.Header.Get("WWW-Authenticate"))
 				}
 			}
 		})
 	}
-	r := a.admin("GET", "/v1/pools", nil)
+	r := a.Admin("GET", "/v1/pools", nil)
 	wantStatus(t, r, http.StatusOK)
-	if !bytes.Contains(r.body, []byte(`"pools":[]`)) {
+	if !bytes.Contains(r.Body, []byte(`"pools":[]`)) {
 		t.Errorf("a refused request made a pool: %s", r)
 	}
 }
@@ -76,7 +77,7 @@ func TestANewPoolTakesTheDefaults(t *testing.T) {
 	if !regexp.MustCompile(`^pl_[0-9a-f]{24}$`).MatchString(p.ID) || !regexp.MustCompile(`^pk_[0-9a-f]{24}$`).MatchString(p.Key) {
 		t.Errorf("id %q, key %q", p.ID, p.Key)
 	}
-	if p.Name != "Spring sale" || p.Size != 4 || p.SwapTarget != swapTarget || !slices.Equal(p.ForwardTo, []string{"+14155550100"}) ||
+	if p.Name != "Spring sale" || p.Size != 4 || p.SwapTarget != testkit.BusinessNumber || !slices.Equal(p.ForwardTo, []string{"+14155550100"}) ||
 		p.Tracking != "all" || p.Rings != 5 || p.Overflow != "recycle" || p.IdleTimeoutS != 180 ||
 		p.AttributionWindowS != 1800 || !p.Whisper || p.AreaCode != "" || p.Status != "provisioning" || p.Allocation != "lru" {
 		t.Errorf("defaults: %+v", p)
@@ -110,9 +111,9 @@ func TestAPoolRequestMayNotSetTheServersFields(t *testing.T) {
 		{"created_at", "2026-01-01T00:00:00Z"}, {"updated_at", "2026-01-01T00:00:00Z"}, {"stats", map[string]any{}},
 		{"install", "<script></script>"},
 	} {
-		r := a.admin("POST", "/v1/pools", poolRequest(map[string]any{field.name: field.value}))
+		r := a.Admin("POST", "/v1/pools", poolRequest(map[string]any{field.name: field.value}))
 		wantProblem(t, r, http.StatusBadRequest, field.name)
-		r = a.admin("PATCH", "/v1/pools/"+p.ID, map[string]any{field.name: field.value})
+		r = a.Admin("PATCH", "/v1/pools/"+p.ID, map[string]any{field.name: field.value})
 		wantProblem(t, r, http.StatusBadRequest, field.name)
 	}
 }
@@ -155,8 +156,8 @@ func TestAnInvalidPoolIsRefusedNamingTheField(t *testing.T) {
 			if method == "PATCH" {
 				path, body = "/v1/pools/"+p.ID, map[string]any{c.field: c.value}
 			}
-			r := a.admin(method, path, body)
-			if r.status != http.StatusBadRequest {
+			r := a.Admin(method, path, body)
+			if r.Status != http.StatusBadRequest {
 				t.Errorf("%s %s=%v: want 400 naming %s, got %s", method, c.field, c.value, c.field, r)
 				continue
 			}
@@ -164,11 +165,11 @@ func TestAnInvalidPoolIsRefusedNamingTheField(t *testing.T) {
 		}
 	}
 	for _, body := range []string{`{"name":`, `{"name":"x","colour":"red"}`, `{"size":"four"}`, `[]`, ``, `{} {}`} {
-		wantProblem(t, a.admin("POST", "/v1/pools", body), http.StatusBadRequest, "")
-		wantProblem(t, a.admin("PATCH", "/v1/pools/"+p.ID, body), http.StatusBadRequest, "")
+		wantProblem(t, a.Admin("POST", "/v1/pools", body), http.StatusBadRequest, "")
+		wantProblem(t, a.Admin("PATCH", "/v1/pools/"+p.ID, body), http.StatusBadRequest, "")
 	}
-	r := a.admin("GET", "/v1/pools?deleted=true", nil)
-	if n := strings.Count(string(r.body), `"id":`); n != 1 {
+	r := a.Admin("GET", "/v1/pools?deleted=true", nil)
+	if n := strings.Count(string(r.Body), `"id":`); n != 1 {
 		t.Errorf("refused requests made pools: %s", r)
 	}
 }
@@ -185,14 +186,14 @@ func TestANewPoolWithAnExplicitZeroSettingIsRefusedNotDefaulted(t *testing.T) {
 		{"rings", 0}, {"idle_timeout_s", 0}, {"attribution_window_s", 0}, {"tracking", ""}, {"overflow", ""},
 		{"allocation", ""},
 	} {
-		patched := a.admin("PATCH", "/v1/pools/"+p.ID, map[string]any{c.field: c.value})
+		patched := a.Admin("PATCH", "/v1/pools/"+p.ID, map[string]any{c.field: c.value})
 		wantProblem(t, patched, http.StatusBadRequest, c.field)
-		r := a.admin("POST", "/v1/pools", poolRequest(map[string]any{c.field: c.value}))
-		if r.status != http.StatusBadRequest {
+		r := a.Admin("POST", "/v1/pools", poolRequest(map[string]any{c.field: c.value}))
+		if r.Status != http.StatusBadRequest {
 			var made map[string]any
-			decode(t, r, &made)
+			r.Decode(t, &made)
 			t.Errorf("POST %s=%#v: want 400 naming %s as PATCH answers, got %d and a pool with %s=%v",
-				c.field, c.value, c.field, r.status, c.field, made[c.field])
+				c.field, c.value, c.field, r.Status, c.field, made[c.field])
 		}
 	}
 }
@@ -209,9 +210,9 @@ func TestAPatchWithANumberOutOfAnyRangeIsRefusedNamingTheField(t *testing.T) {
 	}{
 		{"size", -1}, {"size", 1 << 40}, {"rings", -1}, {"rings", 1 << 32},
 	} {
-		wantProblem(t, a.admin("POST", "/v1/pools", poolRequest(map[string]any{c.field: c.value})), http.StatusBadRequest, c.field)
-		r := a.admin("PATCH", "/v1/pools/"+p.ID, map[string]any{c.field: c.value})
-		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), `"field":"`+c.field+`"`) {
+		wantProblem(t, a.Admin("POST", "/v1/pools", poolRequest(map[string]any{c.field: c.value})), http.StatusBadRequest, c.field)
+		r := a.Admin("PATCH", "/v1/pools/"+p.ID, map[string]any{c.field: c.value})
+		if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `"field":"`+c.field+`"`) {
 			t.Errorf("PATCH %s=%d: want 400 naming %s, got %s", c.field, c.value, c.field, r)
 		}
 	}
@@ -221,15 +222,15 @@ func TestPoolsAreListedWithDeletedOnesOnlyOnRequest(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
 	kept := a.createPool(map[string]any{"name": "Kept"})
 	gone := a.createPool(map[string]any{"name": "Gone"})
-	wantStatus(t, a.admin("DELETE", "/v1/pools/"+gone.ID, nil), http.StatusOK)
+	wantStatus(t, a.Admin("DELETE", "/v1/pools/"+gone.ID, nil), http.StatusOK)
 	for query, want := range map[string][]string{
 		"":              {kept.ID},
 		"?deleted=true": {kept.ID, gone.ID},
 	} {
-		r := a.admin("GET", "/v1/pools"+query, nil)
+		r := a.Admin("GET", "/v1/pools"+query, nil)
 		wantStatus(t, r, http.StatusOK)
 		var list struct{ Pools []poolReply }
-		decode(t, r, &list)
+		r.Decode(t, &list)
 		var ids []string
 		for _, p := range list.Pools {
 			ids = append(ids, p.ID)
@@ -250,10 +251,10 @@ func TestAPoolIsReadByIDAndAnUnknownOneIsNotFound(t *testing.T) {
 		t.Errorf("pool %+v", got)
 	}
 	for _, path := range []string{"/v1/pools/pl_nope", "/v1/pools/pl_nope/numbers", "/v1/pools/pl_nope/visits"} {
-		wantProblem(t, a.admin("GET", path, nil), http.StatusNotFound, "")
+		wantProblem(t, a.Admin("GET", path, nil), http.StatusNotFound, "")
 	}
-	wantProblem(t, a.admin("PATCH", "/v1/pools/pl_nope", `{"name":"x"}`), http.StatusNotFound, "")
-	wantProblem(t, a.admin("DELETE", "/v1/pools/pl_nope", nil), http.StatusNotFound, "")
+	wantProblem(t, a.Admin("PATCH", "/v1/pools/pl_nope", `{"name":"x"}`), http.StatusNotFound, "")
+	wantProblem(t, a.Admin("DELETE", "/v1/pools/pl_nope", nil), http.StatusNotFound, "")
 	wantProblem(t, a.attach("pl_nope", "+14155550199"), http.StatusNotFound, "")
 }
 
@@ -261,24 +262,24 @@ func TestPatchChangesOnlyTheFieldsItNames(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
 	p := a.createPool(map[string]any{"rings": 3, "whisper": false}, numbersFrom(123, 4)...)
 	time.Sleep(5 * time.Millisecond) // updated_at has millisecond resolution
-	r := a.admin("PATCH", "/v1/pools/"+p.ID, map[string]any{"name": "Summer sale", "overflow": "none"})
+	r := a.Admin("PATCH", "/v1/pools/"+p.ID, map[string]any{"name": "Summer sale", "overflow": "none"})
 	wantStatus(t, r, http.StatusOK)
 	var q poolReply
-	decode(t, r, &q)
+	r.Decode(t, &q)
 	if q.Name != "Summer sale" || q.Overflow != "none" || q.Rings != 3 || q.Whisper || q.Size != 4 ||
-		q.SwapTarget != swapTarget || q.Released != nil || !q.UpdatedAt.After(p.UpdatedAt) || q.CreatedAt != p.CreatedAt {
+		q.SwapTarget != testkit.BusinessNumber || q.Released != nil || !q.UpdatedAt.After(p.UpdatedAt) || q.CreatedAt != p.CreatedAt {
 		t.Errorf("patched: %s", r)
 	}
-	if bytes.Contains(r.body, []byte(`"released"`)) {
+	if bytes.Contains(r.Body, []byte(`"released"`)) {
 		t.Errorf("a patch that released nothing lists released numbers: %s", r)
 	}
-	r = a.admin("PATCH", "/v1/pools/"+p.ID, map[string]any{"size": 6})
+	r = a.Admin("PATCH", "/v1/pools/"+p.ID, map[string]any{"size": 6})
 	wantStatus(t, r, http.StatusOK)
-	decode(t, r, &q)
+	r.Decode(t, &q)
 	if q.Size != 6 || q.Status != "provisioning" || q.Stats.Numbers != 4 {
 		t.Errorf("grown: %s", r)
 	}
-	wantProblem(t, a.admin("PATCH", "/v1/pools/"+p.ID, `{"colour":"red"}`), http.StatusBadRequest, "")
+	wantProblem(t, a.Admin("PATCH", "/v1/pools/"+p.ID, `{"colour":"red"}`), http.StatusBadRequest, "")
 	if got := a.pool(p.ID); got.Name != "Summer sale" || got.Size != 6 {
 		t.Errorf("a refused patch changed the pool: %+v", got)
 	}
@@ -298,18 +299,12 @@ func TestShrinkingAPoolReleasesFreeNumbersFirstThenThoseOfVisitorsSeenLeastRecen
 	// The first visitor is seen again, so the second is now the one seen
 	// least recently. Heartbeats are committed in batches: wait for it.
 	wantStatus(t, a.heartbeat(visits[0].Visit), http.StatusOK)
-	deadline := time.Now().Add(10 * time.Second)
-	for !a.seenAgain(p.ID, visits[0].Visit) {
-		if time.Now().After(deadline) {
-			t.Fatal("the heartbeat never reached the state")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Eventually(t, "the heartbeat to reach the state", func() bool { return a.seenAgain(p.ID, visits[0].Visit) })
 
-	r := a.admin("PATCH", "/v1/pools/"+p.ID, map[string]any{"size": 4})
+	r := a.Admin("PATCH", "/v1/pools/"+p.ID, map[string]any{"size": 4})
 	wantStatus(t, r, http.StatusOK)
 	var q poolReply
-	decode(t, r, &q)
+	r.Decode(t, &q)
 	if want := []string{n[6], n[7], n[1], n[2]}; !slices.Equal(q.Released, want) {
 		t.Errorf("released %v, want %v", q.Released, want)
 	}
@@ -319,7 +314,7 @@ func TestShrinkingAPoolReleasesFreeNumbersFirstThenThoseOfVisitorsSeenLeastRecen
 	for i, v := range visits {
 		r := a.heartbeat(v.Visit)
 		var h visitReply
-		decode(t, r, &h)
+		r.Decode(t, &h)
 		waits := i == 1 || i == 2
 		if waits && (h.Number != "" || h.Reason != "pool full") || !waits && h.Number != n[i] {
 			t.Errorf("visit %d after the shrink: %s", i, r)
@@ -341,7 +336,7 @@ func TestShrinkingAPoolReleasesFreeNumbersFirstThenThoseOfVisitorsSeenLeastRecen
 // visit after its first.
 func (a *testAPI) seenAgain(pool, visit string) bool {
 	a.t.Helper()
-	r := a.admin("GET", "/v1/pools/"+pool+"/visits", nil)
+	r := a.Admin("GET", "/v1/pools/"+pool+"/visits", nil)
 	var list struct {
 		Visits []struct {
 			Visit     string    `json:"visit"`
@@ -349,7 +344,7 @@ func (a *testAPI) seenAgain(pool, visit string) bool {
 			LastSeen  time.Time `json:"last_seen"`
 		} `json:"visits"`
 	}
-	decode(a.t, r, &list)
+	r.Decode(a.t, &list)
 	for _, v := range list.Visits {
 		if v.Visit == visit {
 			return v.LastSeen.After(v.FirstSeen)
@@ -371,10 +366,8 @@ type numberReply struct {
 
 func (a *testAPI) numbers(pool string) []numberReply {
 	a.t.Helper()
-	r := a.admin("GET", "/v1/pools/"+pool+"/numbers", nil)
-	wantStatus(a.t, r, http.StatusOK)
 	var list struct{ Numbers []numberReply }
-	decode(a.t, r, &list)
+	a.AdminOK("GET", "/v1/pools/"+pool+"/numbers", nil, http.StatusOK, &list)
 	return list.Numbers
 }
 
@@ -390,14 +383,14 @@ func TestDeletingAPoolKeepsItsHistoryAndGivesItsVisitorsNoNumber(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
 	p := a.createPool(nil, numbersFrom(123, 4)...)
 	v := a.visit(p.Key, nil)
-	r := a.admin("DELETE", "/v1/pools/"+p.ID, nil)
+	r := a.Admin("DELETE", "/v1/pools/"+p.ID, nil)
 	wantStatus(t, r, http.StatusOK)
 	var q poolReply
-	decode(t, r, &q)
+	r.Decode(t, &q)
 	if q.Status != "deleting" || q.Stats.Numbers != 0 || q.Stats.Releasing != 4 || q.Stats.LiveVisits != 0 {
 		t.Errorf("deleted: %s", r)
 	}
-	wantStatus(t, a.admin("DELETE", "/v1/pools/"+p.ID, nil), http.StatusOK)
+	wantStatus(t, a.Admin("DELETE", "/v1/pools/"+p.ID, nil), http.StatusOK)
 	if got := a.pool(p.ID); got.Status != "deleting" || got.Name != p.Name {
 		t.Errorf("a deleted pool reads back as %+v", got)
 	}
@@ -405,18 +398,18 @@ func TestDeletingAPoolKeepsItsHistoryAndGivesItsVisitorsNoNumber(t *testing.T) {
 		t.Error("a deleted pool forgot its numbers")
 	}
 
-	r = a.visitor("POST", "/v1/visits", map[string]any{"pool": p.Key})
+	r = a.Visitor("POST", "/v1/visits", map[string]any{"pool": p.Key})
 	wantStatus(t, r, http.StatusOK)
-	if !bytes.Contains(r.body, []byte(`"swap":false`)) || !bytes.Contains(r.body, []byte(`"reason":"pool deleted"`)) {
+	if !bytes.Contains(r.Body, []byte(`"swap":false`)) || !bytes.Contains(r.Body, []byte(`"reason":"pool deleted"`)) {
 		t.Errorf("a visit to a deleted pool: %s", r)
 	}
 	wantProblem(t, a.heartbeat(v.Visit), http.StatusGone, "")
-	wantProblem(t, a.admin("PATCH", "/v1/pools/"+p.ID, `{"name":"again"}`), http.StatusConflict, "")
+	wantProblem(t, a.Admin("PATCH", "/v1/pools/"+p.ID, `{"name":"again"}`), http.StatusConflict, "")
 	wantStatus(t, a.attach(p.ID, "+14155550199"), http.StatusConflict)
 
 	empty := a.createPool(nil)
-	r = a.admin("DELETE", "/v1/pools/"+empty.ID, nil)
-	decode(t, r, &q)
+	r = a.Admin("DELETE", "/v1/pools/"+empty.ID, nil)
+	r.Decode(t, &q)
 	if q.Status != "deleted" {
 		t.Errorf("a pool without numbers deleted: %s", r)
 	}
@@ -439,7 +432,7 @@ func TestAttachingNumbersAnswersForEachNumber(t *testing.T) {
 	r := a.attach(p.ID, n[:4]...)
 	wantStatus(t, r, http.StatusCreated)
 	var ar attachReply
-	decode(t, r, &ar)
+	r.Decode(t, &ar)
 	if len(ar.Results) != 4 || ar.Results[0].Number != n[0] || ar.Results[0].Error != "" ||
 		ar.Pool.Stats.Numbers != 4 || ar.Pool.Status != "active" {
 		t.Errorf("attached: %s", r)
@@ -454,13 +447,13 @@ func TestAttachingNumbersAnswersForEachNumber(t *testing.T) {
 
 	r = a.attach(p.ID, n[5], n[6])
 	wantStatus(t, r, http.StatusMultiStatus)
-	decode(t, r, &ar)
+	r.Decode(t, &ar)
 	if len(ar.Results) != 2 || ar.Results[0].Error != "" || ar.Results[1].Error == "" || ar.Pool.Stats.Numbers != 6 {
 		t.Errorf("one number in use by another pool: %s", r)
 	}
 	r = a.attach(p.ID, n[6])
 	wantStatus(t, r, http.StatusConflict)
-	decode(t, r, &ar)
+	r.Decode(t, &ar)
 	if len(ar.Results) != 1 || ar.Results[0].Error == "" {
 		t.Errorf("every number in use: %s", r)
 	}
@@ -477,10 +470,10 @@ func TestAttachingNumbersAnswersForEachNumber(t *testing.T) {
 		{"no numbers", map[string]any{"numbers": []string{}}},
 		{"more than 50 numbers", map[string]any{"numbers": numbersFrom(300, 51)}},
 	} {
-		wantProblem(t, a.admin("POST", "/v1/pools/"+p.ID+"/numbers", c.body), http.StatusBadRequest, "numbers")
+		wantProblem(t, a.Admin("POST", "/v1/pools/"+p.ID+"/numbers", c.body), http.StatusBadRequest, "numbers")
 	}
 	for _, body := range []string{`{"numbers":`, `{"numbers":["+14155550199"],"pool":"x"}`, `{"numbers":"+14155550199"}`} {
-		wantProblem(t, a.admin("POST", "/v1/pools/"+p.ID+"/numbers", body), http.StatusBadRequest, "")
+		wantProblem(t, a.Admin("POST", "/v1/pools/"+p.ID+"/numbers", body), http.StatusBadRequest, "")
 	}
 	if got := a.pool(p.ID).Stats.Numbers; got != 6 {
 		t.Errorf("refused requests attached numbers: %d", got)
@@ -517,28 +510,26 @@ type tokenReply struct {
 
 func (a *testAPI) tokens() []tokenReply {
 	a.t.Helper()
-	r := a.admin("GET", "/v1/tokens", nil)
-	wantStatus(a.t, r, http.StatusOK)
 	var list struct{ Tokens []tokenReply }
-	decode(a.t, r, &list)
+	a.AdminOK("GET", "/v1/tokens", nil, http.StatusOK, &list)
 	return list.Tokens
 }
 
 func TestATokenMadeThroughTheAPIWorksUntilItIsDeleted(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
-	r := a.admin("POST", "/v1/tokens", map[string]any{"name": "reporting"})
+	r := a.Admin("POST", "/v1/tokens", map[string]any{"name": "reporting"})
 	wantStatus(t, r, http.StatusCreated)
 	var made tokenReply
-	decode(t, r, &made)
+	r.Decode(t, &made)
 	if !regexp.MustCompile(`^tok_[0-9a-f]{12}$`).MatchString(made.ID) || !regexp.MustCompile(`^dni_[0-9a-f]{64}$`).MatchString(made.Token) ||
 		made.Name != "reporting" || made.CreatedAt.IsZero() {
 		t.Fatalf("token: %s", r)
 	}
-	second := &testAPI{t: t, url: a.url, node: a.node, token: made.Token}
-	wantStatus(t, second.admin("GET", "/v1/pools", nil), http.StatusOK)
+	second := a.as(made.Token)
+	wantStatus(t, second.Admin("GET", "/v1/pools", nil), http.StatusOK)
 
-	r = a.admin("GET", "/v1/tokens", nil)
-	if bytes.Contains(r.body, []byte(made.Token)) || bytes.Contains(r.body, []byte(a.token)) || bytes.Contains(r.body, []byte(`"token"`)) {
+	r = a.Admin("GET", "/v1/tokens", nil)
+	if bytes.Contains(r.Body, []byte(made.Token)) || bytes.Contains(r.Body, []byte(a.Token)) || bytes.Contains(r.Body, []byte(`"token"`)) {
 		t.Errorf("the token list shows a token's value: %s", r)
 	}
 	list := a.tokens()
@@ -546,16 +537,16 @@ func TestATokenMadeThroughTheAPIWorksUntilItIsDeleted(t *testing.T) {
 		t.Errorf("tokens: %+v", list)
 	}
 
-	wantStatus(t, second.admin("DELETE", "/v1/tokens/"+made.ID, nil), http.StatusNoContent)
-	wantProblem(t, second.admin("GET", "/v1/pools", nil), http.StatusUnauthorized, "")
-	wantProblem(t, a.admin("DELETE", "/v1/tokens/"+made.ID, nil), http.StatusNotFound, "")
+	wantStatus(t, second.Admin("DELETE", "/v1/tokens/"+made.ID, nil), http.StatusNoContent)
+	wantProblem(t, second.Admin("GET", "/v1/pools", nil), http.StatusUnauthorized, "")
+	wantProblem(t, a.Admin("DELETE", "/v1/tokens/"+made.ID, nil), http.StatusNotFound, "")
 	if got := a.tokens(); len(got) != 1 {
 		t.Errorf("tokens after the delete: %+v", got)
 	}
 
-	wantProblem(t, a.admin("POST", "/v1/tokens", map[string]any{"name": " "}), http.StatusBadRequest, "name")
-	wantProblem(t, a.admin("POST", "/v1/tokens", `{"name":"x","token":"dni_mine"}`), http.StatusBadRequest, "")
-	wantProblem(t, a.admin("POST", "/v1/tokens", `{"name":`), http.StatusBadRequest, "")
+	wantProblem(t, a.Admin("POST", "/v1/tokens", map[string]any{"name": " "}), http.StatusBadRequest, "name")
+	wantProblem(t, a.Admin("POST", "/v1/tokens", `{"name":"x","token":"dni_mine"}`), http.StatusBadRequest, "")
+	wantProblem(t, a.Admin("POST", "/v1/tokens", `{"name":`), http.StatusBadRequest, "")
 }
 
 func TestTheLastTokenCannotBeDeleted(t *testing.T) {
@@ -564,8 +555,8 @@ func TestTheLastTokenCannotBeDeleted(t *testing.T) {
 	if len(only) != 1 {
 		t.Fatalf("tokens %+v", only)
 	}
-	wantProblem(t, a.admin("DELETE", "/v1/tokens/"+only[0].ID, nil), http.StatusConflict, "")
-	wantStatus(t, a.admin("GET", "/v1/pools", nil), http.StatusOK)
+	wantProblem(t, a.Admin("DELETE", "/v1/tokens/"+only[0].ID, nil), http.StatusConflict, "")
+	wantStatus(t, a.Admin("GET", "/v1/pools", nil), http.StatusOK)
 }
 
 // The rule that the last token stays must hold when two admins delete the
@@ -573,10 +564,10 @@ func TestTheLastTokenCannotBeDeleted(t *testing.T) {
 func TestTwoDeletesAtOnceCannotRemoveTheLastTwoTokens(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
 	for attempt := range 20 {
-		r := a.admin("POST", "/v1/tokens", map[string]any{"name": "second"})
+		r := a.Admin("POST", "/v1/tokens", map[string]any{"name": "second"})
 		wantStatus(t, r, http.StatusCreated)
 		var made tokenReply
-		decode(t, r, &made)
+		r.Decode(t, &made)
 		first := a.tokens()[0].ID
 		if first == made.ID {
 			first = a.tokens()[1].ID
@@ -584,16 +575,16 @@ func TestTwoDeletesAtOnceCannotRemoveTheLastTwoTokens(t *testing.T) {
 		var wg sync.WaitGroup
 		statuses := make([]int, 2)
 		for i, id := range []string{first, made.ID} {
-			wg.Go(func() { statuses[i] = a.admin("DELETE", "/v1/tokens/"+id, nil).status })
+			wg.Go(func() { statuses[i] = a.Admin("DELETE", "/v1/tokens/"+id, nil).Status })
 		}
 		wg.Wait()
-		left := a.node.FSM().Tokens()
+		left := a.Node.Node.FSM().Tokens()
 		if len(left) == 0 {
 			t.Fatalf("attempt %d: both deletes answered %v and no admin token is left", attempt, statuses)
 		}
 		// Carry on with whichever token is left.
 		if left[0].ID == made.ID {
-			a.token = made.Token
+			a.Token = made.Token
 		}
 	}
 }
@@ -602,29 +593,29 @@ func TestTwoDeletesAtOnceCannotRemoveTheLastTwoTokens(t *testing.T) {
 // mistake, answered 400 like every other bad field.
 func TestATokenNameTooLongIsAClientMistake(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
-	r := a.admin("POST", "/v1/tokens", map[string]any{"name": strings.Repeat("n", 101)})
-	if r.status != http.StatusBadRequest {
+	r := a.Admin("POST", "/v1/tokens", map[string]any{"name": strings.Repeat("n", 101)})
+	if r.Status != http.StatusBadRequest {
 		t.Errorf("a token name of 101 characters: want 400, got %s", r)
 	}
-	wantStatus(t, a.admin("POST", "/v1/tokens", map[string]any{"name": strings.Repeat("n", 100)}), http.StatusCreated)
+	wantStatus(t, a.Admin("POST", "/v1/tokens", map[string]any{"name": strings.Repeat("n", 100)}), http.StatusCreated)
 }
 
 func TestTheClusterEndpointsAnswerTheAdminOnOneNode(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
 	p := a.createPool(nil, numbersFrom(123, 4)...)
 
-	r := a.admin("GET", "/v1/cluster", nil)
+	r := a.Admin("GET", "/v1/cluster", nil)
 	wantStatus(t, r, http.StatusOK)
 	var members []cluster.Member
-	decode(t, r, &members)
-	if len(members) != 1 || members[0].ID != "solo" || !members[0].Leader || !members[0].Voter ||
-		"http://"+members[0].HTTPAddr != a.url || members[0].Status == nil || members[0].Status.State != "Leader" {
+	r.Decode(t, &members)
+	if len(members) != 1 || members[0].ID != "n1" || !members[0].Leader || !members[0].Voter ||
+		members[0].HTTPAddr != a.HTTPAddr || members[0].Status == nil || members[0].Status.State != "Leader" {
 		t.Errorf("members: %s", r)
 	}
 
-	r = a.admin("GET", "/v1/cluster/snapshot", nil)
+	r = a.Admin("GET", "/v1/cluster/snapshot", nil)
 	wantStatus(t, r, http.StatusOK)
-	backup, err := fsm.ReadBackup(bytes.NewReader(r.body))
+	backup, err := fsm.ReadBackup(bytes.NewReader(r.Body))
 	if err != nil {
 		t.Fatalf("the snapshot does not read back: %v", err)
 	}
@@ -633,34 +624,34 @@ func TestTheClusterEndpointsAnswerTheAdminOnOneNode(t *testing.T) {
 		t.Errorf("the snapshot holds %d pools, %d numbers, %d tokens", len(img.State.Pools), len(img.State.Numbers), len(img.Tokens))
 	}
 
-	for _, body := range []any{nil, "{}", `{"id":"solo"}`} {
-		r := a.admin("POST", "/v1/cluster/leader", body)
+	for _, body := range []any{nil, "{}", `{"id":"n1"}`} {
+		r := a.Admin("POST", "/v1/cluster/leader", body)
 		wantProblem(t, r, http.StatusConflict, "")
 	}
-	wantProblem(t, a.admin("POST", "/v1/cluster/leader", `{"id":`), http.StatusBadRequest, "")
-	wantProblem(t, a.admin("POST", "/v1/cluster/nodes", `{"id":`), http.StatusBadRequest, "")
-	wantProblem(t, a.admin("POST", "/v1/cluster/restore", "not a snapshot"), http.StatusBadRequest, "")
-	wantStatus(t, a.admin("GET", "/v1/pools/"+p.ID, nil), http.StatusOK)
+	wantProblem(t, a.Admin("POST", "/v1/cluster/leader", `{"id":`), http.StatusBadRequest, "")
+	wantProblem(t, a.Admin("POST", "/v1/cluster/nodes", `{"id":`), http.StatusBadRequest, "")
+	wantProblem(t, a.Admin("POST", "/v1/cluster/restore", "not a snapshot"), http.StatusBadRequest, "")
+	wantStatus(t, a.Admin("GET", "/v1/pools/"+p.ID, nil), http.StatusOK)
 }
 
 func TestARestoredBackupBringsBackItsStateAndKeepsTheTokens(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
 	kept := a.createPool(map[string]any{"name": "Before"}, numbersFrom(123, 4)...)
-	r := a.admin("GET", "/v1/cluster/snapshot", nil)
+	r := a.Admin("GET", "/v1/cluster/snapshot", nil)
 	wantStatus(t, r, http.StatusOK)
-	backup := r.body
+	backup := r.Body
 
 	later := a.createPool(map[string]any{"name": "After"})
-	r = a.admin("POST", "/v1/tokens", map[string]any{"name": "made after the backup"})
+	r = a.Admin("POST", "/v1/tokens", map[string]any{"name": "made after the backup"})
 	wantStatus(t, r, http.StatusCreated)
 	var made tokenReply
-	decode(t, r, &made)
+	r.Decode(t, &made)
 
-	wantStatus(t, a.admin("POST", "/v1/cluster/restore", backup, "Content-Type", "application/octet-stream"), http.StatusNoContent)
-	wantStatus(t, a.admin("GET", "/v1/pools/"+kept.ID, nil), http.StatusOK)
-	wantProblem(t, a.admin("GET", "/v1/pools/"+later.ID, nil), http.StatusNotFound, "")
-	second := &testAPI{t: t, url: a.url, node: a.node, token: made.Token}
-	wantStatus(t, second.admin("GET", "/v1/pools", nil), http.StatusOK)
+	wantStatus(t, a.Admin("POST", "/v1/cluster/restore", backup, "Content-Type", "application/octet-stream"), http.StatusNoContent)
+	wantStatus(t, a.Admin("GET", "/v1/pools/"+kept.ID, nil), http.StatusOK)
+	wantProblem(t, a.Admin("GET", "/v1/pools/"+later.ID, nil), http.StatusNotFound, "")
+	second := a.as(made.Token)
+	wantStatus(t, second.Admin("GET", "/v1/pools", nil), http.StatusOK)
 	a.visit(kept.Key, nil)
 }
 
@@ -670,9 +661,9 @@ func TestClusterRequestsThatCannotBeCarriedOutAreNotServerErrors(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
 	a.createPool(nil, numbersFrom(123, 4)...)
 	a.createPool(nil)
-	r := a.admin("GET", "/v1/cluster/snapshot", nil)
+	r := a.Admin("GET", "/v1/cluster/snapshot", nil)
 	wantStatus(t, r, http.StatusOK)
-	backup, err := fsm.ReadBackup(bytes.NewReader(r.body))
+	backup, err := fsm.ReadBackup(bytes.NewReader(r.Body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -689,15 +680,15 @@ func TestClusterRequestsThatCannotBeCarriedOutAreNotServerErrors(t *testing.T) {
 	}{
 		{"a join without the node's addresses", "POST", "/v1/cluster/nodes", `{"id":"n2"}`},
 		{"a join of nothing", "POST", "/v1/cluster/nodes", `{}`},
-		{"removing the leader itself", "DELETE", "/v1/cluster/nodes/solo", nil},
+		{"removing the leader itself", "DELETE", "/v1/cluster/nodes/n1", nil},
 		{"restoring a backup whose pools share a key", "POST", "/v1/cluster/restore", corrupt.Bytes()},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := a.admin(c.method, c.path, c.body)
-			if r.status < 400 || r.status >= 500 {
+			r := a.Admin(c.method, c.path, c.body)
+			if r.Status < 400 || r.Status >= 500 {
 				t.Errorf("%s %s: want a 4xx, got %s", c.method, c.path, r)
 			}
 		})
 	}
-	wantStatus(t, a.admin("GET", "/v1/cluster", nil), http.StatusOK)
+	wantStatus(t, a.Admin("GET", "/v1/cluster", nil), http.StatusOK)
 }

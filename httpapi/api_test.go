@@ -1,12 +1,9 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"regexp"
@@ -14,118 +11,43 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dni-dev/dni/cluster"
 	"github.com/dni-dev/dni/fsm"
 	"github.com/dni-dev/dni/httpapi"
+	"github.com/dni-dev/dni/internal/testkit"
 )
 
 // The tests in this package talk to a real node over real HTTP with
 // net/http, as the snippet, a marketer's tools and Prometheus would. Each
 // test starts its own node, so none depends on another's state.
 
-// browser is the user agent visitor requests send: a person, not a bot.
-const browser = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
-
-// testAPI is one node's HTTP API as its clients reach it.
+// testAPI is one node's HTTP API as its clients reach it, in test t.
 type testAPI struct {
-	t     testing.TB
-	url   string // http://host:port
-	node  *cluster.Node
-	token string // an admin token
+	*testkit.Node
+	t testing.TB
 }
 
-// startAPI runs a single-node cluster serving the API with opt and makes
-// its first admin token.
+// api is node n's API as test t reaches it.
+func api(t testing.TB, n *testkit.Node) *testAPI { return &testAPI{n, t} }
+
+// startAPI runs a single-node cluster serving the API with opt, with its
+// first admin token.
 func startAPI(t testing.TB, opt httpapi.Options) *testAPI {
 	t.Helper()
-	addr, node := startNodeWith(t, opt)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	token, err := httpapi.EnsureAdminToken(ctx, node, "")
-	if err != nil || token == "" {
-		t.Fatalf("first admin token: %q %v", token, err)
-	}
-	return &testAPI{t: t, url: "http://" + addr, node: node, token: token}
+	return api(t, testkit.StartNode(t, testkit.Options{HTTP: opt}))
 }
 
-var httpClient = &http.Client{Timeout: 20 * time.Second}
-
-// reply is an answer as the client got it.
-type reply struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (r reply) String() string { return fmt.Sprintf("%d %s", r.status, bytes.TrimSpace(r.body)) }
-
-// send makes one request. A string or []byte body goes as it is, with no
-// Content-Type unless header sets one; any other body goes as JSON. header
-// lists names and values; an empty User-Agent sends none.
-func (a *testAPI) send(method, path string, body any, header ...string) reply {
-	a.t.Helper()
-	var rd io.Reader
-	contentType := ""
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			a.t.Fatal(err)
-		}
-		rd, contentType = bytes.NewReader(j), "application/json"
-	}
-	req, err := http.NewRequest(method, a.url+path, rd)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		a.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		a.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	return reply{status: resp.StatusCode, header: resp.Header, body: b}
-}
-
-// admin sends a request with the admin token.
-func (a *testAPI) admin(method, path string, body any, header ...string) reply {
-	a.t.Helper()
-	return a.send(method, path, body, append([]string{"Authorization", "Bearer " + a.token}, header...)...)
-}
-
-// visitor sends a request as the snippet in a browser does.
-func (a *testAPI) visitor(method, path string, body any, header ...string) reply {
-	a.t.Helper()
-	return a.send(method, path, body, append([]string{"User-Agent", browser}, header...)...)
+// as is the API as an admin with another token reaches it.
+func (a *testAPI) as(token string) *testAPI {
+	n := *a.Node
+	n.Token = token
+	return api(a.t, &n)
 }
 
 // wantStatus fails the test now unless the answer has the status.
-func wantStatus(t testing.TB, r reply, status int) {
+func wantStatus(t testing.TB, r testkit.Reply, status int) {
 	t.Helper()
-	if r.status != status {
+	if r.Status != status {
 		t.Fatalf("want HTTP %d, got %s", status, r)
-	}
-}
-
-// decode reads a JSON answer into v.
-func decode(t testing.TB, r reply, v any) {
-	t.Helper()
-	if err := json.Unmarshal(r.body, v); err != nil {
-		t.Fatalf("answer is not the JSON expected: %v: %s", err, r.body)
 	}
 }
 
@@ -140,15 +62,15 @@ type problem struct {
 
 // wantProblem checks an error answer: its status, a JSON body with an
 // error message, and the field at fault ("" for none).
-func wantProblem(t testing.TB, r reply, status int, field string) problem {
+func wantProblem(t testing.TB, r testkit.Reply, status int, field string) problem {
 	t.Helper()
 	wantStatus(t, r, status)
 	var p problem
-	decode(t, r, &p)
+	r.Decode(t, &p)
 	if p.Error == "" || p.Field != field {
 		t.Fatalf("want an error about field %q, got %s", field, r)
 	}
-	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("error answer has Content-Type %q", ct)
 	}
 	return p
@@ -184,13 +106,10 @@ type poolReply struct {
 	Released []string `json:"released"` // PATCH only
 }
 
-// swapTarget is the business number the test pools' websites show.
-const swapTarget = "(415) 555-0100"
-
 // poolRequest is a minimal valid pool request with fields added or
 // replaced.
 func poolRequest(fields map[string]any) map[string]any {
-	req := map[string]any{"name": "Spring sale", "size": 4, "swap_target": swapTarget, "forward_to": []string{"+14155550100"}}
+	req := map[string]any{"name": "Spring sale", "size": 4, "swap_target": testkit.BusinessNumber, "forward_to": []string{"+14155550100"}}
 	maps.Copy(req, fields)
 	return req
 }
@@ -198,27 +117,23 @@ func poolRequest(fields map[string]any) map[string]any {
 // createPool makes a pool through the admin API and attaches numbers to it.
 func (a *testAPI) createPool(fields map[string]any, numbers ...string) poolReply {
 	a.t.Helper()
-	r := a.admin("POST", "/v1/pools", poolRequest(fields))
-	wantStatus(a.t, r, http.StatusCreated)
 	var p poolReply
-	decode(a.t, r, &p)
+	a.AdminOK("POST", "/v1/pools", poolRequest(fields), http.StatusCreated, &p)
 	if len(numbers) > 0 {
 		wantStatus(a.t, a.attach(p.ID, numbers...), http.StatusCreated)
 	}
 	return p
 }
 
-func (a *testAPI) attach(pool string, numbers ...string) reply {
+func (a *testAPI) attach(pool string, numbers ...string) testkit.Reply {
 	a.t.Helper()
-	return a.admin("POST", "/v1/pools/"+pool+"/numbers", map[string]any{"numbers": numbers})
+	return a.Admin("POST", "/v1/pools/"+pool+"/numbers", map[string]any{"numbers": numbers})
 }
 
 func (a *testAPI) pool(id string) poolReply {
 	a.t.Helper()
-	r := a.admin("GET", "/v1/pools/"+id, nil)
-	wantStatus(a.t, r, http.StatusOK)
 	var p poolReply
-	decode(a.t, r, &p)
+	a.AdminOK("GET", "/v1/pools/"+id, nil, http.StatusOK, &p)
 	return p
 }
 
@@ -252,16 +167,16 @@ func (a *testAPI) visit(key string, fields map[string]any) visitReply {
 	a.t.Helper()
 	req := map[string]any{"pool": key, "url": landing}
 	maps.Copy(req, fields)
-	r := a.visitor("POST", "/v1/visits", req)
+	r := a.Visitor("POST", "/v1/visits", req)
 	wantStatus(a.t, r, http.StatusCreated)
 	var v visitReply
-	decode(a.t, r, &v)
+	r.Decode(a.t, &v)
 	return v
 }
 
-func (a *testAPI) heartbeat(visit string) reply {
+func (a *testAPI) heartbeat(visit string) testkit.Reply {
 	a.t.Helper()
-	return a.visitor("POST", "/v1/visits/"+visit+"/heartbeat", "", "Content-Type", "text/plain;charset=UTF-8")
+	return a.Visitor("POST", "/v1/visits/"+visit+"/heartbeat", "", "Content-Type", "text/plain;charset=UTF-8")
 }
 
 // metricLine finds a sample in a Prometheus text exposition; labels are in
@@ -278,10 +193,10 @@ func metricLine(body, name, labels string) (string, bool) {
 func TestHealthAndReadinessAnswerAnyoneInJSON(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
 	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready"} {
-		r := a.send("GET", path, nil)
+		r := a.Send("GET", path, nil)
 		wantStatus(t, r, http.StatusOK)
 		var body struct{ Status string }
-		decode(t, r, &body)
+		r.Decode(t, &body)
 		if body.Status != want {
 			t.Errorf("%s: %s", path, r)
 		}
@@ -294,10 +209,10 @@ func TestHealthAndReadinessAnswerAnyoneInJSON(t *testing.T) {
 // probing /readyz after a backup would take the node out of service.
 func TestTheLeaderIsStillReadyAfterABackup(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
-	wantStatus(t, a.send("GET", "/readyz", nil), http.StatusOK)
-	wantStatus(t, a.admin("GET", "/v1/cluster/snapshot", nil), http.StatusOK)
+	wantStatus(t, a.Send("GET", "/readyz", nil), http.StatusOK)
+	wantStatus(t, a.Admin("GET", "/v1/cluster/snapshot", nil), http.StatusOK)
 	time.Sleep(100 * time.Millisecond)
-	if r := a.send("GET", "/readyz", nil); r.status != http.StatusOK {
+	if r := a.Send("GET", "/readyz", nil); r.Status != http.StatusOK {
 		t.Errorf("after a backup: %s", r)
 	}
 }
@@ -306,9 +221,9 @@ func TestTheLeaderIsStillReadyAfterABackup(t *testing.T) {
 // (its type byte has fsm.IgnoreUnknown set). Whether the leader takes it or
 // refuses it, the answer is not a 500, which says the server broke.
 func TestAForwardedCommandTooNewToKnowIsNotAServerError(t *testing.T) {
-	addr, _ := startNode(t)
+	n := testkit.StartNode(t, testkit.Options{})
 	entry := []byte{byte(fsm.IgnoreUnknown | 67), '0'}
-	_, err := httpapi.NewClient(secret).Forward(context.Background(), addr, entry)
+	_, err := httpapi.NewClient(testkit.Secret).Forward(context.Background(), n.HTTPAddr, entry)
 	var se *httpapi.StatusError
 	if errors.As(err, &se) && se.Status >= 500 {
 		t.Errorf("a skippable command of an unknown type: %v", err)
@@ -322,11 +237,11 @@ func TestMetricsShowVisitsRequestsLiveVisitsAndHeartbeats(t *testing.T) {
 	a.visit(p.Key, nil)
 	wantStatus(t, a.heartbeat(v.Visit), http.StatusOK)
 	wantStatus(t, a.heartbeat("00000000000000000000000000000000"), http.StatusGone)
-	wantStatus(t, a.visitor("POST", "/v1/visits", map[string]any{"pool": p.Key}, "User-Agent", "Googlebot/2.1"), http.StatusOK)
+	wantStatus(t, a.Visitor("POST", "/v1/visits", map[string]any{"pool": p.Key}, "User-Agent", "Googlebot/2.1"), http.StatusOK)
 
-	r := a.send("GET", "/metrics", nil)
+	r := a.Send("GET", "/metrics", nil)
 	wantStatus(t, r, http.StatusOK)
-	body := string(r.body)
+	body := string(r.Body)
 	for _, m := range []struct{ name, labels, value string }{
 		{"dni_visits_total", `{outcome="fresh",pool="` + p.ID + `"}`, "2"},
 		{"dni_visits_total", `{outcome="bot",pool="` + p.ID + `"}`, "1"},
@@ -351,17 +266,17 @@ func TestMetricsShowVisitsRequestsLiveVisitsAndHeartbeats(t *testing.T) {
 
 func TestTheOpenAPIDocumentIsServedAsOpenAPI3(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
-	r := a.send("GET", "/openapi.json", nil)
+	r := a.Send("GET", "/openapi.json", nil)
 	wantStatus(t, r, http.StatusOK)
 	var doc struct {
 		OpenAPI string         `json:"openapi"`
 		Paths   map[string]any `json:"paths"`
 	}
-	decode(t, r, &doc)
+	r.Decode(t, &doc)
 	if doc.OpenAPI != "3.0.3" || len(doc.Paths) == 0 {
 		t.Fatalf("openapi %q with %d paths", doc.OpenAPI, len(doc.Paths))
 	}
-	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type %q", ct)
 	}
 }
@@ -369,7 +284,7 @@ func TestTheOpenAPIDocumentIsServedAsOpenAPI3(t *testing.T) {
 func TestAnUnknownPathIsAnswered404InJSON(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
 	for _, path := range []string{"/", "/v1", "/v1/visit", "/v1/pools/p/nope", "/v1/visits//heartbeat", "/v2/pools"} {
-		wantProblem(t, a.admin("GET", path, nil), http.StatusNotFound, "")
+		wantProblem(t, a.Admin("GET", path, nil), http.StatusNotFound, "")
 	}
 }
 
@@ -383,9 +298,9 @@ func TestAWrongMethodIsAnswered405WithTheAllowedOnes(t *testing.T) {
 		{"POST", "/healthz", "GET, HEAD"},
 		{"GET", "/v1/tokens/tok_x", "DELETE"},
 	} {
-		r := a.admin(c.method, c.path, nil)
+		r := a.Admin(c.method, c.path, nil)
 		wantProblem(t, r, http.StatusMethodNotAllowed, "")
-		if got := r.header.Get("Allow"); got != c.allow {
+		if got := r.Header.Get("Allow"); got != c.allow {
 			t.Errorf("%s %s: Allow %q, want %q", c.method, c.path, got, c.allow)
 		}
 	}

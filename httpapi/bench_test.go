@@ -1,24 +1,20 @@
 package httpapi_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
-	"github.com/dni-dev/dni/allocator"
 	"github.com/dni-dev/dni/cluster"
-	"github.com/dni-dev/dni/fsm"
 	"github.com/dni-dev/dni/httpapi"
+	"github.com/dni-dev/dni/internal/testkit"
 )
 
 // The HTTP benchmarks drive a three-node cluster in this process over
@@ -33,89 +29,47 @@ const (
 	benchPools   = 100
 )
 
+// benchCluster is a benchmark's three nodes, with benchPools pools of 50
+// numbers and no cap on visits per address (the workers share one).
 type benchCluster struct {
-	addrs []string
-	nodes []*cluster.Node
-	keys  []string
+	*testkit.Cluster
+	addrs []string // the nodes' HTTP addresses
+	keys  []string // the pools' keys
 }
 
 var (
-	benchOnce sync.Once
-	benchC    *benchCluster
-	noopRate  float64
+	noopOnce sync.Once
+	noopRate float64
 )
 
+// asInProduction makes a benchmark's nodes snapshot and commit as a
+// production node does: FastConfig's frequent snapshots would cost the
+// figures.
+func asInProduction(cfg *cluster.Config) {
+	cfg.SnapshotThreshold = cluster.DefaultSnapshotThreshold
+	cfg.TrailingLogs = cluster.DefaultTrailingLogs
+	cfg.CommitTimeout = cluster.DefaultCommitTimeout
+}
+
+// startBenchCluster starts the cluster of one run of a benchmark (testing
+// ends what a run started when it returns), rules unchecked as a
+// production node runs, and measures the no-op rate once, beside the
+// first.
 func startBenchCluster(b *testing.B) *benchCluster {
-	benchOnce.Do(func() {
-		dir, err := filepath.Abs(filepath.Join(b.TempDir(), "..", "..", fmt.Sprintf("dni-bench-%d", time.Now().UnixNano())))
-		if err != nil {
-			b.Fatal(err)
-		}
-		c := &benchCluster{}
-		for i := range 3 {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			cfg := cluster.Config{
-				NodeID: fmt.Sprintf("b%d", i+1), DataDir: filepath.Join(dir, fmt.Sprint(i)), RaftAddr: "127.0.0.1:0",
-				HTTPAdvertise: ln.Addr().String(), HeartbeatTimeout: 500 * time.Millisecond,
-				ElectionTimeout: 500 * time.Millisecond, LeaderLease: 250 * time.Millisecond,
-			}
-			if i > 0 {
-				cfg.Join = []string{c.addrs[0]}
-			}
-			node, err := cluster.Start(context.Background(), cfg, httpapi.NewClient(secret), nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			reg := prometheus.NewRegistry()
-			srv := httpapi.New(node, httpapi.Options{Secret: secret, VisitsPerMinute: -1, Registry: reg, Gatherer: reg})
-			go srv.Serve(ln)
-			c.addrs = append(c.addrs, ln.Addr().String())
-			c.nodes = append(c.nodes, node)
-			waitReady(b, node)
-		}
-		client := httpapi.NewClient(secret)
-		ctx := context.Background()
-		st := allocator.Settings{Name: "bench", Size: 50, SwapTarget: "(415) 555-0100", ForwardTo: []string{"+14155550100"}}.WithDefaults()
-		for p := range benchPools {
-			id := fmt.Sprintf("bench%03d", p)
-			mustCommand(b, client, ctx, c.addrs[0], &fsm.CreatePool{ID: id, Key: "k" + id, Settings: st, At: time.Now()})
-			for n := range 50 {
-				mustCommand(b, client, ctx, c.addrs[0], &fsm.AddNumber{Pool: id, E164: fmt.Sprintf("+1628%03d%04d", p, n), At: time.Now()})
-			}
-			c.keys = append(c.keys, "k"+id)
-		}
-		for _, node := range c.nodes {
-			if err := node.CatchUp(ctx); err != nil {
-				b.Fatal(err)
-			}
-		}
-		benchC = c
-		noopRate = measureNoop(b)
-	})
-	return benchC
-}
-
-func waitReady(b *testing.B, node *cluster.Node) {
-	deadline := time.Now().Add(15 * time.Second)
-	for !node.Ready() {
-		if time.Now().After(deadline) {
-			b.Fatal("node never became ready")
-		}
-		time.Sleep(10 * time.Millisecond)
+	b.Helper()
+	c := &benchCluster{Cluster: testkit.StartCluster(b, 3, testkit.Options{
+		HTTP: httpapi.Options{VisitsPerMinute: -1}, Config: asInProduction, Unchecked: true,
+	})}
+	for _, n := range c.Running() {
+		c.addrs = append(c.addrs, n.HTTPAddr)
 	}
-}
-
-func mustCommand(b *testing.B, c *httpapi.Client, ctx context.Context, addr string, cmd fsm.Command) {
-	r, err := c.Command(ctx, addr, cmd)
-	if err == nil {
-		err = r.Err
+	leader := c.Leader()
+	for p := range benchPools {
+		c.keys = append(c.keys, leader.CreatePool(fmt.Sprintf("bench%03d", p), 50))
 	}
-	if err != nil {
-		b.Fatal(err)
-	}
+	c.EnsureSame()
+	noopOnce.Do(func() { noopRate = measureNoop(b) })
+	return c
 }
 
 // load sends n requests from benchWorkers workers, worker w to addrs[w%len],
@@ -239,9 +193,7 @@ func BenchmarkHeartbeat(b *testing.B) {
 		mu.Unlock()
 		return nil
 	})
-	for _, node := range c.nodes {
-		node.CatchUp(context.Background())
-	}
+	c.EnsureSame()
 	b.ResetTimer()
 	rate, lat := load(b, c.addrs, max(b.N, 1000), func(i int, req *fasthttp.Request) {
 		req.SetRequestURI("http://" + c.addrs[i%3] + "/v1/visits/" + ids[(i*7919)%len(ids)] + "/heartbeat")

@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"github.com/dni-dev/dni/allocator"
 	"github.com/dni-dev/dni/fsm"
 	"github.com/dni-dev/dni/httpapi"
+	"github.com/dni-dev/dni/internal/testkit"
 )
 
 // formula is a utm_campaign a visitor chose so that a spreadsheet opening
@@ -76,23 +76,14 @@ func startCallScene(t testing.TB) *callScene {
 	// The calls start after the visits, on whole seconds, so that from and
 	// to filters (RFC 3339, seconds) can name them exactly.
 	s.base = time.Now().Add(2 * time.Second).Truncate(time.Second)
-	c := httpapi.NewClient(secret)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	for i, call := range sceneCalls {
 		to := "+19995550000"
 		if call.number >= 0 {
 			to = n[call.number]
 		}
 		at := s.at(i)
-		for _, cmd := range []fsm.Command{
-			&fsm.RecordCall{SID: call.sid, To: to, From: call.from, At: at},
-			&fsm.UpdateCall{SID: call.sid, Status: call.status, Duration: call.duration, AnsweredBy: call.answeredBy, At: at.Add(call.duration + time.Second)},
-		} {
-			if r, err := c.Command(ctx, a.url, cmd); err != nil || r.Err != nil {
-				t.Fatalf("%T %s: %v %v", cmd, call.sid, err, r.Err)
-			}
-		}
+		a.Command(&fsm.RecordCall{SID: call.sid, To: to, From: call.from, At: at})
+		a.Command(&fsm.UpdateCall{SID: call.sid, Status: call.status, Duration: call.duration, AnsweredBy: call.answeredBy, At: at.Add(call.duration + time.Second)})
 	}
 	return s
 }
@@ -126,10 +117,8 @@ type callPage struct {
 
 func (a *testAPI) calls(query string) callPage {
 	a.t.Helper()
-	r := a.admin("GET", "/v1/calls"+query, nil)
-	wantStatus(a.t, r, http.StatusOK)
 	var page callPage
-	decode(a.t, r, &page)
+	a.AdminOK("GET", "/v1/calls"+query, nil, http.StatusOK, &page)
 	return page
 }
 
@@ -236,12 +225,12 @@ func TestABadCallQueryIsRefused(t *testing.T) {
 		"from=" + url.QueryEscape(s.stamp(2)) + "&to=" + url.QueryEscape(s.stamp(2)),
 		"from=" + url.QueryEscape(s.stamp(3)) + "&to=" + url.QueryEscape(s.stamp(2)),
 	} {
-		wantProblem(t, s.a.admin("GET", "/v1/calls?"+query, nil), http.StatusBadRequest, "")
+		wantProblem(t, s.a.Admin("GET", "/v1/calls?"+query, nil), http.StatusBadRequest, "")
 	}
 	for _, query := range []string{"group=colour", "group=source,", "group=Source", "from=yesterday"} {
-		wantProblem(t, s.a.admin("GET", "/v1/reports/calls?"+query, nil), http.StatusBadRequest, "")
+		wantProblem(t, s.a.Admin("GET", "/v1/reports/calls?"+query, nil), http.StatusBadRequest, "")
 	}
-	wantStatus(t, s.a.admin("GET", "/v1/calls?limit=500&cursor=6", nil), http.StatusOK)
+	wantStatus(t, s.a.Admin("GET", "/v1/calls?limit=500&cursor=6", nil), http.StatusOK)
 }
 
 var csvColumns = []string{
@@ -261,14 +250,14 @@ func TestCallsExportAsCSVWithFormulasDefused(t *testing.T) {
 		{"format=csv", "?format=csv", nil, newestFirst()},
 		{"filtered", "?source=google", []string{"Accept", "text/csv, application/json;q=0.5"}, []string{"CA03", "CA02", "CA01"}},
 	} {
-		r := s.a.admin("GET", "/v1/calls"+c.query, nil, c.header...)
+		r := s.a.Admin("GET", "/v1/calls"+c.query, nil, c.header...)
 		wantStatus(t, r, http.StatusOK)
-		if ct := r.header.Get("Content-Type"); ct != "text/csv; charset=utf-8" {
+		if ct := r.Header.Get("Content-Type"); ct != "text/csv; charset=utf-8" {
 			t.Errorf("%s: Content-Type %q", c.name, ct)
 		}
-		rows, err := csv.NewReader(bytes.NewReader(r.body)).ReadAll()
+		rows, err := csv.NewReader(bytes.NewReader(r.Body)).ReadAll()
 		if err != nil || len(rows) == 0 {
-			t.Fatalf("%s: not CSV: %v: %s", c.name, err, r.body)
+			t.Fatalf("%s: not CSV: %v: %s", c.name, err, r.Body)
 		}
 		if !slices.Equal(rows[0], csvColumns) {
 			t.Errorf("%s: header %v", c.name, rows[0])
@@ -333,13 +322,13 @@ func TestTheCallReportCountsCallsAnsweredCallsAndFirstTimeCallersPerGroup(t *tes
 			"google/cpc/spring 2 1 1", "facebook/social/spring 1 1 1",
 		}},
 	} {
-		r := s.a.admin("GET", "/v1/reports/calls"+c.query, nil)
+		r := s.a.Admin("GET", "/v1/reports/calls"+c.query, nil)
 		wantStatus(t, r, http.StatusOK)
 		var report struct {
 			Group []string    `json:"group"`
 			Rows  []reportRow `json:"rows"`
 		}
-		decode(t, r, &report)
+		r.Decode(t, &report)
 		var got []string
 		for _, row := range report.Rows {
 			got = append(got, row.String())
@@ -361,22 +350,19 @@ func TestVisitorTextComesBackLiteralInValidJSONEverywhere(t *testing.T) {
 		"url":      "https://shop.example/?utm_campaign=" + url.QueryEscape(script) + "&utm_term=%FF%FEbad",
 		"referrer": awkward, "utm_content": awkward,
 	})
-	c := httpapi.NewClient(secret)
-	if r, err := c.Command(context.Background(), a.url, &fsm.RecordCall{SID: "CA01", To: v.Number, From: "+12125550001", At: time.Now()}); err != nil || r.Err != nil {
-		t.Fatal(err, r.Err)
-	}
+	a.Command(&fsm.RecordCall{SID: "CA01", To: v.Number, From: "+12125550001", At: time.Now()})
 
 	// check decodes an answer into v and compares the attribution it finds.
-	check := func(where string, r reply, v any, attribution func() map[string]string) {
+	check := func(where string, r testkit.Reply, v any, attribution func() map[string]string) {
 		t.Helper()
 		wantStatus(t, r, http.StatusOK)
-		if !json.Valid(r.body) {
-			t.Fatalf("%s: not JSON: %s", where, r.body)
+		if !json.Valid(r.Body) {
+			t.Fatalf("%s: not JSON: %s", where, r.Body)
 		}
-		if bytes.Contains(r.body, []byte("<script>")) || bytes.Contains(r.body, []byte("</script>")) {
+		if bytes.Contains(r.Body, []byte("<script>")) || bytes.Contains(r.Body, []byte("</script>")) {
 			t.Errorf("%s: a script tag comes back unescaped, unsafe in an HTML page", where)
 		}
-		decode(t, r, v)
+		r.Decode(t, v)
 		got := attribution()
 		if got["utm_campaign"] != script || got["referrer"] != awkward || got["utm_content"] != awkward ||
 			got["utm_term"] != "\uFFFDbad" {
@@ -388,23 +374,23 @@ func TestVisitorTextComesBackLiteralInValidJSONEverywhere(t *testing.T) {
 			Attribution map[string]string `json:"attribution"`
 		} `json:"visits"`
 	}
-	check("visits", a.admin("GET", "/v1/pools/"+p.ID+"/visits", nil), &visits, func() map[string]string {
+	check("visits", a.Admin("GET", "/v1/pools/"+p.ID+"/visits", nil), &visits, func() map[string]string {
 		return visits.Visits[0].Attribution
 	})
 	var calls callPage
-	check("calls", a.admin("GET", "/v1/calls", nil), &calls, func() map[string]string {
+	check("calls", a.Admin("GET", "/v1/calls", nil), &calls, func() map[string]string {
 		return calls.Calls[0].Attribution
 	})
 
-	r := a.admin("GET", "/v1/reports/calls?group=campaign", nil)
+	r := a.Admin("GET", "/v1/reports/calls?group=campaign", nil)
 	wantStatus(t, r, http.StatusOK)
 	var report struct{ Rows []reportRow }
-	decode(t, r, &report)
+	r.Decode(t, &report)
 	if len(report.Rows) != 1 || report.Rows[0].Campaign == nil || *report.Rows[0].Campaign != script {
 		t.Errorf("report: %s", r)
 	}
-	r = a.admin("GET", "/v1/calls", nil, "Accept", "text/csv")
-	rows, err := csv.NewReader(bytes.NewReader(r.body)).ReadAll()
+	r = a.Admin("GET", "/v1/calls", nil, "Accept", "text/csv")
+	rows, err := csv.NewReader(bytes.NewReader(r.Body)).ReadAll()
 	if err != nil || len(rows) != 2 || rows[1][8] != script || rows[1][12] != awkward {
 		t.Errorf("CSV: %v %q", err, rows)
 	}

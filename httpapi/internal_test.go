@@ -4,106 +4,39 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/valyala/fasthttp"
-
 	"github.com/dni-dev/dni/allocator"
-	"github.com/dni-dev/dni/cluster"
 	"github.com/dni-dev/dni/fsm"
 	"github.com/dni-dev/dni/httpapi"
+	"github.com/dni-dev/dni/internal/testkit"
 )
 
-const secret = "s3cret"
-
-// startNode runs a single-node cluster with its HTTP API on a real socket.
-func startNode(t testing.TB) (addr string, node *cluster.Node) {
-	t.Helper()
-	return startNodeWith(t, httpapi.Options{})
-}
-
-// startNodeWith is startNode serving with opt; the cluster secret and a
-// metrics registry of the server's own are filled in.
-func startNodeWith(t testing.TB, opt httpapi.Options) (addr string, node *cluster.Node) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	node, err = cluster.Start(context.Background(), cluster.Config{
-		NodeID: "solo", DataDir: filepath.Join(t.TempDir(), "data"), RaftAddr: "127.0.0.1:0",
-		HTTPAdvertise: ln.Addr().String(), HeartbeatTimeout: 200 * time.Millisecond,
-		ElectionTimeout: 200 * time.Millisecond, LeaderLease: 100 * time.Millisecond,
-		ExpireEvery: time.Hour, // no background writes: tests read the log index
-	}, httpapi.NewClient(secret), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	opt.Secret, opt.Registry, opt.Gatherer = secret, reg, reg
-	srv := httpapi.New(node, opt)
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		srv.Shutdown(context.Background())
-		node.Shutdown(context.Background())
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for _, recorded := node.FSM().Node("solo"); !node.Ready() || !node.IsLeader() || !recorded; _, recorded = node.FSM().Node("solo") {
-		if time.Now().After(deadline) {
-			t.Fatal("node never became ready")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return ln.Addr().String(), node
-}
-
-func get(t testing.TB, url string, header ...string) (int, string) {
-	t.Helper()
-	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI(url)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	if err := fasthttp.DoTimeout(req, resp, 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode(), string(resp.Body())
-}
-
 func TestHealthReadinessAndMetricsAnswerWithoutTheSecret(t *testing.T) {
-	addr, _ := startNode(t)
+	n := testkit.StartNode(t, testkit.Options{})
 	for path, want := range map[string]string{"/healthz": `"ok"`, "/readyz": `"ready"`, "/metrics": "go_goroutines"} {
-		status, body := get(t, "http://"+addr+path)
-		if status != 200 || !strings.Contains(body, want) {
-			t.Errorf("%s: %d %s", path, status, body)
+		if r := n.Send("GET", path, nil); r.Status != 200 || !bytes.Contains(r.Body, []byte(want)) {
+			t.Errorf("%s: %s", path, r)
 		}
 	}
 }
 
 func TestInternalEndpointsRefuseAMissingOrWrongSecret(t *testing.T) {
-	addr, _ := startNode(t)
+	n := testkit.StartNode(t, testkit.Options{})
 	for _, header := range [][]string{nil, {httpapi.SecretHeader, "wrong"}} {
-		status, body := get(t, "http://"+addr+"/internal/v1/status", header...)
-		if status != 401 || !strings.Contains(body, `"error"`) {
-			t.Errorf("secret %v: %d %s", header, status, body)
+		if r := n.Send("GET", "/internal/v1/status", nil, header...); r.Status != 401 || !bytes.Contains(r.Body, []byte(`"error"`)) {
+			t.Errorf("secret %v: %s", header, r)
 		}
 	}
-	status, body := get(t, "http://"+addr+"/internal/v1/status", httpapi.SecretHeader, secret)
-	if status != 200 || !strings.Contains(body, `"state":"Leader"`) {
-		t.Errorf("with the secret: %d %s", status, body)
+	if r := n.Send("GET", "/internal/v1/status", nil, httpapi.SecretHeader, testkit.Secret); r.Status != 200 || !bytes.Contains(r.Body, []byte(`"state":"Leader"`)) {
+		t.Errorf("with the secret: %s", r)
 	}
 }
 
 func TestCommandsGoThroughTheNodeAndComeBackAsReceipts(t *testing.T) {
-	addr, _ := startNode(t)
-	c := httpapi.NewClient(secret)
+	addr := testkit.StartNode(t, testkit.Options{}).HTTPAddr
+	c := httpapi.NewClient(testkit.Secret)
 	ctx := context.Background()
 	st := allocator.Settings{Name: "Ads", Size: 4, SwapTarget: "415-555-0100", ForwardTo: []string{"+14155550100"}}.WithDefaults()
 	if r, err := c.Command(ctx, addr, &fsm.CreatePool{ID: "p", Key: "k", Settings: st, At: time.Now()}); err != nil || r.Err != nil {
@@ -122,22 +55,22 @@ func TestCommandsGoThroughTheNodeAndComeBackAsReceipts(t *testing.T) {
 }
 
 func TestAMalformedEntryIsRefusedBeforeTheLog(t *testing.T) {
-	addr, node := startNode(t)
-	before := node.Status().LastIndex
-	c := httpapi.NewClient(secret)
-	_, err := c.Forward(context.Background(), addr, []byte{byte(fsm.TypeAssign), 1, 2, 3})
+	n := testkit.StartNode(t, testkit.Options{})
+	before := n.Node.Status().LastIndex
+	c := httpapi.NewClient(testkit.Secret)
+	_, err := c.Forward(context.Background(), n.HTTPAddr, []byte{byte(fsm.TypeAssign), 1, 2, 3})
 	var se *httpapi.StatusError
 	if !errors.As(err, &se) || se.Status != 400 {
 		t.Fatalf("malformed entry: %v", err)
 	}
-	if node.Status().LastIndex != before {
+	if n.Node.Status().LastIndex != before {
 		t.Fatal("a malformed entry reached the log")
 	}
 }
 
 func TestMembersAndBackupAnswerTheOperator(t *testing.T) {
-	addr, _ := startNode(t)
-	c := httpapi.NewClient(secret)
+	addr := testkit.StartNode(t, testkit.Options{}).HTTPAddr
+	c := httpapi.NewClient(testkit.Secret)
 	ms, err := c.Members(context.Background(), addr)
 	if err != nil || len(ms) != 1 || !ms[0].Leader || ms[0].Status == nil {
 		t.Fatalf("members %+v %v", ms, err)
@@ -152,7 +85,7 @@ func TestMembersAndBackupAnswerTheOperator(t *testing.T) {
 	if err := c.Restore(context.Background(), addr, []byte("not a snapshot")); err == nil {
 		t.Fatal("a bad backup was restored")
 	}
-	if err := c.Remove(context.Background(), addr, "solo"); err == nil {
+	if err := c.Remove(context.Background(), addr, "n1"); err == nil {
 		t.Fatal("the leader removed itself")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/dni-dev/dni/httpapi"
+	"github.com/dni-dev/dni/internal/testkit"
 )
 
 // The admin pages themselves are package web's, tested there in a browser.
@@ -29,25 +30,26 @@ func TestTheServerHandsEveryPathUnderAdminToThePages(t *testing.T) {
 		t.Fatal("New did not give the pages their server")
 	}
 	for path, want := range map[string]string{"/admin/": "page /admin/", "/admin/pools/pl_1/edit": "page /admin/pools/pl_1/edit"} {
-		r := a.send("GET", path, nil)
-		if r.status != http.StatusOK || string(r.body) != want {
+		r := a.Send("GET", path, nil)
+		if r.Status != http.StatusOK || string(r.Body) != want {
 			t.Errorf("GET %s: %s", path, r)
 		}
 	}
-	if r := a.send("GET", "/admin", nil); r.status != http.StatusOK || string(r.body) != "page /admin/" {
-		t.Errorf("GET /admin, redirects followed: %s", r)
+	// /admin leads to the pages at /admin/, above.
+	if r := a.Send("GET", "/admin", nil); r.Status/100 != 3 || r.Header.Get("Location") != "/admin/" {
+		t.Errorf("GET /admin: %s, Location %q; want a redirect to /admin/", r, r.Header.Get("Location"))
 	}
-	wantStatus(t, a.send("GET", "/administrator", nil), http.StatusNotFound)
-	if m := a.send("GET", "/metrics", nil); !bytes.Contains(m.body, []byte(`route="/admin/"`)) {
+	wantStatus(t, a.Send("GET", "/administrator", nil), http.StatusNotFound)
+	if m := a.Send("GET", "/metrics", nil); !bytes.Contains(m.Body, []byte(`route="/admin/"`)) {
 		t.Error("the pages' requests are not counted under one route label")
 	}
 	// The API is where it was.
-	wantStatus(t, a.admin("GET", "/v1/pools", nil), http.StatusOK)
+	wantStatus(t, a.Admin("GET", "/v1/pools", nil), http.StatusOK)
 }
 
 func TestWithoutPagesThereIsNothingUnderAdmin(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
-	wantProblem(t, a.send("GET", "/admin/", nil), http.StatusNotFound, "")
+	wantProblem(t, a.Send("GET", "/admin/", nil), http.StatusNotFound, "")
 }
 
 func TestThePagesSignInWithTheClustersTokensAndAKeyFromItsSecret(t *testing.T) {
@@ -56,11 +58,11 @@ func TestThePagesSignInWithTheClustersTokensAndAKeyFromItsSecret(t *testing.T) {
 		srv = s
 		return func(*fasthttp.RequestCtx) {}
 	}})
-	id, ok := srv.AdminTokenID(" " + a.token + "\n")
+	id, ok := srv.AdminTokenID(" " + a.Token + "\n")
 	if !ok || !strings.HasPrefix(id, "tok_") || !srv.AdminTokenExists(id) {
 		t.Fatalf("the admin token: id %q, %v", id, ok)
 	}
-	for _, wrong := range []string{"", "   ", a.token + "x", "dni_" + strings.Repeat("0", 64)} {
+	for _, wrong := range []string{"", "   ", a.Token + "x", "dni_" + strings.Repeat("0", 64)} {
 		if _, ok := srv.AdminTokenID(wrong); ok {
 			t.Errorf("%q was taken for an admin token", wrong)
 		}
@@ -69,26 +71,26 @@ func TestThePagesSignInWithTheClustersTokensAndAKeyFromItsSecret(t *testing.T) {
 		t.Error("a token id the cluster never had exists")
 	}
 	key := srv.SessionKey()
-	if len(key) != 32 || bytes.Contains(key, []byte(secret)) {
+	if len(key) != 32 || bytes.Contains(key, []byte(testkit.Secret)) {
 		t.Fatalf("session key %x", key)
 	}
 
 	// A second token signs in; once deleted, it no longer exists.
 	var made struct{ ID, Token string }
-	decode(t, wantCreated(t, a.admin("POST", "/v1/tokens", map[string]string{"name": "a browser"})), &made)
+	wantCreated(t, a.Admin("POST", "/v1/tokens", map[string]string{"name": "a browser"})).Decode(t, &made)
 	if id, ok := srv.AdminTokenID(made.Token); !ok || id != made.ID {
 		t.Fatalf("the new token: %q %v", id, ok)
 	}
-	wantStatus(t, a.admin("DELETE", "/v1/tokens/"+made.ID, nil), http.StatusNoContent)
+	wantStatus(t, a.Admin("DELETE", "/v1/tokens/"+made.ID, nil), http.StatusNoContent)
 	if srv.AdminTokenExists(made.ID) {
 		t.Fatal("a deleted token still exists")
 	}
 }
 
-func wantCreated(t *testing.T, r reply) reply {
+func wantCreated(t *testing.T, r testkit.Reply) testkit.Reply {
 	t.Helper()
 	wantStatus(t, r, http.StatusCreated)
-	if !json.Valid(r.body) {
+	if !json.Valid(r.Body) {
 		t.Fatalf("not JSON: %s", r)
 	}
 	return r

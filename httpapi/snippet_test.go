@@ -15,9 +15,9 @@ import (
 func TestTheSnippetIsServedToAnyOriginWithCachingHeaders(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
 	s := snippet.Get()
-	r := a.send("GET", "/dni.js", nil, "Accept-Encoding", "identity", "Origin", "https://shop.example")
+	r := a.Send("GET", "/dni.js", nil, "Accept-Encoding", "identity", "Origin", "https://shop.example")
 	wantStatus(t, r, http.StatusOK)
-	if !bytes.Equal(r.body, s.JS) {
+	if !bytes.Equal(r.Body, s.JS) {
 		t.Fatal("the body is not the minified script")
 	}
 	for name, want := range map[string]string{
@@ -30,7 +30,7 @@ func TestTheSnippetIsServedToAnyOriginWithCachingHeaders(t *testing.T) {
 		"X-Content-Type-Options":       "nosniff",
 		"Content-Encoding":             "",
 	} {
-		if got := r.header.Get(name); got != want {
+		if got := r.Header.Get(name); got != want {
 			t.Errorf("%s: %q, want %q", name, got, want)
 		}
 	}
@@ -42,10 +42,10 @@ func TestTheSnippetIsGzippedForClientsThatTakeIt(t *testing.T) {
 		accept string
 		gzip   bool
 	}{{"gzip, deflate, br", true}, {"br;q=1.0, GZIP;q=0.5", true}, {"gzip;q=0", false}, {"br", false}, {"identity", false}} {
-		r := a.send("GET", "/dni.js", nil, "Accept-Encoding", c.accept)
+		r := a.Send("GET", "/dni.js", nil, "Accept-Encoding", c.accept)
 		wantStatus(t, r, http.StatusOK)
-		body := r.body
-		if got := r.header.Get("Content-Encoding") == "gzip"; got != c.gzip {
+		body := r.Body
+		if got := r.Header.Get("Content-Encoding") == "gzip"; got != c.gzip {
 			t.Errorf("Accept-Encoding %q: gzip %v, want %v", c.accept, got, c.gzip)
 			continue
 		}
@@ -77,20 +77,20 @@ func TestARevalidationWithTheCurrentETagIsAnsweredNotModified(t *testing.T) {
 		{"*", http.StatusNotModified},
 		{`W/"old"`, http.StatusOK},
 	} {
-		r := a.send("GET", "/dni.js", nil, "If-None-Match", c.ifNoneMatch, "Accept-Encoding", "gzip")
+		r := a.Send("GET", "/dni.js", nil, "If-None-Match", c.ifNoneMatch, "Accept-Encoding", "gzip")
 		wantStatus(t, r, c.status)
-		if c.status == http.StatusNotModified && (len(r.body) != 0 || r.header.Get("ETag") != etag || r.header.Get("Cache-Control") == "") {
-			t.Errorf("If-None-Match %s: 304 with %d bytes, ETag %q, Cache-Control %q", c.ifNoneMatch, len(r.body), r.header.Get("ETag"), r.header.Get("Cache-Control"))
+		if c.status == http.StatusNotModified && (len(r.Body) != 0 || r.Header.Get("ETag") != etag || r.Header.Get("Cache-Control") == "") {
+			t.Errorf("If-None-Match %s: 304 with %d bytes, ETag %q, Cache-Control %q", c.ifNoneMatch, len(r.Body), r.Header.Get("ETag"), r.Header.Get("Cache-Control"))
 		}
 	}
 }
 
 func TestHEADOfTheSnippetHasTheHeadersAndNoBody(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
-	r := a.send("HEAD", "/dni.js", nil, "Accept-Encoding", "identity")
+	r := a.Send("HEAD", "/dni.js", nil, "Accept-Encoding", "identity")
 	wantStatus(t, r, http.StatusOK)
-	if len(r.body) != 0 || r.header.Get("ETag") != snippet.Get().ETag || r.header.Get("Content-Type") != "text/javascript; charset=utf-8" {
-		t.Errorf("HEAD: %d bytes, headers %v", len(r.body), r.header)
+	if len(r.Body) != 0 || r.Header.Get("ETag") != snippet.Get().ETag || r.Header.Get("Content-Type") != "text/javascript; charset=utf-8" {
+		t.Errorf("HEAD: %d bytes, headers %v", len(r.Body), r.Header)
 	}
 }
 
@@ -99,19 +99,19 @@ func TestAPoolCarriesItsInstallTagLoadingTheSnippetFromThePublicURL(t *testing.T
 	var p struct {
 		ID, Key, Install string
 	}
-	decode(t, a.admin("POST", "/v1/pools", poolRequest(nil)), &p)
+	a.Admin("POST", "/v1/pools", poolRequest(nil)).Decode(t, &p)
 	if want := snippet.Get().Tag("https://calls.example.com", p.Key, false); p.Install != want {
 		t.Errorf("install %s, want %s", p.Install, want)
 	}
-	decode(t, a.admin("POST", "/v1/pools", poolRequest(map[string]any{"tracking": "gclid"})), &p)
+	a.Admin("POST", "/v1/pools", poolRequest(map[string]any{"tracking": "gclid"})).Decode(t, &p)
 	if want := snippet.Get().Tag("https://calls.example.com", p.Key, true); p.Install != want {
 		t.Errorf("a Google Ads pool's install %s, want %s", p.Install, want)
 	}
 
 	// Without a public URL, the tag names the host the admin reached.
 	b := startAPI(t, httpapi.Options{})
-	decode(t, b.admin("POST", "/v1/pools", poolRequest(nil)), &p)
-	if want := `<script src="` + b.url + `/dni.js" data-pool="` + p.Key + `"`; !strings.HasPrefix(p.Install, want) {
+	b.Admin("POST", "/v1/pools", poolRequest(nil)).Decode(t, &p)
+	if want := `<script src="` + b.URL + `/dni.js" data-pool="` + p.Key + `"`; !strings.HasPrefix(p.Install, want) {
 		t.Errorf("install %s, want it to start %s", p.Install, want)
 	}
 }

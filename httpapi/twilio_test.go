@@ -6,12 +6,9 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -19,11 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/dni-dev/dni/cluster"
-	"github.com/dni-dev/dni/httpapi"
-	"github.com/dni-dev/dni/provision"
+	"github.com/dni-dev/dni/internal/testkit"
 	"github.com/dni-dev/dni/provision/standin"
 )
 
@@ -32,111 +25,44 @@ import (
 // the real twilio-go client, and the stand-in sends each call's webhooks,
 // signed, to the public URL: a load balancer in front of the nodes.
 type phoneLine struct {
-	t     testing.TB
-	sb    *standin.Server
-	lb    *balancer
-	nodes []*testAPI
-	srvs  map[*testAPI]*httpapi.Server
+	*testkit.Cluster
+	lb *balancer
 }
 
-func startPhoneLine(t testing.TB, size int) *phoneLine {
+// startPhoneLine starts size nodes on one Twilio stand-in, behind the
+// balancer, with opt besides.
+func startPhoneLine(t testing.TB, size int, opt testkit.Options) *phoneLine {
 	t.Helper()
-	sb, err := standin.New(standin.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	apiURL, err := sb.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sb.Close() })
-	provider, err := provision.NewTwilio(provision.TwilioConfig{AccountSID: sb.AccountSID(), AuthToken: sb.AuthToken(), APIURL: apiURL})
-	if err != nil {
-		t.Fatal(err)
-	}
 	lb := startBalancer(t)
-	pl := &phoneLine{t: t, sb: sb, lb: lb, srvs: map[*testAPI]*httpapi.Server{}}
-	quiet := slog.New(slog.DiscardHandler)
-	dir := t.TempDir()
-	for i := range size {
-		id := "n" + string(rune('1'+i))
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec := provision.NewReconciler(provider, lb.url, nil, quiet)
-		rec.Every = 50 * time.Millisecond
-		cfg := cluster.Config{
-			NodeID: id, DataDir: filepath.Join(dir, id), RaftAddr: "127.0.0.1:0", HTTPAdvertise: ln.Addr().String(),
-			HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
-			LeaderLease: 150 * time.Millisecond, WriteTimeout: 5 * time.Second,
-			LeaderLoops: []cluster.LeaderLoop{func(ctx context.Context, n *cluster.Node) { rec.Run(ctx, n) }},
-		}
-		if i > 0 {
-			cfg.Join = []string{pl.nodes[0].url}
-		}
-		node, err := cluster.Start(context.Background(), cfg, httpapi.NewClient(secret), quiet)
-		if err != nil {
-			t.Fatal(err)
-		}
-		reg := prometheus.NewRegistry()
-		srv := httpapi.New(node, httpapi.Options{
-			Secret: secret, Registry: reg, Gatherer: reg, Log: quiet,
-			Telephony: httpapi.Telephony{PublicURL: lb.url, AuthToken: sb.AuthToken(), Sandbox: sb},
-		})
-		go srv.Serve(ln)
-		a := &testAPI{t: t, url: "http://" + ln.Addr().String(), node: node}
-		pl.srvs[a] = srv
-		t.Cleanup(func() { pl.kill(a) })
-		pl.nodes = append(pl.nodes, a)
-		lb.add(a.url)
-		if i == 0 {
-			waitFor(t, "the first node to lead", node.IsLeader)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	token, err := httpapi.EnsureAdminToken(ctx, pl.nodes[0].node, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range pl.nodes {
-		a.token = token
-		waitFor(t, "every node to know the others and the token", func() bool {
-			return a.node.Ready() && len(a.node.FSM().Nodes()) == size && len(a.node.FSM().Tokens()) == 1
-		})
+	opt.Sandbox, opt.PublicURL = true, lb.url
+	pl := &phoneLine{testkit.StartCluster(t, size, opt), lb}
+	for _, n := range pl.Running() {
+		lb.add(n.URL)
 	}
 	return pl
-}
-
-// kill stops a node as a crash would: its HTTP server first, so the
-// balancer sends the next request elsewhere.
-func (pl *phoneLine) kill(a *testAPI) {
-	pl.srvs[a].Shutdown(context.Background())
-	a.node.Halt()
 }
 
 // activePool creates a pool and waits until the reconciler has bought its
 // numbers.
 func (pl *phoneLine) activePool(a *testAPI, fields map[string]any) poolReply {
-	pl.t.Helper()
+	pl.T.Helper()
 	p := a.createPool(fields)
-	waitFor(pl.t, "the pool to get its numbers", func() bool { return a.pool(p.ID).Status == "active" })
+	testkit.Eventually(pl.T, "the pool to get its numbers", func() bool { return a.pool(p.ID).Status == "active" })
 	return a.pool(p.ID)
 }
 
 // call places a call through the stand-in and waits until it is over.
 func (pl *phoneLine) call(to, from string) standin.CallTrace {
-	pl.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	pl.T.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
 	defer cancel()
-	sid, err := pl.sb.PlaceCall(ctx, to, from)
+	sid, err := pl.Sandbox.PlaceCall(ctx, to, from)
 	if err != nil {
-		pl.t.Fatalf("place a call to %s: %v", to, err)
+		pl.T.Fatalf("place a call to %s: %v", to, err)
 	}
-	trace, err := pl.sb.WaitCall(ctx, sid)
+	trace, err := pl.Sandbox.WaitCall(ctx, sid)
 	if err != nil {
-		pl.t.Fatalf("call %s: %v", sid, err)
+		pl.T.Fatalf("call %s: %v", sid, err)
 	}
 	return trace
 }
@@ -211,15 +137,15 @@ func wantWellFormedTwiML(t testing.TB, trace standin.CallTrace) {
 }
 
 func TestACallIsForwardedAfterTheRingsWithAWhisperAndListedWithItsCampaign(t *testing.T) {
-	pl := startPhoneLine(t, 1)
-	a := pl.nodes[0]
+	pl := startPhoneLine(t, 1, testkit.Options{})
+	a := api(t, pl.Node("n1"))
 	p := pl.activePool(a, map[string]any{
 		"area_code": "415", "rings": 3, "whisper": true, "forward_to": []string{"+14155550100", "+14155550111"},
 	})
-	r := a.admin("GET", "/v1/pools/"+p.ID+"/numbers", nil)
+	r := a.Admin("GET", "/v1/pools/"+p.ID+"/numbers", nil)
 	wantStatus(t, r, http.StatusOK)
-	if bytes.Count(r.body, []byte(`"number":"+1415`)) != p.Size {
-		t.Fatalf("the pool's numbers are not all in area code 415: %s", r.body)
+	if bytes.Count(r.Body, []byte(`"number":"+1415`)) != p.Size {
+		t.Fatalf("the pool's numbers are not all in area code 415: %s", r.Body)
 	}
 	v := a.visit(p.Key, map[string]any{"url": "https://shop.example/?utm_source=google&utm_medium=cpc&utm_campaign=spring&gclid=G1"})
 
@@ -246,7 +172,7 @@ func TestACallIsForwardedAfterTheRingsWithAWhisperAndListedWithItsCampaign(t *te
 	}
 
 	var call callReply
-	waitFor(t, "the call to be completed in its record", func() bool {
+	testkit.Eventually(t, "the call to be completed in its record", func() bool {
 		calls := a.calls("").Calls
 		if len(calls) == 1 {
 			call = calls[0]
@@ -262,10 +188,10 @@ func TestACallIsForwardedAfterTheRingsWithAWhisperAndListedWithItsCampaign(t *te
 }
 
 func TestAnUnansweredForwardingNumberHandsTheCallToTheNext(t *testing.T) {
-	pl := startPhoneLine(t, 1)
-	a := pl.nodes[0]
+	pl := startPhoneLine(t, 1, testkit.Options{})
+	a := api(t, pl.Node("n1"))
 	p := pl.activePool(a, map[string]any{"rings": 2, "whisper": false, "forward_to": []string{"+14155550100", "+14155550111"}})
-	pl.sb.SetFaults(standin.Faults{Callees: map[string]standin.Callee{"+14155550100": {Answer: standin.CalleeNoAnswer}}})
+	pl.Sandbox.SetFaults(standin.Faults{Callees: map[string]standin.Callee{"+14155550100": {Answer: standin.CalleeNoAnswer}}})
 	v := a.visit(p.Key, map[string]any{"url": "https://shop.example/?utm_source=facebook&utm_medium=social"})
 
 	trace := pl.call(v.Number, "+12125550124")
@@ -279,15 +205,15 @@ func TestAnUnansweredForwardingNumberHandsTheCallToTheNext(t *testing.T) {
 	if len(trace.Whisper) != 0 {
 		t.Errorf("a pool without whisper whispered %q", trace.Whisper)
 	}
-	waitFor(t, "the call to be recorded as answered by the second number", func() bool {
+	testkit.Eventually(t, "the call to be recorded as answered by the second number", func() bool {
 		calls := a.calls("").Calls
 		return len(calls) == 1 && calls[0].AnsweredBy == "+14155550111" && calls[0].Channel == "Facebook Organic"
 	})
 }
 
 func TestWhatAVisitorSentIsNeverMarkupInTheWhisper(t *testing.T) {
-	pl := startPhoneLine(t, 1)
-	a := pl.nodes[0]
+	pl := startPhoneLine(t, 1, testkit.Options{})
+	a := api(t, pl.Node("n1"))
 	p := pl.activePool(a, map[string]any{"whisper": true})
 	v := a.visit(p.Key, map[string]any{"url": "https://shop.example/?utm_source=%3CPlay%3Ehttp://evil/x.mp3%3C/Play%3E&utm_campaign=%3Cscript%3Ealert(1)%3C/script%3E"})
 
@@ -304,19 +230,19 @@ func TestWhatAVisitorSentIsNeverMarkupInTheWhisper(t *testing.T) {
 }
 
 func TestAWebhookWithoutAValidTwilioSignatureIsRefused(t *testing.T) {
-	pl := startPhoneLine(t, 1)
-	a := pl.nodes[0]
+	pl := startPhoneLine(t, 1, testkit.Options{})
+	a := api(t, pl.Node("n1"))
 	p := pl.activePool(a, nil)
-	r := a.admin("GET", "/v1/pools/"+p.ID+"/numbers", nil)
+	r := a.Admin("GET", "/v1/pools/"+p.ID+"/numbers", nil)
 	var numbers struct {
 		Numbers []struct {
 			Number string `json:"number"`
 		} `json:"numbers"`
 	}
-	decode(t, r, &numbers)
+	r.Decode(t, &numbers)
 	form := url.Values{"CallSid": {"CA0123456789abcdef0123456789abcdef"}, "From": {"+12125550126"}, "To": {numbers.Numbers[0].Number}, "CallStatus": {"ringing"}}
 	body := form.Encode()
-	token := pl.sb.AuthToken()
+	token := pl.Sandbox.AuthToken()
 	for _, path := range []string{"/twilio/voice", "/twilio/fallback", "/twilio/dial?step=0", "/twilio/whisper?call=CA1&to=%2B14155550100", "/twilio/status"} {
 		for _, c := range []struct {
 			name, signature string
@@ -327,34 +253,34 @@ func TestAWebhookWithoutAValidTwilioSignatureIsRefused(t *testing.T) {
 			{"signed with another token", standin.Sign("0000000000000000ffffffffffffffff", pl.lb.url+path, form)},
 			{"signed over other parameters", standin.Sign(token, pl.lb.url+path, url.Values{"CallSid": {"CA2"}})},
 		} {
-			r := a.send("POST", path, body, "Content-Type", "application/x-www-form-urlencoded", "X-Twilio-Signature", c.signature)
+			r := a.Send("POST", path, body, "Content-Type", "application/x-www-form-urlencoded", "X-Twilio-Signature", c.signature)
 			wantProblem(t, r, http.StatusForbidden, "")
 		}
 	}
 	// The same request, signed for the public URL, is answered.
-	r = a.send("POST", "/twilio/voice", body, "Content-Type", "application/x-www-form-urlencoded",
+	r = a.Send("POST", "/twilio/voice", body, "Content-Type", "application/x-www-form-urlencoded",
 		"X-Twilio-Signature", standin.Sign(token, pl.lb.url+"/twilio/voice", form))
 	wantStatus(t, r, http.StatusOK)
-	if !bytes.Contains(r.body, []byte("<Dial")) {
-		t.Fatalf("a signed call was not forwarded: %s", r.body)
+	if !bytes.Contains(r.Body, []byte("<Dial")) {
+		t.Fatalf("a signed call was not forwarded: %s", r.Body)
 	}
 }
 
 func TestCallsDuringALeaderElectionAreAnsweredAndRecorded(t *testing.T) {
-	pl := startPhoneLine(t, 3)
-	leader, followers := leaderOf(t, pl.nodes)
+	pl := startPhoneLine(t, 3, testkit.Options{})
+	leader, followers := api(t, pl.Leader()), pl.Followers()
 	p := pl.activePool(leader, map[string]any{"size": 10})
 	var visits []visitReply
 	for range 10 {
 		visits = append(visits, leader.visit(p.Key, map[string]any{"url": "https://shop.example/?utm_campaign=election&gclid=E"}))
 	}
-	catchUp(t, pl.nodes)
+	pl.EnsureSame()
 
 	// Calls keep coming while the leader dies and the others elect a new one.
 	var traces []standin.CallTrace
 	for i := range 30 {
 		if i == 5 {
-			pl.kill(leader)
+			pl.Kill(leader.ID)
 		}
 		traces = append(traces, pl.call(visits[i%len(visits)].Number, "+12125550200"))
 		time.Sleep(20 * time.Millisecond)
@@ -371,8 +297,9 @@ func TestCallsDuringALeaderElectionAreAnsweredAndRecorded(t *testing.T) {
 		}
 	}
 	// Every call is recorded, with its visit, on both nodes left.
-	for _, a := range followers {
-		waitFor(t, "every call to be recorded on "+a.node.ID(), func() bool {
+	for _, n := range followers {
+		a := api(t, n)
+		testkit.Eventually(t, "every call to be recorded on "+a.ID, func() bool {
 			done := 0
 			for _, c := range a.calls("").Calls {
 				if c.Status == "completed" && c.Match == "live" && c.Attribution["utm_campaign"] == "election" {
@@ -389,14 +316,14 @@ func TestCallsDuringALeaderElectionAreAnsweredAndRecorded(t *testing.T) {
 // answers Twilio: every webhook of every call (voice, whisper, dial
 // action, status), as calls per second and latency percentiles.
 func BenchmarkCallWebhooks(b *testing.B) {
-	pl := startPhoneLine(b, 3)
-	leader, _ := leaderOf(b, pl.nodes)
+	pl := startPhoneLine(b, 3, testkit.Options{Config: asInProduction, Unchecked: true})
+	leader := api(b, pl.Leader())
 	p := pl.activePool(leader, map[string]any{"size": 50, "whisper": true})
 	var numbers []string
 	for i := range 50 {
 		numbers = append(numbers, leader.visit(p.Key, map[string]any{"url": fmt.Sprintf("https://shop.example/?utm_campaign=c%d&gclid=g%d", i%5, i)}).Number)
 	}
-	catchUp(b, pl.nodes)
+	pl.EnsureSame()
 	var (
 		mu        sync.Mutex
 		latencies []time.Duration
@@ -411,12 +338,12 @@ func BenchmarkCallWebhooks(b *testing.B) {
 		wg.Go(func() {
 			ctx := context.Background()
 			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
-				sid, err := pl.sb.PlaceCall(ctx, numbers[i%int64(len(numbers))], "+12125550300")
+				sid, err := pl.Sandbox.PlaceCall(ctx, numbers[i%int64(len(numbers))], "+12125550300")
 				if err != nil {
 					failed.Add(1)
 					continue
 				}
-				trace, err := pl.sb.WaitCall(ctx, sid)
+				trace, err := pl.Sandbox.WaitCall(ctx, sid)
 				if err != nil || trace.Status != standin.StatusCompleted {
 					failed.Add(1)
 					continue

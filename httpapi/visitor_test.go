@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dni-dev/dni/httpapi"
+	"github.com/dni-dev/dni/internal/testkit"
 )
 
 var visitID = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -24,21 +25,21 @@ func TestAVisitGetsANumberWhetherItsBodyIsJSONOrPlainText(t *testing.T) {
 	p := a.createPool(nil, numbersFrom(123, 4)...)
 	body := `{"pool":"` + p.Key + `","url":"` + landing + `","referrer":"https://www.google.com/"}`
 	for i, contentType := range []string{"application/json", "text/plain;charset=UTF-8"} {
-		r := a.visitor("POST", "/v1/visits", body, "Content-Type", contentType)
+		r := a.Visitor("POST", "/v1/visits", body, "Content-Type", contentType)
 		wantStatus(t, r, http.StatusCreated)
 		var fields map[string]any
-		decode(t, r, &fields)
+		r.Decode(t, &fields)
 		if keys := slices.Sorted(maps.Keys(fields)); !slices.Equal(keys, []string{"display", "heartbeat_s", "number", "target", "visit"}) {
 			t.Errorf("%s: answer has fields %v", contentType, keys)
 		}
 		var v visitReply
-		decode(t, r, &v)
+		r.Decode(t, &v)
 		want := numbersFrom(123+i, 1)[0] // the number added first is given first
 		if !visitID.MatchString(v.Visit) || v.Number != want || v.Display != httpapi.Display(want) ||
-			v.Target != swapTarget || v.HeartbeatS != 60 {
+			v.Target != testkit.BusinessNumber || v.HeartbeatS != 60 {
 			t.Errorf("%s: %s", contentType, r)
 		}
-		if ct := r.header.Get("Content-Type"); ct != "application/json" {
+		if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 			t.Errorf("%s: answered with Content-Type %q", contentType, ct)
 		}
 	}
@@ -60,7 +61,7 @@ func TestAVisitTakesUTMFieldsAndClickIDsFromItsURLAndExplicitFieldsWin(t *testin
 		"utm_campaign": "spring-override", "utm_medium": "", "msclkid": "MS2",
 	})
 
-	r := a.admin("GET", "/v1/pools/"+p.ID+"/visits", nil)
+	r := a.Admin("GET", "/v1/pools/"+p.ID+"/visits", nil)
 	wantStatus(t, r, http.StatusOK)
 	var list struct {
 		Visits []struct {
@@ -70,14 +71,14 @@ func TestAVisitTakesUTMFieldsAndClickIDsFromItsURLAndExplicitFieldsWin(t *testin
 		} `json:"visits"`
 		Waiting int `json:"waiting_visits"`
 	}
-	decode(t, r, &list)
+	r.Decode(t, &list)
 	if len(list.Visits) != 1 || list.Visits[0].Visit != v.Visit || list.Visits[0].Number != v.Number || list.Waiting != 0 {
 		t.Fatalf("visits: %s", r)
 	}
 	want := map[string]string{
 		"utm_source": "google", "utm_campaign": "spring-override", "utm_term": "plumber", "utm_content": "ad1",
 		"gclid": "G1", "gbraid": "GB1", "wbraid": "WB1", "fbclid": "FB1", "msclkid": "MS2",
-		"referrer": "https://www.google.com/", "landing_page": url, "user_agent": browser,
+		"referrer": "https://www.google.com/", "landing_page": url, "user_agent": testkit.VisitorAgent,
 	}
 	got := list.Visits[0].Attribution
 	for k, w := range want {
@@ -101,7 +102,7 @@ func TestAVisitGetsNoNumberWhenThePoolSaysSoOrTheVisitorIsABot(t *testing.T) {
 	}
 	openPool := a.createPool(nil, numbersFrom(140, 4)...)
 	deletedPool := a.createPool(nil, numbersFrom(150, 4)...)
-	wantStatus(t, a.admin("DELETE", "/v1/pools/"+deletedPool.ID, nil), http.StatusOK)
+	wantStatus(t, a.Admin("DELETE", "/v1/pools/"+deletedPool.ID, nil), http.StatusOK)
 
 	for _, c := range []struct {
 		name   string
@@ -118,10 +119,10 @@ func TestAVisitGetsNoNumberWhenThePoolSaysSoOrTheVisitorIsABot(t *testing.T) {
 		{"a deleted pool", map[string]any{"pool": deletedPool.Key}, nil, "pool deleted"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := a.visitor("POST", "/v1/visits", c.body, c.header...)
+			r := a.Visitor("POST", "/v1/visits", c.body, c.header...)
 			wantStatus(t, r, http.StatusOK)
 			var got map[string]any
-			decode(t, r, &got)
+			r.Decode(t, &got)
 			if len(got) != 2 || got["swap"] != false || got["reason"] != c.reason {
 				t.Errorf("want {swap: false, reason: %q}, got %s", c.reason, r)
 			}
@@ -161,9 +162,9 @@ func TestAWrongVisitRequestIsRefusedWithItsReason(t *testing.T) {
 		{"a body over 8 KiB", `{"pool":"` + key + `","url":"` + landing + `?q=` + strings.Repeat("a", 8<<10) + `"}`, http.StatusRequestEntityTooLarge},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := a.visitor("POST", "/v1/visits", c.body, "Content-Type", "text/plain")
+			r := a.Visitor("POST", "/v1/visits", c.body, "Content-Type", "text/plain")
 			wantProblem(t, r, c.status, "")
-			if r.header.Get("Access-Control-Allow-Origin") != "*" {
+			if r.Header.Get("Access-Control-Allow-Origin") != "*" {
 				t.Error("an error answer to a visitor does not allow any origin: the snippet could not read it")
 			}
 		})
@@ -183,13 +184,13 @@ func TestNewVisitsFromOneAddressAreCappedPerMinute(t *testing.T) {
 			first = v
 		}
 	}
-	r := a.visitor("POST", "/v1/visits", map[string]any{"pool": p.Key})
+	r := a.Visitor("POST", "/v1/visits", map[string]any{"pool": p.Key})
 	wantProblem(t, r, http.StatusTooManyRequests, "")
-	if r.header.Get("Access-Control-Allow-Origin") != "*" {
+	if r.Header.Get("Access-Control-Allow-Origin") != "*" {
 		t.Error("429 does not allow any origin")
 	}
 	// A client header does not get around the cap when no proxy is trusted.
-	r = a.visitor("POST", "/v1/visits", map[string]any{"pool": p.Key}, "X-Forwarded-For", "203.0.113.9")
+	r = a.Visitor("POST", "/v1/visits", map[string]any{"pool": p.Key}, "X-Forwarded-For", "203.0.113.9")
 	wantStatus(t, r, http.StatusTooManyRequests)
 	// Heartbeats are not new visits.
 	for range 5 {
@@ -198,8 +199,8 @@ func TestNewVisitsFromOneAddressAreCappedPerMinute(t *testing.T) {
 	if got := a.pool(p.ID).Stats.LiveVisits; got != 3 {
 		t.Errorf("%d live visits, want 3", got)
 	}
-	m := a.send("GET", "/metrics", nil)
-	if got, _ := metricLine(string(m.body), "dni_rate_limited_visits_total", ""); got != "2" {
+	m := a.Send("GET", "/metrics", nil)
+	if got, _ := metricLine(string(m.Body), "dni_rate_limited_visits_total", ""); got != "2" {
 		t.Errorf("dni_rate_limited_visits_total %q, want 2", got)
 	}
 }
@@ -208,7 +209,7 @@ func TestATrustedProxyHeaderCountsEachVisitorOnItsOwn(t *testing.T) {
 	a := startAPI(t, httpapi.Options{VisitsPerMinute: 2, ClientIPHeader: "X-Forwarded-For"})
 	p := a.createPool(nil, numbersFrom(123, 4)...)
 	post := func(forwardedFor string) int {
-		return a.visitor("POST", "/v1/visits", map[string]any{"pool": p.Key}, "X-Forwarded-For", forwardedFor).status
+		return a.Visitor("POST", "/v1/visits", map[string]any{"pool": p.Key}, "X-Forwarded-For", forwardedFor).Status
 	}
 	for _, c := range []struct {
 		forwardedFor string
@@ -234,17 +235,17 @@ func TestVisitorAnswersAllowAnyOriginAndAPreflightIsAnswered(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
 	p := a.createPool(nil, numbersFrom(123, 4)...)
 	v := a.visit(p.Key, nil)
-	for _, r := range []reply{
-		a.visitor("POST", "/v1/visits", map[string]any{"pool": p.Key}, "Origin", "https://shop.example"),
-		a.visitor("POST", "/v1/visits/"+v.Visit+"/heartbeat", "", "Origin", "https://shop.example"),
-		a.visitor("POST", "/v1/visits/00000000000000000000000000000000/heartbeat", "", "Origin", "https://shop.example"),
+	for _, r := range []testkit.Reply{
+		a.Visitor("POST", "/v1/visits", map[string]any{"pool": p.Key}, "Origin", "https://shop.example"),
+		a.Visitor("POST", "/v1/visits/"+v.Visit+"/heartbeat", "", "Origin", "https://shop.example"),
+		a.Visitor("POST", "/v1/visits/00000000000000000000000000000000/heartbeat", "", "Origin", "https://shop.example"),
 	} {
-		if r.header.Get("Access-Control-Allow-Origin") != "*" {
+		if r.Header.Get("Access-Control-Allow-Origin") != "*" {
 			t.Errorf("no Access-Control-Allow-Origin: * on %s", r)
 		}
 	}
 	for _, path := range []string{"/v1/visits", "/v1/visits/" + v.Visit + "/heartbeat"} {
-		r := a.send("OPTIONS", path, nil,
+		r := a.Send("OPTIONS", path, nil,
 			"Origin", "https://shop.example", "Access-Control-Request-Method", "POST",
 			"Access-Control-Request-Headers", "content-type")
 		wantStatus(t, r, http.StatusNoContent)
@@ -253,7 +254,7 @@ func TestVisitorAnswersAllowAnyOriginAndAPreflightIsAnswered(t *testing.T) {
 			"Access-Control-Allow-Methods": "POST, OPTIONS",
 			"Access-Control-Allow-Headers": "Content-Type",
 		} {
-			if got := r.header.Get(name); got != want {
+			if got := r.Header.Get(name); got != want {
 				t.Errorf("OPTIONS %s: %s %q, want %q", path, name, got, want)
 			}
 		}
@@ -265,10 +266,10 @@ func TestVisitorAnswersAllowAnyOriginAndAPreflightIsAnswered(t *testing.T) {
 func TestAnAdminRouteAnswersNoCORSPreflight(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
 	for _, path := range []string{"/v1/pools", "/v1/tokens", "/internal/v1/status"} {
-		r := a.send("OPTIONS", path, nil, "Origin", "https://evil.example", "Access-Control-Request-Method", "GET")
-		if r.status != http.StatusMethodNotAllowed || r.header.Get("Access-Control-Allow-Origin") != "" {
+		r := a.Send("OPTIONS", path, nil, "Origin", "https://evil.example", "Access-Control-Request-Method", "GET")
+		if r.Status != http.StatusMethodNotAllowed || r.Header.Get("Access-Control-Allow-Origin") != "" {
 			t.Errorf("OPTIONS %s: %s with Access-Control-Allow-Origin %q and -Methods %q; want 405 without CORS headers",
-				path, r, r.header.Get("Access-Control-Allow-Origin"), r.header.Get("Access-Control-Allow-Methods"))
+				path, r, r.Header.Get("Access-Control-Allow-Origin"), r.Header.Get("Access-Control-Allow-Methods"))
 		}
 	}
 }
@@ -278,11 +279,11 @@ func TestAHeartbeatAnswersTheVisitsNumber(t *testing.T) {
 	p := a.createPool(nil, numbersFrom(123, 4)...)
 	v := a.visit(p.Key, nil)
 	for _, body := range []string{"", "{}", "anything: the body is not read"} {
-		r := a.visitor("POST", "/v1/visits/"+v.Visit+"/heartbeat", body, "Content-Type", "text/plain")
+		r := a.Visitor("POST", "/v1/visits/"+v.Visit+"/heartbeat", body, "Content-Type", "text/plain")
 		wantStatus(t, r, http.StatusOK)
 		var h visitReply
-		decode(t, r, &h)
-		if h != (visitReply{Visit: v.Visit, Number: v.Number, Display: v.Display, Target: swapTarget, HeartbeatS: 45}) {
+		r.Decode(t, &h)
+		if h != (visitReply{Visit: v.Visit, Number: v.Number, Display: v.Display, Target: testkit.BusinessNumber, HeartbeatS: 45}) {
 			t.Errorf("heartbeat: %s, visit was %+v", r, v)
 		}
 	}
@@ -307,7 +308,7 @@ func TestAHeartbeatForAVisitThatIsGoneOrMalformedIsRefused(t *testing.T) {
 			t.Errorf("%s: %s", c.name, r)
 		}
 	}
-	wantStatus(t, a.admin("DELETE", "/v1/pools/"+p.ID, nil), http.StatusOK)
+	wantStatus(t, a.Admin("DELETE", "/v1/pools/"+p.ID, nil), http.StatusOK)
 	r := a.heartbeat(v.Visit)
 	if p := wantProblem(t, r, http.StatusGone, ""); p.Error != "visit expired" {
 		t.Errorf("a visit of a deleted pool: %s", r)
@@ -332,7 +333,7 @@ func TestADisplacedVisitGetsTheNextFreeNumberOnItsHeartbeat(t *testing.T) {
 	r := a.heartbeat(first.Visit)
 	wantStatus(t, r, http.StatusOK)
 	var waiting map[string]any
-	decode(t, r, &waiting)
+	r.Decode(t, &waiting)
 	if waiting["swap"] != false || waiting["reason"] != "pool full" || waiting["visit"] != first.Visit ||
 		waiting["heartbeat_s"] != 60.0 || waiting["number"] != nil {
 		t.Fatalf("the displaced visit's heartbeat: %s", r)
@@ -348,14 +349,14 @@ func TestADisplacedVisitGetsTheNextFreeNumberOnItsHeartbeat(t *testing.T) {
 		r = a.heartbeat(first.Visit)
 		wantStatus(t, r, http.StatusOK)
 		var v visitReply
-		decode(t, r, &v)
-		if v != (visitReply{Visit: first.Visit, Number: extra, Display: httpapi.Display(extra), Target: swapTarget, HeartbeatS: 60}) {
+		r.Decode(t, &v)
+		if v != (visitReply{Visit: first.Visit, Number: extra, Display: httpapi.Display(extra), Target: testkit.BusinessNumber, HeartbeatS: 60}) {
 			t.Fatalf("after a number came free: %s", r)
 		}
 	}
 	r = a.heartbeat(last.Visit)
 	var v visitReply
-	decode(t, r, &v)
+	r.Decode(t, &v)
 	if v.Number != first.Number {
 		t.Errorf("the visit that took the number lost it: %s", r)
 	}
@@ -367,13 +368,13 @@ func TestADisplacedVisitGetsTheNextFreeNumberOnItsHeartbeat(t *testing.T) {
 func TestAVisitAnswerIsJSONWhateverTheSwapTargetHolds(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
 	p := a.createPool(map[string]any{"swap_target": "Call 415.555.0100 & ask for Ann's team"}, numbersFrom(123, 4)...)
-	r := a.visitor("POST", "/v1/visits", map[string]any{"pool": p.Key})
+	r := a.Visitor("POST", "/v1/visits", map[string]any{"pool": p.Key})
 	wantStatus(t, r, http.StatusCreated)
-	if !json.Valid(r.body) {
-		t.Fatalf("not JSON: %s", r.body)
+	if !json.Valid(r.Body) {
+		t.Fatalf("not JSON: %s", r.Body)
 	}
 	var v visitReply
-	decode(t, r, &v)
+	r.Decode(t, &v)
 	if v.Target != "Call 415.555.0100 & ask for Ann's team" {
 		t.Errorf("target %q", v.Target)
 	}
@@ -390,14 +391,14 @@ func TestAnOversizeBodyIsRefusedBeforeItIsRead(t *testing.T) {
 		name, request string
 		status        int
 	}{
-		{"a visit", "POST /v1/visits HTTP/1.1\r\nUser-Agent: " + browser + "\r\n", http.StatusRequestEntityTooLarge},
+		{"a visit", "POST /v1/visits HTTP/1.1\r\nUser-Agent: " + testkit.VisitorAgent + "\r\n", http.StatusRequestEntityTooLarge},
 		{"a heartbeat", "POST /v1/visits/0123456789abcdef0123456789abcdef/heartbeat HTTP/1.1\r\n", http.StatusRequestEntityTooLarge},
-		{"an admin request", "POST /v1/pools HTTP/1.1\r\nAuthorization: Bearer " + a.token + "\r\n", http.StatusRequestEntityTooLarge},
+		{"an admin request", "POST /v1/pools HTTP/1.1\r\nAuthorization: Bearer " + a.Token + "\r\n", http.StatusRequestEntityTooLarge},
 		{"a request to no endpoint", "POST /nowhere HTTP/1.1\r\n", 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			conn, err := net.Dial("tcp", strings.TrimPrefix(a.url, "http://"))
+			conn, err := net.Dial("tcp", a.HTTPAddr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -423,7 +424,7 @@ func TestAnOversizeBodyIsRefusedBeforeItIsRead(t *testing.T) {
 // handler sees it.
 func TestARequestTheServerCannotParseIsAnsweredInJSON(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
-	conn, err := net.Dial("tcp", strings.TrimPrefix(a.url, "http://"))
+	conn, err := net.Dial("tcp", a.HTTPAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
