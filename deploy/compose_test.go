@@ -53,6 +53,10 @@ func TestTheComposeClusterSurvivesLeaderLossPartitionRollingRestartAndMembership
 	t.Logf("figure: %d acknowledged visits, every one live with its number on all three nodes", a.Len())
 }
 
+// dockerPatience bounds the waits for containers: they start, build and
+// elect more slowly than nodes in a test's process.
+const dockerPatience = 90 * time.Second
+
 var nodes = []string{"node1", "node2", "node3"}
 
 func requireDocker(t *testing.T) {
@@ -207,7 +211,7 @@ func (c *composeCluster) container(service string) string {
 // port.
 func (c *composeCluster) waitReady(service string) {
 	c.t.Helper()
-	testkit.Eventually(c.t, service+" to be ready", func() error {
+	testkit.EventuallyWithin(c.t, dockerPatience, service+" to be ready", func() error {
 		resp, err := c.http.Get("http://" + c.addr[service] + "/readyz")
 		if err != nil {
 			return err
@@ -245,7 +249,7 @@ func (c *composeCluster) members(service string) ([]member, error) {
 func (c *composeCluster) waitMembers(n int, via []string) []member {
 	c.t.Helper()
 	var ms []member
-	testkit.Eventually(c.t, fmt.Sprintf("%d ready members", n), func() error {
+	testkit.EventuallyWithin(c.t, dockerPatience, fmt.Sprintf("%d ready members", n), func() error {
 		var last error
 		for _, s := range via {
 			var err error
@@ -342,7 +346,7 @@ func (c *composeCluster) createPools(n, size int) []string {
 	}
 	var keys []string
 	for i, p := range created {
-		testkit.Eventually(c.t, fmt.Sprintf("pool %s to get its %d numbers", p.ID, size), func() error {
+		testkit.EventuallyWithin(c.t, dockerPatience, fmt.Sprintf("pool %s to get its %d numbers", p.ID, size), func() error {
 			var got pool
 			if err := c.admin("GET", nodes[i%3], "/v1/pools/"+p.ID, nil, &got); err != nil {
 				return err
@@ -570,7 +574,7 @@ func (c *composeCluster) partitionAFollower(a *testkit.Acked, keys []string) {
 func (c *composeCluster) waitMembersExcept(cut string, via []string) []member {
 	c.t.Helper()
 	var ms []member
-	testkit.Eventually(c.t, "the nodes other than "+cut+" to be ready", func() error {
+	testkit.EventuallyWithin(c.t, dockerPatience, "the nodes other than "+cut+" to be ready", func() error {
 		var err error
 		if ms, err = c.members(via[0]); err != nil {
 			return err
@@ -704,7 +708,7 @@ func (c *composeCluster) addAndRemoveAFourthNode(a *testkit.Acked, keys []string
 func (c *composeCluster) sameState(services []string) *allocator.State {
 	c.t.Helper()
 	var same []byte
-	testkit.Eventually(c.t, "the nodes' states to be the same", func() error {
+	testkit.EventuallyWithin(c.t, dockerPatience, "the nodes' states to be the same", func() error {
 		var first []byte
 		for i, s := range services {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -210,7 +210,7 @@ func (c *Cluster) Start(id string, join ...string) *Node {
 		c.opt.Config(&cfg)
 	}
 	peers := &cutPeers{Peers: httpapi.NewClient(Secret), w: c.net, self: id}
-	node, err := cluster.Start(context.Background(), cfg, peers, log)
+	node, err := cluster.Start(context.Background(), cfg, peers, c.out.logger("")) // the node names itself
 	if err != nil {
 		c.T.Fatalf("start %s: %v", id, err)
 	}

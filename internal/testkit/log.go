@@ -30,7 +30,11 @@ func newTestWriter(t testing.TB) *testWriter {
 }
 
 func (w *testWriter) logger(name string) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, nil)).With("node", name)
+	log := slog.New(slog.NewTextHandler(w, nil))
+	if name != "" {
+		log = log.With("node", name)
+	}
+	return log
 }
 
 func (w *testWriter) Write(p []byte) (int, error) {

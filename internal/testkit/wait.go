@@ -17,6 +17,13 @@ const Patience = 20 * time.Second
 // returns errors, why the last check said not yet.
 func Eventually[C func() bool | func() error](t testing.TB, what string, cond C) {
 	t.Helper()
+	EventuallyWithin(t, Patience, what, cond)
+}
+
+// EventuallyWithin is Eventually with a bound of its own, for what takes
+// longer than Patience by nature (containers starting).
+func EventuallyWithin[C func() bool | func() error](t testing.TB, within time.Duration, what string, cond C) {
+	t.Helper()
 	var check func() error
 	switch c := any(cond).(type) {
 	case func() bool:
@@ -29,7 +36,7 @@ func Eventually[C func() bool | func() error](t testing.TB, what string, cond C)
 	case func() error:
 		check = c
 	}
-	deadline := time.Now().Add(Patience)
+	deadline := time.Now().Add(within)
 	for {
 		err := check()
 		if err == nil {
@@ -37,9 +44,9 @@ func Eventually[C func() bool | func() error](t testing.TB, what string, cond C)
 		}
 		if time.Now().After(deadline) {
 			if err == errNotYet {
-				t.Fatalf("waited %v for %s", Patience, what)
+				t.Fatalf("waited %v for %s", within, what)
 			}
-			t.Fatalf("waited %v for %s: %v", Patience, what, err)
+			t.Fatalf("waited %v for %s: %v", within, what, err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
