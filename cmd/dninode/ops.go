@@ -36,6 +36,7 @@ var commands = []command{
 	{"transfer-leadership", "[ID]", "hand leadership to node ID, or to the most up-to-date voter", transferCmd},
 	{"snapshot", "save FILE | restore FILE", "save the cluster's state to a file, or replace the state with one", snapshotCmd},
 	{"peers-json", "--out FILE ID=RAFTADDR ...", "write the raft/peers.json that recovers a cluster which lost its quorum", peersJSONCmd},
+	{"certs", "ca | node --name NAME [--host HOST]", "make the certificates of the cluster's mutual TLS: a CA for the cluster alone, and one per node signed by it", certsCmd},
 	{"call", "[--from CALLER] TRACKING-NUMBER", "sandbox: place a simulated call to a tracking number and show how it was forwarded and attributed", callCmd},
 	{"sandbox", "[--listen HOST:PORT] [--state FILE]", "run the Twilio stand-in on its own, for the nodes of a sandbox cluster to share", sandboxCmd},
 	{"health", "[--addr HOST:PORT] [--live]", "exit 0 if the node is ready (or, with --live, serves), 1 if not: a container's health check", healthCmd},
