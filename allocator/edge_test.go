@@ -28,12 +28,12 @@ func edgeState(t *testing.T, size int, edit func(*Settings)) *State {
 
 func addEdgePool(t *testing.T, s *State, pool, size int, edit func(*Settings)) {
 	t.Helper()
-	st := Settings{Name: "edge", Size: size, SwapTarget: "(415) 555-0100", ForwardTo: []string{"+14155550100"}}
+	st := Settings{Name: "edge", Size: size, SwapTarget: "(415) 555-0100", ForwardTo: []string{"+14155550100"}}.WithDefaults()
 	if edit != nil {
 		edit(&st)
 	}
 	id := fmt.Sprintf("p%d", pool)
-	if _, err := s.CreatePool(CreatePool{ID: id, Key: fmt.Sprintf("k%d", pool), Settings: st.WithDefaults(), At: sec(0)}); err != nil {
+	if _, err := s.CreatePool(CreatePool{ID: id, Key: fmt.Sprintf("k%d", pool), Settings: st, At: sec(0)}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range size {
@@ -66,6 +66,10 @@ func freeOrder(p *Pool) []string {
 	}
 	return out
 }
+
+// displaceAny lets a new visit displace any holder, however recently seen,
+// for tests about what displacement does rather than whom it spares.
+func displaceAny(s *Settings) { s.DisplaceAfter = 0 }
 
 func TestAssignOutcomes(t *testing.T) {
 	gclid := func(s *Settings) { s.Tracking = TrackGCLID }
@@ -105,14 +109,28 @@ func TestAssignOutcomes(t *testing.T) {
 			before: func(t *testing.T, s *State) {
 				fill(t, s, 4)
 				s.Touch([]VisitID{vid(1)}, sec(10))
-			}, outcome: Recycled, number: e164(1, 1), displaced: 2},
+			}, at: 200, outcome: Recycled, number: e164(1, 1), displaced: 2},
 		{name: "overflow recycle breaks a tie by the lowest line", size: 4,
 			before: func(t *testing.T, s *State) {
 				for i := range 4 {
 					mustAssign(t, s, i+1, "k1", sec(1))
 				}
 				s.Touch([]VisitID{vid(1)}, sec(2))
-			}, outcome: Recycled, number: e164(1, 1), displaced: 2},
+			}, at: 200, outcome: Recycled, number: e164(1, 1), displaced: 2},
+		{name: "overflow recycle never displaces a holder seen within DisplaceAfter", size: 4,
+			before: func(t *testing.T, s *State) { fill(t, s, 4) }, at: 1 + 119.999, outcome: Full},
+		{name: "overflow recycle displaces a holder seen DisplaceAfter ago", size: 4,
+			before: func(t *testing.T, s *State) { fill(t, s, 4) }, at: 1 + 120, outcome: Recycled, number: e164(1, 0), displaced: 1},
+		{name: "a heartbeat protects every holder again", size: 4,
+			before: func(t *testing.T, s *State) {
+				fill(t, s, 4)
+				s.Touch([]VisitID{vid(1), vid(2), vid(3), vid(4)}, sec(150))
+			}, at: 200, outcome: Full},
+		{name: "a DisplaceAfter of zero lets a new visit displace anyone", size: 4, settings: displaceAny,
+			before: func(t *testing.T, s *State) { fill(t, s, 4) }, at: 5, outcome: Recycled, number: e164(1, 0), displaced: 1},
+		{name: "a longer DisplaceAfter protects longer", size: 4,
+			settings: func(s *Settings) { s.DisplaceAfter = 10 * time.Minute },
+			before:   func(t *testing.T, s *State) { fill(t, s, 4) }, at: 500, outcome: Full},
 		{name: "a pool with no numbers is full", size: 4,
 			before: func(t *testing.T, s *State) {
 				for i := range 4 {
@@ -121,7 +139,7 @@ func TestAssignOutcomes(t *testing.T) {
 					}
 				}
 			}, outcome: Full},
-		{name: "a numberless visit is sticky without a number", size: 4,
+		{name: "a numberless visit is sticky without a number", size: 4, settings: displaceAny,
 			before: func(t *testing.T, s *State) {
 				fill(t, s, 5) // visit 1 displaced
 			}, visit: 1, outcome: Sticky},
@@ -242,7 +260,7 @@ func TestRefreshNeverDisplacesAnyone(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := edgeState(t, 4, nil)
+			s := edgeState(t, 4, displaceAny)
 			for i := range 5 {
 				mustAssign(t, s, i+1, "k1", sec(float64(i+1))) // visit 5 displaces visit 1
 			}
@@ -502,11 +520,11 @@ func TestUpdateCallStatusOnlyMovesForward(t *testing.T) {
 }
 
 func TestMatchCallThroughATenure(t *testing.T) {
-	s := edgeState(t, 4, func(s *Settings) { s.AttributionWindow = 10 * time.Minute })
+	s := edgeState(t, 4, func(s *Settings) { s.AttributionWindow, s.DisplaceAfter = 10*time.Minute, 90*time.Second })
 	for i := range 4 {
 		mustAssign(t, s, i+1, "k1", sec(float64(i+1)))
 	}
-	mustAssign(t, s, 5, "k1", sec(100)) // displaces visit 1 on e164(1, 0)
+	mustAssign(t, s, 5, "k1", sec(100)) // displaces visit 1 on e164(1, 0), seen 99 s before
 	s.Touch([]VisitID{vid(1)}, sec(120))
 	s.Touch([]VisitID{vid(2), vid(3), vid(4)}, sec(200))
 	if n := s.Expire(sec(290)); n != 1 {

@@ -524,8 +524,11 @@ func (m *model) assign(a Assign) result {
 	if len(p.free) > 0 {
 		n = p.lines[p.takeFree(hashVisitID(a.Visit))]
 	} else {
+		// Recycle takes the number of the holder seen longest ago, and only
+		// if that was at least DisplaceAfter ago.
 		line := p.oldestHolderLine()
-		if p.settings.Overflow != OverflowRecycle || line < 0 {
+		if p.settings.Overflow != OverflowRecycle || line < 0 ||
+			at-p.lines[line].holder.seen < int64(p.settings.DisplaceAfter/time.Millisecond) {
 			return result{Outcome: Full}
 		}
 		outcome, n = Recycled, p.lines[line]

@@ -340,6 +340,67 @@ func TestTouchedVisitsNeverExpire(t *testing.T) {
 	})
 }
 
+// TestANewVisitNeverDisplacesAHolderSeenWithinDisplaceAfter: a new visit
+// in a full pool that recycles takes a number only from a holder whose last
+// heartbeat is at least the pool's DisplaceAfter old (the oldest such), and
+// gets none while every holder was seen more recently. The expectation is
+// read from the State's own lines before each operation.
+func TestANewVisitNeverDisplacesAHolderSeenWithinDisplaceAfter(t *testing.T) {
+	forSeeds(t, 30, func(t *testing.T, seed uint64) {
+		r := newRun(t, seed)
+		recycled, spared := 0, 0
+		for i := range r.ops {
+			o := r.g.next()
+			var p *Pool
+			if o.kind == opAssign && r.s.Visit(o.assign.Visit) == nil {
+				p = r.s.PoolByKey(o.assign.PoolKey)
+			}
+			type holder struct {
+				seq  uint64
+				seen int64
+			}
+			var holders []holder
+			var st Settings
+			free := 0
+			if p != nil {
+				st, free = p.Settings(), p.Counts().Free
+				for _, v := range p.Holders() {
+					holders = append(holders, holder{v.seq, v.LastSeen().UnixMilli()})
+				}
+			}
+			res := r.step(i, o, r.s)
+			if p == nil || free > 0 || st.Overflow != OverflowRecycle || res.RealErr != nil {
+				continue
+			}
+			cutoff := o.assign.At.UnixMilli() - st.DisplaceAfter.Milliseconds()
+			oldest := holder{seen: noHolder}
+			for _, h := range holders {
+				if h.seen < oldest.seen {
+					oldest = h
+				}
+			}
+			switch res.Outcome {
+			case Recycled:
+				recycled++
+				if res.Displaced != oldest.seq || oldest.seen > cutoff {
+					r.fatalf("displaced visit %d; the oldest holder was %d, seen at %d, and only holders seen by %d may go",
+						res.Displaced, oldest.seq, oldest.seen, cutoff)
+				}
+			case Full:
+				if len(holders) > 0 {
+					spared++
+				}
+				if oldest.seen <= cutoff {
+					r.fatalf("no number, but holder %d was seen at %d, by %d", oldest.seq, oldest.seen, cutoff)
+				}
+			}
+		}
+		if r.ops >= 1500 && recycled+spared == 0 {
+			r.fatalf("no full pool in %d operations", r.ops)
+		}
+	})
+}
+
 // TestShrinkRetiresFreeNumbersFirstThenLeastRecentlySeen: a smaller size
 // takes free numbers out of service first, from the front of the free list,
 // then held ones by their holder's oldest heartbeat (lowest line on a tie);

@@ -57,6 +57,7 @@ const (
 	MinAttributionWindow = time.Minute
 	MaxAttributionWindow = 7 * 24 * time.Hour
 	MaxIDLen             = 64
+	MaxDisplaceAfter     = MaxIdleTimeout
 )
 
 // Defaults for the settings a marketer may leave out.
@@ -67,6 +68,12 @@ const (
 	DefaultOverflow          = OverflowRecycle
 	DefaultTracking          = TrackAll
 	DefaultAllocation        = AllocateLRU
+	// DefaultDisplaceAfter is two missed heartbeats (the snippet beats
+	// every 60 s): a visitor still on the page is seen at most a minute
+	// ago, so a full pool recycles only numbers whose visitor has most
+	// likely left, and a burst of new visits cannot take a number from
+	// someone reading the page.
+	DefaultDisplaceAfter = 2 * time.Minute
 )
 
 // Settings are what a marketer chooses for a pool.
@@ -89,10 +96,17 @@ type Settings struct {
 	Whisper bool
 	// Allocation picks among the free numbers; LRU unless comparing.
 	Allocation Allocation
+	// DisplaceAfter protects a holder from being displaced by a new visit
+	// (overflow recycle) until its last heartbeat is at least this old; a
+	// full pool with no such holder gives the newcomer no number. Zero lets
+	// a new visit displace any holder.
+	DisplaceAfter time.Duration
 }
 
 // WithDefaults fills the settings left at their zero value with defaults.
-// Whisper has no zero-value default; callers decide it explicitly.
+// Whisper has no zero-value default; callers decide it explicitly. A
+// DisplaceAfter of zero is a setting of its own (displace anyone): set it
+// after WithDefaults, as Patched does.
 func (s Settings) WithDefaults() Settings {
 	if s.Tracking == "" {
 		s.Tracking = DefaultTracking
@@ -111,6 +125,9 @@ func (s Settings) WithDefaults() Settings {
 	}
 	if s.Allocation == "" {
 		s.Allocation = DefaultAllocation
+	}
+	if s.DisplaceAfter == 0 {
+		s.DisplaceAfter = DefaultDisplaceAfter
 	}
 	return s
 }
@@ -188,6 +205,10 @@ func (s *Settings) Validate() error {
 	if s.Allocation != AllocateLRU && s.Allocation != AllocateRandom {
 		return invalid("allocation", "must be %q or %q, got %q", AllocateLRU, AllocateRandom, s.Allocation)
 	}
+	if s.DisplaceAfter < 0 || s.DisplaceAfter > MaxDisplaceAfter || s.DisplaceAfter%time.Second != 0 {
+		return invalid("displace_after_s", "must be whole seconds between 0 and %d, got %v",
+			int(MaxDisplaceAfter/time.Second), s.DisplaceAfter)
+	}
 	return nil
 }
 
@@ -205,6 +226,7 @@ type Patch struct {
 	AttributionWindow *time.Duration
 	Whisper           *bool
 	Allocation        *Allocation
+	DisplaceAfter     *time.Duration
 }
 
 // Patched returns s with the fields the patch sets replaced.
@@ -244,6 +266,9 @@ func (s Settings) Patched(p *Patch) Settings {
 	}
 	if p.Allocation != nil {
 		s.Allocation = *p.Allocation
+	}
+	if p.DisplaceAfter != nil {
+		s.DisplaceAfter = *p.DisplaceAfter
 	}
 	return s
 }

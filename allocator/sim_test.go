@@ -166,7 +166,18 @@ func (g *sim) settings() Settings {
 	if g.chance(0.3) {
 		s.Allocation = AllocateRandom
 	}
-	return s.WithDefaults()
+	s = s.WithDefaults()
+	s.DisplaceAfter = g.displaceAfter()
+	return s
+}
+
+// displaceAfter is often zero (displace anyone, so that recycling happens
+// at the sim's pace), else up to a few minutes, around the idle timeouts.
+func (g *sim) displaceAfter() time.Duration {
+	if g.chance(0.4) {
+		return 0
+	}
+	return time.Duration(g.rng.IntN(301)) * time.Second
 }
 
 func (g *sim) createPool() op {
@@ -327,6 +338,13 @@ func (g *sim) updatePool(sized, others bool) op {
 				a = AllocateRandom
 			}
 			u.Patch.Allocation = &a
+		}
+		if g.chance(0.1) {
+			d := g.displaceAfter()
+			if g.chance(0.05) {
+				d = -time.Second
+			}
+			u.Patch.DisplaceAfter = &d
 		}
 	}
 	return op{kind: opUpdatePool, update: u}

@@ -55,12 +55,13 @@ const (
 	// Fresh: a free number, the one free the longest.
 	Fresh Outcome = iota + 1
 	// Recycled: the pool was full; the number of its least recently seen
-	// visit, which was displaced.
+	// visit, seen at least DisplaceAfter ago, which was displaced.
 	Recycled
 	// Sticky: the visit already existed; it keeps what it had.
 	Sticky
-	// Full: no free number and the pool does not recycle (or has no number
-	// at all). No visit is created; the visitor sees the business number.
+	// Full: no free number, and the pool does not recycle, or every holder
+	// was seen within the pool's DisplaceAfter (or it has no number at all).
+	// No visit is created; the visitor sees the business number.
 	Full
 )
 

@@ -21,8 +21,10 @@ type Assign struct {
 
 // Assign gives a new visit the number free the longest, if the pool admits
 // it (Admits). With none free, the pool's overflow policy decides: recycle
-// displaces the least recently seen visit, none gives no number. A visit
-// that already exists keeps what it has (Sticky) and counts as a heartbeat.
+// displaces the least recently seen visit if its last heartbeat is at least
+// the pool's DisplaceAfter old (else no number: the number stays with the
+// person still reading the page), none gives no number. A visit that
+// already exists keeps what it has (Sticky) and counts as a heartbeat.
 func (s *State) Assign(a Assign) (Assignment, error) {
 	at, err := stamp(a.At)
 	if err != nil {
@@ -55,6 +57,9 @@ func (s *State) Assign(a Assign) (Assignment, error) {
 			return Assignment{Outcome: Full}, nil
 		}
 		outcome, line = Recycled, p.oldestHolder()
+		if p.seen[line].Load() > at-int64(st.DisplaceAfter/time.Millisecond) {
+			return Assignment{Outcome: Full}, nil // even the oldest holder was seen too recently
+		}
 		displaced = s.vacate(p, line, at, EndDisplaced)
 		s.addNumberless(displaced)
 	}

@@ -234,20 +234,47 @@ func (d *decoder) settings(s *allocator.Settings) {
 	s.Whisper = d.bool()
 }
 
-// laterSettings writes the settings added after the format was first
-// used. They go at the very end of the command or snapshot record that
-// carries the settings, so an entry written before them still decodes:
-// there, a missing allocation reads as the LRU every pool had then.
+// laterSettings are the settings added after the format was first used, in
+// the order they were added. They go at the very end of the command or
+// snapshot record that carries the settings, so an entry written before
+// some of them still decodes: a setting it lacks reads as what pools did
+// before it existed (missing). A new setting goes at the end of the list.
+var laterSettings = [...]struct {
+	encode  func(*encoder, *allocator.Settings)
+	decode  func(*decoder, *allocator.Settings)
+	missing func(*allocator.Settings)
+}{
+	{ // allocation: every pool was LRU
+		func(e *encoder, s *allocator.Settings) { e.string(string(s.Allocation)) },
+		func(d *decoder, s *allocator.Settings) { s.Allocation = allocator.Allocation(d.string()) },
+		func(s *allocator.Settings) { s.Allocation = allocator.DefaultAllocation },
+	},
+	{ // displace after: pools take the default protection
+		func(e *encoder, s *allocator.Settings) { e.duration(s.DisplaceAfter) },
+		func(d *decoder, s *allocator.Settings) { s.DisplaceAfter = d.duration() },
+		func(s *allocator.Settings) { s.DisplaceAfter = allocator.DefaultDisplaceAfter },
+	},
+}
+
 func (e *encoder) laterSettings(s *allocator.Settings) {
-	e.string(string(s.Allocation))
+	for _, l := range laterSettings {
+		l.encode(e, s)
+	}
 }
 
 func (d *decoder) laterSettings(s *allocator.Settings) {
-	s.Allocation = allocator.DefaultAllocation
-	if d.err == nil && len(d.buf) > 0 {
-		s.Allocation = allocator.Allocation(d.string())
+	for _, l := range laterSettings {
+		if d.more() {
+			l.decode(d, s)
+		} else {
+			l.missing(s)
+		}
 	}
 }
+
+// more reports whether input is left to read: a record written before a
+// later setting was added ends where that setting would start.
+func (d *decoder) more() bool { return d.err == nil && len(d.buf) > 0 }
 
 // int reads a signed setting that validation bounds later: any value a Go
 // int holds on every platform (32 bits) comes back as it was written, so a

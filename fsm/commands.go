@@ -136,7 +136,8 @@ const (
 	patchAttributionWindow
 	patchWhisper
 	patchAllocation
-	patchAll = patchAllocation<<1 - 1
+	patchDisplaceAfter
+	patchAll = patchDisplaceAfter<<1 - 1
 )
 
 func (c *UpdatePool) encode(e *encoder) {
@@ -153,6 +154,7 @@ func (c *UpdatePool) encode(e *encoder) {
 		{patchForwardTo, p.ForwardTo != nil}, {patchRings, p.Rings != nil}, {patchOverflow, p.Overflow != nil},
 		{patchIdleTimeout, p.IdleTimeout != nil}, {patchAttributionWindow, p.AttributionWindow != nil},
 		{patchWhisper, p.Whisper != nil}, {patchAllocation, p.Allocation != nil},
+		{patchDisplaceAfter, p.DisplaceAfter != nil},
 	} {
 		if f.set {
 			mask |= f.bit
@@ -194,6 +196,9 @@ func (c *UpdatePool) encode(e *encoder) {
 	}
 	if p.Allocation != nil {
 		e.string(string(*p.Allocation))
+	}
+	if p.DisplaceAfter != nil {
+		e.duration(*p.DisplaceAfter)
 	}
 	e.time(c.At)
 }
@@ -243,6 +248,9 @@ func decodeUpdatePool(d *decoder) *UpdatePool {
 	}
 	if mask&patchAllocation != 0 {
 		p.Allocation = ptr(allocator.Allocation(d.string()))
+	}
+	if mask&patchDisplaceAfter != 0 {
+		p.DisplaceAfter = ptr(d.duration())
 	}
 	c.At = d.time()
 	return c

@@ -71,30 +71,43 @@ func TestEveryCommandSurvivesEncodeAndDecode(t *testing.T) {
 	}
 }
 
-func TestPoolsWrittenBeforeAllocationExistedReadAsLRU(t *testing.T) {
+// TestPoolsWrittenBeforeALaterSettingExistedReadWithItsDefault cuts each
+// later setting off the end of a CreatePool and a pool record, as a node
+// without it wrote them: they still decode, the settings they carry as
+// written and the rest as pools had them then.
+func TestPoolsWrittenBeforeALaterSettingExistedReadWithItsDefault(t *testing.T) {
 	st := newCommandGen(1).settings()
 	st.Allocation = allocator.AllocateRandom
-	// The allocation is the last thing written, so cutting it off leaves an
-	// entry as a node without the setting wrote it.
-	old := func(b []byte) []byte { return b[:len(b)-1-len(st.Allocation)] }
+	st.DisplaceAfter = 0
+	for kept := range len(laterSettings) {
+		want := st
+		for _, l := range laterSettings[kept:] {
+			l.missing(&want)
+		}
+		var tail encoder
+		for _, l := range laterSettings[kept:] {
+			l.encode(&tail, &st)
+		}
+		old := func(b []byte) []byte { return b[:len(b)-len(tail.buf)] }
 
-	create := Encode(&CreatePool{ID: "p1", Key: "k1", Settings: st, At: time.UnixMilli(1e12)})
-	c, err := Decode(old(create))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := c.(*CreatePool).Settings.Allocation; got != allocator.AllocateLRU {
-		t.Errorf("an old CreatePool decodes with allocation %q, want lru", got)
-	}
+		create := Encode(&CreatePool{ID: "p1", Key: "k1", Settings: st, At: time.UnixMilli(1e12)})
+		c, err := Decode(old(create))
+		if err != nil {
+			t.Fatalf("%d later settings kept: %v", kept, err)
+		}
+		if got := c.(*CreatePool).Settings; !reflect.DeepEqual(got, want) {
+			t.Errorf("%d later settings kept: an old CreatePool decodes with\n%+v\nwant\n%+v", kept, got, want)
+		}
 
-	var e encoder
-	e.poolRecord(&allocator.PoolRecord{Seq: 1, ID: "p1", Key: "k1", Settings: st})
-	var pr allocator.PoolRecord
-	d := decoder{buf: old(e.buf)}
-	d.poolRecord(&pr)
-	d.end()
-	if d.err != nil || pr.Settings.Allocation != allocator.AllocateLRU {
-		t.Errorf("an old pool record decodes with allocation %q (%v), want lru", pr.Settings.Allocation, d.err)
+		var e encoder
+		e.poolRecord(&allocator.PoolRecord{Seq: 1, ID: "p1", Key: "k1", Settings: st})
+		var pr allocator.PoolRecord
+		d := decoder{buf: old(e.buf)}
+		d.poolRecord(&pr)
+		d.end()
+		if d.err != nil || !reflect.DeepEqual(pr.Settings, want) {
+			t.Errorf("%d later settings kept: an old pool record decodes with\n%+v (%v)\nwant\n%+v", kept, pr.Settings, d.err, want)
+		}
 	}
 }
 
@@ -169,6 +182,7 @@ func TestApplyReturnsTheAllocatorsAnswer(t *testing.T) {
 	f := New(nil)
 	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	settings := allocator.Settings{Name: "Ads", Size: 4, SwapTarget: "415-555-0100", ForwardTo: []string{"+14155550100"}}.WithDefaults()
+	settings.DisplaceAfter = 0 // the second visit displaces the first at once
 	cmds := []Command{
 		&CreatePool{ID: "p1", Key: "k1", Settings: settings, At: at},
 		&AddNumber{Pool: "p1", E164: "+14155550101", At: at},

@@ -67,7 +67,11 @@ func (g *commandGen) settings() allocator.Settings {
 	if g.r.IntN(4) == 0 {
 		s.Allocation = allocator.AllocateRandom
 	}
-	return s.WithDefaults()
+	s = s.WithDefaults()
+	if g.r.IntN(2) == 0 {
+		s.DisplaceAfter = time.Duration(g.r.IntN(200)) * time.Second
+	}
+	return s
 }
 
 func (g *commandGen) next() Command {
@@ -135,6 +139,9 @@ func (g *commandGen) next() Command {
 		patch := allocator.Patch{Size: &size}
 		if g.r.IntN(5) == 0 {
 			patch.Allocation = ptr([]allocator.Allocation{allocator.AllocateLRU, allocator.AllocateRandom}[g.r.IntN(2)])
+		}
+		if g.r.IntN(5) == 0 {
+			patch.DisplaceAfter = ptr(time.Duration(g.r.IntN(200)) * time.Second)
 		}
 		return &UpdatePool{ID: g.pick(g.pools), Req: req, Patch: patch, At: at}
 	case op < 92:

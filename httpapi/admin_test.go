@@ -51,7 +51,7 @@ func TestAdminCallsWithoutAValidTokenAreRefused(t *testing.T) {
 		{"an empty token", []string{"Authorization", "Bearer "}},
 		{"the token without its scheme", []string{"Authorization", a.Token}},
 		{"another scheme", []string{"Authorization", "Basic YWRtaW46" + a.Token}},
-		{"the cluster secret", []string{httpapi.SecretHeader, testkit.Secret}},
+		{"the cluster secret", []string{"Authorization", "Bearer " + testkit.Secret}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, rt := range adminRoutes {
@@ -82,6 +82,9 @@ func TestANewPoolTakesTheDefaults(t *testing.T) {
 		p.AttributionWindowS != 1800 || !p.Whisper || p.AreaCode != "" || p.Status != "provisioning" || p.Allocation != "lru" {
 		t.Errorf("defaults: %+v", p)
 	}
+	if got := a.protections(p.ID); got.DisplaceAfterS != 120 {
+		t.Errorf("protection defaults: %+v", got)
+	}
 	if p.CreatedAt.Before(before) || p.UpdatedAt.Before(p.CreatedAt) {
 		t.Errorf("created %v, updated %v", p.CreatedAt, p.UpdatedAt)
 	}
@@ -93,10 +96,14 @@ func TestANewPoolTakesTheDefaults(t *testing.T) {
 		"name": "Brand", "tracking": "gclid", "size": 50, "area_code": "628", "swap_target": "+1 415 555 0199",
 		"forward_to": []string{"+14155550199", "+14155550198"}, "rings": 10, "overflow": "none",
 		"idle_timeout_s": 90, "attribution_window_s": 604800, "whisper": false, "allocation": "random",
+		"displace_after_s": 0,
 	})
 	if q.Tracking != "gclid" || q.Size != 50 || q.AreaCode != "628" || q.SwapTarget != "+1 415 555 0199" || len(q.ForwardTo) != 2 ||
 		q.Rings != 10 || q.Overflow != "none" || q.IdleTimeoutS != 90 || q.AttributionWindowS != 604800 || q.Whisper || q.Allocation != "random" {
 		t.Errorf("chosen settings: %+v", q)
+	}
+	if got := a.protections(q.ID); got.DisplaceAfterS != 0 {
+		t.Errorf("chosen protections: %+v", got)
 	}
 }
 
@@ -149,6 +156,8 @@ func TestAnInvalidPoolIsRefusedNamingTheField(t *testing.T) {
 		{"idle_timeout_s", 86401},
 		{"attribution_window_s", 59},
 		{"attribution_window_s", 1 << 50},
+		{"displace_after_s", -1},
+		{"displace_after_s", 86401},
 	} {
 		for _, method := range []string{"POST", "PATCH"} {
 			path := "/v1/pools"

@@ -32,6 +32,7 @@ type Pool struct {
 	AttributionWindowS int       `json:"attribution_window_s"`
 	Whisper            bool      `json:"whisper"`
 	Allocation         string    `json:"allocation"`
+	DisplaceAfterS     int       `json:"displace_after_s"`
 	Status             string    `json:"status"`
 	Notice             string    `json:"notice,omitempty"` // the provisioner's, such as numbers bought outside the area code
 	Install            string    `json:"install"`          // the <script> tag for the pool's website
@@ -63,7 +64,8 @@ func poolOut(p *allocator.Pool, base string) Pool {
 		AreaCode: st.AreaCode, SwapTarget: st.SwapTarget, ForwardTo: st.ForwardTo, Rings: st.Rings,
 		Overflow: string(st.Overflow), IdleTimeoutS: int(st.IdleTimeout / time.Second),
 		AttributionWindowS: int(st.AttributionWindow / time.Second), Whisper: st.Whisper, Allocation: string(st.Allocation),
-		Status: string(p.Status()), Notice: p.Notice(), CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt(),
+		DisplaceAfterS: int(st.DisplaceAfter / time.Second), Status: string(p.Status()), Notice: p.Notice(),
+		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt(),
 		Install: snippet.Get().Tag(base, p.Key, st.Tracking == allocator.TrackGCLID),
 		Stats: PoolStats{
 			Numbers: c.Active, Free: c.Free, Releasing: c.Releasing, LiveVisits: c.Live,
@@ -87,6 +89,7 @@ type poolRequest struct {
 	AttributionWindowS *int      `json:"attribution_window_s"`
 	Whisper            *bool     `json:"whisper"`
 	Allocation         *string   `json:"allocation"`
+	DisplaceAfterS     *int      `json:"displace_after_s"`
 
 	ID        *string    `json:"id"`
 	Key       *string    `json:"key"`
@@ -137,7 +140,10 @@ func (r *poolRequest) patch() (allocator.Patch, error) {
 		field string
 		v     *int
 		dst   **time.Duration
-	}{{"idle_timeout_s", r.IdleTimeoutS, &p.IdleTimeout}, {"attribution_window_s", r.AttributionWindowS, &p.AttributionWindow}} {
+	}{
+		{"idle_timeout_s", r.IdleTimeoutS, &p.IdleTimeout}, {"attribution_window_s", r.AttributionWindowS, &p.AttributionWindow},
+		{"displace_after_s", r.DisplaceAfterS, &p.DisplaceAfter},
+	} {
 		if s.v != nil {
 			if *s.v < 0 || *s.v > maxSeconds {
 				return p, &allocator.ValidationError{Field: s.field, Reason: "out of range"}

@@ -316,11 +316,12 @@ func TestAHeartbeatForAVisitThatIsGoneOrMalformedIsRefused(t *testing.T) {
 }
 
 // In a full pool that recycles, a new visit takes the number of the visit
-// seen least recently. The displaced visit keeps going without a number,
-// its heartbeat says so, and it gets the next number that comes free.
+// seen least recently (here any visit may be displaced, however recently
+// seen). The displaced visit keeps going without a number, its heartbeat
+// says so, and it gets the next number that comes free.
 func TestADisplacedVisitGetsTheNextFreeNumberOnItsHeartbeat(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
-	p := a.createPool(map[string]any{"overflow": "recycle"}, numbersFrom(123, 4)...)
+	p := a.createPool(map[string]any{"overflow": "recycle", "displace_after_s": 0}, numbersFrom(123, 4)...)
 	var visits []visitReply
 	for range 5 {
 		visits = append(visits, a.visit(p.Key, nil))

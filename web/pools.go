@@ -123,6 +123,7 @@ type poolForm struct {
 	AttributionWindow string // seconds
 	Whisper           bool
 	Allocation        string
+	DisplaceAfter     string // seconds
 }
 
 func formOf(pl httpapi.Pool) poolForm {
@@ -131,6 +132,7 @@ func formOf(pl httpapi.Pool) poolForm {
 		SwapTarget: pl.SwapTarget, ForwardTo: append([]string{}, pl.ForwardTo...), Rings: strconv.Itoa(pl.Rings),
 		Overflow: pl.Overflow, IdleTimeout: strconv.Itoa(pl.IdleTimeoutS),
 		AttributionWindow: strconv.Itoa(pl.AttributionWindowS), Whisper: pl.Whisper, Allocation: pl.Allocation,
+		DisplaceAfter: strconv.Itoa(pl.DisplaceAfterS),
 	}
 }
 
@@ -142,7 +144,7 @@ func readPoolForm(r *request) poolForm {
 		AreaCode: strings.TrimSpace(r.form("area_code")), SwapTarget: strings.TrimSpace(r.form("swap_target")),
 		Rings: r.form("rings"), Overflow: r.form("overflow"), IdleTimeout: r.form("idle_timeout_s"),
 		AttributionWindow: r.form("attribution_window_s"), Whisper: r.form("whisper") != "",
-		Allocation: r.form("allocation"),
+		Allocation: r.form("allocation"), DisplaceAfter: r.form("displace_after_s"),
 	}
 	for _, n := range r.formAll("forward_to") {
 		if n = strings.TrimSpace(n); n != "" {
@@ -166,6 +168,7 @@ var fieldLabels = map[string]string{
 	"swap_target": "Number on your website", "forward_to": "Forwarding number", "rings": "Rings",
 	"overflow": "When every number is in use", "idle_timeout_s": "Visit timeout",
 	"attribution_window_s": "Attribution window", "allocation": "Which free number a visitor gets",
+	"displace_after_s": "Protect a visitor seen within",
 }
 
 // asFieldError words an error from the admin functions for the form, if it
@@ -237,21 +240,20 @@ func (f poolForm) patch(fields ...string) (allocator.Patch, error) {
 		case "overflow":
 			o := allocator.Overflow(f.Overflow)
 			pt.Overflow = &o
-		case "idle_timeout_s", "attribution_window_s":
-			v := f.IdleTimeout
-			if field == "attribution_window_s" {
-				v = f.AttributionWindow
+		case "idle_timeout_s", "attribution_window_s", "displace_after_s":
+			v, dst := f.IdleTimeout, &pt.IdleTimeout
+			switch field {
+			case "attribution_window_s":
+				v, dst = f.AttributionWindow, &pt.AttributionWindow
+			case "displace_after_s":
+				v, dst = f.DisplaceAfter, &pt.DisplaceAfter
 			}
 			n, err := number(field, v)
 			if err != nil {
 				return pt, err
 			}
 			d := secondsDuration(*n)
-			if field == "idle_timeout_s" {
-				pt.IdleTimeout = &d
-			} else {
-				pt.AttributionWindow = &d
-			}
+			*dst = &d
 		case "whisper":
 			pt.Whisper = &f.Whisper
 		case "allocation":
@@ -265,7 +267,7 @@ func (f poolForm) patch(fields ...string) (allocator.Patch, error) {
 // editFields are every setting the edit form holds.
 var editFields = []string{
 	"tracking", "name", "size", "area_code", "swap_target", "forward_to", "rings",
-	"overflow", "allocation", "idle_timeout_s", "attribution_window_s", "whisper",
+	"overflow", "displace_after_s", "allocation", "idle_timeout_s", "attribution_window_s", "whisper",
 }
 
 type editPage struct {

@@ -1,0 +1,85 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/dni-dev/dni/allocator"
+	"github.com/dni-dev/dni/fsm"
+	"github.com/dni-dev/dni/httpapi"
+	"github.com/dni-dev/dni/internal/testkit"
+)
+
+// The tests of this file are about pools that scripts cannot drain: a burst
+// of new visits, many addresses, fake click ids, other websites and
+// hammered heartbeats.
+
+// protections are the settings of a pool that guard it against scripts.
+type protections struct {
+	DisplaceAfterS int `json:"displace_after_s"`
+}
+
+func (a *testAPI) protections(pool string) protections {
+	a.t.Helper()
+	var p protections
+	a.AdminOK("GET", "/v1/pools/"+pool, nil, http.StatusOK, &p)
+	return p
+}
+
+// visitOutcomes posts n new visits to the pool as the snippet does, with
+// header (name, value pairs) on each, and counts the answers: "created",
+// or the reason a visit got no number, or the HTTP status of an error.
+func (a *testAPI) visitOutcomes(n int, body map[string]any, header ...string) map[string]int {
+	a.t.Helper()
+	out := map[string]int{}
+	for range n {
+		r := a.Visitor("POST", "/v1/visits", body, header...)
+		switch r.Status {
+		case http.StatusCreated:
+			out["created"]++
+		case http.StatusOK:
+			var v visitReply
+			r.Decode(a.t, &v)
+			out[v.Reason]++
+		default:
+			out[http.StatusText(r.Status)]++
+		}
+	}
+	return out
+}
+
+// Sixty new visits in a burst from one address (the per-address limit's
+// burst) fill a pool of four. The visitor who heartbeated a minute ago
+// keeps its number, and a call to that number is matched live to that
+// visitor, with its attribution, not the script's.
+func TestABurstOfNewVisitsCannotTakeTheNumberOfAVisitorSeenAMinuteAgo(t *testing.T) {
+	a := startAPI(t, httpapi.Options{})
+	p := a.createPool(nil, numbersFrom(123, 4)...)
+	person := testkit.NewVisitID()
+	now := time.Now()
+	r := a.Command(&fsm.Assign{
+		Visit: person, PoolKey: p.Key, At: now.Add(-2 * time.Minute),
+		Attribution: allocator.Attribution{Source: "newsletter", Campaign: "spring", LandingPage: landing},
+	})
+	a.Command(&fsm.Touch{Visits: []allocator.VisitID{person}, At: now.Add(-time.Minute)})
+
+	got := a.visitOutcomes(60, map[string]any{"pool": p.Key, "url": landing + "?utm_source=script"})
+	if got["created"] != 3 || got["pool full"] != 57 {
+		t.Fatalf("60 visits in a burst: %v; want 3 numbers (the free ones) and 57 answers \"pool full\"", got)
+	}
+
+	hb := a.heartbeat(person.String())
+	wantStatus(t, hb, http.StatusOK)
+	var v visitReply
+	hb.Decode(t, &v)
+	if v.Number != r.Number {
+		t.Fatalf("the visitor seen a minute ago: %s; it held %s", hb, r.Number)
+	}
+	a.Command(&fsm.RecordCall{SID: "CAburst", To: r.Number, From: "+12125550001", At: time.Now()})
+	calls := a.calls("").Calls
+	if len(calls) != 1 || calls[0].Match != "live" || calls[0].Visit != person.String() ||
+		calls[0].Attribution["utm_source"] != "newsletter" {
+		t.Fatalf("the call to %s: %+v; want it matched live to visit %s from the newsletter", r.Number, calls, person)
+	}
+}
