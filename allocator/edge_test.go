@@ -67,9 +67,12 @@ func freeOrder(p *Pool) []string {
 	return out
 }
 
-// displaceAny lets a new visit displace any holder, however recently seen,
-// for tests about what displacement does rather than whom it spares.
-func displaceAny(s *Settings) { s.DisplaceAfter = 0 }
+// unguarded takes away a pool's guards against scripts: any holder may be
+// displaced however recently seen, and any number of new visits come at
+// once. For tests about what displacement does rather than whom it spares.
+func unguarded(s *Settings) {
+	s.DisplaceAfter, s.VisitsPerMinute, s.VisitBurst = 0, MaxVisitsPerMinute, MaxVisitBurst
+}
 
 func TestAssignOutcomes(t *testing.T) {
 	gclid := func(s *Settings) { s.Tracking = TrackGCLID }
@@ -126,8 +129,12 @@ func TestAssignOutcomes(t *testing.T) {
 				fill(t, s, 4)
 				s.Touch([]VisitID{vid(1), vid(2), vid(3), vid(4)}, sec(150))
 			}, at: 200, outcome: Full},
-		{name: "a DisplaceAfter of zero lets a new visit displace anyone", size: 4, settings: displaceAny,
-			before: func(t *testing.T, s *State) { fill(t, s, 4) }, at: 5, outcome: Recycled, number: e164(1, 0), displaced: 1},
+		{name: "a DisplaceAfter of zero lets a new visit displace anyone", size: 4,
+			settings: func(s *Settings) { s.DisplaceAfter = 0 },
+			before:   func(t *testing.T, s *State) { fill(t, s, 4) }, outcome: Recycled, number: e164(1, 0), displaced: 1},
+		{name: "a spent budget gives no number, even with numbers free", size: 4,
+			settings: func(s *Settings) { s.VisitBurst, s.VisitsPerMinute = 2, 1 },
+			before:   func(t *testing.T, s *State) { fill(t, s, 2) }, at: 3, outcome: OverBudget},
 		{name: "a longer DisplaceAfter protects longer", size: 4,
 			settings: func(s *Settings) { s.DisplaceAfter = 10 * time.Minute },
 			before:   func(t *testing.T, s *State) { fill(t, s, 4) }, at: 500, outcome: Full},
@@ -139,7 +146,7 @@ func TestAssignOutcomes(t *testing.T) {
 					}
 				}
 			}, outcome: Full},
-		{name: "a numberless visit is sticky without a number", size: 4, settings: displaceAny,
+		{name: "a numberless visit is sticky without a number", size: 4, settings: unguarded,
 			before: func(t *testing.T, s *State) {
 				fill(t, s, 5) // visit 1 displaced
 			}, visit: 1, outcome: Sticky},
@@ -195,7 +202,7 @@ func TestAssignOutcomes(t *testing.T) {
 			case tc.displaced != 0 && (!a.Displaced.Live() || a.Displaced.Number() != nil):
 				t.Fatalf("the displaced visit should stay live without a number")
 			}
-			if a.Outcome == Full {
+			if a.Outcome == Full || a.Outcome == OverBudget {
 				if a.Visit != nil || s.Visit(vid(visit)) != nil {
 					t.Fatalf("%s made a visit", a.Outcome)
 				}
@@ -211,6 +218,110 @@ func TestAssignOutcomes(t *testing.T) {
 }
 
 func equalImages(a, b *Image) bool { return imageDiff(a, b) == "no difference found" }
+
+// TestABudgetOfNewVisitsGrantsItsBurstThenItsRate: a pool gives numbers to
+// VisitBurst new visits at once, then to VisitsPerMinute a minute; a visit
+// past the budget gets none and changes nothing, and only visits that get a
+// number spend it.
+func TestABudgetOfNewVisitsGrantsItsBurstThenItsRate(t *testing.T) {
+	type visit struct {
+		at      float64
+		outcome Outcome
+	}
+	tests := []struct {
+		name     string
+		size     int // 40 if not set
+		settings func(*Settings)
+		before   func(t *testing.T, s *State)
+		visits   []visit
+	}{
+		{name: "the burst at once, then one every 60/rate seconds",
+			settings: func(s *Settings) { s.VisitBurst, s.VisitsPerMinute = 3, 6 },
+			visits: []visit{
+				{1, Fresh}, {1, Fresh}, {1, Fresh}, {1, OverBudget}, {10.999, OverBudget}, {11, Fresh}, {11, OverBudget},
+				{21, Fresh}, {21, OverBudget},
+			}},
+		{name: "a refilled budget holds no more than the burst",
+			settings: func(s *Settings) { s.VisitBurst, s.VisitsPerMinute = 2, 60 },
+			visits:   []visit{{1, Fresh}, {1, Fresh}, {3600, Fresh}, {3600, Fresh}, {3600, OverBudget}}},
+		{name: "automatic: the size at once, twice the size a minute", size: 4,
+			settings: func(s *Settings) { s.DisplaceAfter = 0 },
+			visits: []visit{
+				{1, Fresh}, {1, Fresh}, {1, Fresh}, {1, Fresh}, {1, OverBudget}, {8.499, OverBudget}, {8.5, Recycled}, {8.5, OverBudget},
+			}},
+		{name: "a time before the last granted visit's refills nothing",
+			settings: func(s *Settings) { s.VisitBurst, s.VisitsPerMinute = 1, 1 },
+			visits:   []visit{{100, Fresh}, {40, OverBudget}, {159.999, OverBudget}, {160, Fresh}}},
+		{name: "a full pool spends nothing", size: 4,
+			settings: func(s *Settings) { s.VisitBurst, s.VisitsPerMinute, s.Overflow = 5, 1, OverflowNone },
+			before: func(t *testing.T, s *State) {
+				for i := range 4 {
+					mustAssign(t, s, 50+i, "k1", sec(1))
+				}
+				for range 3 {
+					if a := mustAssign(t, s, 60, "k1", sec(1)); a.Outcome != Full {
+						t.Fatalf("a visit to the full pool: %s", a.Outcome)
+					}
+				}
+				if _, err := s.UpdatePool(UpdatePool{ID: "p1", Patch: Patch{Size: ptr(5)}, At: sec(2)}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.AddNumber(AddNumber{Pool: "p1", E164: e164(1, 40), At: sec(2)}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			visits: []visit{{2, Fresh}, {2, OverBudget}}},
+		{name: "a larger burst applies at once",
+			settings: func(s *Settings) { s.VisitBurst, s.VisitsPerMinute = 1, 1 },
+			before: func(t *testing.T, s *State) {
+				mustAssign(t, s, 50, "k1", sec(1))
+				if _, err := s.UpdatePool(UpdatePool{ID: "p1", Patch: Patch{VisitBurst: ptr(3)}, At: sec(2)}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			visits: []visit{{2, Fresh}, {2, Fresh}, {2, OverBudget}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			size := tc.size
+			if size == 0 {
+				size = 40
+			}
+			s := edgeState(t, size, tc.settings)
+			if tc.before != nil {
+				tc.before(t, s)
+			}
+			for i, v := range tc.visits {
+				before := s.Export()
+				a := mustAssign(t, s, 100+i, "k1", sec(v.at))
+				if a.Outcome != v.outcome {
+					t.Fatalf("visit %d at %v s: %s, want %s", i, v.at, a.Outcome, v.outcome)
+				}
+				if v.outcome == OverBudget && (a.Visit != nil || !equalImages(before, s.Export())) {
+					t.Fatalf("visit %d at %v s: over budget, but it made a visit or changed the state", i, v.at)
+				}
+			}
+		})
+	}
+	t.Run("a refused or repeated visit spends nothing", func(t *testing.T) {
+		s := edgeState(t, 4, func(s *Settings) { s.VisitBurst, s.VisitsPerMinute, s.Tracking = 1, 1, TrackGCLID })
+		if _, err := s.Assign(Assign{Visit: vid(1), PoolKey: "k1", At: sec(1)}); !errors.Is(err, ErrNotGoogleClick) {
+			t.Fatalf("error %v", err)
+		}
+		if a := mustAssign(t, s, 2, "k1", sec(1)); a.Outcome != Fresh {
+			t.Fatalf("the first Google click: %s", a.Outcome)
+		}
+		if a := mustAssign(t, s, 2, "k1", sec(2)); a.Outcome != Sticky {
+			t.Fatalf("a retry of the visit: %s", a.Outcome)
+		}
+		if s.Pool("p1").WithinBudget(sec(2)) {
+			t.Fatal("WithinBudget says yes with the budget spent")
+		}
+		if !s.Pool("p1").WithinBudget(sec(61)) {
+			t.Fatal("WithinBudget says no a minute later")
+		}
+	})
+}
 
 func TestRefreshNeverDisplacesAnyone(t *testing.T) {
 	tests := []struct {
@@ -260,7 +371,7 @@ func TestRefreshNeverDisplacesAnyone(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := edgeState(t, 4, displaceAny)
+			s := edgeState(t, 4, unguarded)
 			for i := range 5 {
 				mustAssign(t, s, i+1, "k1", sec(float64(i+1))) // visit 5 displaces visit 1
 			}
@@ -663,6 +774,9 @@ func TestImportRejectsCorruptImage(t *testing.T) {
 		{"an unknown number state", func(img *Image) { number(img, e164(1, 0)).State = 9 }},
 		{"numbers out of order", func(img *Image) { img.Numbers[0], img.Numbers[1] = img.Numbers[1], img.Numbers[0] }},
 		{"a number of a missing pool", func(img *Image) { number(img, e164(1, 0)).Pool = 7 }},
+		{"a budget spent below nothing", func(img *Image) { img.Pools[0].BudgetSpent = -1 }},
+		{"a budget spent past any burst", func(img *Image) { img.Pools[0].BudgetSpent = MaxVisitBurst*visitCost + 1 }},
+		{"a budget spent at a time out of range", func(img *Image) { img.Pools[0].BudgetAt = -1 }},
 		{"a number that is not E.164", func(img *Image) { number(img, e164(1, 0)).E164 = "555" }},
 		{"a visit live twice", func(img *Image) { visit(img, 3).ID = vid(2) }},
 		{"a visit sequence past the counter", func(img *Image) { img.VisitSeq = 2 }},

@@ -35,6 +35,9 @@ type PoolRecord struct {
 	Numberless                      []uint64 // live visits without a number, oldest first
 	RecentReqs                      [4]RequestID
 	NextReq                         uint8
+	// The budget of new visits: how much was spent (in 1/60,000ths of a
+	// visit) as of when; 0 and 0 for a pool whose budget was never spent.
+	BudgetSpent, BudgetAt int64
 }
 
 // VisitRecord is a visit in an Image.
@@ -106,6 +109,7 @@ func (s *State) Export() *Image {
 			Seq: p.seq, ID: p.ID, Key: p.Key, Settings: v.settings,
 			CreatedAt: millis(p.CreatedAt), UpdatedAt: v.updatedAt, DeletedAt: v.deletedAt, Notice: v.notice,
 			Free: p.free.order(), RecentReqs: p.recentReqs, NextReq: uint8(p.nextReq),
+			BudgetSpent: p.budgetSpent.Load(), BudgetAt: p.budgetAt.Load(),
 		}
 		for nl := p.nlHead; nl != nil; nl = nl.nlNext {
 			pr.Numberless = append(pr.Numberless, keep(nl))
@@ -217,11 +221,16 @@ func (im *importer) addPools() error {
 			int(pr.NextReq) >= len(pr.RecentReqs) || len(pr.Notice) > MaxNoticeLen {
 			return corrupt("pool %q has bad times or request ring", pr.ID)
 		}
+		if pr.BudgetSpent < 0 || pr.BudgetSpent > MaxVisitBurst*visitCost || !validMillis(pr.BudgetAt) {
+			return corrupt("pool %q has a bad budget", pr.ID)
+		}
 		p := newPool(pr.ID, pr.Key, pr.CreatedAt, pr.Seq)
 		st := pr.Settings
 		st.ForwardTo = slices.Clone(st.ForwardTo)
 		p.view.Store(&poolView{settings: st, updatedAt: pr.UpdatedAt, deletedAt: pr.DeletedAt, notice: pr.Notice})
 		p.recentReqs, p.nextReq = pr.RecentReqs, int(pr.NextReq)
+		p.budgetSpent.Store(pr.BudgetSpent)
+		p.budgetAt.Store(pr.BudgetAt)
 		im.pools[pr.Seq] = p
 		s.addPool(p)
 	}

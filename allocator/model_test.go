@@ -35,6 +35,34 @@ type mPool struct {
 	numberless                      []*mVisit             // live visits without a number, oldest first
 	numbers                         []*mNumber            // every number the pool had, in the order added
 	reqs                            []RequestID           // accepted update requests, oldest first
+	// The budget of new visits: how much is spent, in 1/60,000ths of a
+	// visit, as of the newest visit it granted.
+	spent, spentAt int64
+}
+
+// budget is the pool's budget of new visits: how many a minute, and how
+// many at once. Zero settings mean twice the size a minute, the size at
+// once.
+func (p *mPool) budget() (perMinute, burst int64) {
+	perMinute, burst = int64(p.settings.VisitsPerMinute), int64(p.settings.VisitBurst)
+	if perMinute == 0 {
+		perMinute = 2 * int64(p.settings.Size)
+	}
+	if burst == 0 {
+		burst = int64(p.settings.Size)
+	}
+	return perMinute, burst
+}
+
+// spentBy is what is spent at time at: a minute's worth of a visit per
+// visit granted, refilled at perMinute units a millisecond since the last
+// one (nothing for a time before it).
+func (p *mPool) spentBy(at int64) int64 {
+	perMinute, _ := p.budget()
+	if at <= p.spentAt || p.spent == 0 {
+		return p.spent
+	}
+	return max(0, p.spent-(at-p.spentAt)*perMinute)
 }
 
 type mNumber struct {
@@ -518,6 +546,10 @@ func (m *model) assign(a Assign) result {
 		a.Attribution.GBRAID == "" && a.Attribution.WBRAID == "" {
 		return result{Err: errIs(ErrNotGoogleClick)}
 	}
+	const minute = 60_000
+	if _, burst := p.budget(); p.spentBy(at)+minute > burst*minute {
+		return result{Outcome: OverBudget}
+	}
 	outcome := Fresh
 	var n *mNumber
 	var displaced *mVisit
@@ -535,6 +567,7 @@ func (m *model) assign(a Assign) result {
 		displaced = m.vacate(n, at, EndDisplaced)
 		p.numberless = append(p.numberless, displaced)
 	}
+	p.spent, p.spentAt = p.spentBy(at)+minute, max(p.spentAt, at)
 	attr := a.Attribution
 	attr.Clamp()
 	v := &mVisit{

@@ -59,9 +59,10 @@ func (o *op) String() string {
 	switch o.kind {
 	case opCreatePool:
 		c := o.create
-		arg = fmt.Sprintf("id=%s key=%s size=%d overflow=%s tracking=%s allocation=%s idle=%v window=%v displace=%v at=%d",
+		arg = fmt.Sprintf("id=%s key=%s size=%d overflow=%s tracking=%s allocation=%s idle=%v window=%v displace=%v budget=%d/%d at=%d",
 			c.ID, c.Key, c.Settings.Size, c.Settings.Overflow, c.Settings.Tracking, c.Settings.Allocation,
-			c.Settings.IdleTimeout, c.Settings.AttributionWindow, c.Settings.DisplaceAfter, c.At.UnixMilli())
+			c.Settings.IdleTimeout, c.Settings.AttributionWindow, c.Settings.DisplaceAfter,
+			c.Settings.VisitsPerMinute, c.Settings.VisitBurst, c.At.UnixMilli())
 	case opAddNumber:
 		arg = fmt.Sprintf("pool=%s e164=%s owned=%v at=%d", o.add.Pool, o.add.E164, o.add.Owned, o.add.At.UnixMilli())
 	case opUpdatePool:
@@ -87,6 +88,9 @@ func (o *op) String() string {
 		}
 		if pa.DisplaceAfter != nil {
 			parts = append(parts, fmt.Sprintf("displace=%v", *pa.DisplaceAfter))
+		}
+		if pa.VisitsPerMinute != nil {
+			parts = append(parts, fmt.Sprintf("budget=%d/%d", *pa.VisitsPerMinute, *pa.VisitBurst))
 		}
 		arg = fmt.Sprintf("id=%s req=%x %s at=%d", o.update.ID, o.update.Req[:2], strings.Join(parts, " "), o.update.At.UnixMilli())
 	case opDeletePool:

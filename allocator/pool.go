@@ -38,6 +38,11 @@ type Pool struct {
 	releasing  atomic.Int32 // numbers waiting to be released at the provider
 	numberless atomic.Int32 // live visits without a number
 
+	// The budget of new visits (budget.go): how much was spent as of when.
+	// Written by the apply path, read by WithinBudget.
+	budgetSpent atomic.Int64
+	budgetAt    atomic.Int64
+
 	// Apply path only.
 	expiryDue  int64  // when Expire should look at the pool next, or notScheduled
 	nlHead     *Visit // live visits without a number, oldest first

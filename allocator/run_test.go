@@ -183,6 +183,8 @@ func comparePool(s *State, p *Pool, mp *mPool) error {
 		return fmt.Errorf("status %s, model %s", p.Status(), mp.status())
 	case p.Counts() != mp.counts():
 		return fmt.Errorf("counts %+v, model %+v", p.Counts(), mp.counts())
+	case p.budgetSpent.Load() != mp.spent || p.budgetAt.Load() != mp.spentAt:
+		return fmt.Errorf("budget spent %d at %d, model %d at %d", p.budgetSpent.Load(), p.budgetAt.Load(), mp.spent, mp.spentAt)
 	}
 	var free, mfree []string
 	for _, line := range p.free.order() {

@@ -58,6 +58,8 @@ const (
 	MaxAttributionWindow = 7 * 24 * time.Hour
 	MaxIDLen             = 64
 	MaxDisplaceAfter     = MaxIdleTimeout
+	MaxVisitsPerMinute   = 100_000
+	MaxVisitBurst        = 100_000
 )
 
 // Defaults for the settings a marketer may leave out.
@@ -101,6 +103,33 @@ type Settings struct {
 	// full pool with no such holder gives the newcomer no number. Zero lets
 	// a new visit displace any holder.
 	DisplaceAfter time.Duration
+	// VisitsPerMinute and VisitBurst are the pool's budget of new visits
+	// that get a number: VisitBurst at once, refilled at VisitsPerMinute.
+	// Beyond it a new visit gets no number (OverBudget). Zero means
+	// automatic (Budget).
+	VisitsPerMinute int
+	VisitBurst      int
+}
+
+// Budget returns the pool's budget of new visits: how many a minute, and
+// how many at once. Left automatic, it is twice the pool's size a minute
+// and its size at once. A pool holds each number for at least the idle
+// timeout (90 s or more) after its visitor's last heartbeat, so a pool sized
+// for its site takes at most about 2/3 of its size in new visits a minute
+// before it must recycle: a site three times past its pool's capacity does
+// not reach the budget, and a visit it refuses would have displaced a
+// visitor seen a minute before anyway. A script that starts visits as fast
+// as it can reaches it within a second, and then takes one number every
+// 30/size seconds instead of the whole pool.
+func (s *Settings) Budget() (perMinute, burst int) {
+	perMinute, burst = s.VisitsPerMinute, s.VisitBurst
+	if perMinute == 0 {
+		perMinute = 2 * s.Size
+	}
+	if burst == 0 {
+		burst = s.Size
+	}
+	return perMinute, burst
 }
 
 // WithDefaults fills the settings left at their zero value with defaults.
@@ -209,6 +238,14 @@ func (s *Settings) Validate() error {
 		return invalid("displace_after_s", "must be whole seconds between 0 and %d, got %v",
 			int(MaxDisplaceAfter/time.Second), s.DisplaceAfter)
 	}
+	if s.VisitsPerMinute < 0 || s.VisitsPerMinute > MaxVisitsPerMinute {
+		return invalid("visits_per_minute", "must be between 1 and %d, or 0 for automatic (twice the size), got %d",
+			MaxVisitsPerMinute, s.VisitsPerMinute)
+	}
+	if s.VisitBurst < 0 || s.VisitBurst > MaxVisitBurst {
+		return invalid("visit_burst", "must be between 1 and %d, or 0 for automatic (the size), got %d",
+			MaxVisitBurst, s.VisitBurst)
+	}
 	return nil
 }
 
@@ -227,6 +264,8 @@ type Patch struct {
 	Whisper           *bool
 	Allocation        *Allocation
 	DisplaceAfter     *time.Duration
+	VisitsPerMinute   *int
+	VisitBurst        *int
 }
 
 // Patched returns s with the fields the patch sets replaced.
@@ -269,6 +308,12 @@ func (s Settings) Patched(p *Patch) Settings {
 	}
 	if p.DisplaceAfter != nil {
 		s.DisplaceAfter = *p.DisplaceAfter
+	}
+	if p.VisitsPerMinute != nil {
+		s.VisitsPerMinute = *p.VisitsPerMinute
+	}
+	if p.VisitBurst != nil {
+		s.VisitBurst = *p.VisitBurst
 	}
 	return s
 }

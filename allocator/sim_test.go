@@ -168,7 +168,21 @@ func (g *sim) settings() Settings {
 	}
 	s = s.WithDefaults()
 	s.DisplaceAfter = g.displaceAfter()
+	s.VisitsPerMinute, s.VisitBurst = g.budget()
 	return s
+}
+
+// budget is mostly automatic (twice the size a minute, which the sim's
+// pace reaches now and then), else a few visits a minute, or many.
+func (g *sim) budget() (perMinute, burst int) {
+	switch r := g.rng.Float64(); {
+	case r < 0.5:
+		return 0, 0
+	case r < 0.8:
+		return 1 + g.rng.IntN(20), g.rng.IntN(6)
+	default:
+		return g.rng.IntN(MaxVisitsPerMinute + 1), g.rng.IntN(MaxVisitBurst + 1)
+	}
 }
 
 // displaceAfter is often zero (displace anyone, so that recycling happens
@@ -345,6 +359,13 @@ func (g *sim) updatePool(sized, others bool) op {
 				d = -time.Second
 			}
 			u.Patch.DisplaceAfter = &d
+		}
+		if g.chance(0.1) {
+			perMinute, burst := g.budget()
+			if g.chance(0.05) {
+				burst = MaxVisitBurst + 1
+			}
+			u.Patch.VisitsPerMinute, u.Patch.VisitBurst = &perMinute, &burst
 		}
 	}
 	return op{kind: opUpdatePool, update: u}

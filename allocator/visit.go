@@ -63,6 +63,10 @@ const (
 	// was seen within the pool's DisplaceAfter (or it has no number at all).
 	// No visit is created; the visitor sees the business number.
 	Full
+	// OverBudget: the pool's budget of new visits is spent for now
+	// (Settings.Budget). No visit is created; the visitor sees the business
+	// number.
+	OverBudget
 )
 
 func (o Outcome) String() string {
@@ -75,6 +79,8 @@ func (o Outcome) String() string {
 		return "sticky"
 	case Full:
 		return "full"
+	case OverBudget:
+		return "over_budget"
 	}
 	return "unknown"
 }

@@ -20,7 +20,8 @@ type Assign struct {
 }
 
 // Assign gives a new visit the number free the longest, if the pool admits
-// it (Admits). With none free, the pool's overflow policy decides: recycle
+// it (Admits) and its budget of new visits has room (WithinBudget: else
+// OverBudget, and no number). With none free, the pool's overflow policy decides: recycle
 // displaces the least recently seen visit if its last heartbeat is at least
 // the pool's DisplaceAfter old (else no number: the number stays with the
 // person still reading the page), none gives no number. A visit that
@@ -48,6 +49,9 @@ func (s *State) Assign(a Assign) (Assignment, error) {
 		return Assignment{}, err
 	}
 	st := &p.view.Load().settings
+	if !p.withinBudget(st, at) {
+		return Assignment{Outcome: OverBudget}, nil
+	}
 	outcome, line := Fresh, p.freeLine(st.Allocation, hashVisitID(a.Visit))
 	var displaced *Visit
 	if line != none {
@@ -68,6 +72,7 @@ func (s *State) Assign(a Assign) (Assignment, error) {
 	n := p.numbers[line].Load()
 	_ = n.last.Load()
 	_ = p.holders[line].Load()
+	p.spend(st, at)
 
 	b := &visitBlock{}
 	b.attribution = a.Attribution

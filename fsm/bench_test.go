@@ -29,6 +29,9 @@ func benchFSM(b *testing.B) *FSM {
 	st := allocator.Settings{
 		Name: "bench", Size: benchNumbers, SwapTarget: "(415) 555-0100", ForwardTo: []string{"+14155550100"},
 	}.WithDefaults()
+	// Visits a millisecond apart: no guard against scripts may turn them
+	// away, so that every one takes a number.
+	st.DisplaceAfter, st.VisitsPerMinute, st.VisitBurst = 0, allocator.MaxVisitsPerMinute, allocator.MaxVisitBurst
 	for p := range benchPools {
 		id := fmt.Sprintf("p%04d", p)
 		cmds = append(cmds, &CreatePool{ID: id, Key: "k" + id, Settings: st, At: benchStart})

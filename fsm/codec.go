@@ -254,6 +254,14 @@ var laterSettings = [...]struct {
 		func(d *decoder, s *allocator.Settings) { s.DisplaceAfter = d.duration() },
 		func(s *allocator.Settings) { s.DisplaceAfter = allocator.DefaultDisplaceAfter },
 	},
+	{ // the budget of new visits: automatic
+		func(e *encoder, s *allocator.Settings) {
+			e.varint(int64(s.VisitsPerMinute))
+			e.varint(int64(s.VisitBurst))
+		},
+		func(d *decoder, s *allocator.Settings) { s.VisitsPerMinute, s.VisitBurst = d.int(), d.int() },
+		func(s *allocator.Settings) { s.VisitsPerMinute, s.VisitBurst = 0, 0 },
+	},
 }
 
 func (e *encoder) laterSettings(s *allocator.Settings) {

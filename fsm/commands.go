@@ -137,7 +137,9 @@ const (
 	patchWhisper
 	patchAllocation
 	patchDisplaceAfter
-	patchAll = patchDisplaceAfter<<1 - 1
+	patchVisitsPerMinute
+	patchVisitBurst
+	patchAll = patchVisitBurst<<1 - 1
 )
 
 func (c *UpdatePool) encode(e *encoder) {
@@ -154,7 +156,8 @@ func (c *UpdatePool) encode(e *encoder) {
 		{patchForwardTo, p.ForwardTo != nil}, {patchRings, p.Rings != nil}, {patchOverflow, p.Overflow != nil},
 		{patchIdleTimeout, p.IdleTimeout != nil}, {patchAttributionWindow, p.AttributionWindow != nil},
 		{patchWhisper, p.Whisper != nil}, {patchAllocation, p.Allocation != nil},
-		{patchDisplaceAfter, p.DisplaceAfter != nil},
+		{patchDisplaceAfter, p.DisplaceAfter != nil}, {patchVisitsPerMinute, p.VisitsPerMinute != nil},
+		{patchVisitBurst, p.VisitBurst != nil},
 	} {
 		if f.set {
 			mask |= f.bit
@@ -199,6 +202,12 @@ func (c *UpdatePool) encode(e *encoder) {
 	}
 	if p.DisplaceAfter != nil {
 		e.duration(*p.DisplaceAfter)
+	}
+	if p.VisitsPerMinute != nil {
+		e.varint(int64(*p.VisitsPerMinute))
+	}
+	if p.VisitBurst != nil {
+		e.varint(int64(*p.VisitBurst))
 	}
 	e.time(c.At)
 }
@@ -251,6 +260,12 @@ func decodeUpdatePool(d *decoder) *UpdatePool {
 	}
 	if mask&patchDisplaceAfter != 0 {
 		p.DisplaceAfter = ptr(d.duration())
+	}
+	if mask&patchVisitsPerMinute != 0 {
+		p.VisitsPerMinute = ptr(d.int())
+	}
+	if mask&patchVisitBurst != 0 {
+		p.VisitBurst = ptr(d.int())
 	}
 	c.At = d.time()
 	return c

@@ -3,6 +3,7 @@ package fsm
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"reflect"
@@ -107,6 +108,36 @@ func TestPoolsWrittenBeforeALaterSettingExistedReadWithItsDefault(t *testing.T) 
 		d.end()
 		if d.err != nil || !reflect.DeepEqual(pr.Settings, want) {
 			t.Errorf("%d later settings kept: an old pool record decodes with\n%+v (%v)\nwant\n%+v", kept, pr.Settings, d.err, want)
+		}
+	}
+}
+
+// TestASnapshotCarriesWhatEachPoolSpentOfItsBudget: a node restored from a
+// snapshot refuses the visit past a pool's budget as the node that took the
+// snapshot does, so that N nodes grant the budget once.
+func TestASnapshotCarriesWhatEachPoolSpentOfItsBudget(t *testing.T) {
+	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	st := allocator.Settings{Name: "Ads", Size: 4, SwapTarget: "415-555-0100", ForwardTo: []string{"+14155550100"}}.WithDefaults()
+	st.VisitsPerMinute, st.VisitBurst = 1, 2
+	cmds := []Command{&CreatePool{ID: "p1", Key: "k1", Settings: st, At: at}, &CreatePool{ID: "p2", Key: "k2", Settings: st, At: at}}
+	for i := range 4 {
+		cmds = append(cmds, &AddNumber{Pool: "p1", E164: fmt.Sprintf("+1415555010%d", i), At: at})
+	}
+	cmds = append(cmds, &Assign{Visit: allocator.VisitID{1}, PoolKey: "k1", At: at}, &Assign{Visit: allocator.VisitID{2}, PoolKey: "k1", At: at})
+	f := New(nil)
+	f.ApplyBatch(logs(cmds, 1))
+	snap := snapshotBytes(t, f)
+	replica := restored(t, snap)
+	if !bytes.Equal(snapshotBytes(t, replica), snap) {
+		t.Fatal("a restored replica snapshots differently")
+	}
+	if p := replica.State().Pool("p1"); p.WithinBudget(at) || !p.WithinBudget(at.Add(time.Minute)) {
+		t.Fatal("the restored pool's budget is not the one spent")
+	}
+	third := logs([]Command{&Assign{Visit: allocator.VisitID{3}, PoolKey: "k1", At: at.Add(time.Second)}}, uint64(len(cmds)+1))
+	for _, m := range []*FSM{f, replica} {
+		if a := m.Apply(third[0]).(Result).Value.(allocator.Assignment); a.Outcome != allocator.OverBudget {
+			t.Fatalf("the third visit within the burst of two: %s", a.Outcome)
 		}
 	}
 }

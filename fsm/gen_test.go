@@ -71,6 +71,9 @@ func (g *commandGen) settings() allocator.Settings {
 	if g.r.IntN(2) == 0 {
 		s.DisplaceAfter = time.Duration(g.r.IntN(200)) * time.Second
 	}
+	if g.r.IntN(2) == 0 {
+		s.VisitsPerMinute, s.VisitBurst = 1+g.r.IntN(30), g.r.IntN(5)
+	}
 	return s
 }
 
@@ -142,6 +145,9 @@ func (g *commandGen) next() Command {
 		}
 		if g.r.IntN(5) == 0 {
 			patch.DisplaceAfter = ptr(time.Duration(g.r.IntN(200)) * time.Second)
+		}
+		if g.r.IntN(5) == 0 {
+			patch.VisitsPerMinute, patch.VisitBurst = ptr(g.r.IntN(30)), ptr(g.r.IntN(5))
 		}
 		return &UpdatePool{ID: g.pick(g.pools), Req: req, Patch: patch, At: at}
 	case op < 92:

@@ -14,8 +14,8 @@ import (
 
 // A snapshot is a header (magic and version), then typed records, each a type
 // byte, a length and a body, then an end record holding the CRC-32C of every
-// byte before it. Records come in a fixed order (meta, pools, visits,
-// numbers, calls) because later ones refer to earlier ones.
+// byte before it. Records come in a fixed order (meta, pools each with its
+// budget, visits, numbers, calls) because later ones refer to earlier ones.
 
 const snapshotMagic = "DNI-SNAP"
 
@@ -32,6 +32,10 @@ const (
 	recordCall   recordType = 5
 	recordNode   recordType = 6
 	recordToken  recordType = 7
+	// recordBudget follows the pool record whose budget of new visits it
+	// holds, for a pool that has spent some. An older reader, which has
+	// no budgets, may skip it.
+	recordBudget recordType = 8 | recordOptional
 	recordEnd    recordType = 0x7f
 	// recordOptional on a type lets an older reader skip a record it does
 	// not know, as IgnoreUnknown does for commands.
@@ -104,7 +108,15 @@ func WriteSnapshot(w io.Writer, snap *Image) error {
 		e.uvarint(snap.Applied)
 	})
 	for i := 0; err == nil && i < len(img.Pools); i++ {
-		err = write(recordPool, func(e *encoder) { e.poolRecord(&img.Pools[i]) })
+		p := &img.Pools[i]
+		err = write(recordPool, func(e *encoder) { e.poolRecord(p) })
+		if err == nil && (p.BudgetSpent != 0 || p.BudgetAt != 0) {
+			err = write(recordBudget, func(e *encoder) {
+				e.uvarint(p.Seq)
+				e.varint(p.BudgetSpent)
+				e.varint(p.BudgetAt)
+			})
+		}
 	}
 	for i := 0; err == nil && i < len(img.Visits); i++ {
 		err = write(recordVisit, func(e *encoder) { e.visitRecord(&img.Visits[i]) })
@@ -142,6 +154,16 @@ var restorers = map[recordType]func(*decoder, *Image){
 		img := snap.State
 		img.Pools = append(img.Pools, allocator.PoolRecord{})
 		d.poolRecord(&img.Pools[len(img.Pools)-1])
+	},
+	recordBudget: func(d *decoder, snap *Image) {
+		pools := snap.State.Pools
+		seq := d.uvarint()
+		if len(pools) == 0 || pools[len(pools)-1].Seq != seq {
+			d.fail(fmt.Errorf("the budget of pool %d does not follow its pool", seq))
+			return
+		}
+		p := &pools[len(pools)-1]
+		p.BudgetSpent, p.BudgetAt = d.varint(), d.varint()
 	},
 	recordVisit: func(d *decoder, snap *Image) {
 		img := snap.State

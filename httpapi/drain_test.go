@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -17,7 +18,9 @@ import (
 
 // protections are the settings of a pool that guard it against scripts.
 type protections struct {
-	DisplaceAfterS int `json:"displace_after_s"`
+	DisplaceAfterS  int `json:"displace_after_s"`
+	VisitsPerMinute int `json:"visits_per_minute"`
+	VisitBurst      int `json:"visit_burst"`
 }
 
 func (a *testAPI) protections(pool string) protections {
@@ -50,12 +53,13 @@ func (a *testAPI) visitOutcomes(n int, body map[string]any, header ...string) ma
 }
 
 // Sixty new visits in a burst from one address (the per-address limit's
-// burst) fill a pool of four. The visitor who heartbeated a minute ago
-// keeps its number, and a call to that number is matched live to that
-// visitor, with its attribution, not the script's.
+// burst) fill a pool of four, whose budget of new visits does not stop
+// them. The visitor who heartbeated a minute ago keeps its number, and a
+// call to that number is matched live to that visitor, with its
+// attribution, not the script's.
 func TestABurstOfNewVisitsCannotTakeTheNumberOfAVisitorSeenAMinuteAgo(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
-	p := a.createPool(nil, numbersFrom(123, 4)...)
+	p := a.createPool(map[string]any{"visits_per_minute": 100_000, "visit_burst": 100_000}, numbersFrom(123, 4)...)
 	person := testkit.NewVisitID()
 	now := time.Now()
 	r := a.Command(&fsm.Assign{
@@ -81,5 +85,43 @@ func TestABurstOfNewVisitsCannotTakeTheNumberOfAVisitorSeenAMinuteAgo(t *testing
 	if len(calls) != 1 || calls[0].Match != "live" || calls[0].Visit != person.String() ||
 		calls[0].Attribution["utm_source"] != "newsletter" {
 		t.Fatalf("the call to %s: %+v; want it matched live to visit %s from the newsletter", r.Number, calls, person)
+	}
+}
+
+// Twenty addresses, each within its own limit, start sixty visits: the
+// pool gives numbers to no more than its budget allows (a burst of ten,
+// then ten a minute), the others get the business number and are counted,
+// and a visit past the budget writes nothing to the log.
+func TestTwentyAddressesTogetherCannotExceedThePoolsBudget(t *testing.T) {
+	a := startAPI(t, httpapi.Options{ClientIPHeader: "X-Forwarded-For"})
+	p := a.createPool(map[string]any{"size": 20, "visits_per_minute": 10, "visit_burst": 10}, numbersFrom(123, 20)...)
+	start := time.Now()
+	got := map[string]int{}
+	for range 3 {
+		for addr := range 20 {
+			for reason, n := range a.visitOutcomes(1, map[string]any{"pool": p.Key, "url": landing},
+				"X-Forwarded-For", fmt.Sprintf("198.51.100.%d", 1+addr)) {
+				got[reason] += n
+			}
+		}
+	}
+	// The budget refills a visit every six seconds while the test runs.
+	allowed := 10 + int(time.Since(start)/(6*time.Second))
+	if got["created"] < 10 || got["created"] > allowed || got["created"]+got["over budget"] != 60 {
+		t.Fatalf("60 visits from 20 addresses: %v; want at least the burst of 10, at most %d numbers, the rest \"over budget\"", got, allowed)
+	}
+	if live := a.pool(p.ID).Stats.LiveVisits; live != got["created"] {
+		t.Errorf("%d live visits, %d visits given a number", live, got["created"])
+	}
+	m := a.Send("GET", "/metrics", nil)
+	if v, _ := metricLine(string(m.Body), "dni_visits_total", `{outcome="over_budget",pool="`+p.ID+`"}`); v != fmt.Sprint(got["over budget"]) {
+		t.Errorf("dni_visits_total{outcome=\"over_budget\"} is %q, want %d", v, got["over budget"])
+	}
+	before := a.Node.Node.Status().LastIndex
+	if more := a.visitOutcomes(5, map[string]any{"pool": p.Key, "url": landing}, "X-Forwarded-For", "203.0.113.50"); more["over budget"] != 5 {
+		t.Fatalf("5 more visits at once: %v", more)
+	}
+	if after := a.Node.Node.Status().LastIndex; after != before {
+		t.Errorf("visits past the budget wrote %d log entries", after-before)
 	}
 }

@@ -38,7 +38,7 @@ func newMetrics(reg prometheus.Registerer, gather prometheus.Gatherer, node *clu
 		}, []string{"route"}),
 		visits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dni_visits_total",
-			Help: "New visits by pool and outcome: fresh, recycled, sticky, or why no number (pool_full, not_a_Google_Ads_click, bot, pool_deleted).",
+			Help: "New visits by pool and outcome: fresh, recycled, sticky, or why no number (pool_full, over_budget, not_a_Google_Ads_click, bot, pool_deleted).",
 		}, []string{"pool", "outcome"}),
 		heartbeats: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dni_heartbeats_total", Help: "Visitor heartbeats by result: ok, renumbered, waiting (no free number), expired.",

@@ -33,6 +33,8 @@ type Pool struct {
 	Whisper            bool      `json:"whisper"`
 	Allocation         string    `json:"allocation"`
 	DisplaceAfterS     int       `json:"displace_after_s"`
+	VisitsPerMinute    int       `json:"visits_per_minute"` // 0: automatic (allocator.Settings.Budget)
+	VisitBurst         int       `json:"visit_burst"`       // 0: automatic
 	Status             string    `json:"status"`
 	Notice             string    `json:"notice,omitempty"` // the provisioner's, such as numbers bought outside the area code
 	Install            string    `json:"install"`          // the <script> tag for the pool's website
@@ -64,7 +66,8 @@ func poolOut(p *allocator.Pool, base string) Pool {
 		AreaCode: st.AreaCode, SwapTarget: st.SwapTarget, ForwardTo: st.ForwardTo, Rings: st.Rings,
 		Overflow: string(st.Overflow), IdleTimeoutS: int(st.IdleTimeout / time.Second),
 		AttributionWindowS: int(st.AttributionWindow / time.Second), Whisper: st.Whisper, Allocation: string(st.Allocation),
-		DisplaceAfterS: int(st.DisplaceAfter / time.Second), Status: string(p.Status()), Notice: p.Notice(),
+		DisplaceAfterS: int(st.DisplaceAfter / time.Second), VisitsPerMinute: st.VisitsPerMinute, VisitBurst: st.VisitBurst,
+		Status: string(p.Status()), Notice: p.Notice(),
 		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt(),
 		Install: snippet.Get().Tag(base, p.Key, st.Tracking == allocator.TrackGCLID),
 		Stats: PoolStats{
@@ -90,6 +93,8 @@ type poolRequest struct {
 	Whisper            *bool     `json:"whisper"`
 	Allocation         *string   `json:"allocation"`
 	DisplaceAfterS     *int      `json:"displace_after_s"`
+	VisitsPerMinute    *int      `json:"visits_per_minute"`
+	VisitBurst         *int      `json:"visit_burst"`
 
 	ID        *string    `json:"id"`
 	Key       *string    `json:"key"`
@@ -123,6 +128,7 @@ const maxSeconds = 1 << 32
 func (r *poolRequest) patch() (allocator.Patch, error) {
 	p := allocator.Patch{
 		Name: r.Name, Size: r.Size, AreaCode: r.AreaCode, SwapTarget: r.SwapTarget, Rings: r.Rings, Whisper: r.Whisper,
+		VisitsPerMinute: r.VisitsPerMinute, VisitBurst: r.VisitBurst,
 	}
 	if r.Tracking != nil {
 		p.Tracking = ptr(allocator.Tracking(*r.Tracking))

@@ -55,6 +55,7 @@ const (
 	reasonPoolFull     = "pool full"
 	reasonPoolDeleted  = "pool deleted"
 	reasonBot          = "bot"
+	reasonOverBudget   = "over budget" // the pool's budget of new visits is spent for now
 )
 
 func noSwap(reason string) visitAnswer {
@@ -125,10 +126,14 @@ func (s *Server) createVisit(rc *fasthttp.RequestCtx, _ []string) {
 		writeError(rc, fasthttp.StatusBadRequest, err.Error())
 		return
 	}
-	// The pool's own rule, asked before the log is: a visit it would
+	// The pool's own rules, asked before the log is: a visit they would
 	// refuse costs no write.
 	if err := pool.Admits(&attr); err != nil {
 		s.refuseVisit(rc, pool, err)
+		return
+	}
+	if !pool.WithinBudget(time.Now()) {
+		s.answerNoSwap(rc, pool.ID, reasonOverBudget)
 		return
 	}
 	if !s.limits.allow(s.clientIP(rc), time.Now()) {
@@ -148,6 +153,8 @@ func (s *Server) createVisit(rc *fasthttp.RequestCtx, _ []string) {
 		s.refuseVisit(rc, pool, err)
 	case r.Outcome == allocator.Full:
 		s.answerNoSwap(rc, pool.ID, reasonPoolFull)
+	case r.Outcome == allocator.OverBudget:
+		s.answerNoSwap(rc, pool.ID, reasonOverBudget)
 	default:
 		s.metrics.visit(pool.ID, r.Outcome.String())
 		a := s.numberAnswer(id, r.Number, pool)

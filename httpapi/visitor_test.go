@@ -96,7 +96,7 @@ func TestAVisitTakesUTMFieldsAndClickIDsFromItsURLAndExplicitFieldsWin(t *testin
 func TestAVisitGetsNoNumberWhenThePoolSaysSoOrTheVisitorIsABot(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
 	gclidPool := a.createPool(map[string]any{"tracking": "gclid"}, numbersFrom(123, 4)...)
-	closedPool := a.createPool(map[string]any{"overflow": "none"}, numbersFrom(130, 4)...)
+	closedPool := a.createPool(map[string]any{"overflow": "none", "visit_burst": 10}, numbersFrom(130, 4)...)
 	for range 4 {
 		a.visit(closedPool.Key, nil)
 	}
@@ -207,7 +207,7 @@ func TestNewVisitsFromOneAddressAreCappedPerMinute(t *testing.T) {
 
 func TestATrustedProxyHeaderCountsEachVisitorOnItsOwn(t *testing.T) {
 	a := startAPI(t, httpapi.Options{VisitsPerMinute: 2, ClientIPHeader: "X-Forwarded-For"})
-	p := a.createPool(nil, numbersFrom(123, 4)...)
+	p := a.createPool(map[string]any{"visit_burst": 10}, numbersFrom(123, 6)...)
 	post := func(forwardedFor string) int {
 		return a.Visitor("POST", "/v1/visits", map[string]any{"pool": p.Key}, "X-Forwarded-For", forwardedFor).Status
 	}
@@ -317,11 +317,12 @@ func TestAHeartbeatForAVisitThatIsGoneOrMalformedIsRefused(t *testing.T) {
 
 // In a full pool that recycles, a new visit takes the number of the visit
 // seen least recently (here any visit may be displaced, however recently
-// seen). The displaced visit keeps going without a number, its heartbeat
-// says so, and it gets the next number that comes free.
+// seen, and the budget allows five visits at once). The displaced visit
+// keeps going without a number, its heartbeat says so, and it gets the
+// next number that comes free.
 func TestADisplacedVisitGetsTheNextFreeNumberOnItsHeartbeat(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
-	p := a.createPool(map[string]any{"overflow": "recycle", "displace_after_s": 0}, numbersFrom(123, 4)...)
+	p := a.createPool(map[string]any{"overflow": "recycle", "displace_after_s": 0, "visit_burst": 5}, numbersFrom(123, 4)...)
 	var visits []visitReply
 	for range 5 {
 		visits = append(visits, a.visit(p.Key, nil))

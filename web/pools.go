@@ -65,6 +65,8 @@ type poolPage struct {
 	Saved     bool     // just edited
 	Released  []string // numbers the edit took out of service
 	Steps     []wizardStepName
+	// The budget of new visits in force, automatic values worked out.
+	BudgetPerMinute, BudgetBurst int
 }
 
 // poolPage shows one pool: while numbers are bought, the progress; once
@@ -77,6 +79,8 @@ func (p *pages) poolPage(r *request) {
 	}
 	ns, _ := r.api.Numbers(pl.ID)
 	page := poolPage{Pool: pl, Numbers: inService(ns), Created: r.query("created") != "", Saved: r.query("saved") != ""}
+	budget := allocator.Settings{Size: pl.Size, VisitsPerMinute: pl.VisitsPerMinute, VisitBurst: pl.VisitBurst}
+	page.BudgetPerMinute, page.BudgetBurst = budget.Budget()
 	page.InService = len(page.Numbers)
 	for _, n := range ns {
 		if n.State != allocator.NumberActive.String() {
@@ -124,6 +128,8 @@ type poolForm struct {
 	Whisper           bool
 	Allocation        string
 	DisplaceAfter     string // seconds
+	VisitsPerMinute   string // 0: automatic
+	VisitBurst        string // 0: automatic
 }
 
 func formOf(pl httpapi.Pool) poolForm {
@@ -132,7 +138,8 @@ func formOf(pl httpapi.Pool) poolForm {
 		SwapTarget: pl.SwapTarget, ForwardTo: append([]string{}, pl.ForwardTo...), Rings: strconv.Itoa(pl.Rings),
 		Overflow: pl.Overflow, IdleTimeout: strconv.Itoa(pl.IdleTimeoutS),
 		AttributionWindow: strconv.Itoa(pl.AttributionWindowS), Whisper: pl.Whisper, Allocation: pl.Allocation,
-		DisplaceAfter: strconv.Itoa(pl.DisplaceAfterS),
+		DisplaceAfter: strconv.Itoa(pl.DisplaceAfterS), VisitsPerMinute: strconv.Itoa(pl.VisitsPerMinute),
+		VisitBurst: strconv.Itoa(pl.VisitBurst),
 	}
 }
 
@@ -145,6 +152,7 @@ func readPoolForm(r *request) poolForm {
 		Rings: r.form("rings"), Overflow: r.form("overflow"), IdleTimeout: r.form("idle_timeout_s"),
 		AttributionWindow: r.form("attribution_window_s"), Whisper: r.form("whisper") != "",
 		Allocation: r.form("allocation"), DisplaceAfter: r.form("displace_after_s"),
+		VisitsPerMinute: r.form("visits_per_minute"), VisitBurst: r.form("visit_burst"),
 	}
 	for _, n := range r.formAll("forward_to") {
 		if n = strings.TrimSpace(n); n != "" {
@@ -168,7 +176,8 @@ var fieldLabels = map[string]string{
 	"swap_target": "Number on your website", "forward_to": "Forwarding number", "rings": "Rings",
 	"overflow": "When every number is in use", "idle_timeout_s": "Visit timeout",
 	"attribution_window_s": "Attribution window", "allocation": "Which free number a visitor gets",
-	"displace_after_s": "Protect a visitor seen within",
+	"displace_after_s": "Protect a visitor seen within", "visits_per_minute": "New visits a minute",
+	"visit_burst": "New visits at once",
 }
 
 // asFieldError words an error from the admin functions for the form, if it
@@ -231,12 +240,19 @@ func (f poolForm) patch(fields ...string) (allocator.Patch, error) {
 			pt.SwapTarget = &f.SwapTarget
 		case "forward_to":
 			pt.ForwardTo = append([]string{}, f.ForwardTo...)
-		case "rings":
-			n, err := number(field, f.Rings)
+		case "rings", "visits_per_minute", "visit_burst":
+			v, dst := f.Rings, &pt.Rings
+			switch field {
+			case "visits_per_minute":
+				v, dst = f.VisitsPerMinute, &pt.VisitsPerMinute
+			case "visit_burst":
+				v, dst = f.VisitBurst, &pt.VisitBurst
+			}
+			n, err := number(field, v)
 			if err != nil {
 				return pt, err
 			}
-			pt.Rings = n
+			*dst = n
 		case "overflow":
 			o := allocator.Overflow(f.Overflow)
 			pt.Overflow = &o
@@ -267,7 +283,8 @@ func (f poolForm) patch(fields ...string) (allocator.Patch, error) {
 // editFields are every setting the edit form holds.
 var editFields = []string{
 	"tracking", "name", "size", "area_code", "swap_target", "forward_to", "rings",
-	"overflow", "displace_after_s", "allocation", "idle_timeout_s", "attribution_window_s", "whisper",
+	"overflow", "displace_after_s", "visits_per_minute", "visit_burst", "allocation", "idle_timeout_s",
+	"attribution_window_s", "whisper",
 }
 
 type editPage struct {

@@ -67,6 +67,8 @@ type wizardPage struct {
 	Error      *fieldError
 	Other      string
 	Review     allocator.Settings // step 4: the pool as it will be made
+	// Step 4: the budget of new visits it will have.
+	BudgetPerMinute, BudgetBurst int
 }
 
 func (p *pages) wizardStart(r *request) {
@@ -174,6 +176,7 @@ func (p *pages) renderWizard(r *request, status, step int, f poolForm, err error
 	if step == 4 {
 		if pt, err := f.patch(wizardFields...); err == nil {
 			page.Review, _ = r.api.NewPoolSettings(pt)
+			page.BudgetPerMinute, page.BudgetBurst = page.Review.Budget()
 		}
 	}
 	p.render(r, status, "wizard.html", "Add campaign pool", "pools", page)
