@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/dni-dev/dni/allocator"
-	"github.com/dni-dev/dni/httpapi"
 	"github.com/dni-dev/dni/provision/standin"
 )
 
@@ -40,13 +39,11 @@ type Options struct {
 	KeepDir bool
 
 	// URLs, when set, name the HTTP addresses of a running cluster to drive
-	// instead. AdminToken is then needed; ClusterSecret allows the final
-	// comparison of every node's state; Sandbox, the stand-in the cluster
+	// instead. AdminToken is then needed; Sandbox, the stand-in the cluster
 	// buys numbers from, allows calls.
-	URLs          []string
-	AdminToken    string
-	ClusterSecret string
-	Sandbox       SandboxAccount
+	URLs       []string
+	AdminToken string
+	Sandbox    SandboxAccount
 
 	// Pools of PoolSize numbers are created for the run. With Compare,
 	// half use LRU and half random allocation.
@@ -384,10 +381,7 @@ func (r *run) watch(ctx context.Context, l *loader, util *sampler, f *faults) {
 
 // remoteTarget is a running cluster given by its URLs.
 func remoteTarget(o Options) *target {
-	t := &target{token: o.AdminToken, secret: o.ClusterSecret}
-	if t.secret != "" {
-		t.client = httpapi.NewClient(t.secret)
-	}
+	t := &target{token: o.AdminToken}
 	for i, u := range o.URLs {
 		addr := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://"), "/")
 		t.nodes = append(t.nodes, &node{name: fmt.Sprintf("node%d", i+1), addr: addr})

@@ -51,19 +51,11 @@ func (r *run) noteBackup(err error) {
 	}
 }
 
-// backup downloads a backup of the state through n: through the internal
-// API when the cluster secret is known, else the admin API. It returns
-// when the download ended, on the load's clock.
+// backup downloads a backup of the state through n's admin API. It
+// returns when the download ended, on the load's clock.
 func (r *run) backup(ctx context.Context, n *node) ([]byte, time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if r.t.client != nil {
-		b, err := r.t.client.Backup(ctx, n.addr)
-		if err != nil {
-			return nil, time.Time{}, fmt.Errorf("backup from %s: %w", n.name, err)
-		}
-		return b, time.Now(), nil
-	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.addr+"/v1/cluster/snapshot", nil)
 	if err != nil {
 		return nil, time.Time{}, err
@@ -96,18 +88,14 @@ func decodeState(b []byte) (*allocator.State, error) {
 	return backup.State, nil
 }
 
-// finalState waits for the cluster to be whole again and returns its state:
-// with the cluster secret, once every node's backup is byte for byte the
-// same (identical says whether they ever were), else one node's. at is
-// when the backups were taken.
+// finalState waits for the cluster to be whole again and returns its state,
+// once every node's backup is byte for byte the same (identical says
+// whether they ever were). at is when the backups were taken.
 func (r *run) finalState(ctx context.Context) (s *allocator.State, at time.Time, identical bool, err error) {
 	if err := r.t.waitWhole(ctx, 2*time.Minute); err != nil {
 		return nil, at, false, err
 	}
 	nodes := r.t.up()
-	if r.t.client == nil {
-		nodes = nodes[:1]
-	}
 	deadline := time.Now().Add(time.Minute)
 	for tries := 0; ; tries++ {
 		backups := make([][]byte, len(nodes))
@@ -171,7 +159,7 @@ func (r *run) check(ctx context.Context, l *loader) error {
 	}
 	r.noteBackup(nil)
 	inv.Identical = identical
-	if !identical && len(r.t.nodes) > 1 && r.t.client != nil {
+	if !identical && len(r.t.nodes) > 1 {
 		inv.Broken = append(inv.Broken, "the nodes' states differ")
 	}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,22 +19,22 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/dni-dev/dni/httpapi"
+	"github.com/dni-dev/dni/cluster"
 	"github.com/dni-dev/dni/provision/standin"
 )
 
-// target is the cluster under load: its nodes' HTTP addresses, how to
-// reach its admin and internal APIs, and the Twilio stand-in its numbers
-// come from. When the harness started the cluster itself, it also holds
-// the node processes, so faults can be injected.
+// target is the cluster under load: its nodes' HTTP addresses, the admin
+// token that runs it (the harness reaches the cluster's members and
+// backups through the admin API, as an operator's tools would), and the
+// Twilio stand-in its numbers come from. When the harness started the
+// cluster itself, it also holds the node processes, so faults can be
+// injected.
 type target struct {
-	nodes  []*node
-	token  string          // admin API bearer token
-	secret string          // cluster secret; "" when not given (no internal API)
-	client *httpapi.Client // internal API, with the secret
-	calls  standin.Caller  // places simulated calls; nil when none can be made
-	local  *localCluster   // nil when the harness did not start the cluster
-	next   atomic.Uint64   // round robin over the nodes
+	nodes []*node
+	token string         // admin API bearer token
+	calls standin.Caller // places simulated calls; nil when none can be made
+	local *localCluster  // nil when the harness did not start the cluster
+	next  atomic.Uint64  // round robin over the nodes
 }
 
 // node is one node of the cluster.
@@ -71,21 +72,47 @@ func (t *target) up() []*node {
 	return out
 }
 
+// members asks node n for the cluster's members (GET /v1/cluster).
+func (t *target) members(ctx context.Context, n *node) ([]cluster.Member, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.addr+"/v1/cluster", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+t.token)
+	resp, err := adminHTTP.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("members from %s: HTTP %d", n.name, resp.StatusCode)
+	}
+	var ms []cluster.Member
+	if err := json.NewDecoder(resp.Body).Decode(&ms); err != nil {
+		return nil, fmt.Errorf("members from %s: %w", n.name, err)
+	}
+	return ms, nil
+}
+
 // leader returns the node that says it leads, or nil and why not.
 func (t *target) leader(ctx context.Context) (*node, error) {
-	if t.client == nil {
-		return nil, errors.New("the cluster secret is needed to find the leader")
-	}
 	var last error = errors.New("no node says it leads")
 	for _, n := range t.up() {
-		c, cancel := context.WithTimeout(ctx, 2*time.Second)
-		st, err := t.client.Status(c, n.addr)
-		cancel()
-		switch {
-		case err != nil:
+		ms, err := t.members(ctx, n)
+		if err != nil {
 			last = err
-		case st.State == "Leader":
-			return n, nil
+			continue
+		}
+		for _, m := range ms {
+			if m.Leader && m.Status != nil && m.Status.State == "Leader" {
+				for _, cand := range t.up() {
+					if cand.name == m.ID {
+						return cand, nil
+					}
+				}
+			}
 		}
 	}
 	return nil, last
@@ -110,17 +137,12 @@ func (t *target) waitLeader(ctx context.Context, within time.Duration) (*node, e
 
 // waitWhole waits until every node is a member and reports ready.
 func (t *target) waitWhole(ctx context.Context, within time.Duration) error {
-	if t.client == nil {
-		return nil
-	}
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	last := "no answer"
 	for {
 		for _, n := range t.up() {
-			c, cancel := context.WithTimeout(ctx, 2*time.Second)
-			ms, err := t.client.Members(c, n.addr)
-			cancel()
+			ms, err := t.members(ctx, n)
 			if err != nil {
 				last = err.Error()
 				continue
@@ -179,8 +201,8 @@ func startLocal(ctx context.Context, o *Options, log *slog.Logger) (*target, err
 		dir = d
 	}
 	lc := &localCluster{dir: dir, log: log}
-	t := &target{local: lc, token: "bench-admin-" + randomHex(16), secret: "bench-secret-" + randomHex(16)}
-	t.client = httpapi.NewClient(t.secret)
+	t := &target{local: lc, token: "bench-admin-" + randomHex(16)}
+	secret := "bench-secret-" + randomHex(16)
 	sb, err := standin.New(standin.Options{HTTPClient: webhookClient(t), Log: log.With("part", "sandbox")})
 	if err != nil {
 		return nil, err
@@ -199,14 +221,14 @@ func startLocal(ctx context.Context, o *Options, log *slog.Logger) (*target, err
 		name := fmt.Sprintf("n%d", i+1)
 		args := append([]string{
 			"--node-id", name, "--http-addr", addrs[2*i], "--raft-addr", addrs[2*i+1],
-			"--data-dir", filepath.Join(dir, name), "--cluster-secret", t.secret, "--admin-token", t.token,
+			"--data-dir", filepath.Join(dir, name), "--cluster-secret", secret, "--admin-token", t.token,
 			"--twilio-api-url", sbURL, "--twilio-account-sid", sb.AccountSID(), "--twilio-auth-token", sb.AuthToken(),
 			"--public-url", "http://" + publicHost,
 		}, nodeFlags...)
 		if i == 0 {
 			args = append(args, "--bootstrap")
 		} else {
-			args = append(args, "--join", addrs[0])
+			args = append(args, "--join", addrs[1])
 		}
 		args = append(args, o.NodeArgs...)
 		n := &node{name: name, addr: addrs[2*i], proc: &process{name: name, binary: o.Binary, args: args, logs: dir}}

@@ -211,7 +211,7 @@ type Invariants struct {
 	Backups int      `json:"backups_checked"`
 	Broken  []string `json:"broken,omitempty"`
 	// Identical is set when every node's final state was byte for byte the
-	// same; unknown (false) without the cluster secret.
+	// same.
 	Identical bool `json:"nodes_identical"`
 	// OK is the verdict: nothing acknowledged lost, no rule broken.
 	OK bool `json:"ok"`

@@ -8,9 +8,8 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"net"
 	"time"
-
-	"github.com/hashicorp/raft"
 
 	"github.com/dni-dev/dni/allocator"
 )
@@ -20,10 +19,18 @@ type Config struct {
 	NodeID  string // unique in the cluster, forever
 	DataDir string // raft log, stable store and snapshots live here
 
-	RaftAddr      string // where the Raft transport listens
-	RaftAdvertise string // where other nodes reach it; RaftAddr if empty; a host name is recorded as is and resolved at every dial
-	HTTPAdvertise string // where other nodes and operators reach this node's HTTP API
-	Bootstrap     bool   // start a new cluster with this node as its only voter
+	// RaftAddr is where the cluster port listens: Raft and the internal
+	// API, mutual TLS.
+	RaftAddr string
+	// RaftAdvertise is where other nodes reach the cluster port; RaftAddr
+	// if empty. A host name is recorded as is and looked up at every dial.
+	RaftAdvertise string
+	HTTPAdvertise string // where operators and the admin pages reach this node's HTTP API
+	// TLS is how the node proves it belongs to the cluster and checks the
+	// others: certificates of the cluster CA (TLSFromFiles, or
+	// TLSFromSecret). Required.
+	TLS       *TLS
+	Bootstrap bool // start a new cluster with this node as its only voter
 	// NoBootstrap: a node with no state and nothing to join waits for an
 	// operator to add it (dninode add-node) instead of starting a cluster.
 	NoBootstrap       bool
@@ -49,9 +56,11 @@ type Config struct {
 	HeartbeatFlush time.Duration
 	// ExpireEvery is how often the leader ends idle visits.
 	ExpireEvery time.Duration
-	// Stream, if set, carries Raft's traffic instead of a TCP listener on
-	// RaftAddr; its Addr is advertised. Tests use it to cut links.
-	Stream raft.StreamLayer
+	// Listener, if set, is the cluster port's listener instead of one on
+	// RaftAddr, and Dial how the node connects to others' (under the TLS);
+	// tests use them to cut links.
+	Listener net.Listener
+	Dial     func(addr string, timeout time.Duration) (net.Conn, error)
 	// Observe, if set, is called after every batch of log entries the node
 	// applies, with the state as it then is, on the apply goroutine. Tests
 	// use it to check invariants at every step of every node's history.
@@ -124,8 +133,11 @@ func (c Config) validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data dir must be set"))
 	}
-	if c.RaftAddr == "" && c.Stream == nil {
+	if c.RaftAddr == "" && c.Listener == nil {
 		errs = append(errs, errors.New("raft address must be set"))
+	}
+	if c.TLS == nil {
+		errs = append(errs, errors.New("TLS must be set: nodes speak nothing but mutual TLS"))
 	}
 	if c.HTTPAdvertise == "" {
 		errs = append(errs, errors.New("HTTP advertise address must be set"))

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,17 +21,17 @@ import (
 	"github.com/dni-dev/dni/fsm"
 )
 
-// Peers is how a node reaches other nodes: httpapi implements it over HTTP,
-// authenticated with the cluster secret.
+// Peers is how a node reaches other nodes' internal API, on their cluster
+// ports (see port.go): httpapi implements it.
 type Peers interface {
-	// Forward hands an encoded log entry to the leader at httpAddr, whose
+	// Forward hands an encoded log entry to the leader at addr, whose
 	// CommitForwarded appends it, and returns one receipt per command. A
 	// node that is not the leader answers with a *NotLeaderError.
-	Forward(ctx context.Context, httpAddr string, entry []byte) ([]fsm.Receipt, error)
-	// Join asks the leader at httpAddr to add a node.
-	Join(ctx context.Context, httpAddr string, req JoinRequest) error
-	// Status asks the node at httpAddr how it sees the cluster.
-	Status(ctx context.Context, httpAddr string) (Status, error)
+	Forward(ctx context.Context, addr string, entry []byte) ([]fsm.Receipt, error)
+	// Join asks the leader at addr to add a node.
+	Join(ctx context.Context, addr string, req JoinRequest) error
+	// Status asks the node at addr how it sees the cluster.
+	Status(ctx context.Context, addr string) (Status, error)
 }
 
 // Errors callers branch on.
@@ -55,14 +56,15 @@ var (
 // NotLeaderError says which node to ask instead.
 type NotLeaderError struct {
 	LeaderID   string
-	LeaderHTTP string // empty while no leader is known
+	LeaderAddr string // its cluster port; empty while no leader is known
+	LeaderHTTP string // its HTTP API, once the cluster has recorded it
 }
 
 func (e *NotLeaderError) Error() string {
-	if e.LeaderHTTP == "" {
+	if e.LeaderAddr == "" {
 		return "this node is not the leader, and no leader is known"
 	}
-	return fmt.Sprintf("this node is not the leader; the leader is %s at %s", e.LeaderID, e.LeaderHTTP)
+	return fmt.Sprintf("this node is not the leader; the leader is %s at %s", e.LeaderID, e.LeaderAddr)
 }
 
 func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
@@ -73,6 +75,7 @@ type Node struct {
 	log   *slog.Logger
 	fsm   *fsm.FSM
 	raft  *raft.Raft
+	port  *clusterPort
 	trans *raft.NetworkTransport
 	store *raftboltdb.BoltStore
 	peers Peers
@@ -170,27 +173,18 @@ func (n *Node) openRaft() error {
 	if err != nil {
 		return fmt.Errorf("snapshot store: %w", err)
 	}
-	switch {
-	case n.cfg.Stream != nil:
-		n.trans = raft.NewNetworkTransportWithLogger(n.cfg.Stream, 3, 10*time.Second, logger)
-	case isHostName(n.cfg.RaftAdvertise):
-		stream, err := listenNamed(n.cfg.RaftAddr, n.cfg.RaftAdvertise)
-		if err != nil {
-			return fmt.Errorf("raft transport: %w", err)
-		}
-		n.trans = raft.NewNetworkTransportWithLogger(stream, 3, 10*time.Second, logger)
-	default:
-		var advertise net.Addr
-		if n.cfg.RaftAdvertise != n.cfg.RaftAddr {
-			if advertise, err = net.ResolveTCPAddr("tcp", n.cfg.RaftAdvertise); err != nil {
-				return fmt.Errorf("raft advertise address: %w", err)
-			}
-		}
-		n.trans, err = raft.NewTCPTransportWithLogger(n.cfg.RaftAddr, advertise, 3, 10*time.Second, logger)
-		if err != nil {
-			return fmt.Errorf("raft transport: %w", err)
+	ln := n.cfg.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", n.cfg.RaftAddr); err != nil {
+			return fmt.Errorf("cluster port: %w", err)
 		}
 	}
+	advertise := n.cfg.RaftAdvertise
+	if advertise == "" || strings.HasSuffix(advertise, ":0") {
+		advertise = ln.Addr().String()
+	}
+	n.port = newClusterPort(ln, advertise, n.cfg.TLS, n.cfg.Dial, n.log)
+	n.trans = raft.NewNetworkTransportWithLogger(raftStream{n.port}, 3, 10*time.Second, logger)
 	n.fsm.Observe = n.cfg.Observe
 
 	rc := raft.DefaultConfig()
@@ -257,20 +251,27 @@ func (n *Node) State() *allocator.State { return n.fsm.State() }
 // ID is the node's id.
 func (n *Node) ID() string { return n.cfg.NodeID }
 
-// RaftAddr is the address other nodes reach this node's Raft on.
+// RaftAddr is the address other nodes reach this node's cluster port on:
+// its Raft and its internal API.
 func (n *Node) RaftAddr() string { return string(n.trans.LocalAddr()) }
+
+// InternalListener gives the connections to this node's internal API that
+// arrive on its cluster port, every one mutual TLS with a node or an
+// operator's tool of the cluster: httpapi serves them.
+func (n *Node) InternalListener() net.Listener { return n.port.httpLn }
+
+// RefusedConnections counts the connections to the cluster port that did
+// not prove they belong to the cluster.
+func (n *Node) RefusedConnections() int64 { return n.port.refused.Load() }
 
 // IsLeader reports whether this node is the leader now.
 func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
 
-// Leader returns the leader's id and HTTP address, empty while unknown.
-func (n *Node) Leader() (id, httpAddr string) {
-	_, lid := n.raft.LeaderWithID()
-	if lid == "" {
-		return "", ""
-	}
-	node, _ := n.fsm.Node(string(lid))
-	return string(lid), node.HTTPAddr
+// Leader returns the leader's id and the address of its cluster port,
+// empty while unknown.
+func (n *Node) Leader() (id, addr string) {
+	laddr, lid := n.raft.LeaderWithID()
+	return string(lid), string(laddr)
 }
 
 // Ready reports whether the node can serve: it knows a leader and has
@@ -294,7 +295,8 @@ func (n *Node) AppliedAll() bool { return n.raft.AppliedIndex() >= n.raft.Commit
 
 func (n *Node) notLeader() *NotLeaderError {
 	id, addr := n.Leader()
-	return &NotLeaderError{LeaderID: id, LeaderHTTP: addr}
+	rec, _ := n.fsm.Node(id)
+	return &NotLeaderError{LeaderID: id, LeaderAddr: addr, LeaderHTTP: rec.HTTPAddr}
 }
 
 // WaitApplied waits until this node's state has applied the log entry at
@@ -361,6 +363,9 @@ func (n *Node) Halt() {
 func (n *Node) closeStores() {
 	if n.trans != nil {
 		n.trans.Close()
+	}
+	if n.port != nil {
+		n.port.close()
 	}
 	if n.store != nil {
 		n.store.Close()

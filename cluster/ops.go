@@ -33,8 +33,8 @@ func (n *Node) join(ctx context.Context) error {
 		for _, addr := range n.cfg.Join {
 			err := n.peers.Join(ctx, addr, req)
 			var nl *NotLeaderError
-			if errors.As(err, &nl) && nl.LeaderHTTP != "" {
-				err = n.peers.Join(ctx, nl.LeaderHTTP, req)
+			if errors.As(err, &nl) && nl.LeaderAddr != "" {
+				err = n.peers.Join(ctx, nl.LeaderAddr, req)
 			}
 			if err == nil {
 				n.log.Info("joined the cluster", "via", addr)
@@ -215,16 +215,13 @@ func (n *Node) Members(ctx context.Context) ([]Member, error) {
 		}
 		go func() {
 			defer func() { done <- struct{}{} }()
-			switch {
-			case m.ID == n.cfg.NodeID:
+			if m.ID == n.cfg.NodeID {
 				st := n.Status()
 				m.Status = &st
-			case m.HTTPAddr == "":
-				m.Error = "address not recorded yet"
-			default:
+			} else {
 				sctx, cancel := context.WithTimeout(ctx, time.Second)
 				defer cancel()
-				st, err := n.peers.Status(sctx, m.HTTPAddr)
+				st, err := n.peers.Status(sctx, m.RaftAddr)
 				if err != nil {
 					m.Error = err.Error()
 					return

@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/dni-dev/dni/allocator"
-	"github.com/dni-dev/dni/httpapi"
 	"github.com/dni-dev/dni/internal/testkit"
 )
 
@@ -84,7 +83,6 @@ type composeCluster struct {
 	secret, token   string
 	env             []string
 	addr            map[string]string // service → the host address its HTTP API is published on
-	internal        *httpapi.Client
 	http            *http.Client
 	containerByName map[string]string
 	// capacity is the numbers the pools hold, and unacked the visits that
@@ -104,7 +102,6 @@ func startCompose(t *testing.T) *composeCluster {
 		// no connection outlives the node it went to.
 		http: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}},
 	}
-	c.internal = httpapi.NewClient(c.secret)
 	for _, kv := range os.Environ() {
 		// The developer's own settings must not leak into the file.
 		if !strings.HasPrefix(kv, "DNI_") && !strings.HasPrefix(kv, "TWILIO_") {
@@ -227,13 +224,49 @@ func (c *composeCluster) waitReady(service string) {
 
 // member is what GET /v1/cluster says of a node.
 type member struct {
-	ID     string `json:"id"`
-	Leader bool   `json:"leader"`
-	Status *struct {
-		Ready        bool   `json:"ready"`
-		AppliedIndex uint64 `json:"applied_index"`
-	} `json:"status"`
-	Error string `json:"error"`
+	ID     string        `json:"id"`
+	Leader bool          `json:"leader"`
+	Status *memberStatus `json:"status"`
+	Error  string        `json:"error"`
+}
+
+type memberStatus struct {
+	Ready        bool   `json:"ready"`
+	AppliedIndex uint64 `json:"applied_index"`
+}
+
+// ownStatus is how the node at service sees itself, through the admin API.
+func (c *composeCluster) ownStatus(service string) (memberStatus, error) {
+	ms, err := c.members(service)
+	if err != nil {
+		return memberStatus{}, err
+	}
+	for _, m := range ms {
+		if m.ID == service && m.Status != nil {
+			return *m.Status, nil
+		}
+	}
+	return memberStatus{}, fmt.Errorf("%s does not list itself: %+v", service, ms)
+}
+
+// backup downloads a backup of the state through the node at service's
+// admin API.
+func (c *composeCluster) backup(service string) ([]byte, error) {
+	req, err := http.NewRequest("GET", "http://"+c.addr[service]+"/v1/cluster/snapshot", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("backup from %s: %s %s", service, resp.Status, b)
+	}
+	return b, err
 }
 
 // members asks the node at service for the cluster's nodes, through the
@@ -553,9 +586,7 @@ func (c *composeCluster) partitionAFollower(a *testkit.Acked, keys []string) {
 	reconnected := time.Now()
 	deadline := reconnected.Add(60 * time.Second)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		st, err := c.internal.Status(ctx, c.addr[follower])
-		cancel()
+		st, err := c.ownStatus(follower)
 		if err == nil && st.AppliedIndex >= target && st.Ready {
 			break
 		}
@@ -711,9 +742,7 @@ func (c *composeCluster) sameState(services []string) *allocator.State {
 	testkit.EventuallyWithin(c.t, dockerPatience, "the nodes' states to be the same", func() error {
 		var first []byte
 		for i, s := range services {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			b, err := c.internal.Backup(ctx, c.addr[s])
-			cancel()
+			b, err := c.backup(s)
 			switch {
 			case err != nil:
 				return fmt.Errorf("backup from %s: %v", s, err)

@@ -157,7 +157,7 @@ func TestTheKubernetesManifestsDecodeAndHoldTheClusterTogether(t *testing.T) {
 	for name, want := range map[string]string{
 		"DNI_NODE_ID":        "$(POD_NAME)",
 		"DNI_FIRST_NODE":     first,
-		"DNI_JOIN":           first + "." + headless.Name + ".$(POD_NAMESPACE).svc:8080",
+		"DNI_JOIN":           first + "." + headless.Name + ".$(POD_NAMESPACE).svc:8081",
 		"DNI_ADVERTISE":      nodeName + ":8080",
 		"DNI_RAFT_ADVERTISE": nodeName + ":8081",
 	} {

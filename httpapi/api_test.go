@@ -223,7 +223,7 @@ func TestTheLeaderIsStillReadyAfterABackup(t *testing.T) {
 func TestAForwardedCommandTooNewToKnowIsNotAServerError(t *testing.T) {
 	n := testkit.StartNode(t, testkit.Options{})
 	entry := []byte{byte(fsm.IgnoreUnknown | 67), '0'}
-	_, err := httpapi.NewClient(testkit.Secret).Forward(context.Background(), n.HTTPAddr, entry)
+	_, err := n.Internal().Forward(context.Background(), n.RaftAddr, entry)
 	var se *httpapi.StatusError
 	if errors.As(err, &se) && se.Status >= 500 {
 		t.Errorf("a skippable command of an unknown type: %v", err)

@@ -6,7 +6,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -31,15 +30,6 @@ func newToken() string {
 }
 
 func tokenID(hash [32]byte) string { return "tok_" + hex.EncodeToString(hash[:6]) }
-
-func (s *Server) secretAuthorized(rc *fasthttp.RequestCtx) bool {
-	got := rc.Request.Header.Peek(SecretHeader)
-	if len(s.secret) == 0 || subtle.ConstantTimeCompare(got, s.secret) != 1 {
-		writeError(rc, fasthttp.StatusUnauthorized, "missing or wrong cluster secret")
-		return false
-	}
-	return true
-}
 
 // adminAuthorized checks the bearer token against the hashes the cluster
 // records, answering 401 itself when it fails.

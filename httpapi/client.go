@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -17,44 +16,30 @@ import (
 	"github.com/dni-dev/dni/provision/standin"
 )
 
-// Client calls other nodes' internal API: nodes use it to forward writes and
-// join (it implements cluster.Peers), operators' sub-commands to run the
-// cluster.
+// Client calls other nodes' internal API on their cluster ports (mutual
+// TLS, see cluster.Dialer): nodes use it to forward writes and join (it
+// implements cluster.Peers), operators' sub-commands to run the cluster.
 type Client struct {
-	secret string
-	http   *fasthttp.Client
+	http *fasthttp.Client
 }
 
-// NewClient returns a client that authenticates with the cluster secret.
-func NewClient(secret string) *Client {
-	return &Client{secret: secret, http: &fasthttp.Client{
+// NewClient returns a client that connects with d.
+func NewClient(d *cluster.Dialer) *Client {
+	return &Client{http: &fasthttp.Client{
 		Name:                "dni-node",
 		MaxConnsPerHost:     256,
 		ReadTimeout:         30 * time.Second,
 		WriteTimeout:        30 * time.Second,
 		MaxIdleConnDuration: time.Minute,
 		MaxResponseBodySize: maxBody,
-		Dial:                dialNode,
+		// A node that is gone must not hold a write for long. The dialer
+		// looks names up afresh each time: a node restarted in a container
+		// or a pod comes back under its name at a new address.
+		Dial: func(addr string) (net.Conn, error) { return d.DialHTTP(addr, 2*time.Second) },
 	}}
 }
 
-// dialNode connects to another node, looking its name up afresh each time:
-// a node restarted in a container or a pod comes back under its name at a
-// new address, which fasthttp's own dialler, caching names for a minute,
-// would not see. A node that is gone must not hold a write for long.
-func dialNode(addr string) (net.Conn, error) {
-	return net.DialTimeout("tcp", addr, 2*time.Second)
-}
-
 var _ cluster.Peers = (*Client)(nil)
-
-// baseURL accepts "host:port" or a URL.
-func baseURL(addr string) string {
-	if strings.HasPrefix(addr, "http://") || strings.HasPrefix(addr, "https://") {
-		return strings.TrimSuffix(addr, "/")
-	}
-	return "http://" + addr
-}
 
 // do sends one internal request and returns the body of a 2xx answer. Other
 // answers become errors: a *cluster.NotLeaderError for 409, else the
@@ -63,9 +48,8 @@ func (c *Client) do(ctx context.Context, method, addr, path, contentType string,
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI(baseURL(addr) + "/internal/v1" + path)
+	req.SetRequestURI("http://" + addr + "/internal/v1" + path)
 	req.Header.SetMethod(method)
-	req.Header.Set(SecretHeader, c.secret)
 	if contentType != "" {
 		req.Header.SetContentType(contentType)
 	}
@@ -87,7 +71,7 @@ func (c *Client) do(ctx context.Context, method, addr, path, contentType string,
 		e.Error = fmt.Sprintf("HTTP %d", status)
 	}
 	if status == fasthttp.StatusConflict && e.NotLeader {
-		return nil, &cluster.NotLeaderError{LeaderID: e.LeaderID, LeaderHTTP: e.LeaderHTTP}
+		return nil, &cluster.NotLeaderError{LeaderID: e.LeaderID, LeaderAddr: e.LeaderAddr, LeaderHTTP: e.LeaderHTTP}
 	}
 	return nil, &StatusError{Status: status, Message: e.Error}
 }

@@ -19,6 +19,7 @@ type errorBody struct {
 	Field      string `json:"field,omitempty"`
 	NotLeader  bool   `json:"not_leader,omitempty"`
 	LeaderID   string `json:"leader_id,omitempty"`
+	LeaderAddr string `json:"leader_addr,omitempty"` // its cluster port
 	LeaderHTTP string `json:"leader_http,omitempty"`
 }
 
@@ -93,7 +94,7 @@ func writeErr(rc *fasthttp.RequestCtx, err error) {
 	case errors.As(err, &ve):
 		body.Field = ve.Field
 	case errors.As(err, &nl):
-		body.NotLeader, body.LeaderID, body.LeaderHTTP = true, nl.LeaderID, nl.LeaderHTTP
+		body.NotLeader, body.LeaderID, body.LeaderAddr, body.LeaderHTTP = true, nl.LeaderID, nl.LeaderAddr, nl.LeaderHTTP
 	case errors.Is(err, context.DeadlineExceeded):
 		body.Error = "the cluster did not answer in time"
 	}

@@ -27,7 +27,7 @@ import (
 // The fuzz node's fixed credentials and records, so that seeds (and
 // inputs the fuzzer saves) mean the same in every process.
 const (
-	fuzzSecret = "fuzz-cluster-secret"
+	fuzzSecret = "fuzz-cluster-secret-0123456789abcdef"
 	fuzzToken  = "dni_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 	fuzzVisit  = "0123456789abcdef0123456789abcdef"
 	// fuzzTwilioToken signs the fuzzer's Twilio webhooks; fuzzPublicURL is
@@ -35,6 +35,15 @@ const (
 	fuzzTwilioToken = "0123456789abcdef0123456789abcdef"
 	fuzzPublicURL   = "https://calls.dni.test"
 )
+
+// fuzzTLS is the fuzz node's TLS, from its fixed secret.
+func fuzzTLS(f *testing.F) *cluster.TLS {
+	t, err := cluster.TLSFromSecret(fuzzSecret, "fuzz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	return t
+}
 
 var fuzzRemoteAddr = &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 40000}
 
@@ -51,7 +60,8 @@ func startFuzzNode(f *testing.F) (*Server, []byte) {
 		HTTPAdvertise: "127.0.0.1:1", HeartbeatTimeout: 200 * time.Millisecond,
 		ElectionTimeout: 200 * time.Millisecond, LeaderLease: 100 * time.Millisecond,
 		WriteTimeout: 5 * time.Second, ExpireEvery: time.Hour,
-	}, NewClient(fuzzSecret), quiet)
+		TLS: fuzzTLS(f),
+	}, NewClient(&cluster.Dialer{TLS: fuzzTLS(f)}), quiet)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -189,28 +199,28 @@ func FuzzRouter(f *testing.F) {
 		if !ok {
 			f.Fatalf("no seed for %s: add one", key)
 		}
-		auth, withSecret := "", false
+		auth, trusted := "", false
 		switch r.access {
 		case adminAccess:
 			auth = "Bearer " + fuzzToken
 		case internalAccess:
-			withSecret = true
+			trusted = true
 		}
 		contentType := "application/json"
 		switch r.access {
 		case visitorAccess:
 			contentType = "text/plain;charset=UTF-8"
 		case twilioAccess:
-			contentType, withSecret = "application/x-www-form-urlencoded", true
+			contentType, trusted = "application/x-www-form-urlencoded", true
 		}
-		f.Add(r.method, seed.path, contentType, auth, withSecret, seed.body)
+		f.Add(r.method, seed.path, contentType, auth, trusted, seed.body)
 	}
 	f.Add("OPTIONS", "/v1/visits", "", "", false, []byte(nil))
 	f.Add("PUT", "/v1/pools/pl_fuzz", "application/json", "Bearer "+fuzzToken, false, []byte(`{}`))
 	f.Add("GET", "/v1/nothing/../pools?x=%zz", "", "Bearer wrong", true, []byte(nil))
 
-	handle := s.Handler()
-	f.Fuzz(func(t *testing.T, method, uri, contentType, authorization string, withSecret bool, body []byte) {
+	public, internal := s.Handler(), s.InternalHandler()
+	f.Fuzz(func(t *testing.T, method, uri, contentType, authorization string, trusted bool, body []byte) {
 		var req fasthttp.Request
 		req.Header.SetMethod(method)
 		req.SetRequestURI(uri)
@@ -219,10 +229,15 @@ func FuzzRouter(f *testing.F) {
 		if authorization != "" {
 			req.Header.Set("Authorization", authorization)
 		}
-		if withSecret {
-			// The same flag signs a Twilio webhook, so the fuzzer reaches
-			// the handlers behind the signature.
-			req.Header.Set(SecretHeader, fuzzSecret)
+		handle := public
+		if trusted {
+			// A trusted request to the internal API comes through the
+			// cluster port, which only the cluster's own reach; the same
+			// flag signs a Twilio webhook, so the fuzzer reaches the
+			// handlers behind the signature.
+			if strings.HasPrefix(string(req.URI().Path()), internalPrefix) {
+				handle = internal
+			}
 			form, _ := url.ParseQuery(string(body))
 			req.Header.Set("X-Twilio-Signature", standin.Sign(fuzzTwilioToken, fuzzPublicURL+string(req.URI().RequestURI()), form))
 		}
@@ -237,8 +252,8 @@ func FuzzRouter(f *testing.F) {
 		status := ctx.Response.StatusCode()
 		answer := ctx.Response.Body()
 		what := func() string {
-			return fmt.Sprintf("%s %s (Content-Type %q, Authorization %q, secret sent %v, body %q): answered %q",
-				req.Header.Method(), req.URI().RequestURI(), contentType, authorization, withSecret, firstBytes(body), firstBytes(answer))
+			return fmt.Sprintf("%s %s (Content-Type %q, Authorization %q, trusted %v, body %q): answered %q",
+				req.Header.Method(), req.URI().RequestURI(), contentType, authorization, trusted, firstBytes(body), firstBytes(answer))
 		}
 		if status >= 500 && status != fasthttp.StatusServiceUnavailable {
 			t.Fatalf("HTTP %d for %s", status, what())

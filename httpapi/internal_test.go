@@ -22,21 +22,25 @@ func TestHealthReadinessAndMetricsAnswerWithoutTheSecret(t *testing.T) {
 	}
 }
 
-func TestInternalEndpointsRefuseAMissingOrWrongSecret(t *testing.T) {
+// The internal API is served on the cluster port alone, where every
+// connection proves with the cluster's certificate that it belongs: the
+// HTTP port, which the internet reaches, does not answer it at all.
+func TestTheInternalAPIIsNotOnTheHTTPPort(t *testing.T) {
 	n := testkit.StartNode(t, testkit.Options{})
-	for _, header := range [][]string{nil, {httpapi.SecretHeader, "wrong"}} {
-		if r := n.Send("GET", "/internal/v1/status", nil, header...); r.Status != 401 || !bytes.Contains(r.Body, []byte(`"error"`)) {
-			t.Errorf("secret %v: %s", header, r)
+	for _, path := range []string{"/internal/v1/status", "/internal/v1/apply", "/internal/v1/backup"} {
+		if r := n.Send("GET", path, nil); r.Status != 404 || !bytes.Contains(r.Body, []byte(`"error"`)) {
+			t.Errorf("%s on the HTTP port: %s", path, r)
 		}
 	}
-	if r := n.Send("GET", "/internal/v1/status", nil, httpapi.SecretHeader, testkit.Secret); r.Status != 200 || !bytes.Contains(r.Body, []byte(`"state":"Leader"`)) {
-		t.Errorf("with the secret: %s", r)
+	st, err := n.Internal().Status(context.Background(), n.RaftAddr)
+	if err != nil || st.State != "Leader" {
+		t.Fatalf("status on the cluster port: %+v %v", st, err)
 	}
 }
 
 func TestCommandsGoThroughTheNodeAndComeBackAsReceipts(t *testing.T) {
-	addr := testkit.StartNode(t, testkit.Options{}).HTTPAddr
-	c := httpapi.NewClient(testkit.Secret)
+	n := testkit.StartNode(t, testkit.Options{})
+	addr, c := n.RaftAddr, n.Internal()
 	ctx := context.Background()
 	st := allocator.Settings{Name: "Ads", Size: 4, SwapTarget: "415-555-0100", ForwardTo: []string{"+14155550100"}}.WithDefaults()
 	if r, err := c.Command(ctx, addr, &fsm.CreatePool{ID: "p", Key: "k", Settings: st, At: time.Now()}); err != nil || r.Err != nil {
@@ -57,8 +61,8 @@ func TestCommandsGoThroughTheNodeAndComeBackAsReceipts(t *testing.T) {
 func TestAMalformedEntryIsRefusedBeforeTheLog(t *testing.T) {
 	n := testkit.StartNode(t, testkit.Options{})
 	before := n.Node.Status().LastIndex
-	c := httpapi.NewClient(testkit.Secret)
-	_, err := c.Forward(context.Background(), n.HTTPAddr, []byte{byte(fsm.TypeAssign), 1, 2, 3})
+	c := n.Internal()
+	_, err := c.Forward(context.Background(), n.RaftAddr, []byte{byte(fsm.TypeAssign), 1, 2, 3})
 	var se *httpapi.StatusError
 	if !errors.As(err, &se) || se.Status != 400 {
 		t.Fatalf("malformed entry: %v", err)
@@ -69,8 +73,8 @@ func TestAMalformedEntryIsRefusedBeforeTheLog(t *testing.T) {
 }
 
 func TestMembersAndBackupAnswerTheOperator(t *testing.T) {
-	addr := testkit.StartNode(t, testkit.Options{}).HTTPAddr
-	c := httpapi.NewClient(testkit.Secret)
+	n := testkit.StartNode(t, testkit.Options{})
+	addr, c := n.RaftAddr, n.Internal()
 	ms, err := c.Members(context.Background(), addr)
 	if err != nil || len(ms) != 1 || !ms[0].Leader || ms[0].Status == nil {
 		t.Fatalf("members %+v %v", ms, err)

@@ -14,7 +14,7 @@ const (
 	publicAccess   access = iota // anyone: health, metrics, the OpenAPI file, dni.js
 	visitorAccess                // anyone, from any origin (CORS)
 	adminAccess                  // a bearer token
-	internalAccess               // the cluster secret
+	internalAccess               // a node or operator's tool of the cluster, on the cluster port only
 	twilioAccess                 // a valid X-Twilio-Signature
 )
 

@@ -51,8 +51,8 @@ func (s *Server) routes() {
 	rt.add(post, "/twilio/whisper", twilioAccess, s.whisper)
 	rt.add(post, "/twilio/status", twilioAccess, s.callStatus)
 
-	// The internal API, behind the cluster secret: nodes forwarding writes
-	// and joining, and the operator's dninode commands.
+	// The internal API, served on the cluster port only (mutual TLS): nodes
+	// forwarding writes and joining, and the operator's dninode commands.
 	rt.add(post, "/internal/v1/apply", internalAccess, s.apply)
 	rt.add(post, "/internal/v1/commands", internalAccess, s.command)
 	rt.add(post, "/internal/v1/join", internalAccess, s.join)

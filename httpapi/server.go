@@ -1,7 +1,8 @@
 // Package httpapi is dni's HTTP surface, served with fasthttp: the snippet
 // (dni.js) and the visitor API it calls, the admin API (bearer tokens), the
-// internal API nodes use to forward writes and join (cluster secret),
-// health checks, Prometheus metrics and the OpenAPI description. Handlers
+// internal API nodes use to forward writes and join (served on the node's
+// cluster port only, mutual TLS), health checks, Prometheus metrics and the
+// OpenAPI description. Handlers
 // hold no domain rules: they decode, call the cluster node, and encode.
 //
 // fasthttp reuses a request's memory once its handler returns, so handlers
@@ -28,7 +29,8 @@ import (
 
 // Options configure a Server. Zero fields take the defaults.
 type Options struct {
-	// Secret authenticates nodes and operators on the internal API.
+	// Secret is the cluster secret: the admin pages sign their sessions
+	// with a key derived from it, so that every node accepts them.
 	Secret string
 	// ClientIPHeader names a header a trusted proxy in front of dni sets to
 	// the visitor's address (X-Forwarded-For, X-Real-IP, CF-Connecting-IP).
@@ -66,15 +68,13 @@ type Server struct {
 	opt     Options
 	secret  []byte
 	log     *slog.Logger
-	srv     *fasthttp.Server
+	srv     *fasthttp.Server // the HTTP port: visitors, the admin API, Twilio
+	cluster *fasthttp.Server // the internal API, on the node's cluster port
 	router  router
 	pages   fasthttp.RequestHandler // under pagesPrefix; nil: none
 	limits  *limiter
 	metrics *metrics
 }
-
-// SecretHeader carries the cluster secret on internal requests.
-const SecretHeader = "X-Dni-Cluster-Secret"
 
 // Body caps: a visitor request is small; a restore upload is the largest.
 const (
@@ -117,21 +117,44 @@ func New(node *cluster.Node, opt Options) *Server {
 		NoDefaultDate:         true,
 		NoDefaultServerHeader: true,
 	}
+	s.cluster = &fasthttp.Server{
+		Handler:               s.serveInternal,
+		ErrorHandler:          parseError,
+		Name:                  "dni",
+		MaxRequestBodySize:    maxBody, // restores; every client proved it is the cluster's
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		NoDefaultDate:         true,
+		NoDefaultServerHeader: true,
+	}
 	return s
 }
 
-// Serve answers requests on ln until Shutdown.
+// Serve answers requests on the HTTP port's listener until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// ServeInternal answers the internal API on the node's cluster port
+// (cluster.Node.InternalListener) until Shutdown.
+func (s *Server) ServeInternal(ln net.Listener) error { return s.cluster.Serve(ln) }
 
 // Shutdown stops taking requests and waits, until ctx ends, for those under
 // way.
-func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
+func (s *Server) Shutdown(ctx context.Context) error {
+	return errors.Join(s.srv.ShutdownWithContext(ctx), s.cluster.ShutdownWithContext(ctx))
+}
 
 // Log is where the server logs.
 func (s *Server) Log() *slog.Logger { return s.log }
 
-// Handler is the server's request handler, for serving it some other way.
+// Handler is the HTTP port's request handler, for serving it some other
+// way.
 func (s *Server) Handler() fasthttp.RequestHandler { return s.serve }
+
+// InternalHandler is the cluster port's request handler: it trusts its
+// caller, so only a connection that proved it belongs to the cluster may
+// reach it.
+func (s *Server) InternalHandler() fasthttp.RequestHandler { return s.serveInternal }
 
 // pagesPrefix is where the admin pages are.
 const pagesPrefix = "/admin/"
@@ -151,6 +174,9 @@ func (s *Server) serve(rc *fasthttp.RequestCtx) {
 		return
 	}
 	r, params, allowed := s.router.find(rc.Method(), rc.Path())
+	if r != nil && r.access == internalAccess || bytes.HasPrefix(rc.Path(), []byte(internalPrefix)) {
+		r, allowed = nil, "" // the internal API is on the cluster port only
+	}
 	name := "unknown"
 	switch {
 	case r != nil:
@@ -176,16 +202,31 @@ func (s *Server) handle(rc *fasthttp.RequestCtx, r *route, params []string) {
 		if !s.adminAuthorized(rc) {
 			return
 		}
-	case internalAccess:
-		if !s.secretAuthorized(rc) {
-			return
-		}
 	case twilioAccess:
 		if !s.twilioAuthorized(rc) {
 			return
 		}
 	}
 	r.handle(rc, params)
+}
+
+// internalPrefix is where the internal API's paths start.
+const internalPrefix = "/internal/"
+
+// serveInternal routes one request of the internal API. Its connections
+// come through the cluster port, each one mutual TLS with a certificate of
+// the cluster: that is its authentication.
+func (s *Server) serveInternal(rc *fasthttp.RequestCtx) {
+	start := time.Now()
+	r, params, _ := s.router.find(rc.Method(), rc.Path())
+	name := "unknown"
+	if r != nil && r.access == internalAccess {
+		name = r.pattern
+		r.handle(rc, params)
+	} else {
+		writeError(rc, fasthttp.StatusNotFound, "no such internal endpoint")
+	}
+	s.metrics.request(name, rc.Response.StatusCode(), time.Since(start))
 }
 
 // bodyLimit sets, as soon as a request's headers are in, how large a body
@@ -200,7 +241,7 @@ func bodyLimit(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 	switch {
 	case strings.HasPrefix(path, "/v1/visits"):
 		return fasthttp.RequestConfig{MaxRequestBodySize: maxVisitorBody}
-	case path == "/v1/cluster/restore" || path == "/internal/v1/restore":
+	case path == "/v1/cluster/restore":
 		return fasthttp.RequestConfig{MaxRequestBodySize: maxBody}
 	}
 	return fasthttp.RequestConfig{}

@@ -265,7 +265,7 @@ func TestVisitorAnswersAllowAnyOriginAndAPreflightIsAnswered(t *testing.T) {
 // it answers no CORS preflight, and its Allow header says so.
 func TestAnAdminRouteAnswersNoCORSPreflight(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
-	for _, path := range []string{"/v1/pools", "/v1/tokens", "/internal/v1/status"} {
+	for _, path := range []string{"/v1/pools", "/v1/tokens", "/v1/cluster"} {
 		r := a.Send("OPTIONS", path, nil, "Origin", "https://evil.example", "Access-Control-Request-Method", "GET")
 		if r.Status != http.StatusMethodNotAllowed || r.Header.Get("Access-Control-Allow-Origin") != "" {
 			t.Errorf("OPTIONS %s: %s with Access-Control-Allow-Origin %q and -Methods %q; want 405 without CORS headers",

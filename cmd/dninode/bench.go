@@ -33,7 +33,6 @@ func benchCmd(e *opEnv, args []string) error {
 	f.plain((*intValue)(&o.Nodes), "nodes", "nodes to start, each a dninode process, sharing a Twilio stand-in in this process")
 	f.plain((*listValue)(&o.URLs), "url", "drive the running cluster at these HTTP addresses instead (comma-separated or repeated)")
 	f.stringVar(&o.AdminToken, "admin-token", "", "the running cluster's admin API token")
-	f.stringVar(&o.ClusterSecret, "cluster-secret", "", "the running cluster's secret: compares every node's state at the end")
 	f.plain((*stringValue)(&o.Sandbox.URL), "sandbox-url", "the stand-in a running cluster buys numbers from (dninode sandbox), to place calls")
 	f.plain((*stringValue)(&o.Sandbox.AccountSID), "sandbox-account-sid", "its account SID")
 	f.plain((*stringValue)(&o.Sandbox.AuthToken), "sandbox-auth-token", "its auth token")

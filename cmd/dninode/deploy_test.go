@@ -8,7 +8,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/dni-dev/dni/httpapi"
 	"github.com/dni-dev/dni/internal/testkit"
 )
 
@@ -18,13 +17,13 @@ import (
 // which of them serve.
 func TestNodesGivenTheSameJoinAndFirstNodeFormOneCluster(t *testing.T) {
 	c := &testkit.ProcessCluster{T: t, Secret: "test-secret-" + testkit.NewVisitID().String()}
-	c.Client = httpapi.NewClient(c.Secret)
+	c.Client = testkit.OperatorClient(t, c.Secret)
 	addrs := testkit.FreeAddrs(t, 6)
 	for i := range 3 {
 		name := fmt.Sprintf("n%d", i+1)
 		args := append(slices.Clone(testkit.FastFlags), "--node-id", name, "--http-addr", addrs[2*i], "--raft-addr", addrs[2*i+1],
 			"--data-dir", filepath.Join(t.TempDir(), "data"))
-		env := []string{"DNI_CLUSTER_SECRET=" + c.Secret, "DNI_JOIN=" + addrs[0], "DNI_FIRST_NODE=n1"}
+		env := []string{"DNI_CLUSTER_SECRET=" + c.Secret, "DNI_JOIN=" + addrs[1], "DNI_FIRST_NODE=n1"}
 		c.Nodes = append(c.Nodes, testkit.NewProcess(t, name, addrs[2*i], args, env))
 	}
 	// The joiners first: they wait for the first node.

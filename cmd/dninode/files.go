@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/dni-dev/dni/cluster"
 )
 
 // The files a node keeps beside its Raft state in the data dir.
@@ -63,6 +65,10 @@ func resolveNodeID(dataDir, given string) (string, error) {
 // first start.
 func resolveSecret(dataDir, given string, joining bool) (secret, path string, err error) {
 	if given != "" {
+		if len(given) < cluster.MinSecretLen {
+			return "", "", usagef("--cluster-secret is %d bytes; it must be at least %d: head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' makes one",
+				len(given), cluster.MinSecretLen)
+		}
 		return given, "", nil
 	}
 	if joining {
@@ -71,8 +77,14 @@ func resolveSecret(dataDir, given string, joining bool) (secret, path string, er
 	}
 	path = filepath.Join(dataDir, secretFile)
 	secret, err = readSmallFile(path)
-	if err != nil || secret != "" {
-		return secret, path, err
+	if err != nil {
+		return "", "", err
+	}
+	if secret != "" {
+		if len(secret) < cluster.MinSecretLen {
+			return "", "", fmt.Errorf("%s holds a secret of %d bytes; a cluster secret must be at least %d", path, len(secret), cluster.MinSecretLen)
+		}
+		return secret, path, nil
 	}
 	if hasRaftState(dataDir) {
 		return "", "", usagef("the data dir %s has Raft state but no %s file: set the cluster's --cluster-secret or DNI_CLUSTER_SECRET",

@@ -85,8 +85,13 @@ func TestNodeIDsThatCannotBeUsedAreRefused(t *testing.T) {
 
 func TestTheClusterSecretComesFromTheFlagOrTheDataDir(t *testing.T) {
 	dir := t.TempDir()
-	if s, path, err := resolveSecret(dir, "given", true); err != nil || s != "given" || path != "" {
+	given := "given-given-given-given-given-given"
+	if s, path, err := resolveSecret(dir, given, true); err != nil || s != given || path != "" {
 		t.Fatalf("given: %q %q %v", s, path, err)
+	}
+	// A secret an attacker could guess is refused: it is every node's key.
+	if _, _, err := resolveSecret(dir, "x", true); !isUsage(err) || !strings.Contains(err.Error(), "at least 32") {
+		t.Fatalf("a one-character secret: %v, want a refusal", err)
 	}
 	if _, _, err := resolveSecret(dir, "", true); !isUsage(err) || !strings.Contains(err.Error(), "DNI_CLUSTER_SECRET") {
 		t.Fatalf("joining without a secret: %v, want a refusal", err)

@@ -25,6 +25,7 @@ type nodeOptions struct {
 	cfg        cluster.Config
 	httpAddr   string
 	secret     string
+	tls        tlsFiles
 	adminToken string
 	firstNode  string // the node that bootstraps, where every node has the same --join
 	http       httpapi.Options
@@ -37,8 +38,9 @@ const nodeSynopsis = `usage: dninode [flags]            run a node
        dninode COMMAND [flags]    run an operator command ("dninode help" lists them)
 
 With no flags, dninode runs a one-node cluster that bootstraps itself in
-./dni-data and serves on 127.0.0.1:8080. A second node joins it with
---join 127.0.0.1:8080 and the first node's cluster secret.
+./dni-data and serves on 127.0.0.1:8080, its cluster port (Raft and the
+internal API, mutual TLS) on 127.0.0.1:8081. A second node joins it with
+--join 127.0.0.1:8081 and the first node's cluster secret.
 `
 
 // How long a stopping node waits for HTTP requests under way, and for
@@ -79,16 +81,17 @@ func registerNodeFlags(f *flags, o *nodeOptions) *string {
 	c := &o.cfg
 	f.stringVar(&c.NodeID, "node-id", "", "this node's id, unique in the cluster and never changed; default: the one stored in the data dir, else a new random one")
 	f.stringVar(&o.httpAddr, "http-addr", "127.0.0.1:8080", "host:port the HTTP API listens on (port 0 picks a free port)")
-	f.stringVar(&c.RaftAddr, "raft-addr", "127.0.0.1:8081", "host:port Raft listens on")
-	f.stringVar(&c.HTTPAdvertise, "advertise", "", "host:port other nodes and operators reach the HTTP API on (default: the address it listens on)")
-	f.stringVar(&c.RaftAdvertise, "raft-advertise", "", "host:port other nodes reach Raft on (default: --raft-addr)")
+	f.stringVar(&c.RaftAddr, "raft-addr", "127.0.0.1:8081", "host:port of the cluster port: Raft and the internal API, mutual TLS (loopback unless told otherwise)")
+	f.stringVar(&c.HTTPAdvertise, "advertise", "", "host:port operators and the admin pages reach the HTTP API on (default: the address it listens on)")
+	f.stringVar(&c.RaftAdvertise, "raft-advertise", "", "host:port other nodes reach the cluster port on (default: --raft-addr)")
 	f.stringVar(&c.DataDir, "data-dir", "./dni-data", "directory for the Raft log, snapshots, the node id and the cluster secret")
-	f.listVar(&c.Join, "join", "HTTP addresses of nodes of the cluster to join, comma-separated or repeated; ignored once the node has state")
+	f.listVar(&c.Join, "join", "cluster ports (--raft-addr) of nodes of the cluster to join, comma-separated or repeated; ignored once the node has state")
 	f.stringVar(&o.firstNode, "first-node", "", "id of the node that starts the cluster when every node is given the same --join (a StatefulSet's pod -0): that node ignores --join, the others join")
 	f.boolVar(&c.Bootstrap, "bootstrap", "start a new cluster with this node as its only voter (a node with no --join does so anyway, unless --no-bootstrap)")
 	f.boolVar(&c.NoBootstrap, "no-bootstrap", "with no state and no --join, wait for an operator to add this node (dninode add-node) instead of starting a cluster")
 	f.boolVar(&c.JoinAsNonvoter, "nonvoter", "join as a non-voter: it replicates and serves, but does not vote")
-	f.stringVar(&o.secret, "cluster-secret", "", "the secret nodes and operators authenticate with; default: the data dir's cluster-secret file, created by the first node")
+	f.stringVar(&o.secret, "cluster-secret", "", "the secret of the cluster, at least 32 bytes: without --tls-* files, nodes and operators derive their certificates from it; default: the data dir's cluster-secret file, created by the first node")
+	registerTLSFlags(f, &o.tls)
 	f.stringVar(&o.adminToken, "admin-token", "", "an admin API token to accept (at least 16 characters); default: if the cluster has none, one is made at first start and printed once")
 	f.stringVar(&o.http.ClientIPHeader, "client-ip-header", "", "header a trusted proxy in front of dni sets to the visitor's address (X-Forwarded-For, X-Real-IP); empty when visitors connect directly")
 	f.intVar(&o.http.VisitsPerMinute, "visits-per-minute", httpapi.DefaultVisitsPerMinute, "new visits allowed per visitor address per minute (negative: no limit)")
@@ -140,9 +143,12 @@ func (o *nodeOptions) validate() error {
 		bad("--data-dir must not be empty")
 	}
 	for _, j := range c.Join {
-		if !advertisable(strings.TrimPrefix(strings.TrimPrefix(j, "http://"), "https://")) {
-			bad("--join %q: give a node's HTTP address as host:port", j)
+		if !advertisable(j) {
+			bad("--join %q: give a node's cluster port (its --raft-addr) as host:port", j)
 		}
+	}
+	if err := o.tls.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Bootstrap && len(c.Join) > 0 {
 		bad("--bootstrap starts a new cluster and --join joins one: give one of them")
@@ -235,6 +241,9 @@ func runNode(ctx context.Context, o nodeOptions, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if cfg.TLS, err = o.tls.load(secret, id); err != nil {
+		return err
+	}
 	// Listening first settles the HTTP address (port 0 included) that the
 	// node records for others before it joins.
 	ln, err := net.Listen("tcp", o.httpAddr)
@@ -255,18 +264,19 @@ func runNode(ctx context.Context, o nodeOptions, stdout, stderr io.Writer) error
 	defer tel.close()
 	cfg.LeaderLoops = append(cfg.LeaderLoops, tel.leaderLoop)
 	log.Info("starting", "version", version, "node", id, "http", cfg.HTTPAdvertise, "raft", cfg.RaftAddr, "data", cfg.DataDir)
-	node, err := cluster.Start(ctx, cfg, httpapi.NewClient(secret), log)
+	node, err := cluster.Start(ctx, cfg, httpapi.NewClient(&cluster.Dialer{TLS: cfg.TLS}), log)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("start node %s: %w", id, err)
 	}
 	o.http.Secret, o.http.Log, o.http.Telephony, o.http.Pages = secret, log, tel.http, web.Handler
 	srv := httpapi.New(node, o.http)
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.ServeInternal(node.InternalListener()) }()
 
 	url := "http://" + cfg.HTTPAdvertise
-	fmt.Fprintf(stdout, "dni node %s ready: %s (raft %s, data %s)\n", id, url, node.RaftAddr(), cfg.DataDir)
+	fmt.Fprintf(stdout, "dni node %s ready: %s (cluster port %s, %s; data %s)\n", id, url, node.RaftAddr(), o.tls.describe(), cfg.DataDir)
 	fmt.Fprintf(stdout, "health: %s/healthz  readiness: %s/readyz\n", url, url)
 	fmt.Fprintf(stdout, "admin pages: %s/admin/ (sign in with an admin token)\n", url)
 	tokenCtx, cancelToken := context.WithTimeout(ctx, 30*time.Second)

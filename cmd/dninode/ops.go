@@ -79,9 +79,11 @@ Commands:
 	}
 	fmt.Fprintf(w, "  help COMMAND\tshow a command's arguments and flags\n")
 	fmt.Fprint(w, `
-The commands reach a node's internal API at --addr (env DNI_ADDR, default
-127.0.0.1:8080) with the cluster secret: --cluster-secret (env
-DNI_CLUSTER_SECRET), else the cluster-secret file in --data-dir.
+The commands reach a node's internal API on its cluster port, --addr (env
+DNI_ADDR, default 127.0.0.1:8081), over mutual TLS: with --tls-cert,
+--tls-key and --tls-ca (env DNI_TLS_*), else a certificate derived from
+the cluster secret: --cluster-secret (env DNI_CLUSTER_SECRET), else the
+cluster-secret file in --data-dir.
 `)
 	return w.Flush()
 }
@@ -119,34 +121,44 @@ func (e *opEnv) parse(f *flags, args []string, least, most int) ([]string, error
 // conn says how a command reaches a node.
 type conn struct {
 	addr, secret, dataDir string
+	tls                   tlsFiles
 	timeout               time.Duration
 }
 
 // connFlags registers the flags every command that talks to a node has.
 func connFlags(f *flags) *conn {
 	c := &conn{}
-	f.stringVar(&c.addr, "addr", "127.0.0.1:8080", "HTTP address of the node to ask")
+	f.stringVar(&c.addr, "addr", "127.0.0.1:8081", "the cluster port (--raft-addr) of the node to ask")
 	f.stringVar(&c.secret, "cluster-secret", "", "the cluster secret; default: the cluster-secret file in --data-dir")
 	f.stringVar(&c.dataDir, "data-dir", "./dni-data", "a node's data dir, to read the cluster-secret file from")
+	registerTLSFlags(f, &c.tls)
 	f.durationVar(&c.timeout, "timeout", 30*time.Second, "how long to wait for the node")
 	return c
 }
 
-// client returns a client for the cluster, with the secret given or read
-// from the data dir.
+// client returns a client for the cluster's internal API: with the
+// certificate files given, else a certificate derived from the secret,
+// given or read from the data dir.
 func (c *conn) client() (*httpapi.Client, error) {
-	if c.secret != "" {
-		return httpapi.NewClient(c.secret), nil
+	if err := c.tls.validate(); err != nil {
+		return nil, usageError{err: err}
 	}
-	path := filepath.Join(c.dataDir, secretFile)
-	secret, err := readSmallFile(path)
+	secret := c.secret
+	if secret == "" && !c.tls.given() {
+		path := filepath.Join(c.dataDir, secretFile)
+		var err error
+		if secret, err = readSmallFile(path); err != nil {
+			return nil, err
+		}
+		if secret == "" {
+			return nil, usagef("no cluster secret: set --cluster-secret or DNI_CLUSTER_SECRET, or point --data-dir at a node's data dir (there is no %s), or give --tls-cert, --tls-key and --tls-ca", path)
+		}
+	}
+	tls, err := c.tls.load(secret, "operator")
 	if err != nil {
 		return nil, err
 	}
-	if secret == "" {
-		return nil, usagef("no cluster secret: set --cluster-secret or DNI_CLUSTER_SECRET, or point --data-dir at a node's data dir (there is no %s)", path)
-	}
-	return httpapi.NewClient(secret), nil
+	return httpapi.NewClient(&cluster.Dialer{TLS: tls}), nil
 }
 
 func (c *conn) context() (context.Context, context.CancelFunc) {
@@ -158,8 +170,8 @@ func (c *conn) context() (context.Context, context.CancelFunc) {
 func atLeader(addr string, do func(addr string) error) error {
 	err := do(addr)
 	var nl *cluster.NotLeaderError
-	if errors.As(err, &nl) && nl.LeaderHTTP != "" && nl.LeaderHTTP != addr {
-		err = do(nl.LeaderHTTP)
+	if errors.As(err, &nl) && nl.LeaderAddr != "" && nl.LeaderAddr != addr {
+		err = do(nl.LeaderAddr)
 	}
 	return err
 }
@@ -219,7 +231,7 @@ func addNodeCmd(e *opEnv, args []string) error {
 	var req cluster.JoinRequest
 	var nonvoter bool
 	f.plain((*stringValue)(&req.ID), "id", "the new node's id")
-	f.plain((*stringValue)(&req.RaftAddr), "raft-addr", "host:port the new node's Raft is reached on")
+	f.plain((*stringValue)(&req.RaftAddr), "raft-addr", "host:port the new node's cluster port is reached on")
 	f.plain((*stringValue)(&req.HTTPAddr), "http-addr", "host:port the new node's HTTP API is reached on")
 	f.plain((*boolValue)(&nonvoter), "nonvoter", "add it as a non-voter")
 	if _, err := e.parse(f, args, 0, 0); err != nil {

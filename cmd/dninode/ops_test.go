@@ -116,7 +116,7 @@ func TestCommandsRefuseWrongArgumentsWithStatus2(t *testing.T) {
 func TestACommandThatCannotReachTheNodeExitsWithStatus1(t *testing.T) {
 	addr := testkit.FreeAddrs(t, 1)[0]
 	var stderr bytes.Buffer
-	code := run([]string{"nodes", "--addr", addr, "--timeout", "2s"}, io.Discard, &stderr, env(map[string]string{"DNI_CLUSTER_SECRET": "s"}))
+	code := run([]string{"nodes", "--addr", addr, "--timeout", "2s"}, io.Discard, &stderr, env(map[string]string{"DNI_CLUSTER_SECRET": strings.Repeat("s", 32)}))
 	if code != 1 || !strings.Contains(stderr.String(), "list nodes") {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}

@@ -18,7 +18,6 @@ import (
 
 	"github.com/dni-dev/dni/allocator"
 	"github.com/dni-dev/dni/fsm"
-	"github.com/dni-dev/dni/httpapi"
 	"github.com/dni-dev/dni/internal/testkit"
 )
 
@@ -126,7 +125,7 @@ func TestSigtermLosesNothing(t *testing.T) {
 				}
 				id := testkit.NewVisitID()
 				rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				r, err := c.Client.Command(rctx, p.HTTPAddr, &fsm.Assign{Visit: id, PoolKey: keys[i], At: time.Now()})
+				r, err := c.Client.Command(rctx, p.ClusterAddr, &fsm.Assign{Visit: id, PoolKey: keys[i], At: time.Now()})
 				cancel()
 				if err == nil && r.Err == nil && r.Number != "" {
 					a.Add(id, r.Number)
@@ -179,7 +178,8 @@ func TestTheDefaultNodeStartsWithNoFlags(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no node id in ./dni-data: %v", err)
 	}
-	wantReady := fmt.Sprintf("dni node %s ready: http://%s (raft %s, data ./dni-data)\n", strings.TrimSpace(string(id)), addrs[0], addrs[1])
+	wantReady := fmt.Sprintf("dni node %s ready: http://%s (cluster port %s, mutual TLS with certificates derived from the cluster secret; data ./dni-data)\n",
+		strings.TrimSpace(string(id)), addrs[0], addrs[1])
 	wantHealth := fmt.Sprintf("health: http://%s/healthz  readiness: http://%s/readyz\n", addrs[0], addrs[0])
 	wantPages := fmt.Sprintf("admin pages: http://%s/admin/", addrs[0])
 	if out := p.Stdout(); !strings.Contains(out, wantReady) || !strings.Contains(out, wantHealth) || !strings.Contains(out, wantPages) {
@@ -200,17 +200,17 @@ func TestTheDefaultNodeStartsWithNoFlags(t *testing.T) {
 	}
 	secret, _ := os.ReadFile(secretPath)
 	c := &testkit.ProcessCluster{T: t, Secret: strings.TrimSpace(string(secret)), Nodes: []*testkit.Process{p}}
-	c.Client = httpapi.NewClient(c.Secret)
+	c.Client = testkit.OperatorClient(t, c.Secret)
 	key := c.CreatePool(p, "default", 4)
 	var a testkit.Acked
 	c.WriteVisit(&a, key, p)
 
 	// The operator commands find the secret in ./dni-data as well.
-	out := runBinary(t, p.Dir, []string{"DNI_ADDR=" + addrs[0]}, "nodes")
+	out := runBinary(t, p.Dir, []string{"DNI_ADDR=" + addrs[1]}, "nodes")
 	if !strings.Contains(out, strings.TrimSpace(string(id))) || !strings.Contains(out, "leader") {
 		t.Fatalf("dninode nodes:\n%s", out)
 	}
-	runBinary(t, p.Dir, []string{"DNI_ADDR=" + addrs[0]}, "snapshot", "save", "backup.snap")
+	runBinary(t, p.Dir, []string{"DNI_ADDR=" + addrs[1]}, "snapshot", "save", "backup.snap")
 	b, err := os.ReadFile(filepath.Join(p.Dir, "backup.snap"))
 	if err != nil {
 		t.Fatal(err)
@@ -230,7 +230,7 @@ func TestTheDefaultNodeStartsWithNoFlags(t *testing.T) {
 	st := allocator.Settings{Name: "bought", Size: 4, SwapTarget: testkit.BusinessNumber, ForwardTo: []string{"+14155550100"}, AreaCode: "628", Whisper: true}.WithDefaults()
 	c.Command(p, &fsm.CreatePool{ID: "bought", Key: "key-bought", Settings: st, At: time.Now()})
 	testkit.Eventually(t, "the sandbox to fill the pool", func() error {
-		b, err := c.Client.Backup(context.Background(), addrs[0])
+		b, err := c.Client.Backup(context.Background(), addrs[1])
 		if err != nil {
 			return err
 		}
@@ -243,7 +243,7 @@ func TestTheDefaultNodeStartsWithNoFlags(t *testing.T) {
 	if !strings.HasPrefix(visit, "+1628") {
 		t.Fatalf("the visit got %q, not a number from area code 628", visit)
 	}
-	out = runBinary(t, p.Dir, []string{"DNI_ADDR=" + addrs[0]}, "call", visit)
+	out = runBinary(t, p.Dir, []string{"DNI_ADDR=" + addrs[1]}, "call", visit)
 	for _, want := range []string{"completed, answered by +14155550100", `the agent heard: "Call from Google Ads"`, `recorded: from Google Ads, match live, campaign "spring"`} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("dninode call %s:\n%s\nwant %q", visit, out, want)
@@ -319,29 +319,29 @@ func TestTheOperatorCommandsPromoteTransferRemoveAndRestore(t *testing.T) {
 	})
 	n1, n2, n3 := c.Node("n1"), c.Node("n2"), c.Node("n3")
 	env := []string{"DNI_CLUSTER_SECRET=" + c.Secret}
-	waitRoles(t, c, n2.HTTPAddr, func(got map[string]string) bool {
+	waitRoles(t, c, n2.ClusterAddr, func(got map[string]string) bool {
 		return len(got) == 3 && got["n3"] == "nonvoter" && got["n1"] != got["n2"]
 	})
 
 	// Through a follower: it answers that it is not the leader, and the
 	// command asks the leader.
-	runBinary(t, "", env, "add-node", "--addr", n2.HTTPAddr, "--id", "n3", "--raft-addr", n3.Arg("--raft-addr"), "--http-addr", n3.HTTPAddr)
-	waitRoles(t, c, n1.HTTPAddr, func(got map[string]string) bool { return got["n3"] == "follower" })
-	runBinary(t, "", env, "transfer-leadership", "--addr", n2.HTTPAddr, "n3")
+	runBinary(t, "", env, "add-node", "--addr", n2.ClusterAddr, "--id", "n3", "--raft-addr", n3.Arg("--raft-addr"), "--http-addr", n3.HTTPAddr)
+	waitRoles(t, c, n1.ClusterAddr, func(got map[string]string) bool { return got["n3"] == "follower" })
+	runBinary(t, "", env, "transfer-leadership", "--addr", n2.ClusterAddr, "n3")
 	if leader := c.Leader(); leader != n3 {
 		t.Fatalf("leader is %s after transfer-leadership n3", leader.Name)
 	}
-	runBinary(t, "", env, "remove-node", "--addr", n2.HTTPAddr, "n2")
-	waitRoles(t, c, n1.HTTPAddr, func(got map[string]string) bool { return len(got) == 2 && got["n2"] == "" })
+	runBinary(t, "", env, "remove-node", "--addr", n2.ClusterAddr, "n2")
+	waitRoles(t, c, n1.ClusterAddr, func(got map[string]string) bool { return len(got) == 2 && got["n2"] == "" })
 	n2.Kill()
 
 	key := c.CreatePool(n1, "ops", 4)
 	var before, after testkit.Acked
 	c.WriteVisit(&before, key, n1)
 	file := filepath.Join(t.TempDir(), "state.snap")
-	runBinary(t, "", env, "snapshot", "save", file, "--addr", n1.HTTPAddr)
+	runBinary(t, "", env, "snapshot", "save", file, "--addr", n1.ClusterAddr)
 	c.WriteVisit(&after, key, n1)
-	runBinary(t, "", env, "snapshot", "restore", file, "--addr", n1.HTTPAddr)
+	runBinary(t, "", env, "snapshot", "restore", file, "--addr", n1.ClusterAddr)
 	s := c.SameState([]*testkit.Process{n1, n3})
 	before.Check(t, s)
 	for _, id := range after.IDs() {

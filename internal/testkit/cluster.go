@@ -44,13 +44,24 @@ type Options struct {
 	// batch, for benchmarks.
 	Unchecked bool
 	// HostNames makes the nodes advertise localhost:port, as nodes in
-	// Docker or Kubernetes advertise their names, with Raft on its own
-	// TCP transport; their links cannot be cut.
+	// Docker or Kubernetes advertise their names; links dialled by name
+	// cannot be cut.
 	HostNames bool
 }
 
 // Secret is the cluster secret of the tests' in-process nodes.
-const Secret = "testkit-cluster-secret"
+const Secret = "testkit-cluster-secret-0123456789"
+
+// NodeTLS is the TLS of a test node or tool named name: certificates of
+// the CA derived from Secret.
+func NodeTLS(t testing.TB, name string) *cluster.TLS {
+	t.Helper()
+	tls, err := cluster.TLSFromSecret(Secret, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls
+}
 
 // FastConfig makes elections take a fraction of a second, as they can on
 // one host, snapshots frequent (so that restarts read them), and leaves out
@@ -162,9 +173,9 @@ func (c *Cluster) Start(id string, join ...string) *Node {
 	c.T.Helper()
 	c.mu.Lock()
 	n := c.nodes[id]
-	var joinHTTP []string
+	var joinAddrs []string
 	for _, j := range join {
-		joinHTTP = append(joinHTTP, c.nodes[j].HTTPAddr)
+		joinAddrs = append(joinAddrs, c.nodes[j].RaftAddr)
 	}
 	c.mu.Unlock()
 	httpAddr, raftAddr := "127.0.0.1:0", "127.0.0.1:0"
@@ -178,23 +189,21 @@ func (c *Cluster) Start(id string, join ...string) *Node {
 	n.HTTPAddr, n.RaftAddr = httpLn.Addr().String(), raftLn.Addr().String()
 	n.URL = "http://" + n.HTTPAddr
 	n.broken = make(chan error, 1)
-	c.net.add(id, n.RaftAddr, n.HTTPAddr)
+	c.net.add(id, n.RaftAddr)
 	log := c.out.logger(id)
 
+	tls := NodeTLS(c.T, id)
+	dial := c.net.dialer(id)
 	cfg := cluster.Config{
-		NodeID: id, DataDir: filepath.Join(c.dir, id), HTTPAdvertise: n.HTTPAddr, Join: joinHTTP,
-		Stream: &linkLayer{Listener: raftLn, w: c.net, self: id},
+		NodeID: id, DataDir: filepath.Join(c.dir, id), HTTPAdvertise: n.HTTPAddr, Join: joinAddrs,
+		RaftAdvertise: n.RaftAddr, TLS: tls,
+		Listener: &cutListener{Listener: raftLn, w: c.net, self: id}, Dial: dial,
 	}
 	FastConfig(&cfg)
 	if c.opt.HostNames {
-		raftLn.Close() // the node's own transport listens on the port
-		_, raftPort, _ := net.SplitHostPort(n.RaftAddr)
-		_, httpPort, _ := net.SplitHostPort(n.HTTPAddr)
-		cfg.Stream, cfg.RaftAddr, cfg.RaftAdvertise = nil, n.RaftAddr, "localhost:"+raftPort
-		cfg.HTTPAdvertise = "localhost:" + httpPort
+		cfg.RaftAdvertise, cfg.HTTPAdvertise = byName(n.RaftAddr), byName(n.HTTPAddr)
 		for i, addr := range cfg.Join {
-			_, port, _ := net.SplitHostPort(addr)
-			cfg.Join[i] = "localhost:" + port
+			cfg.Join[i] = byName(addr)
 		}
 	}
 	if !c.opt.Unchecked {
@@ -209,7 +218,7 @@ func (c *Cluster) Start(id string, join ...string) *Node {
 	if c.opt.Config != nil {
 		c.opt.Config(&cfg)
 	}
-	peers := &cutPeers{Peers: httpapi.NewClient(Secret), w: c.net, self: id}
+	peers := httpapi.NewClient(&cluster.Dialer{TLS: tls, Dial: dial})
 	node, err := cluster.Start(context.Background(), cfg, peers, c.out.logger("")) // the node names itself
 	if err != nil {
 		c.T.Fatalf("start %s: %v", id, err)
@@ -222,12 +231,19 @@ func (c *Cluster) Start(id string, join ...string) *Node {
 	}
 	n.Server = httpapi.New(node, opt)
 	go n.Server.Serve(httpLn)
+	go n.Server.ServeInternal(node.InternalListener())
 	c.mu.Lock()
 	n.Node = node
 	n.Token = c.token
 	c.nodes[id] = n
 	c.mu.Unlock()
 	return n
+}
+
+// byName is addr with localhost for its IP address.
+func byName(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return "localhost:" + port
 }
 
 // publicURL is Options.PublicURL, else the first node's URL.
@@ -472,6 +488,16 @@ func (c *Cluster) EnsureSame() *allocator.State {
 	}
 	return ReadBackup(c.T, want)
 }
+
+// Internal returns a client of the nodes' internal API, on their cluster
+// ports, as the operator's dninode commands reach it: with a certificate of
+// the cluster.
+func (c *Cluster) Internal() *httpapi.Client {
+	return httpapi.NewClient(&cluster.Dialer{TLS: NodeTLS(c.T, "operator"), Dial: c.net.dialer("operator")})
+}
+
+// Internal is its cluster's Internal client.
+func (n *Node) Internal() *httpapi.Client { return n.c.Internal() }
 
 // Command commits a command through the node and returns its receipt,
 // failing the test if the cluster or the state machine refuses it.

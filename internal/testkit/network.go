@@ -1,7 +1,6 @@
 package testkit
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -9,36 +8,29 @@ import (
 	"net"
 	"sync"
 	"time"
-
-	"github.com/hashicorp/raft"
-
-	"github.com/dni-dev/dni/cluster"
-	"github.com/dni-dev/dni/fsm"
 )
 
-// network lets a test cut the links between the nodes of a Cluster, for
-// Raft's traffic (real TCP, through linkLayer) and for the HTTP calls nodes
-// make to each other (through cutPeers), both ways.
+// network lets a test cut the links between the nodes of a Cluster, both
+// ways: everything nodes say to each other goes through their cluster
+// ports, so a cut link carries neither Raft nor internal HTTP calls.
 type network struct {
 	mu      sync.Mutex
 	blocked map[[2]string]bool // from, to
 	conns   map[[2]string][]net.Conn
-	raft    map[string]string // Raft address -> node id
-	http    map[string]string // HTTP address -> node id
+	raft    map[string]string // cluster port address -> node id
 }
 
 func newNetwork() *network {
 	return &network{
 		blocked: map[[2]string]bool{}, conns: map[[2]string][]net.Conn{},
-		raft: map[string]string{}, http: map[string]string{},
+		raft: map[string]string{},
 	}
 }
 
-func (w *network) add(id, raftAddr, httpAddr string) {
+func (w *network) add(id, raftAddr string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.raft[raftAddr] = id
-	w.http[httpAddr] = id
 }
 
 func (w *network) isBlocked(from, to string) bool {
@@ -84,33 +76,16 @@ func (w *network) idOf(addrs map[string]string, addr string) string {
 	return addrs[addr]
 }
 
-// linkLayer is a raft.StreamLayer over TCP whose connections start with
-// the dialling node's id, so that the network can refuse those it has cut.
-type linkLayer struct {
+// cutListener is a node's cluster port listener whose connections start,
+// under their TLS, with the dialling node's id, so that the network can
+// refuse those it has cut.
+type cutListener struct {
 	net.Listener
 	w    *network
 	self string
 }
 
-func (l *linkLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	to := l.w.idOf(l.w.raft, string(addr))
-	if l.w.isBlocked(l.self, to) {
-		return nil, fmt.Errorf("link %s->%s is cut", l.self, to)
-	}
-	c, err := net.DialTimeout("tcp", string(addr), timeout)
-	if err != nil {
-		return nil, err
-	}
-	head := binary.AppendUvarint(nil, uint64(len(l.self)))
-	if _, err := c.Write(append(head, l.self...)); err != nil {
-		c.Close()
-		return nil, err
-	}
-	l.w.track(l.self, to, c)
-	return c, nil
-}
-
-func (l *linkLayer) Accept() (net.Conn, error) {
+func (l *cutListener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
@@ -122,6 +97,28 @@ func (l *linkLayer) Accept() (net.Conn, error) {
 			continue
 		}
 		l.w.track(from, l.self, c)
+		return c, nil
+	}
+}
+
+// dialer connects node self to another node's cluster port, unless the
+// network has cut the link, and says who is calling.
+func (w *network) dialer(self string) func(addr string, timeout time.Duration) (net.Conn, error) {
+	return func(addr string, timeout time.Duration) (net.Conn, error) {
+		to := w.idOf(w.raft, addr)
+		if w.isBlocked(self, to) {
+			return nil, fmt.Errorf("link %s->%s is cut", self, to)
+		}
+		c, err := net.DialTimeout("tcp", addr, timeout)
+		if err != nil {
+			return nil, err
+		}
+		head := binary.AppendUvarint(nil, uint64(len(self)))
+		if _, err := c.Write(append(head, self...)); err != nil {
+			c.Close()
+			return nil, err
+		}
+		w.track(self, to, c)
 		return c, nil
 	}
 }
@@ -139,40 +136,4 @@ func readID(c net.Conn) (string, error) {
 	id := make([]byte, b[0])
 	_, err := io.ReadFull(c, id)
 	return string(id), err
-}
-
-// cutPeers refuses the HTTP calls the network has cut and passes on the
-// rest to the real client.
-type cutPeers struct {
-	cluster.Peers
-	w    *network
-	self string
-}
-
-func (p *cutPeers) check(addr string) error {
-	if to := p.w.idOf(p.w.http, addr); p.w.isBlocked(p.self, to) {
-		return fmt.Errorf("link %s->%s is cut", p.self, to)
-	}
-	return nil
-}
-
-func (p *cutPeers) Forward(ctx context.Context, addr string, entry []byte) ([]fsm.Receipt, error) {
-	if err := p.check(addr); err != nil {
-		return nil, err
-	}
-	return p.Peers.Forward(ctx, addr, entry)
-}
-
-func (p *cutPeers) Join(ctx context.Context, addr string, req cluster.JoinRequest) error {
-	if err := p.check(addr); err != nil {
-		return err
-	}
-	return p.Peers.Join(ctx, addr, req)
-}
-
-func (p *cutPeers) Status(ctx context.Context, addr string) (cluster.Status, error) {
-	if err := p.check(addr); err != nil {
-		return cluster.Status{}, err
-	}
-	return p.Peers.Status(ctx, addr)
 }

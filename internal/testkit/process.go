@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/dni-dev/dni/allocator"
+	"github.com/dni-dev/dni/cluster"
 	"github.com/dni-dev/dni/fsm"
 	"github.com/dni-dev/dni/httpapi"
 )
@@ -79,7 +80,10 @@ var FastFlags = []string{
 type Process struct {
 	Name     string
 	HTTPAddr string
-	Dir      string // the working dir
+	// ClusterAddr is where its cluster port listens (--raft-addr or
+	// DNI_RAFT_ADDR): its Raft and its internal API.
+	ClusterAddr string
+	Dir         string // the working dir
 
 	t      testing.TB
 	bin    string
@@ -99,6 +103,12 @@ func NewProcess(t testing.TB, name, httpAddr string, args, env []string) *Proces
 	p := &Process{
 		Name: name, HTTPAddr: httpAddr, Dir: t.TempDir(),
 		t: t, bin: Binary(t), args: args, env: env, logs: t.TempDir(), out: newTestWriter(t),
+	}
+	p.ClusterAddr = p.Arg("--raft-addr")
+	for _, kv := range env {
+		if addr, ok := strings.CutPrefix(kv, "DNI_RAFT_ADDR="); ok && p.ClusterAddr == "" {
+			p.ClusterAddr = addr
+		}
 	}
 	t.Cleanup(func() {
 		p.Kill()
@@ -295,8 +305,20 @@ func FreeAddrs(t testing.TB, n int) []string {
 type ProcessCluster struct {
 	T      testing.TB
 	Secret string
-	Client *httpapi.Client // the internal API, with the cluster secret
+	Client *httpapi.Client // the internal API, on the nodes' cluster ports
 	Nodes  []*Process
+}
+
+// OperatorClient reaches the internal API of a cluster whose secret is
+// given, as the operator's dninode commands do: with a certificate derived
+// from the secret.
+func OperatorClient(t testing.TB, secret string) *httpapi.Client {
+	t.Helper()
+	tls, err := cluster.TLSFromSecret(secret, "operator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return httpapi.NewClient(&cluster.Dialer{TLS: tls})
 }
 
 // StartProcessCluster starts n nodes, n1 to n<n>, with FastFlags: the first
@@ -306,7 +328,7 @@ type ProcessCluster struct {
 func StartProcessCluster(t testing.TB, n int, extra func(i int) []string) *ProcessCluster {
 	t.Helper()
 	c := &ProcessCluster{T: t, Secret: "test-secret-" + NewVisitID().String()}
-	c.Client = httpapi.NewClient(c.Secret)
+	c.Client = OperatorClient(t, c.Secret)
 	addrs := FreeAddrs(t, 2*n)
 	for i := range n {
 		httpAddr, raftAddr := addrs[2*i], addrs[2*i+1]
@@ -316,7 +338,7 @@ func StartProcessCluster(t testing.TB, n int, extra func(i int) []string) *Proce
 		if i == 0 {
 			args = append(args, "--bootstrap")
 		} else {
-			args = append(args, "--join", c.Nodes[0].HTTPAddr)
+			args = append(args, "--join", c.Nodes[0].ClusterAddr)
 		}
 		if extra != nil {
 			args = append(args, extra(i)...)
@@ -365,7 +387,7 @@ func (c *ProcessCluster) WaitMembers(n int) {
 		var last error = errors.New("no node runs")
 		for _, p := range c.Running() {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			ms, err := c.Client.Members(ctx, p.HTTPAddr)
+			ms, err := c.Client.Members(ctx, p.ClusterAddr)
 			cancel()
 			if err != nil {
 				last = err
@@ -393,7 +415,7 @@ func (c *ProcessCluster) Leader() *Process {
 	Eventually(c.T, "a node to lead", func() bool {
 		for _, p := range c.Running() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			st, err := c.Client.Status(ctx, p.HTTPAddr)
+			st, err := c.Client.Status(ctx, p.ClusterAddr)
 			cancel()
 			if err == nil && st.State == "Leader" {
 				leader = p
@@ -428,7 +450,7 @@ func (c *ProcessCluster) RetryCommand(via []*Process, cmd fsm.Command, deadline 
 	for i := 0; time.Now().Before(deadline); i++ {
 		p := via[i%len(via)]
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		r, err := c.Client.Command(ctx, p.HTTPAddr, cmd)
+		r, err := c.Client.Command(ctx, p.ClusterAddr, cmd)
 		cancel()
 		if err == nil {
 			return r, nil
@@ -481,7 +503,7 @@ func (c *ProcessCluster) SameState(nodes []*Process) *allocator.State {
 		var first []byte
 		for i, p := range nodes {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			b, err := c.Client.Backup(ctx, p.HTTPAddr)
+			b, err := c.Client.Backup(ctx, p.ClusterAddr)
 			cancel()
 			switch {
 			case err != nil:
