@@ -83,9 +83,33 @@ func clampString(s string, max int) string {
 	return s[:cut]
 }
 
-// GoogleClick reports whether the visitor arrived by clicking a Google ad.
+// MinGoogleClickIDLen is the shortest a Google click id (gclid, gbraid,
+// wbraid) may be. Google documents no format, but the ids it puts on ad
+// clicks are base64url text of tens of characters to about 150 (a gclid
+// such as "Cj0KCQiA..." is usually near 90): 20 refuses what a script makes
+// up ("x", "test", "123") and no real id. The longest is what dni keeps of
+// any click id, MaxClickIDLen, far above any Google uses.
+const MinGoogleClickIDLen = 20
+
+// GoogleClick reports whether the visitor arrived by clicking a Google ad:
+// a gclid, gbraid or wbraid that looks like one Google makes (base64url
+// characters, A-Z a-z 0-9 - and _, from MinGoogleClickIDLen to
+// MaxClickIDLen long).
 func (a *Attribution) GoogleClick() bool {
-	return a.GCLID != "" || a.GBRAID != "" || a.WBRAID != ""
+	return googleClickID(a.GCLID) || googleClickID(a.GBRAID) || googleClickID(a.WBRAID)
+}
+
+func googleClickID(s string) bool {
+	if len(s) < MinGoogleClickIDLen || len(s) > MaxClickIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // QueryFields maps the query parameters a landing page URL carries

@@ -38,8 +38,8 @@ type benchFixture struct {
 // what the fixture measures is the heap a visit costs beyond them.
 var benchAttribution = Attribution{
 	Source: "google", Medium: "cpc", Campaign: "spring-sale", Term: "plumber near me",
-	GCLID: "EAIaIQobChMI0123456789", Referrer: "https://www.google.com/",
-	LandingPage: "https://example.com/?gclid=EAIaIQobChMI0123456789", UserAgent: "Mozilla/5.0",
+	GCLID: "EAIaIQobChMI0123456789abcdefghijklmn", Referrer: "https://www.google.com/",
+	LandingPage: "https://example.com/?gclid=EAIaIQobChMI0123456789abcdefghijklmn", UserAgent: "Mozilla/5.0",
 }
 
 func newBenchFixture(b *testing.B, pools int) *benchFixture {

@@ -9,8 +9,8 @@ func TestChannelNamesWhereAVisitCameFrom(t *testing.T) {
 	}{
 		{nil, "your website"},
 		{&Attribution{}, "your website"},
-		{&Attribution{GCLID: "abc"}, "Google Ads"},
-		{&Attribution{WBRAID: "abc", Source: "facebook"}, "Google Ads"},
+		{&Attribution{GCLID: testGCLID}, "Google Ads"},
+		{&Attribution{WBRAID: testWBRAID, Source: "facebook"}, "Google Ads"},
 		{&Attribution{Source: "google", Medium: "cpc"}, "Google Ads"},
 		{&Attribution{Source: "facebook", Medium: "social"}, "Facebook Organic"},
 		{&Attribution{Source: "facebook", Medium: "paid_social"}, "Facebook Ads"},

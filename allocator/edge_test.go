@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -43,9 +44,16 @@ func addEdgePool(t *testing.T, s *State, pool, size int, edit func(*Settings)) {
 	}
 }
 
+// Click ids as Google puts them on ad clicks' URLs.
+const (
+	testGCLID  = "Cj0KCQiA4L67BhDUARIsADWrl7Fm3sNNbk4jO4VQq1kE9z5qfWv-Ax0iOZs1rFWXwTN3TwTmL_aQ0qIaAkbhEALw_wcB"
+	testGBRAID = "0AAAAADxyq2_mB5rJDxCmVsd1qgY9W4vG2"
+	testWBRAID = "CkEKCQjwu9LBBhCyARIwAFBa9yTfI9xQtu4EDqLGmx0_4TnV0m3kzQKoMbYq"
+)
+
 func mustAssign(t *testing.T, s *State, v int, pool string, at time.Time) Assignment {
 	t.Helper()
-	a, err := s.Assign(Assign{Visit: vid(v), PoolKey: pool, At: at, Attribution: Attribution{GCLID: "g"}})
+	a, err := s.Assign(Assign{Visit: vid(v), PoolKey: pool, At: at, Attribution: Attribution{GCLID: testGCLID}})
 	if err != nil {
 		t.Fatalf("assign visit %d: %v", v, err)
 	}
@@ -99,11 +107,25 @@ func TestAssignOutcomes(t *testing.T) {
 		{name: "gclid pool refuses a visitor with no Google click id", size: 4, settings: gclid,
 			attr: Attribution{FBCLID: "fb", MSCLKID: "ms", Source: "google"}, err: ErrNotGoogleClick},
 		{name: "gclid pool takes a gclid", size: 4, settings: gclid,
-			attr: Attribution{GCLID: "g"}, outcome: Fresh, number: e164(1, 0)},
+			attr: Attribution{GCLID: testGCLID}, outcome: Fresh, number: e164(1, 0)},
 		{name: "gclid pool takes a gbraid", size: 4, settings: gclid,
-			attr: Attribution{GBRAID: "g"}, outcome: Fresh, number: e164(1, 0)},
+			attr: Attribution{GBRAID: testGBRAID}, outcome: Fresh, number: e164(1, 0)},
 		{name: "gclid pool takes a wbraid", size: 4, settings: gclid,
-			attr: Attribution{WBRAID: "w"}, outcome: Fresh, number: e164(1, 0)},
+			attr: Attribution{WBRAID: testWBRAID}, outcome: Fresh, number: e164(1, 0)},
+		{name: "gclid pool refuses a made-up gclid", size: 4, settings: gclid,
+			attr: Attribution{GCLID: "x"}, err: ErrNotGoogleClick},
+		{name: "gclid pool refuses a gclid one character short", size: 4, settings: gclid,
+			attr: Attribution{GCLID: testGCLID[:MinGoogleClickIDLen-1]}, err: ErrNotGoogleClick},
+		{name: "gclid pool takes a gclid of the shortest length", size: 4, settings: gclid,
+			attr: Attribution{GCLID: testGCLID[:MinGoogleClickIDLen]}, outcome: Fresh, number: e164(1, 0)},
+		{name: "gclid pool refuses a gclid longer than dni keeps", size: 4, settings: gclid,
+			attr: Attribution{GCLID: strings.Repeat("A", MaxClickIDLen+1)}, err: ErrNotGoogleClick},
+		{name: "gclid pool refuses a gclid with a character base64url has not", size: 4, settings: gclid,
+			attr: Attribution{GCLID: testGCLID[:40] + "." + testGCLID[41:]}, err: ErrNotGoogleClick},
+		{name: "gclid pool refuses a made-up gclid beside a real-looking Meta click id", size: 4, settings: gclid,
+			attr: Attribution{GCLID: "test", FBCLID: testGCLID}, err: ErrNotGoogleClick},
+		{name: "gclid pool takes a real-looking wbraid beside a made-up gclid", size: 4, settings: gclid,
+			attr: Attribution{GCLID: "test", WBRAID: testWBRAID}, outcome: Fresh, number: e164(1, 0)},
 		{name: "gclid pool keeps an existing visit without a click id sticky", size: 4, settings: gclid,
 			before: func(t *testing.T, s *State) { fill(t, s, 1) }, visit: 1, outcome: Sticky, number: e164(1, 0)},
 		{name: "overflow none gives no number when every number is held", size: 4, settings: none,

@@ -2,6 +2,7 @@ package allocator
 
 import (
 	"errors"
+	"regexp"
 	"slices"
 	"time"
 )
@@ -542,8 +543,8 @@ func (m *model) assign(a Assign) result {
 		v.seen = max(v.seen, at)
 		return visitResult(Sticky, v, nil)
 	}
-	if p.settings.Tracking == TrackGCLID && a.Attribution.GCLID == "" &&
-		a.Attribution.GBRAID == "" && a.Attribution.WBRAID == "" {
+	if p.settings.Tracking == TrackGCLID && !googleClickIDForm.MatchString(a.Attribution.GCLID) &&
+		!googleClickIDForm.MatchString(a.Attribution.GBRAID) && !googleClickIDForm.MatchString(a.Attribution.WBRAID) {
 		return result{Err: errIs(ErrNotGoogleClick)}
 	}
 	const minute = 60_000
@@ -579,6 +580,10 @@ func (m *model) assign(a Assign) result {
 	m.take(n, v, at, displaced)
 	return visitResult(outcome, v, displaced)
 }
+
+// googleClickIDForm is what a Google click id looks like: 20 to 256
+// base64url characters.
+var googleClickIDForm = regexp.MustCompile(`^[A-Za-z0-9_-]{20,256}$`)
 
 func visitResult(o Outcome, v *mVisit, displaced *mVisit) result {
 	r := result{Outcome: o, Visit: v.seq}

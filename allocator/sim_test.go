@@ -378,16 +378,15 @@ var (
 
 func (g *sim) attribution() Attribution {
 	var a Attribution
-	n := strconv.Itoa(g.rng.IntN(1000))
 	switch g.rng.IntN(7) {
 	case 0, 1:
-		a.GCLID = "gclid" + n
+		a.GCLID = g.clickID()
 	case 2:
-		a.GBRAID = "gbraid" + n
+		a.GBRAID = g.clickID()
 	case 3:
-		a.WBRAID = "wbraid" + n
+		a.WBRAID = g.clickID()
 	case 4:
-		a.FBCLID = "fbclid" + n
+		a.FBCLID = g.clickID()
 	}
 	a.Source = sources[g.rng.IntN(len(sources))]
 	a.Campaign = campaigns[g.rng.IntN(len(campaigns))]
@@ -395,6 +394,28 @@ func (g *sim) attribution() Attribution {
 		a.Term = strings.Repeat("é", MaxUTMLen) // cut to fit
 	}
 	return a
+}
+
+// clickID is mostly what Google puts on an ad click (base64url, tens of
+// characters), else what a script makes up: too short, too long, or with
+// characters Google's have not.
+func (g *sim) clickID() string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	n := 20 + g.rng.IntN(140)
+	switch r := g.rng.Float64(); {
+	case r < 0.1:
+		n = 1 + g.rng.IntN(MinGoogleClickIDLen)
+	case r < 0.12:
+		n = MaxClickIDLen + 1
+	}
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alphabet[g.rng.IntN(len(alphabet))]
+	}
+	if g.chance(0.05) {
+		b[g.rng.IntN(n)] = ".=+/ "[g.rng.IntN(5)]
+	}
+	return string(b)
 }
 
 func (g *sim) liveVisit() *mVisit {

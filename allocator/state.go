@@ -45,7 +45,7 @@ var (
 	ErrNumberInUse    = errors.New("number belongs to another pool")
 	ErrUnknownVisit   = errors.New("no such live visit")
 	ErrVisitElsewhere = errors.New("visit belongs to another pool")
-	ErrNotGoogleClick = errors.New("the pool tracks Google Ads clicks only, and the visit has no Google click id")
+	ErrNotGoogleClick = errors.New("the pool tracks Google Ads clicks only, and the visit has no valid Google click id")
 	ErrBadTime        = errors.New("time must be between 1970 and 9999")
 	ErrBadCall        = errors.New("call sid must be 1 to 64 letters and digits")
 )

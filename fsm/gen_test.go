@@ -98,7 +98,11 @@ func (g *commandGen) next() Command {
 	case op < 45:
 		a := allocator.Attribution{Source: "google", Medium: "cpc", Campaign: fmt.Sprintf("c%d", g.r.IntN(5))}
 		if g.r.IntN(3) > 0 {
-			a.GCLID = fmt.Sprintf("gclid-%d", g.n)
+			// A gclid as Google makes them; now and then one a script made up.
+			a.GCLID = fmt.Sprintf("Cj0KCQiA4L67BhDUARIsADWrl7Fm3sNN-%d_wcB", g.n)
+			if g.r.IntN(10) == 0 {
+				a.GCLID = fmt.Sprintf("x%d", g.n)
+			}
 		}
 		if g.r.IntN(5) == 0 {
 			id := g.visit() // a page view of a visit that may still be live

@@ -155,7 +155,7 @@ func BenchmarkNoop(b *testing.B) {
 	report(b, rate, lat)
 }
 
-var visitBody = []byte(`{"pool":"%s","url":"https://example.com/landing?utm_source=google&utm_medium=cpc&utm_campaign=spring&gclid=EAIaIQobChMI"}`)
+var visitBody = []byte(`{"pool":"%s","url":"https://example.com/landing?utm_source=google&utm_medium=cpc&utm_campaign=spring&gclid=EAIaIQobChMI3t7Jx9eS-gIVjSiRCh1f3wOAEAAYASAAEgJb5PD_BwE"}`)
 
 // BenchmarkVisitCreate starts visits through all three nodes. Pools recycle
 // once full, as a busy site's would.

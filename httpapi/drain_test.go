@@ -16,6 +16,13 @@ import (
 // of new visits, many addresses, fake click ids, other websites and
 // hammered heartbeats.
 
+// Click ids as Google puts them on ad clicks' URLs: base64url, tens of
+// characters.
+const (
+	adClick  = "Cj0KCQiA4L67BhDUARIsADWrl7Fm3sNNbk4jO4VQq1kE9z5qfWv-Ax0iOZs1rFWXwTN3TwTmL_aQ0qIaAkbhEALw_wcB"
+	appClick = "0AAAAADxyq2_mB5rJDxCmVsd1qgY9W4vG2"
+)
+
 // protections are the settings of a pool that guard it against scripts.
 type protections struct {
 	DisplaceAfterS  int `json:"displace_after_s"`
@@ -123,5 +130,37 @@ func TestTwentyAddressesTogetherCannotExceedThePoolsBudget(t *testing.T) {
 	}
 	if after := a.Node.Node.Status().LastIndex; after != before {
 		t.Errorf("visits past the budget wrote %d log entries", after-before)
+	}
+}
+
+// A pool for Google Ads clicks gives no number to a visit whose click id a
+// script made up, in the page's URL or in the request's fields, and gives
+// one to a click id of the form Google's take.
+func TestAGoogleAdsOnlyPoolRefusesAMadeUpClickIDAndTakesARealisticOne(t *testing.T) {
+	a := startAPI(t, httpapi.Options{})
+	p := a.createPool(map[string]any{"tracking": "gclid"}, numbersFrom(123, 4)...)
+	for _, body := range []map[string]any{
+		{"gclid": "x"},
+		{"url": landing + "?gclid=x"},
+		{"url": landing + "?gclid=" + adClick[:19]},
+		{"gbraid": "test", "wbraid": "<script>alert(1)</script>"},
+		{"gclid": adClick[:40] + "." + adClick[41:]},
+		{"gclid": "x", "fbclid": adClick},
+	} {
+		body["pool"] = p.Key
+		r := a.Visitor("POST", "/v1/visits", body)
+		var v visitReply
+		r.Decode(t, &v)
+		if r.Status != http.StatusOK || v.Reason != "not a Google Ads click" {
+			t.Errorf("%v: %s; want no number, \"not a Google Ads click\"", body, r)
+		}
+	}
+	if got := a.pool(p.ID).Stats.LiveVisits; got != 0 {
+		t.Fatalf("made-up click ids made %d visits", got)
+	}
+	a.visit(p.Key, map[string]any{"gclid": adClick})
+	a.visit(p.Key, map[string]any{"url": landing + "?gbraid=" + appClick})
+	if got := a.pool(p.ID).Stats.LiveVisits; got != 2 {
+		t.Errorf("two visits with Google's click ids, %d live visits", got)
 	}
 }

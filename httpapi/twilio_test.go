@@ -147,7 +147,7 @@ func TestACallIsForwardedAfterTheRingsWithAWhisperAndListedWithItsCampaign(t *te
 	if bytes.Count(r.Body, []byte(`"number":"+1415`)) != p.Size {
 		t.Fatalf("the pool's numbers are not all in area code 415: %s", r.Body)
 	}
-	v := a.visit(p.Key, map[string]any{"url": "https://shop.example/?utm_source=google&utm_medium=cpc&utm_campaign=spring&gclid=G1"})
+	v := a.visit(p.Key, map[string]any{"url": "https://shop.example/?utm_source=google&utm_medium=cpc&utm_campaign=spring&gclid=" + adClick})
 
 	trace := pl.call(v.Number, "+12125550123")
 	wantWellFormedTwiML(t, trace)
@@ -180,7 +180,7 @@ func TestACallIsForwardedAfterTheRingsWithAWhisperAndListedWithItsCampaign(t *te
 		return call.Status == "completed"
 	})
 	if call.SID != trace.SID || call.Match != "live" || call.Visit != v.Visit || call.Pool != p.ID ||
-		call.Attribution["utm_campaign"] != "spring" || call.Attribution["gclid"] != "G1" ||
+		call.Attribution["utm_campaign"] != "spring" || call.Attribution["gclid"] != adClick ||
 		call.From != "+12125550123" || call.AnsweredBy != "+14155550100" || call.DurationS != trace.DurationS ||
 		call.Whisper != "Call from Google Ads" {
 		t.Fatalf("recorded call %+v does not match the call made (%+v) from visit %s", call, trace, v.Visit)
@@ -272,7 +272,7 @@ func TestCallsDuringALeaderElectionAreAnsweredAndRecorded(t *testing.T) {
 	p := pl.activePool(leader, map[string]any{"size": 10})
 	var visits []visitReply
 	for range 10 {
-		visits = append(visits, leader.visit(p.Key, map[string]any{"url": "https://shop.example/?utm_campaign=election&gclid=E"}))
+		visits = append(visits, leader.visit(p.Key, map[string]any{"url": "https://shop.example/?utm_campaign=election&gclid=" + adClick}))
 	}
 	pl.EnsureSame()
 
@@ -321,7 +321,7 @@ func BenchmarkCallWebhooks(b *testing.B) {
 	p := pl.activePool(leader, map[string]any{"size": 50, "whisper": true})
 	var numbers []string
 	for i := range 50 {
-		numbers = append(numbers, leader.visit(p.Key, map[string]any{"url": fmt.Sprintf("https://shop.example/?utm_campaign=c%d&gclid=g%d", i%5, i)}).Number)
+		numbers = append(numbers, leader.visit(p.Key, map[string]any{"url": fmt.Sprintf("https://shop.example/?utm_campaign=c%d&gclid=%s%03d", i%5, adClick[:80], i)}).Number)
 	}
 	pl.EnsureSame()
 	var (

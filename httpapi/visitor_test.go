@@ -55,7 +55,7 @@ func TestAVisitTakesUTMFieldsAndClickIDsFromItsURLAndExplicitFieldsWin(t *testin
 	a := startAPI(t, httpapi.Options{})
 	p := a.createPool(nil, numbersFrom(123, 4)...)
 	url := "https://shop.example/spring?utm_source=google&utm_medium=cpc&utm_campaign=spring&utm_term=plumber&utm_content=ad1" +
-		"&gclid=G1&gbraid=GB1&wbraid=WB1&fbclid=FB1&msclkid=MS1&other=x"
+		"&gclid=" + adClick + "&gbraid=" + appClick + "&wbraid=WB1&fbclid=FB1&msclkid=MS1&other=x"
 	v := a.visit(p.Key, map[string]any{
 		"url": url, "referrer": "https://www.google.com/",
 		"utm_campaign": "spring-override", "utm_medium": "", "msclkid": "MS2",
@@ -77,7 +77,7 @@ func TestAVisitTakesUTMFieldsAndClickIDsFromItsURLAndExplicitFieldsWin(t *testin
 	}
 	want := map[string]string{
 		"utm_source": "google", "utm_campaign": "spring-override", "utm_term": "plumber", "utm_content": "ad1",
-		"gclid": "G1", "gbraid": "GB1", "wbraid": "WB1", "fbclid": "FB1", "msclkid": "MS2",
+		"gclid": adClick, "gbraid": appClick, "wbraid": "WB1", "fbclid": "FB1", "msclkid": "MS2",
 		"referrer": "https://www.google.com/", "landing_page": url, "user_agent": testkit.VisitorAgent,
 	}
 	got := list.Visits[0].Attribution
@@ -129,7 +129,7 @@ func TestAVisitGetsNoNumberWhenThePoolSaysSoOrTheVisitorIsABot(t *testing.T) {
 		})
 	}
 	for _, click := range []string{"gclid", "gbraid", "wbraid"} {
-		v := a.visit(gclidPool.Key, map[string]any{"url": landing + "?" + click + "=C"})
+		v := a.visit(gclidPool.Key, map[string]any{"url": landing + "?" + click + "=" + appClick})
 		if v.Number == "" {
 			t.Errorf("a %s visit got no number", click)
 		}

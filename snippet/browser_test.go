@@ -454,6 +454,9 @@ func TestAnExpiredVisitIsFollowedByANewOneWithTheSameAttribution(t *testing.T) {
 	tb.Quiet("network") // the browser logs the heartbeat's 410 itself
 }
 
+// adClick is a gclid as Google puts it on an ad click's URL.
+const adClick = "Cj0KCQiA4L67BhDUARIsADWrl7Fm3sNNbk4jO4VQq1kE9z5qfWv-Ax0iOZs1rFWXwTN3TwTmL_aQ0qIaAkbhEALw_wcB"
+
 func TestAGoogleAdsPoolTracksOnlyVisitorsWhoClickedAnAdInAnyTab(t *testing.T) {
 	dni := startNode(t)
 	p := dni.createPool("gclid", tracking, "+16285550143")
@@ -475,10 +478,10 @@ func TestAGoogleAdsPoolTracksOnlyVisitorsWhoClickedAnAdInAnyTab(t *testing.T) {
 	}
 
 	// Back from an ad, in the same tab: tracked.
-	tb.Open(s.url + "/?gclid=Cj0KCQ-test&utm_source=google&utm_campaign=brand")
+	tb.Open(s.url + "/?gclid=" + adClick + "&utm_source=google&utm_campaign=brand")
 	tb.Until(`dni.number()`, "the swap for an ad click")
 	live := dni.visits(p.ID)
-	if len(live) != 1 || live[0].Attribution["gclid"] != "Cj0KCQ-test" || live[0].Attribution["utm_campaign"] != "brand" {
+	if len(live) != 1 || live[0].Attribution["gclid"] != adClick || live[0].Attribution["utm_campaign"] != "brand" {
 		t.Fatalf("live visits %+v", live)
 	}
 
@@ -493,7 +496,7 @@ func TestAGoogleAdsPoolTracksOnlyVisitorsWhoClickedAnAdInAnyTab(t *testing.T) {
 			again = &v
 		}
 	}
-	if again == nil || again.Attribution["gclid"] != "Cj0KCQ-test" || again.Attribution["landing_page"] != s.url+"/about" {
+	if again == nil || again.Attribution["gclid"] != adClick || again.Attribution["landing_page"] != s.url+"/about" {
 		t.Errorf("the new tab's visit: %+v", again)
 	}
 

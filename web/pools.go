@@ -481,6 +481,10 @@ type demoPage struct {
 	Links     []demoLink
 }
 
+// demoGCLID is a click id of the form Google puts on an ad click, so that
+// the demo of a Google-Ads-only pool gets a number.
+const demoGCLID = "Cj0KCQiA4L67BhDUARIsADWrl7Fm3sNN-dni-demo-click-Ax0iOZs1rFWXwTN3TwTmL_aQ0qIaAkbhEALw_wcB"
+
 type demoLink struct {
 	Label string
 	Query string
@@ -503,7 +507,7 @@ func (p *pages) demo(r *request) {
 	page := demoPage{
 		Pool: pl, Src: base + "/dni.js", Integrity: snippet.Get().Integrity, GCLID: pl.Tracking == string(allocator.TrackGCLID),
 		Links: []demoLink{
-			{"a Google ad", url.Values{"utm_source": {"google"}, "utm_medium": {"cpc"}, "utm_campaign": {"demo"}, "gclid": {"demo-click"}}.Encode()},
+			{"a Google ad", url.Values{"utm_source": {"google"}, "utm_medium": {"cpc"}, "utm_campaign": {"demo"}, "gclid": {demoGCLID}}.Encode()},
 			{"a Facebook post", url.Values{"utm_source": {"facebook"}, "utm_medium": {"social"}, "utm_campaign": {"demo"}}.Encode()},
 			{"a newsletter", url.Values{"utm_source": {"newsletter"}, "utm_medium": {"email"}, "utm_campaign": {"demo"}}.Encode()},
 		},
