@@ -226,7 +226,7 @@ func (im *importer) addPools() error {
 		}
 		p := newPool(pr.ID, pr.Key, pr.CreatedAt, pr.Seq)
 		st := pr.Settings
-		st.ForwardTo = slices.Clone(st.ForwardTo)
+		st = st.owned()
 		p.view.Store(&poolView{settings: st, updatedAt: pr.UpdatedAt, deletedAt: pr.DeletedAt, notice: pr.Notice})
 		p.recentReqs, p.nextReq = pr.RecentReqs, int(pr.NextReq)
 		p.budgetSpent.Store(pr.BudgetSpent)

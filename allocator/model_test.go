@@ -314,7 +314,10 @@ func (m *model) createPool(c CreatePool) result {
 		return result{Err: errIs(ErrKeyInUse)}
 	}
 	st := c.Settings
-	st.ForwardTo = slices.Clone(st.ForwardTo)
+	st.ForwardTo, st.AllowedOrigins = slices.Clone(st.ForwardTo), slices.Clone(st.AllowedOrigins)
+	if len(st.AllowedOrigins) == 0 {
+		st.AllowedOrigins = nil // as a snapshot gives it back
+	}
 	p := &mPool{seq: uint64(len(m.pools) + 1), id: c.ID, key: c.Key, settings: st, createdAt: at, updatedAt: at}
 	m.pools = append(m.pools, p)
 	return result{Pool: p.id, PoolSeq: p.seq}
@@ -398,7 +401,10 @@ func (m *model) updatePool(u UpdatePool) result {
 		return result{Pool: p.id, PoolSeq: p.seq}
 	}
 	st := p.settings.Patched(&u.Patch)
-	st.ForwardTo = slices.Clone(st.ForwardTo)
+	st.ForwardTo, st.AllowedOrigins = slices.Clone(st.ForwardTo), slices.Clone(st.AllowedOrigins)
+	if len(st.AllowedOrigins) == 0 {
+		st.AllowedOrigins = nil // as a snapshot gives it back
+	}
 	if e := settingsErr(st); e != nil {
 		return result{Err: e}
 	}

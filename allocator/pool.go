@@ -78,8 +78,8 @@ const (
 	PoolDeleted PoolStatus = "deleted"
 )
 
-// Settings returns the pool's current settings. The ForwardTo slice is
-// shared and must not be changed.
+// Settings returns the pool's current settings. The ForwardTo and
+// AllowedOrigins slices are shared and must not be changed.
 func (p *Pool) Settings() Settings { return p.view.Load().settings }
 
 // UpdatedAt is when the settings last changed.

@@ -42,7 +42,7 @@ func (s *State) CreatePool(c CreatePool) (*Pool, error) {
 		return nil, ErrKeyInUse
 	}
 	st := c.Settings
-	st.ForwardTo = slices.Clone(st.ForwardTo)
+	st = st.owned()
 	s.poolSeq++
 	p := newPool(c.ID, c.Key, at, s.poolSeq)
 	p.view.Store(&poolView{settings: st, updatedAt: at})
@@ -101,7 +101,7 @@ func (s *State) UpdatePool(u UpdatePool) (Update, error) {
 	}
 	old := p.Settings()
 	st := old.Patched(&u.Patch)
-	st.ForwardTo = slices.Clone(st.ForwardTo)
+	st = st.owned()
 	if err := st.Validate(); err != nil {
 		return Update{}, err
 	}

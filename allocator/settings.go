@@ -2,6 +2,8 @@ package allocator
 
 import (
 	"fmt"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -60,6 +62,8 @@ const (
 	MaxDisplaceAfter     = MaxIdleTimeout
 	MaxVisitsPerMinute   = 100_000
 	MaxVisitBurst        = 100_000
+	MaxAllowedOrigins    = 20
+	MaxOriginLen         = 255
 )
 
 // Defaults for the settings a marketer may leave out.
@@ -109,6 +113,61 @@ type Settings struct {
 	// automatic (Budget).
 	VisitsPerMinute int
 	VisitBurst      int
+	// AllowedOrigins lists the websites (origins: "https://shop.example")
+	// whose pages may start and keep the pool's visits; empty, any may.
+	// The node that takes a visit checks it (AllowsOrigin, AllowsPage).
+	AllowedOrigins []string
+}
+
+// owned returns s with lists of its own, so that the caller cannot change
+// them later; an empty list of origins is nil, as a snapshot gives it back.
+func (s Settings) owned() Settings {
+	s.ForwardTo = slices.Clone(s.ForwardTo)
+	s.AllowedOrigins = slices.Clone(s.AllowedOrigins)
+	if len(s.AllowedOrigins) == 0 {
+		s.AllowedOrigins = nil
+	}
+	return s
+}
+
+// CanonicalOrigin returns a website's origin as browsers send it in the
+// Origin header, scheme://host[:port], lower case and without the default
+// port, from an origin or a URL with nothing after its host but "/"; or an
+// error saying what is wrong with it.
+func CanonicalOrigin(s string) (string, error) {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Opaque != "":
+		return "", fmt.Errorf("%q is not a website's origin such as https://shop.example", s)
+	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return "", fmt.Errorf("%q has more than a scheme and a host; write it as https://shop.example", s)
+	}
+	host := strings.ToLower(u.Host)
+	if port := u.Port(); port == "80" && u.Scheme == "http" || port == "443" && u.Scheme == "https" {
+		host = strings.TrimSuffix(host, ":"+port)
+	}
+	return u.Scheme + "://" + host, nil
+}
+
+// AllowsOrigin reports whether a browser's request with this Origin header
+// may start or keep one of the pool's visits: always if the pool lists no
+// origins, else only from one it lists.
+func (s *Settings) AllowsOrigin(origin string) bool {
+	return len(s.AllowedOrigins) == 0 || slices.Contains(s.AllowedOrigins, strings.ToLower(origin))
+}
+
+// AllowsPage reports whether a visit may start on the page at pageURL:
+// always if the pool lists no origins, else only on a page of one it lists.
+func (s *Settings) AllowsPage(pageURL string) bool {
+	if len(s.AllowedOrigins) == 0 {
+		return true
+	}
+	u, err := url.Parse(pageURL)
+	if err != nil {
+		return false
+	}
+	origin, err := CanonicalOrigin(u.Scheme + "://" + u.Host)
+	return err == nil && slices.Contains(s.AllowedOrigins, origin)
 }
 
 // Budget returns the pool's budget of new visits: how many a minute, and
@@ -246,6 +305,22 @@ func (s *Settings) Validate() error {
 		return invalid("visit_burst", "must be between 1 and %d, or 0 for automatic (the size), got %d",
 			MaxVisitBurst, s.VisitBurst)
 	}
+	if len(s.AllowedOrigins) > MaxAllowedOrigins {
+		return invalid("allowed_origins", "must list at most %d origins, got %d", MaxAllowedOrigins, len(s.AllowedOrigins))
+	}
+	for i, o := range s.AllowedOrigins {
+		c, err := CanonicalOrigin(o)
+		switch {
+		case len(o) > MaxOriginLen:
+			return invalid("allowed_origins", "an origin must be at most %d characters", MaxOriginLen)
+		case err != nil:
+			return invalid("allowed_origins", "%v", err)
+		case c != o:
+			return invalid("allowed_origins", "%q must be written as browsers send it: %s", o, c)
+		case slices.Contains(s.AllowedOrigins[:i], o):
+			return invalid("allowed_origins", "%s is listed twice", o)
+		}
+	}
 	return nil
 }
 
@@ -266,6 +341,7 @@ type Patch struct {
 	DisplaceAfter     *time.Duration
 	VisitsPerMinute   *int
 	VisitBurst        *int
+	AllowedOrigins    []string // nil keeps the list; empty clears it
 }
 
 // Patched returns s with the fields the patch sets replaced.
@@ -314,6 +390,9 @@ func (s Settings) Patched(p *Patch) Settings {
 	}
 	if p.VisitBurst != nil {
 		s.VisitBurst = *p.VisitBurst
+	}
+	if p.AllowedOrigins != nil {
+		s.AllowedOrigins = p.AllowedOrigins
 	}
 	return s
 }

@@ -169,7 +169,23 @@ func (g *sim) settings() Settings {
 	s = s.WithDefaults()
 	s.DisplaceAfter = g.displaceAfter()
 	s.VisitsPerMinute, s.VisitBurst = g.budget()
+	s.AllowedOrigins = g.origins()
 	return s
+}
+
+// origins is mostly none (any website), else one or two, now and then one
+// written as no browser sends it.
+func (g *sim) origins() []string {
+	switch r := g.rng.Float64(); {
+	case r < 0.6:
+		return nil
+	case r < 0.65:
+		return []string{}
+	case r < 0.95:
+		return []string{"https://shop.example", "http://localhost:8080"}[:1+g.rng.IntN(2)]
+	default:
+		return []string{"https://Shop.example/"}
+	}
 }
 
 // budget is mostly automatic (twice the size a minute, which the sim's
@@ -366,6 +382,9 @@ func (g *sim) updatePool(sized, others bool) op {
 				burst = MaxVisitBurst + 1
 			}
 			u.Patch.VisitsPerMinute, u.Patch.VisitBurst = &perMinute, &burst
+		}
+		if g.chance(0.1) {
+			u.Patch.AllowedOrigins = g.origins()
 		}
 	}
 	return op{kind: opUpdatePool, update: u}

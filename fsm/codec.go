@@ -262,6 +262,11 @@ var laterSettings = [...]struct {
 		func(d *decoder, s *allocator.Settings) { s.VisitsPerMinute, s.VisitBurst = d.int(), d.int() },
 		func(s *allocator.Settings) { s.VisitsPerMinute, s.VisitBurst = 0, 0 },
 	},
+	{ // allowed origins: any website
+		func(e *encoder, s *allocator.Settings) { e.strings(s.AllowedOrigins) },
+		func(d *decoder, s *allocator.Settings) { s.AllowedOrigins = d.strings() },
+		func(s *allocator.Settings) { s.AllowedOrigins = nil },
+	},
 }
 
 func (e *encoder) laterSettings(s *allocator.Settings) {

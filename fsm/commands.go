@@ -139,7 +139,8 @@ const (
 	patchDisplaceAfter
 	patchVisitsPerMinute
 	patchVisitBurst
-	patchAll = patchVisitBurst<<1 - 1
+	patchAllowedOrigins
+	patchAll = patchAllowedOrigins<<1 - 1
 )
 
 func (c *UpdatePool) encode(e *encoder) {
@@ -157,7 +158,7 @@ func (c *UpdatePool) encode(e *encoder) {
 		{patchIdleTimeout, p.IdleTimeout != nil}, {patchAttributionWindow, p.AttributionWindow != nil},
 		{patchWhisper, p.Whisper != nil}, {patchAllocation, p.Allocation != nil},
 		{patchDisplaceAfter, p.DisplaceAfter != nil}, {patchVisitsPerMinute, p.VisitsPerMinute != nil},
-		{patchVisitBurst, p.VisitBurst != nil},
+		{patchVisitBurst, p.VisitBurst != nil}, {patchAllowedOrigins, p.AllowedOrigins != nil},
 	} {
 		if f.set {
 			mask |= f.bit
@@ -208,6 +209,9 @@ func (c *UpdatePool) encode(e *encoder) {
 	}
 	if p.VisitBurst != nil {
 		e.varint(int64(*p.VisitBurst))
+	}
+	if p.AllowedOrigins != nil {
+		e.strings(p.AllowedOrigins)
 	}
 	e.time(c.At)
 }
@@ -266,6 +270,10 @@ func decodeUpdatePool(d *decoder) *UpdatePool {
 	}
 	if mask&patchVisitBurst != 0 {
 		p.VisitBurst = ptr(d.int())
+	}
+	if mask&patchAllowedOrigins != 0 {
+		// A present but empty list stays non-nil: it clears the pool's.
+		p.AllowedOrigins = append([]string{}, d.strings()...)
 	}
 	c.At = d.time()
 	return c

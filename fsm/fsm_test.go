@@ -80,6 +80,8 @@ func TestPoolsWrittenBeforeALaterSettingExistedReadWithItsDefault(t *testing.T) 
 	st := newCommandGen(1).settings()
 	st.Allocation = allocator.AllocateRandom
 	st.DisplaceAfter = 0
+	st.VisitsPerMinute, st.VisitBurst = 7, 3
+	st.AllowedOrigins = []string{"https://shop.example"}
 	for kept := range len(laterSettings) {
 		want := st
 		for _, l := range laterSettings[kept:] {

@@ -74,6 +74,9 @@ func (g *commandGen) settings() allocator.Settings {
 	if g.r.IntN(2) == 0 {
 		s.VisitsPerMinute, s.VisitBurst = 1+g.r.IntN(30), g.r.IntN(5)
 	}
+	if g.r.IntN(3) == 0 {
+		s.AllowedOrigins = []string{"https://shop.example", "http://localhost:8080"}[:1+g.r.IntN(2)]
+	}
 	return s
 }
 
@@ -152,6 +155,9 @@ func (g *commandGen) next() Command {
 		}
 		if g.r.IntN(5) == 0 {
 			patch.VisitsPerMinute, patch.VisitBurst = ptr(g.r.IntN(30)), ptr(g.r.IntN(5))
+		}
+		if g.r.IntN(5) == 0 {
+			patch.AllowedOrigins = []string{"https://shop.example", "https://www.shop.example"}[:g.r.IntN(3)]
 		}
 		return &UpdatePool{ID: g.pick(g.pools), Req: req, Patch: patch, At: at}
 	case op < 92:

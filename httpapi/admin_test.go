@@ -82,7 +82,8 @@ func TestANewPoolTakesTheDefaults(t *testing.T) {
 		p.AttributionWindowS != 1800 || !p.Whisper || p.AreaCode != "" || p.Status != "provisioning" || p.Allocation != "lru" {
 		t.Errorf("defaults: %+v", p)
 	}
-	if got := a.protections(p.ID); got != (protections{DisplaceAfterS: 120}) {
+	if got := a.protections(p.ID); got.DisplaceAfterS != 120 || got.VisitsPerMinute != 0 || got.VisitBurst != 0 ||
+		got.AllowedOrigins == nil || len(got.AllowedOrigins) != 0 {
 		t.Errorf("protection defaults: %+v", got)
 	}
 	if p.CreatedAt.Before(before) || p.UpdatedAt.Before(p.CreatedAt) {
@@ -97,12 +98,14 @@ func TestANewPoolTakesTheDefaults(t *testing.T) {
 		"forward_to": []string{"+14155550199", "+14155550198"}, "rings": 10, "overflow": "none",
 		"idle_timeout_s": 90, "attribution_window_s": 604800, "whisper": false, "allocation": "random",
 		"displace_after_s": 0, "visits_per_minute": 100, "visit_burst": 30,
+		"allowed_origins": []string{"https://brand.example", "http://localhost:8080"},
 	})
 	if q.Tracking != "gclid" || q.Size != 50 || q.AreaCode != "628" || q.SwapTarget != "+1 415 555 0199" || len(q.ForwardTo) != 2 ||
 		q.Rings != 10 || q.Overflow != "none" || q.IdleTimeoutS != 90 || q.AttributionWindowS != 604800 || q.Whisper || q.Allocation != "random" {
 		t.Errorf("chosen settings: %+v", q)
 	}
-	if got := a.protections(q.ID); got != (protections{DisplaceAfterS: 0, VisitsPerMinute: 100, VisitBurst: 30}) {
+	if got := a.protections(q.ID); got.DisplaceAfterS != 0 || got.VisitsPerMinute != 100 || got.VisitBurst != 30 ||
+		!slices.Equal(got.AllowedOrigins, []string{"https://brand.example", "http://localhost:8080"}) {
 		t.Errorf("chosen protections: %+v", got)
 	}
 }
@@ -162,6 +165,9 @@ func TestAnInvalidPoolIsRefusedNamingTheField(t *testing.T) {
 		{"visits_per_minute", 100_001},
 		{"visit_burst", -1},
 		{"visit_burst", 100_001},
+		{"allowed_origins", []string{"shop.example"}},
+		{"allowed_origins", []string{"https://shop.example/spring"}},
+		{"allowed_origins", []string{"https://shop.example", "https://SHOP.example/"}},
 	} {
 		for _, method := range []string{"POST", "PATCH"} {
 			path := "/v1/pools"

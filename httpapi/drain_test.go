@@ -25,9 +25,10 @@ const (
 
 // protections are the settings of a pool that guard it against scripts.
 type protections struct {
-	DisplaceAfterS  int `json:"displace_after_s"`
-	VisitsPerMinute int `json:"visits_per_minute"`
-	VisitBurst      int `json:"visit_burst"`
+	DisplaceAfterS  int      `json:"displace_after_s"`
+	VisitsPerMinute int      `json:"visits_per_minute"`
+	VisitBurst      int      `json:"visit_burst"`
+	AllowedOrigins  []string `json:"allowed_origins"`
 }
 
 func (a *testAPI) protections(pool string) protections {
@@ -162,5 +163,68 @@ func TestAGoogleAdsOnlyPoolRefusesAMadeUpClickIDAndTakesARealisticOne(t *testing
 	a.visit(p.Key, map[string]any{"url": landing + "?gbraid=" + appClick})
 	if got := a.pool(p.ID).Stats.LiveVisits; got != 2 {
 		t.Errorf("two visits with Google's click ids, %d live visits", got)
+	}
+}
+
+// A pool that lists its websites takes visits and heartbeats only from
+// pages of them: another website's page, a page of another website posted
+// with the pool's Origin, or a request with no Origin at all is refused
+// with a 403 that no other website's page may read. Its own website's
+// requests are answered with CORS naming it, not any origin.
+func TestAPoolWithAllowedOriginsRefusesAnotherOriginAndAcceptsItsOwn(t *testing.T) {
+	a := startAPI(t, httpapi.Options{})
+	p := a.createPool(map[string]any{"allowed_origins": []string{"https://Shop.example/"}}, numbersFrom(123, 4)...)
+	if got := a.protections(p.ID).AllowedOrigins; len(got) != 1 || got[0] != "https://shop.example" {
+		t.Fatalf("allowed_origins %q, want it as browsers send it: [https://shop.example]", got)
+	}
+	const own, other = "https://shop.example", "https://evil.example"
+	for _, c := range []struct {
+		name, origin, url string
+	}{
+		{"another website", other, other + "/spring"},
+		{"another website's page with the pool's Origin", own, other + "/spring"},
+		{"the pool's page with another Origin", other, landing},
+		{"no Origin", "", landing},
+	} {
+		var header []string
+		if c.origin != "" {
+			header = []string{"Origin", c.origin}
+		}
+		r := a.Visitor("POST", "/v1/visits", map[string]any{"pool": p.Key, "url": c.url}, header...)
+		wantProblem(t, r, http.StatusForbidden, "")
+		if acao := r.Header.Get("Access-Control-Allow-Origin"); acao != "" {
+			t.Errorf("%s: the refusal allows origin %q to read it", c.name, acao)
+		}
+	}
+	if got := a.pool(p.ID).Stats.LiveVisits; got != 0 {
+		t.Fatalf("refused origins made %d visits", got)
+	}
+
+	r := a.Visitor("POST", "/v1/visits", map[string]any{"pool": p.Key, "url": landing}, "Origin", own)
+	wantStatus(t, r, http.StatusCreated)
+	if acao := r.Header.Get("Access-Control-Allow-Origin"); acao != own {
+		t.Errorf("the pool's own website is answered with Access-Control-Allow-Origin %q, want %q", acao, own)
+	}
+	var v visitReply
+	r.Decode(t, &v)
+	path := "/v1/visits/" + v.Visit + "/heartbeat"
+	hb := a.Visitor("POST", path, "", "Origin", other)
+	wantProblem(t, hb, http.StatusForbidden, "")
+	hb = a.Visitor("POST", path, "", "Origin", own)
+	wantStatus(t, hb, http.StatusOK)
+	if acao := hb.Header.Get("Access-Control-Allow-Origin"); acao != own {
+		t.Errorf("a heartbeat from the pool's website: Access-Control-Allow-Origin %q, want %q", acao, own)
+	}
+
+	// With its list cleared, the pool takes any website again.
+	a.AdminOK("PATCH", "/v1/pools/"+p.ID, map[string]any{"allowed_origins": []string{}}, http.StatusOK, nil)
+	r = a.Visitor("POST", "/v1/visits", map[string]any{"pool": p.Key, "url": other + "/"}, "Origin", other)
+	wantStatus(t, r, http.StatusCreated)
+	if acao := r.Header.Get("Access-Control-Allow-Origin"); acao != "*" {
+		t.Errorf("a pool that lists no website: Access-Control-Allow-Origin %q, want *", acao)
+	}
+	m := string(a.Send("GET", "/metrics", nil).Body)
+	if got, _ := metricLine(m, "dni_visits_total", `{outcome="origin_refused",pool="`+p.ID+`"}`); got != "4" {
+		t.Errorf("dni_visits_total{outcome=\"origin_refused\"} is %q, want 4", got)
 	}
 }

@@ -23,6 +23,7 @@ type metrics struct {
 	heartbeatOK prometheus.Counter       // heartbeats{result="ok"}, looked up once
 	bots        prometheus.Counter
 	rateLimited prometheus.Counter
+	panics      prometheus.Counter
 	outboxed    prometheus.Counter
 	handler     fasthttp.RequestHandler
 }
@@ -38,16 +39,19 @@ func newMetrics(reg prometheus.Registerer, gather prometheus.Gatherer, node *clu
 		}, []string{"route"}),
 		visits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dni_visits_total",
-			Help: "New visits by pool and outcome: fresh, recycled, sticky, or why no number (pool_full, over_budget, not_a_Google_Ads_click, bot, pool_deleted).",
+			Help: "New visits by pool and outcome: fresh, recycled, sticky, or why no number (pool_full, over_budget, not_a_Google_Ads_click, bot, pool_deleted, origin_refused).",
 		}, []string{"pool", "outcome"}),
 		heartbeats: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dni_heartbeats_total", Help: "Visitor heartbeats by result: ok, renumbered, waiting (no free number), expired.",
+			Name: "dni_heartbeats_total", Help: "Visitor heartbeats by result: ok, renumbered, waiting (no free number), expired, origin_refused.",
 		}, []string{"result"}),
 		bots: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dni_bot_visits_total", Help: "New visits refused a number because the user agent is a crawler's.",
 		}),
 		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dni_rate_limited_visits_total", Help: "New visits refused because their address asked too often.",
+		}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dni_http_panics_total", Help: "Requests whose handler panicked, answered 500; each is logged with its stack.",
 		}),
 		outboxed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dni_call_writes_outboxed_total",
@@ -62,6 +66,7 @@ func newMetrics(reg prometheus.Registerer, gather prometheus.Gatherer, node *clu
 	m.heartbeatOK = m.heartbeats.WithLabelValues("ok")
 	m.bots = register(reg, m.bots)
 	m.rateLimited = register(reg, m.rateLimited)
+	m.panics = register(reg, m.panics)
 	m.outboxed = register(reg, m.outboxed)
 	register(reg, prometheus.Collector(&stateCollector{node}))
 	if reg != prometheus.DefaultRegisterer {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -35,6 +36,7 @@ type Pool struct {
 	DisplaceAfterS     int       `json:"displace_after_s"`
 	VisitsPerMinute    int       `json:"visits_per_minute"` // 0: automatic (allocator.Settings.Budget)
 	VisitBurst         int       `json:"visit_burst"`       // 0: automatic
+	AllowedOrigins     []string  `json:"allowed_origins"`   // empty: any website
 	Status             string    `json:"status"`
 	Notice             string    `json:"notice,omitempty"` // the provisioner's, such as numbers bought outside the area code
 	Install            string    `json:"install"`          // the <script> tag for the pool's website
@@ -67,7 +69,7 @@ func poolOut(p *allocator.Pool, base string) Pool {
 		Overflow: string(st.Overflow), IdleTimeoutS: int(st.IdleTimeout / time.Second),
 		AttributionWindowS: int(st.AttributionWindow / time.Second), Whisper: st.Whisper, Allocation: string(st.Allocation),
 		DisplaceAfterS: int(st.DisplaceAfter / time.Second), VisitsPerMinute: st.VisitsPerMinute, VisitBurst: st.VisitBurst,
-		Status: string(p.Status()), Notice: p.Notice(),
+		AllowedOrigins: append([]string{}, st.AllowedOrigins...), Status: string(p.Status()), Notice: p.Notice(),
 		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt(),
 		Install: snippet.Get().Tag(base, p.Key, st.Tracking == allocator.TrackGCLID),
 		Stats: PoolStats{
@@ -95,6 +97,7 @@ type poolRequest struct {
 	DisplaceAfterS     *int      `json:"displace_after_s"`
 	VisitsPerMinute    *int      `json:"visits_per_minute"`
 	VisitBurst         *int      `json:"visit_burst"`
+	AllowedOrigins     *[]string `json:"allowed_origins"`
 
 	ID        *string    `json:"id"`
 	Key       *string    `json:"key"`
@@ -142,6 +145,9 @@ func (r *poolRequest) patch() (allocator.Patch, error) {
 	if r.ForwardTo != nil {
 		p.ForwardTo = append([]string{}, *r.ForwardTo...)
 	}
+	if r.AllowedOrigins != nil {
+		p.AllowedOrigins = Origins(*r.AllowedOrigins)
+	}
 	for _, s := range []struct {
 		field string
 		v     *int
@@ -161,6 +167,21 @@ func (r *poolRequest) patch() (allocator.Patch, error) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Origins writes each origin as browsers send it (lower case, no default
+// port, no trailing slash), so that "https://Shop.example/" means the
+// website it names. One that is no origin stays as written, for validation
+// to name. The list is never nil: an empty one clears a pool's.
+func Origins(in []string) []string {
+	out := make([]string, len(in))
+	for i, o := range in {
+		out[i] = strings.TrimSpace(o)
+		if c, err := allocator.CanonicalOrigin(out[i]); err == nil {
+			out[i] = c
+		}
+	}
+	return out
+}
 
 // randomID is prefix and 24 hexadecimal characters (96 random bits).
 func randomID(prefix string) string {

@@ -115,6 +115,9 @@ func (s *Server) createVisit(rc *fasthttp.RequestCtx, _ []string) {
 		writeErr(rc, allocator.ErrUnknownPool)
 		return
 	}
+	if !s.fromAllowedOrigin(rc, pool, req.URL, true) {
+		return
+	}
 	ua := string(rc.UserAgent())
 	if isBot(ua) {
 		s.metrics.bots.Inc()
@@ -160,6 +163,31 @@ func (s *Server) createVisit(rc *fasthttp.RequestCtx, _ []string) {
 		a := s.numberAnswer(id, r.Number, pool)
 		writeVisitAnswer(rc, fasthttp.StatusCreated, &a)
 	}
+}
+
+// fromAllowedOrigin checks a visitor request against the websites the pool
+// lists, if it lists any (allocator.Settings.AllowsOrigin, and for a new
+// visit AllowsPage on the page's URL), and answers 403 itself when it is
+// not from one of them. To a request it takes from a listed website, the
+// CORS answer names that website instead of allowing any.
+func (s *Server) fromAllowedOrigin(rc *fasthttp.RequestCtx, pool *allocator.Pool, pageURL string, newVisit bool) bool {
+	st := pool.Settings()
+	if len(st.AllowedOrigins) == 0 {
+		return true
+	}
+	origin := string(rc.Request.Header.Peek("Origin"))
+	if st.AllowsOrigin(origin) && (!newVisit || st.AllowsPage(pageURL)) {
+		rc.Response.Header.Set("Access-Control-Allow-Origin", strings.ToLower(origin))
+		return true
+	}
+	rc.Response.Header.Del("Access-Control-Allow-Origin")
+	if newVisit {
+		s.metrics.visit(pool.ID, "origin_refused")
+	} else {
+		s.metrics.heartbeats.WithLabelValues("origin_refused").Inc()
+	}
+	writeError(rc, fasthttp.StatusForbidden, "this pool takes visits only from the websites it lists (allowed_origins); the request's Origin and page are not one of them")
+	return false
 }
 
 // noSwapReasons words the refusals of a pool's rule (Pool.Admits) for the
@@ -289,6 +317,9 @@ func (s *Server) heartbeat(rc *fasthttp.RequestCtx, p []string) {
 	if v == nil || v.Pool.Deleted() {
 		s.metrics.heartbeats.WithLabelValues("expired").Inc()
 		writeError(rc, fasthttp.StatusGone, "visit expired")
+		return
+	}
+	if !s.fromAllowedOrigin(rc, v.Pool, "", false) {
 		return
 	}
 	if n := v.Number(); n != nil {

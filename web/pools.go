@@ -130,6 +130,7 @@ type poolForm struct {
 	DisplaceAfter     string // seconds
 	VisitsPerMinute   string // 0: automatic
 	VisitBurst        string // 0: automatic
+	AllowedOrigins    string // one a line; none: any website
 }
 
 func formOf(pl httpapi.Pool) poolForm {
@@ -139,7 +140,7 @@ func formOf(pl httpapi.Pool) poolForm {
 		Overflow: pl.Overflow, IdleTimeout: strconv.Itoa(pl.IdleTimeoutS),
 		AttributionWindow: strconv.Itoa(pl.AttributionWindowS), Whisper: pl.Whisper, Allocation: pl.Allocation,
 		DisplaceAfter: strconv.Itoa(pl.DisplaceAfterS), VisitsPerMinute: strconv.Itoa(pl.VisitsPerMinute),
-		VisitBurst: strconv.Itoa(pl.VisitBurst),
+		VisitBurst: strconv.Itoa(pl.VisitBurst), AllowedOrigins: strings.Join(pl.AllowedOrigins, "\n"),
 	}
 }
 
@@ -153,6 +154,7 @@ func readPoolForm(r *request) poolForm {
 		AttributionWindow: r.form("attribution_window_s"), Whisper: r.form("whisper") != "",
 		Allocation: r.form("allocation"), DisplaceAfter: r.form("displace_after_s"),
 		VisitsPerMinute: r.form("visits_per_minute"), VisitBurst: r.form("visit_burst"),
+		AllowedOrigins: r.form("allowed_origins"),
 	}
 	for _, n := range r.formAll("forward_to") {
 		if n = strings.TrimSpace(n); n != "" {
@@ -177,7 +179,7 @@ var fieldLabels = map[string]string{
 	"overflow": "When every number is in use", "idle_timeout_s": "Visit timeout",
 	"attribution_window_s": "Attribution window", "allocation": "Which free number a visitor gets",
 	"displace_after_s": "Protect a visitor seen within", "visits_per_minute": "New visits a minute",
-	"visit_burst": "New visits at once",
+	"visit_burst": "New visits at once", "allowed_origins": "Your websites",
 }
 
 // asFieldError words an error from the admin functions for the form, if it
@@ -272,6 +274,8 @@ func (f poolForm) patch(fields ...string) (allocator.Patch, error) {
 			*dst = &d
 		case "whisper":
 			pt.Whisper = &f.Whisper
+		case "allowed_origins":
+			pt.AllowedOrigins = httpapi.Origins(strings.Fields(f.AllowedOrigins))
 		case "allocation":
 			a := allocator.Allocation(f.Allocation)
 			pt.Allocation = &a
@@ -283,8 +287,8 @@ func (f poolForm) patch(fields ...string) (allocator.Patch, error) {
 // editFields are every setting the edit form holds.
 var editFields = []string{
 	"tracking", "name", "size", "area_code", "swap_target", "forward_to", "rings",
-	"overflow", "displace_after_s", "visits_per_minute", "visit_burst", "allocation", "idle_timeout_s",
-	"attribution_window_s", "whisper",
+	"allowed_origins", "overflow", "displace_after_s", "visits_per_minute", "visit_burst", "allocation",
+	"idle_timeout_s", "attribution_window_s", "whisper",
 }
 
 type editPage struct {

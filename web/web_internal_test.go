@@ -132,6 +132,8 @@ func TestEachWizardStepIsCheckedByTheSettingsRulesUpToItself(t *testing.T) {
 		{"a forwarding number twice", func(f *poolForm) { f.ForwardTo = []string{"+14155550100", "+14155550100"} }, 3, 3, "forward_to"},
 		{"too many rings", func(f *poolForm) { f.Rings = "11" }, 3, 3, "rings"},
 		{"a mistake on step 2 found on step 3", func(f *poolForm) { f.SwapTarget = "call us" }, 3, 2, "swap_target"},
+		{"a website that is no origin", func(f *poolForm) { f.AllowedOrigins = "https://shop.example\nshop.example" }, 2, 2, "allowed_origins"},
+		{"websites as typed", func(f *poolForm) { f.AllowedOrigins = " https://Shop.example/ \r\n\nhttp://localhost:8080\n" }, 2, 0, ""},
 	} {
 		f := good
 		c.edit(&f)
@@ -144,7 +146,7 @@ func TestEachWizardStepIsCheckedByTheSettingsRulesUpToItself(t *testing.T) {
 			t.Errorf("%s: step %d, %v; want step %d, field %s", c.name, step, err, c.wantStep, c.wantField)
 		}
 	}
-	if !slices.Equal(wizardFields, []string{"tracking", "name", "size", "area_code", "swap_target", "forward_to", "rings"}) {
+	if !slices.Equal(wizardFields, []string{"tracking", "name", "size", "area_code", "swap_target", "allowed_origins", "forward_to", "rings"}) {
 		t.Fatalf("the wizard asks for %v", wizardFields)
 	}
 }

@@ -23,7 +23,7 @@ var wizardStepNames = []string{"Tracking", "Setup", "Forwarding", "Done"}
 // stepFields are the settings each step asks for (step 4 asks nothing).
 var stepFields = [][]string{
 	1: {"tracking"},
-	2: {"name", "size", "area_code", "swap_target"},
+	2: {"name", "size", "area_code", "swap_target", "allowed_origins"},
 	3: {"forward_to", "rings"},
 }
 
@@ -151,6 +151,8 @@ func copyField(dst *poolForm, src poolForm, field string) {
 		dst.AreaCode = src.AreaCode
 	case "swap_target":
 		dst.SwapTarget = src.SwapTarget
+	case "allowed_origins":
+		dst.AllowedOrigins = src.AllowedOrigins
 	case "forward_to":
 		dst.ForwardTo = src.ForwardTo
 	case "rings":
