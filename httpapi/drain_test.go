@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dni-dev/dni/allocator"
+	"github.com/dni-dev/dni/cluster"
 	"github.com/dni-dev/dni/fsm"
 	"github.com/dni-dev/dni/httpapi"
 	"github.com/dni-dev/dni/internal/testkit"
@@ -226,5 +227,42 @@ func TestAPoolWithAllowedOriginsRefusesAnotherOriginAndAcceptsItsOwn(t *testing.
 	m := string(a.Send("GET", "/metrics", nil).Body)
 	if got, _ := metricLine(m, "dni_visits_total", `{outcome="origin_refused",pool="`+p.ID+`"}`); got != "4" {
 		t.Errorf("dni_visits_total{outcome=\"origin_refused\"} is %q, want 4", got)
+	}
+}
+
+// A visit that lost its number keeps sending heartbeats while its pool is
+// full: each is answered from the node's own state ("pool full", keep the
+// business number) and none writes to the log, not even a coalesced
+// heartbeat. Once a number is free, the next heartbeat takes it.
+func TestAHeartbeatOfANumberlessVisitInAFullPoolWritesNothingToTheLog(t *testing.T) {
+	a := startAPI(t, httpapi.Options{})
+	p := a.createPool(map[string]any{"displace_after_s": 0, "visit_burst": 10}, numbersFrom(123, 4)...)
+	var visits []visitReply
+	for range 5 {
+		visits = append(visits, a.visit(p.Key, nil))
+	}
+	waiting := visits[0] // the fifth visit took its number
+	before := a.Node.Node.Status().LastIndex
+	for range 20 {
+		r := a.heartbeat(waiting.Visit)
+		wantStatus(t, r, http.StatusOK)
+		var v visitReply
+		r.Decode(t, &v)
+		if v.Visit != waiting.Visit || v.Number != "" || v.Reason != "pool full" {
+			t.Fatalf("a heartbeat of the visit without a number: %s", r)
+		}
+	}
+	time.Sleep(2 * cluster.DefaultHeartbeatFlush) // a coalesced heartbeat would be written by now
+	if after := a.Node.Node.Status().LastIndex; after != before {
+		t.Fatalf("20 heartbeats of a visit without a number in a full pool wrote %d log entries", after-before)
+	}
+
+	extra := numbersFrom(200, 1)[0]
+	wantStatus(t, a.attach(p.ID, extra), http.StatusCreated)
+	r := a.heartbeat(waiting.Visit)
+	var v visitReply
+	r.Decode(t, &v)
+	if v.Number != extra {
+		t.Fatalf("the heartbeat after a number came free: %s, want %s", r, extra)
 	}
 }

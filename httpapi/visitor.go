@@ -330,7 +330,17 @@ func (s *Server) heartbeat(rc *fasthttp.RequestCtx, p []string) {
 		return
 	}
 	// The visit lost its number (a full pool recycled it, or the pool
-	// shrank): ask for a free one.
+	// shrank). Only a free number can change that: ask for one (a log
+	// write) if this node's state shows one now, and at most once in
+	// refreshEvery per visit through this node. Otherwise the answer comes
+	// from the state as it is, and nothing is written: not even a
+	// heartbeat, so a visit that waits longer than its pool's idle timeout
+	// ends, and its snippet starts a new one.
+	if v.Pool.Counts().Free == 0 || !s.limits.refreshes.allow(id, time.Now()) {
+		s.metrics.heartbeats.WithLabelValues("waiting").Inc()
+		s.answerWaiting(rc, id)
+		return
+	}
 	req := allocator.RequestID(randomBytes())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -345,15 +355,21 @@ func (s *Server) heartbeat(rc *fasthttp.RequestCtx, p []string) {
 		writeErr(rc, r.Err)
 	case r.Number == "":
 		s.metrics.heartbeats.WithLabelValues("waiting").Inc()
-		a := noSwap(reasonPoolFull)
-		a.Visit = id.String()
-		a.HeartbeatS = int(s.opt.HeartbeatInterval / time.Second)
-		writeVisitAnswer(rc, fasthttp.StatusOK, &a)
+		s.answerWaiting(rc, id)
 	default:
 		s.metrics.heartbeats.WithLabelValues("renumbered").Inc()
 		a := s.numberAnswer(id, r.Number, v.Pool)
 		writeVisitAnswer(rc, fasthttp.StatusOK, &a)
 	}
+}
+
+// answerWaiting tells a visit without a number to keep the business number
+// and to ask again at its next heartbeat.
+func (s *Server) answerWaiting(rc *fasthttp.RequestCtx, id allocator.VisitID) {
+	a := noSwap(reasonPoolFull)
+	a.Visit = id.String()
+	a.HeartbeatS = int(s.opt.HeartbeatInterval / time.Second)
+	writeVisitAnswer(rc, fasthttp.StatusOK, &a)
 }
 
 // Display writes a number the way a North American website shows it,
