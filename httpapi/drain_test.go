@@ -266,3 +266,30 @@ func TestAHeartbeatOfANumberlessVisitInAFullPoolWritesNothingToTheLog(t *testing
 		t.Fatalf("the heartbeat after a number came free: %s, want %s", r, extra)
 	}
 }
+
+// Behind a trusted proxy, the per-address limit (two new visits a minute
+// here) counts an IPv6 address by its /64: addresses of one /64 share it,
+// another /64 has its own, and IPv4 addresses count one by one, however
+// written.
+func TestIPv6AddressesInOne64ShareALimit(t *testing.T) {
+	a := startAPI(t, httpapi.Options{VisitsPerMinute: 2, ClientIPHeader: "X-Forwarded-For"})
+	p := a.createPool(map[string]any{"size": 10, "visit_burst": 100}, numbersFrom(123, 10)...)
+	for _, c := range []struct {
+		from   string
+		status int
+	}{
+		{"2001:db8:1:2::1", http.StatusCreated},
+		{"2001:db8:1:2:ffff:ffff:ffff:fffe", http.StatusCreated},
+		{"2001:db8:1:2:8000::abcd", http.StatusTooManyRequests},
+		{"2001:db8:1:3::1", http.StatusCreated},
+		{"203.0.113.7", http.StatusCreated},
+		{"203.0.113.8", http.StatusCreated},
+		{"::ffff:203.0.113.7", http.StatusCreated},
+		{"203.0.113.7", http.StatusTooManyRequests},
+	} {
+		r := a.Visitor("POST", "/v1/visits", map[string]any{"pool": p.Key, "url": landing}, "X-Forwarded-For", c.from)
+		if r.Status != c.status {
+			t.Errorf("a visit from %s: %s, want HTTP %d", c.from, r, c.status)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"container/list"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -11,10 +12,11 @@ import (
 // limiter is what one node limits of what visitors ask: new visits per
 // client address, and waiting visits' requests for a number (refreshes).
 //
-// New visits are capped with a token bucket per address: perMinute tokens
-// a minute, up to perMinute saved. A script hammering the visitor API from
-// one address cannot drain a pool. It remembers at most maxClients
-// addresses, forgetting the least recently seen first.
+// New visits are capped with a token bucket per address (an IPv6 address
+// by its /64: addressKey): perMinute tokens a minute, up to perMinute
+// saved. A script hammering the visitor API from one address cannot drain
+// a pool. It remembers at most maxClients addresses, forgetting the least
+// recently seen first.
 type limiter struct {
 	mu        sync.Mutex
 	perMinute float64
@@ -38,11 +40,13 @@ func newLimiter(perMinute int) *limiter {
 	}
 }
 
-// allow takes a token for addr, if it has one. A negative rate allows all.
+// allow takes a token for addr's bucket, if it has one. A negative rate
+// allows all.
 func (l *limiter) allow(addr string, now time.Time) bool {
 	if l.perMinute < 0 {
 		return true
 	}
+	addr = addressKey(addr)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e, ok := l.clients[addr]
@@ -64,6 +68,25 @@ func (l *limiter) allow(addr string, now time.Time) bool {
 	}
 	b.tokens--
 	return true
+}
+
+// addressKey is what the per-address limit counts by: an IPv4 address as
+// it is, an IPv6 one by its /64. A provider gives each home or phone a /64
+// (or more) of its own, so one visitor can take any of 2^64 addresses, and
+// two visitors never share a /64. An IPv4 address written as IPv6
+// (::ffff:203.0.113.7) is that IPv4 address; anything that does not parse
+// counts as itself.
+func addressKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is4() {
+		return ip.String()
+	}
+	p, _ := ip.Prefix(64)
+	return p.String()
 }
 
 // refreshes lets a visit that lost its number ask for a free one (a

@@ -46,3 +46,22 @@ func TestAWaitingVisitAsksForANumberAtMostOnceAPeriod(t *testing.T) {
 		t.Errorf("remembers %d visits, more than two periods' most", n)
 	}
 }
+
+// IPv6 addresses count by their /64, the network one visitor's provider
+// gives them; IPv4 addresses count one by one, in either form.
+func TestTheLimitCountsAnIPv6AddressByIts64(t *testing.T) {
+	for _, c := range []struct{ addr, key string }{
+		{"203.0.113.7", "203.0.113.7"},
+		{"::ffff:203.0.113.7", "203.0.113.7"},
+		{"2001:db8:1:2::1", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"},
+		{"2001:DB8:1:2:0:0:0:9", "2001:db8:1:2::/64"},
+		{"2001:db8:1:3::1", "2001:db8:1:3::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"not an address", "not an address"},
+	} {
+		if got := addressKey(c.addr); got != c.key {
+			t.Errorf("addressKey(%q) = %q, want %q", c.addr, got, c.key)
+		}
+	}
+}
