@@ -248,6 +248,9 @@ func (n *Node) FSM() *fsm.FSM { return n.fsm }
 // State returns the node's current domain state, for lock-free reads.
 func (n *Node) State() *allocator.State { return n.fsm.State() }
 
+// DataDir is where the node keeps its state.
+func (n *Node) DataDir() string { return n.cfg.DataDir }
+
 // ID is the node's id.
 func (n *Node) ID() string { return n.cfg.NodeID }
 

@@ -1,11 +1,11 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"time"
 
@@ -291,11 +291,7 @@ func (n *Node) Restore(ctx context.Context, r io.Reader) error {
 	if !n.IsLeader() {
 		return n.notLeader()
 	}
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	backup, err := fsm.ReadBackup(bytes.NewReader(b))
+	backup, err := fsm.ReadBackup(r)
 	if err != nil {
 		return err
 	}
@@ -306,12 +302,24 @@ func (n *Node) Restore(ctx context.Context, r io.Reader) error {
 	// index its state is at, as the state machine's own snapshots do.
 	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: n.raft.LastIndex() + 1000}
 	img.Applied = meta.Index + 1
-	var buf bytes.Buffer
-	if err := fsm.WriteSnapshot(&buf, img); err != nil {
+	// The snapshot Raft installs goes through a file in the data dir, not
+	// memory: a large state is already in memory once, as the image.
+	f, err := os.CreateTemp(n.cfg.DataDir, "restore-*.snap")
+	if err != nil {
 		return err
 	}
-	meta.Size = int64(buf.Len())
-	if err := n.raft.Restore(meta, &buf, n.cfg.WriteTimeout); err != nil {
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if err := fsm.WriteSnapshot(f, img); err != nil {
+		return err
+	}
+	if meta.Size, err = f.Seek(0, io.SeekCurrent); err != nil {
+		return err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if err := n.raft.Restore(meta, f, n.cfg.WriteTimeout); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	for _, old := range n.fsm.Nodes() {

@@ -31,7 +31,7 @@ func NewClient(d *cluster.Dialer) *Client {
 		ReadTimeout:         30 * time.Second,
 		WriteTimeout:        30 * time.Second,
 		MaxIdleConnDuration: time.Minute,
-		MaxResponseBodySize: maxBody,
+		MaxResponseBodySize: maxBackupBody,
 		// A node that is gone must not hold a write for long. The dialer
 		// looks names up afresh each time: a node restarted in a container
 		// or a pod comes back under its name at a new address.

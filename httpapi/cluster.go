@@ -5,9 +5,11 @@
 package httpapi
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -124,10 +126,25 @@ func (s *Server) backup(rc *fasthttp.RequestCtx, _ []string) {
 	rc.SetBody(buf.Bytes())
 }
 
+// restore replaces the cluster's state with the backup in the request's
+// body, one restore at a time. On the cluster port the body is a stream,
+// decoded as it arrives rather than held in memory whole; the cluster
+// writes the snapshot Raft installs to a file.
 func (s *Server) restore(rc *fasthttp.RequestCtx, _ []string) {
+	select {
+	case s.restoring <- struct{}{}:
+		defer func() { <-s.restoring }()
+	default:
+		writeError(rc, fasthttp.StatusConflict, "a restore is under way on this node; try again when it is done")
+		return
+	}
+	var body io.Reader = rc.RequestBodyStream()
+	if body == nil {
+		body = bytes.NewReader(rc.PostBody())
+	}
 	ctx, cancel := requestContext()
 	defer cancel()
-	if err := s.node.Restore(ctx, bytes.NewReader(bytes.Clone(rc.PostBody()))); err != nil {
+	if err := s.node.Restore(ctx, bufio.NewReader(io.LimitReader(body, maxRestoreBody))); err != nil {
 		writeErr(rc, err)
 		return
 	}

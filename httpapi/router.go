@@ -22,7 +22,7 @@ type route struct {
 	method  string
 	pattern string // "/v1/pools/{id}"; also the route's metrics label
 	access  access
-	bigBody bool // an admin route that takes more than maxAdminBody (restore)
+	bigBody bool // a restore: its body may be large, and is streamed on the cluster port
 	handle  func(*fasthttp.RequestCtx, []string)
 	segs    []string
 }

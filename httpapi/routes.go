@@ -62,6 +62,6 @@ func (s *Server) routes() {
 	rt.add(del, "/internal/v1/members/{id}", internalAccess, s.remove)
 	rt.add(post, "/internal/v1/leader", internalAccess, s.transfer)
 	rt.add(get, "/internal/v1/backup", internalAccess, s.backup)
-	rt.add(post, "/internal/v1/restore", internalAccess, s.restore)
+	rt.add(post, "/internal/v1/restore", internalAccess, s.restore).bigBody = true
 	rt.add(post, "/internal/v1/sandbox/calls", internalAccess, s.sandboxCall)
 }

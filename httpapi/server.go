@@ -40,6 +40,12 @@ type Options struct {
 	// VisitsPerMinute caps new visits per client address, with a burst of
 	// as many; 0 means DefaultVisitsPerMinute, negative means no cap.
 	VisitsPerMinute int
+	// MaxConns caps the HTTP port's open connections, and
+	// MaxConnsPerAddress those from one address; 0 means the defaults,
+	// negative no cap. Behind a proxy (ClientIPHeader), every connection
+	// comes from the proxy: there MaxConnsPerAddress 0 means no cap.
+	MaxConns           int
+	MaxConnsPerAddress int
 	// HeartbeatInterval is what the snippet is told (heartbeat_s).
 	HeartbeatInterval time.Duration
 	// Registry receives the server's metrics; /metrics serves Gatherer.
@@ -60,7 +66,22 @@ type Options struct {
 const (
 	DefaultVisitsPerMinute   = 60
 	DefaultHeartbeatInterval = 60 * time.Second
+	// A browser opens a handful of connections; a thousand tabs behind
+	// one NAT stay well under the per-address cap.
+	DefaultMaxConns           = 16384
+	DefaultMaxConnsPerAddress = 512
 )
+
+// connCap is a connection cap as fasthttp takes it: 0 there means none.
+func connCap(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
 
 // Server answers HTTP for one node.
 type Server struct {
@@ -74,14 +95,9 @@ type Server struct {
 	pages   fasthttp.RequestHandler // under pagesPrefix; nil: none
 	limits  *limiter
 	metrics *metrics
+	// restoring holds a token while a restore runs: one at a time.
+	restoring chan struct{}
 }
-
-// Body caps: a visitor request is small; a restore upload is the largest.
-const (
-	maxVisitorBody = 8 << 10
-	maxAdminBody   = 1 << 20
-	maxBody        = 512 << 20
-)
 
 // New returns a server for node.
 func New(node *cluster.Node, opt Options) *Server {
@@ -94,10 +110,15 @@ func New(node *cluster.Node, opt Options) *Server {
 	if opt.HeartbeatInterval == 0 {
 		opt.HeartbeatInterval = DefaultHeartbeatInterval
 	}
+	opt.MaxConns = connCap(opt.MaxConns, DefaultMaxConns)
+	if opt.MaxConnsPerAddress == 0 && opt.ClientIPHeader != "" {
+		opt.MaxConnsPerAddress = -1
+	}
+	opt.MaxConnsPerAddress = connCap(opt.MaxConnsPerAddress, DefaultMaxConnsPerAddress)
 	if opt.Registry == nil {
 		opt.Registry, opt.Gatherer = prometheus.DefaultRegisterer, prometheus.DefaultGatherer
 	}
-	s := &Server{node: node, opt: opt, secret: []byte(opt.Secret), log: opt.Log}
+	s := &Server{node: node, opt: opt, secret: []byte(opt.Secret), log: opt.Log, restoring: make(chan struct{}, 1)}
 	snippet.Get() // minified now, not on a visitor's first request
 	s.limits = newLimiter(opt.VisitsPerMinute)
 	s.metrics = newMetrics(opt.Registry, opt.Gatherer, node)
@@ -107,10 +128,13 @@ func New(node *cluster.Node, opt Options) *Server {
 	}
 	s.srv = &fasthttp.Server{
 		Handler:               s.serve,
-		HeaderReceived:        bodyLimit,
+		HeaderReceived:        requestConfig(s.bodyRule),
 		ErrorHandler:          parseError,
+		Logger:                connLogger{s.log},
 		Name:                  "dni",
-		MaxRequestBodySize:    maxAdminBody,
+		MaxRequestBodySize:    maxAnonymousBody,
+		Concurrency:           opt.MaxConns,
+		MaxConnsPerIP:         opt.MaxConnsPerAddress,
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
@@ -119,9 +143,12 @@ func New(node *cluster.Node, opt Options) *Server {
 	}
 	s.cluster = &fasthttp.Server{
 		Handler:               s.serveInternal,
+		HeaderReceived:        requestConfig(s.internalBodyRule),
+		StreamRequestBody:     true,
 		ErrorHandler:          parseError,
+		Logger:                connLogger{s.log},
 		Name:                  "dni",
-		MaxRequestBodySize:    maxBody, // restores; every client proved it is the cluster's
+		MaxRequestBodySize:    maxInternalBody,
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
@@ -163,6 +190,11 @@ const pagesPrefix = "/admin/"
 // their own requests.
 func (s *Server) serve(rc *fasthttp.RequestCtx) {
 	start := time.Now()
+	defer s.recoverPanic(rc, start)
+	if !bodyFits(rc, s.bodyRule(&rc.Request.Header)) {
+		s.metrics.request("too large", rc.Response.StatusCode(), time.Since(start))
+		return
+	}
 	if path := rc.Path(); s.pages != nil && (bytes.HasPrefix(path, []byte(pagesPrefix)) || string(path)+"/" == pagesPrefix) {
 		if len(path) < len(pagesPrefix) {
 			rc.Response.Header.Set("Location", pagesPrefix)
@@ -218,6 +250,11 @@ const internalPrefix = "/internal/"
 // the cluster: that is its authentication.
 func (s *Server) serveInternal(rc *fasthttp.RequestCtx) {
 	start := time.Now()
+	defer s.recoverPanic(rc, start)
+	if !bodyFits(rc, s.internalBodyRule(&rc.Request.Header)) {
+		s.metrics.request("too large", rc.Response.StatusCode(), time.Since(start))
+		return
+	}
 	r, params, _ := s.router.find(rc.Method(), rc.Path())
 	name := "unknown"
 	if r != nil && r.access == internalAccess {
@@ -227,24 +264,6 @@ func (s *Server) serveInternal(rc *fasthttp.RequestCtx) {
 		writeError(rc, fasthttp.StatusNotFound, "no such internal endpoint")
 	}
 	s.metrics.request(name, rc.Response.StatusCode(), time.Since(start))
-}
-
-// bodyLimit sets, as soon as a request's headers are in, how large a body
-// it may send: fasthttp checks the declared length against it before it
-// reads or reserves anything, so nobody can make the server hold memory by
-// announcing a huge body. Only restores take more than maxAdminBody.
-func bodyLimit(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-	path := string(h.RequestURI())
-	if i := strings.IndexByte(path, '?'); i >= 0 {
-		path = path[:i]
-	}
-	switch {
-	case strings.HasPrefix(path, "/v1/visits"):
-		return fasthttp.RequestConfig{MaxRequestBodySize: maxVisitorBody}
-	case path == "/v1/cluster/restore":
-		return fasthttp.RequestConfig{MaxRequestBodySize: maxBody}
-	}
-	return fasthttp.RequestConfig{}
 }
 
 // parseError answers a request fasthttp could not read, in JSON like every

@@ -181,6 +181,9 @@ func (p *Process) logFile(stream string) string {
 	return filepath.Join(p.logs, fmt.Sprintf("%s.%d.%s", p.Name, p.runs, stream))
 }
 
+// PID is the current run's process id.
+func (p *Process) PID() int { return p.cmd.Process.Pid }
+
 // Running reports whether the process runs.
 func (p *Process) Running() bool {
 	if p.cmd == nil {
