@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -21,6 +22,7 @@ type k8sObjects struct {
 	services     []*corev1.Service
 	secrets      []*corev1.Secret
 	pdbs         []*policyv1.PodDisruptionBudget
+	policies     []*networkingv1.NetworkPolicy
 }
 
 func loadKubernetes(t *testing.T) k8sObjects {
@@ -51,6 +53,9 @@ func loadKubernetes(t *testing.T) k8sObjects {
 			case "v1 Secret":
 				o := &corev1.Secret{}
 				objs.secrets, into = append(objs.secrets, o), o
+			case "networking.k8s.io/v1 NetworkPolicy":
+				o := &networkingv1.NetworkPolicy{}
+				objs.policies, into = append(objs.policies, o), o
 			case "policy/v1 PodDisruptionBudget":
 				o := &policyv1.PodDisruptionBudget{}
 				objs.pdbs, into = append(objs.pdbs, o), o
@@ -215,6 +220,42 @@ func TestTheKubernetesManifestsDecodeAndHoldTheClusterTogether(t *testing.T) {
 	}
 	if m := pdb.Spec.MaxUnavailable; m == nil || m.IntValue() != 1 || pdb.Spec.MinAvailable != nil {
 		t.Errorf("PodDisruptionBudget: want maxUnavailable 1 (a quorum survives with 3 or 5 nodes), got %+v", pdb.Spec)
+	}
+}
+
+// Only the StatefulSet's pods reach the cluster port; anyone reaches HTTP.
+func TestTheNetworkPolicyAdmitsOnlyTheClustersPodsToTheClusterPort(t *testing.T) {
+	objs := loadKubernetes(t)
+	if len(objs.policies) != 1 {
+		t.Fatalf("want one NetworkPolicy, got %d", len(objs.policies))
+	}
+	np := objs.policies[0]
+	labels := objs.statefulSets[0].Spec.Template.Labels
+	for k, v := range np.Spec.PodSelector.MatchLabels {
+		if labels[k] != v {
+			t.Errorf("the NetworkPolicy selects %v, not the pods %v", np.Spec.PodSelector.MatchLabels, labels)
+		}
+	}
+	if !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) {
+		t.Errorf("policy types %v: want Ingress", np.Spec.PolicyTypes)
+	}
+	from := map[string][]networkingv1.NetworkPolicyPeer{} // port -> who may reach it (nil: anyone)
+	for _, rule := range np.Spec.Ingress {
+		for _, p := range rule.Ports {
+			from[p.Port.String()] = rule.From
+		}
+	}
+	if peers, ok := from["http"]; !ok || peers != nil {
+		t.Errorf("the HTTP port must take anyone (visitors, Twilio): %+v", peers)
+	}
+	peers, ok := from["raft"]
+	if !ok || len(peers) != 1 || peers[0].PodSelector == nil || peers[0].NamespaceSelector != nil || peers[0].IPBlock != nil {
+		t.Fatalf("the cluster port must take the StatefulSet's pods only: %+v", peers)
+	}
+	for k, v := range peers[0].PodSelector.MatchLabels {
+		if labels[k] != v {
+			t.Errorf("the cluster port admits pods %v, not the StatefulSet's %v", peers[0].PodSelector.MatchLabels, labels)
+		}
 	}
 }
 

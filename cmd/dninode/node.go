@@ -26,6 +26,7 @@ type nodeOptions struct {
 	httpAddr   string
 	secret     string
 	tls        tlsFiles
+	https      httpsOptions
 	adminToken string
 	firstNode  string // the node that bootstraps, where every node has the same --join
 	http       httpapi.Options
@@ -95,6 +96,9 @@ func registerNodeFlags(f *flags, o *nodeOptions) *string {
 	f.stringVar(&o.adminToken, "admin-token", "", "an admin API token to accept (at least 16 characters); default: if the cluster has none, one is made at first start and printed once")
 	f.stringVar(&o.http.ClientIPHeader, "client-ip-header", "", "header a trusted proxy in front of dni sets to the visitor's address (X-Forwarded-For, X-Real-IP); empty when visitors connect directly")
 	f.intVar(&o.http.VisitsPerMinute, "visits-per-minute", httpapi.DefaultVisitsPerMinute, "new visits allowed per visitor address per minute (negative: no limit)")
+	f.intVar(&o.http.MaxConns, "max-conns", httpapi.DefaultMaxConns, "open connections the HTTP API takes at once (negative: no cap)")
+	f.intVar(&o.http.MaxConnsPerAddress, "max-conns-per-address", httpapi.DefaultMaxConnsPerAddress, "open connections the HTTP API takes from one address (negative: no cap; behind --client-ip-header the default is none, since every connection is the proxy's)")
+	registerHTTPSFlags(f, &o.https)
 	registerTwilioFlags(f, &o.twilio)
 	f.uint64Var(&c.SnapshotThreshold, "snapshot-threshold", cluster.DefaultSnapshotThreshold, "log entries between snapshots")
 	f.durationVar(&c.SnapshotInterval, "snapshot-interval", cluster.DefaultSnapshotInterval, "how often to check whether a snapshot is due")
@@ -148,6 +152,9 @@ func (o *nodeOptions) validate() error {
 		}
 	}
 	if err := o.tls.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := o.https.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Bootstrap && len(c.Join) > 0 {
@@ -271,8 +278,18 @@ func runNode(ctx context.Context, o nodeOptions, stdout, stderr io.Writer) error
 	}
 	o.http.Secret, o.http.Log, o.http.Telephony, o.http.Pages = secret, log, tel.http, web.Handler
 	srv := httpapi.New(node, o.http)
-	served := make(chan error, 2)
+	served := make(chan error, 3)
 	go func() { served <- srv.Serve(ln) }()
+	stopHTTPS := make(chan struct{})
+	defer close(stopHTTPS)
+	if o.https.addr != "" {
+		tlsLn, err := listenHTTPS(o.https, log, stopHTTPS)
+		if err != nil {
+			return errors.Join(err, stop(node, srv, log))
+		}
+		go func() { served <- srv.Serve(tlsLn) }()
+		fmt.Fprintf(stdout, "HTTPS: https://%s (certificate %s, loaded again on SIGHUP)\n", tlsLn.Addr(), o.https.cert)
+	}
 	go func() { served <- srv.ServeInternal(node.InternalListener()) }()
 
 	url := "http://" + cfg.HTTPAdvertise

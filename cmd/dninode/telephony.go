@@ -61,6 +61,14 @@ func (o *twilioOptions) validate() []error {
 			errs = append(errs, fmt.Errorf("--%s %q: give a base URL such as https://calls.example.com", u.flag, u.value))
 		}
 	}
+	// Twilio signs its webhooks against the URL it was given, and sends
+	// callers' numbers in them: never in clear text over the internet.
+	if o.accountSID != "" && o.apiURL == "" && !strings.HasPrefix(o.publicURL, "https://") {
+		errs = append(errs, fmt.Errorf("--public-url %q: with real Twilio credentials, give the https:// address Twilio reaches the cluster at", o.publicURL))
+	}
+	if o.accountSID != "" && o.apiURL == "" && o.fallbackURL != "" && !strings.HasPrefix(o.fallbackURL, "https://") {
+		errs = append(errs, fmt.Errorf("--fallback-url %q: with real Twilio credentials, give an https:// address", o.fallbackURL))
+	}
 	if o.sandboxAddr != "" {
 		if err := listenAddr(o.sandboxAddr); err != nil {
 			errs = append(errs, fmt.Errorf("--sandbox-addr: %v", err))
