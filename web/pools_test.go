@@ -159,6 +159,18 @@ func TestAMarketerCreatesEditsAndDeletesAPoolInTheBrowser(t *testing.T) {
 		t.Fatalf("after growing: size %d, %d numbers", pl.Size, pl.Stats.Numbers)
 	}
 
+	// The guards against scripts: the websites the pool serves, written as
+	// a marketer would, and its budget of new visits.
+	tb.submit(`.heading a[href$="/edit"]`, "#allowed_origins")
+	tb.wantText("#budget-hint", "twice its size a minute")
+	tb.fill("#allowed_origins", "https://Shop.example/")
+	tb.fill("#visit_burst", "3")
+	tb.shot("edit form, websites and budget")
+	tb.submit("#save", "#saved")
+	tb.wantText("#allowed-origins", "^https://shop.example$")
+	tb.wantText("#budget", "^up to 3 at once, then 10 a minute$")
+	tb.shot("pool, websites and budget saved")
+
 	// Deleting says what happens, then does it.
 	tb.submit(`.heading a[href$="/delete"]`, "#confirm-delete")
 	tb.wantText("main", `5 tracking numbers are released back to the sandbox`)
