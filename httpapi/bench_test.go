@@ -12,7 +12,9 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/dni-dev/dni/allocator"
 	"github.com/dni-dev/dni/cluster"
+	"github.com/dni-dev/dni/fsm"
 	"github.com/dni-dev/dni/httpapi"
 	"github.com/dni-dev/dni/internal/testkit"
 )
@@ -65,7 +67,16 @@ func startBenchCluster(b *testing.B) *benchCluster {
 	}
 	leader := c.Leader()
 	for p := range benchPools {
-		c.keys = append(c.keys, leader.CreatePool(fmt.Sprintf("bench%03d", p), 50))
+		// Pools with no guard against scripts: the benchmarks start visits
+		// far faster than any site, and measure the write path, which
+		// recycles once the pools are full.
+		key, cmds := testkit.PoolCommands(fmt.Sprintf("bench%03d", p), 50)
+		st := &cmds[0].(*fsm.CreatePool).Settings
+		st.DisplaceAfter, st.VisitsPerMinute, st.VisitBurst = 0, allocator.MaxVisitsPerMinute, allocator.MaxVisitBurst
+		for _, cmd := range cmds {
+			leader.Command(cmd)
+		}
+		c.keys = append(c.keys, key)
 	}
 	c.EnsureSame()
 	noopOnce.Do(func() { noopRate = measureNoop(b) })
