@@ -345,6 +345,33 @@ func TestABudgetOfNewVisitsGrantsItsBurstThenItsRate(t *testing.T) {
 	})
 }
 
+// TestAnAssignWrittenBeforeTheGuardsIsAppliedWithoutThem: replaying a log
+// written before the guards against scripts gives what the nodes that wrote
+// it had: no budget, any holder displaced, any click id a Google click. The
+// guarded Assign beside it keeps every guard.
+func TestAnAssignWrittenBeforeTheGuardsIsAppliedWithoutThem(t *testing.T) {
+	s := edgeState(t, 4, func(s *Settings) { s.Tracking, s.VisitBurst, s.VisitsPerMinute = TrackGCLID, 4, 1 })
+	for i := range 4 {
+		mustAssign(t, s, i+1, "k1", sec(1))
+	}
+	for _, c := range []struct {
+		unguarded bool
+		outcome   Outcome
+		err       error
+	}{
+		{false, 0, ErrNotGoogleClick}, // "x" is no Google click id
+		{true, Recycled, nil},         // past the budget, displacing a visitor seen a second ago
+	} {
+		a, err := s.Assign(Assign{Visit: vid(10), PoolKey: "k1", At: sec(2), Attribution: Attribution{GCLID: "x"}, Unguarded: c.unguarded})
+		if !errors.Is(err, c.err) || a.Outcome != c.outcome {
+			t.Fatalf("unguarded %v: %v %v, want %v %v", c.unguarded, a.Outcome, err, c.outcome, c.err)
+		}
+	}
+	if p := s.Pool("p1"); p.budgetSpent.Load() != 4*visitCost || p.budgetAt.Load() != millis(sec(1)) {
+		t.Errorf("the unguarded visit spent from the budget: %d at %d", p.budgetSpent.Load(), p.budgetAt.Load())
+	}
+}
+
 func TestRefreshNeverDisplacesAnyone(t *testing.T) {
 	tests := []struct {
 		name    string

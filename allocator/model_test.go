@@ -549,12 +549,19 @@ func (m *model) assign(a Assign) result {
 		v.seen = max(v.seen, at)
 		return visitResult(Sticky, v, nil)
 	}
-	if p.settings.Tracking == TrackGCLID && !googleClickIDForm.MatchString(a.Attribution.GCLID) &&
-		!googleClickIDForm.MatchString(a.Attribution.GBRAID) && !googleClickIDForm.MatchString(a.Attribution.WBRAID) {
+	// An Assign written before the guards against scripts is applied as it
+	// was then: any click id counts, no budget, any holder may go.
+	guarded := !a.Unguarded
+	clickID := googleClickIDForm.MatchString
+	if !guarded {
+		clickID = func(s string) bool { return s != "" }
+	}
+	if p.settings.Tracking == TrackGCLID && !clickID(a.Attribution.GCLID) &&
+		!clickID(a.Attribution.GBRAID) && !clickID(a.Attribution.WBRAID) {
 		return result{Err: errIs(ErrNotGoogleClick)}
 	}
 	const minute = 60_000
-	if _, burst := p.budget(); p.spentBy(at)+minute > burst*minute {
+	if _, burst := p.budget(); guarded && p.spentBy(at)+minute > burst*minute {
 		return result{Outcome: OverBudget}
 	}
 	outcome := Fresh
@@ -567,14 +574,16 @@ func (m *model) assign(a Assign) result {
 		// if that was at least DisplaceAfter ago.
 		line := p.oldestHolderLine()
 		if p.settings.Overflow != OverflowRecycle || line < 0 ||
-			at-p.lines[line].holder.seen < int64(p.settings.DisplaceAfter/time.Millisecond) {
+			guarded && at-p.lines[line].holder.seen < int64(p.settings.DisplaceAfter/time.Millisecond) {
 			return result{Outcome: Full}
 		}
 		outcome, n = Recycled, p.lines[line]
 		displaced = m.vacate(n, at, EndDisplaced)
 		p.numberless = append(p.numberless, displaced)
 	}
-	p.spent, p.spentAt = p.spentBy(at)+minute, max(p.spentAt, at)
+	if guarded {
+		p.spent, p.spentAt = p.spentBy(at)+minute, max(p.spentAt, at)
+	}
 	attr := a.Attribution
 	attr.Clamp()
 	v := &mVisit{

@@ -99,7 +99,7 @@ func (o *op) String() string {
 		arg = fmt.Sprintf("e164=%s at=%d", o.release.E164, o.release.At.UnixMilli())
 	case opAssign:
 		a := o.assign
-		arg = fmt.Sprintf("visit=%x pool=%s gclid=%q at=%d", a.Visit[:4], a.PoolKey, a.Attribution.GCLID, a.At.UnixMilli())
+		arg = fmt.Sprintf("visit=%x pool=%s gclid=%q at=%d unguarded=%v", a.Visit[:4], a.PoolKey, a.Attribution.GCLID, a.At.UnixMilli(), a.Unguarded)
 	case opRefresh:
 		arg = fmt.Sprintf("visit=%x req=%x at=%d", o.refresh.Visit[:4], o.refresh.Req[:4], o.refresh.At.UnixMilli())
 	case opTouch:

@@ -352,7 +352,7 @@ func TestANewVisitNeverDisplacesAHolderSeenWithinDisplaceAfter(t *testing.T) {
 		for i := range r.ops {
 			o := r.g.next()
 			var p *Pool
-			if o.kind == opAssign && r.s.Visit(o.assign.Visit) == nil {
+			if o.kind == opAssign && !o.assign.Unguarded && r.s.Visit(o.assign.Visit) == nil {
 				p = r.s.PoolByKey(o.assign.PoolKey)
 			}
 			type holder struct {

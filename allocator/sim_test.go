@@ -461,6 +461,7 @@ func (g *sim) assign() op {
 	case r < 0.128:
 		a.At = time.Time{}
 	}
+	a.Unguarded = g.chance(0.05) // from a log written before the guards
 	return op{kind: opAssign, assign: a}
 }
 

@@ -17,6 +17,12 @@ type Assign struct {
 	// accepted the visit; Assign only cuts fields that are too long.
 	Attribution Attribution
 	At          time.Time
+	// Unguarded marks an Assign written before the guards against scripts
+	// existed (a pool's budget of new visits, DisplaceAfter, the form of
+	// Google click ids). It is applied as it was then, so that replaying
+	// an old log gives the state the old nodes had, whichever snapshot the
+	// replay starts from. Only the log's decoder sets it.
+	Unguarded bool
 }
 
 // Assign gives a new visit the number free the longest, if the pool admits
@@ -45,11 +51,11 @@ func (s *State) Assign(a Assign) (Assignment, error) {
 		s.touch(v, at)
 		return Assignment{Outcome: Sticky, Visit: v, Number: v.Number()}, nil
 	}
-	if err := p.Admits(&a.Attribution); err != nil {
+	if err := p.admits(&a.Attribution, !a.Unguarded); err != nil {
 		return Assignment{}, err
 	}
 	st := &p.view.Load().settings
-	if !p.withinBudget(st, at) {
+	if !a.Unguarded && !p.withinBudget(st, at) {
 		return Assignment{Outcome: OverBudget}, nil
 	}
 	outcome, line := Fresh, p.freeLine(st.Allocation, hashVisitID(a.Visit))
@@ -61,7 +67,7 @@ func (s *State) Assign(a Assign) (Assignment, error) {
 			return Assignment{Outcome: Full}, nil
 		}
 		outcome, line = Recycled, p.oldestHolder()
-		if p.seen[line].Load() > at-int64(st.DisplaceAfter/time.Millisecond) {
+		if !a.Unguarded && p.seen[line].Load() > at-int64(st.DisplaceAfter/time.Millisecond) {
 			return Assignment{Outcome: Full}, nil // even the oldest holder was seen too recently
 		}
 		displaced = s.vacate(p, line, at, EndDisplaced)
@@ -72,7 +78,9 @@ func (s *State) Assign(a Assign) (Assignment, error) {
 	n := p.numbers[line].Load()
 	_ = n.last.Load()
 	_ = p.holders[line].Load()
-	p.spend(st, at)
+	if !a.Unguarded {
+		p.spend(st, at)
+	}
 
 	b := &visitBlock{}
 	b.attribution = a.Attribution
@@ -93,12 +101,18 @@ func (s *State) Assign(a Assign) (Assignment, error) {
 // nil, or why not (ErrPoolDeleted, ErrNotGoogleClick). It is the rule Assign
 // keeps; the node that accepts a visit asks it first, so that a visit the
 // pool would refuse costs no log write.
-func (p *Pool) Admits(a *Attribution) error {
+func (p *Pool) Admits(a *Attribution) error { return p.admits(a, true) }
+
+// admits is Admits, or without guards (an Unguarded Assign) as it was
+// before: any Google click id, whatever its form, was one.
+func (p *Pool) admits(a *Attribution, guarded bool) error {
 	v := p.view.Load()
 	switch {
 	case v.deletedAt != 0:
 		return ErrPoolDeleted
-	case v.settings.Tracking == TrackGCLID && !a.GoogleClick():
+	case v.settings.Tracking == TrackGCLID && guarded && !a.GoogleClick():
+		return ErrNotGoogleClick
+	case v.settings.Tracking == TrackGCLID && !guarded && a.GCLID == "" && a.GBRAID == "" && a.WBRAID == "":
 		return ErrNotGoogleClick
 	}
 	return nil

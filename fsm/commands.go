@@ -330,11 +330,18 @@ func decodeConfirmRelease(d *decoder) *ConfirmRelease {
 
 func (*Assign) Type() Type { return TypeAssign }
 
+// assignGuarded ends an Assign written since the guards against scripts
+// exist (allocator.Assign.Unguarded); one written before ends at its time.
+const assignGuarded = 1
+
 func (c *Assign) encode(e *encoder) {
 	e.id(c.Visit)
 	e.string(c.PoolKey)
 	e.attribution(&c.Attribution)
 	e.time(c.At)
+	if !c.Unguarded {
+		e.byte(assignGuarded)
+	}
 }
 
 func decodeAssign(d *decoder) *Assign {
@@ -343,6 +350,12 @@ func decodeAssign(d *decoder) *Assign {
 	c.PoolKey = d.string()
 	d.attribution(&c.Attribution)
 	c.At = d.time()
+	c.Unguarded = !d.more()
+	if !c.Unguarded {
+		if b := d.byte(); b != assignGuarded {
+			d.fail(fmt.Errorf("unknown rules %d", b))
+		}
+	}
 	return c
 }
 

@@ -114,6 +114,39 @@ func TestPoolsWrittenBeforeALaterSettingExistedReadWithItsDefault(t *testing.T) 
 	}
 }
 
+// TestAnAssignWrittenBeforeTheGuardsReplaysWithoutThem: an Assign as a node
+// wrote it before the guards against scripts (without their last byte)
+// decodes as unguarded and gets the number a pool past its budget refuses
+// to a guarded one, as it did when it was first applied; so nodes that
+// replay an old log from different snapshots agree.
+func TestAnAssignWrittenBeforeTheGuardsReplaysWithoutThem(t *testing.T) {
+	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	st := allocator.Settings{Name: "Ads", Size: 4, SwapTarget: "415-555-0100", ForwardTo: []string{"+14155550100"}}.WithDefaults()
+	st.VisitsPerMinute, st.VisitBurst = 1, 1
+	f := New(nil)
+	f.ApplyBatch(logs([]Command{
+		&CreatePool{ID: "p1", Key: "k1", Settings: st, At: at},
+		&AddNumber{Pool: "p1", E164: "+14155550101", At: at}, &AddNumber{Pool: "p1", E164: "+14155550102", At: at},
+		&Assign{Visit: allocator.VisitID{1}, PoolKey: "k1", At: at},
+	}, 1))
+	guarded := Encode(&Assign{Visit: allocator.VisitID{2}, PoolKey: "k1", At: at})
+	old := guarded[:len(guarded)-1]
+	c, err := Decode(old)
+	if err != nil || !c.(*Assign).Unguarded {
+		t.Fatalf("an Assign written before the guards decodes as %+v, %v", c, err)
+	}
+	if again := Encode(c); !bytes.Equal(again, old) {
+		t.Fatal("an old Assign does not encode back to what the old node wrote")
+	}
+	for i, entry := range [][]byte{guarded, old} {
+		r := f.Apply(&raft.Log{Index: uint64(10 + i), Type: raft.LogCommand, Data: entry}).(Result)
+		a := r.Value.(allocator.Assignment)
+		if want := []allocator.Outcome{allocator.OverBudget, allocator.Fresh}[i]; a.Outcome != want {
+			t.Errorf("entry %d: %s, want %s", i, a.Outcome, want)
+		}
+	}
+}
+
 // TestASnapshotCarriesWhatEachPoolSpentOfItsBudget: a node restored from a
 // snapshot refuses the visit past a pool's budget as the node that took the
 // snapshot does, so that N nodes grant the budget once.

@@ -121,7 +121,8 @@ func (g *commandGen) next() Command {
 		pool := g.pick(g.pools[max(0, len(g.pools)-5):])
 		g.visits = append(g.visits, id)
 		g.poolOf[id] = pool
-		return &Assign{Visit: id, PoolKey: "k" + pool, Attribution: a, At: at}
+		// Now and then one a node wrote before the guards against scripts.
+		return &Assign{Visit: id, PoolKey: "k" + pool, Attribution: a, At: at, Unguarded: g.r.IntN(20) == 0}
 	case op < 60:
 		ids := make([]allocator.VisitID, g.r.IntN(20))
 		for i := range ids {
