@@ -106,6 +106,10 @@ func (r *run) createPools(ctx context.Context) error {
 			"name": w.name, "size": size, "area_code": codes[i], "swap_target": "(415) 555-0100",
 			"forward_to": []string{"+14155550100"}, "whisper": true, "overflow": "recycle", "allocation": alloc,
 			"idle_timeout_s": int(o.IdleTimeout / time.Second), "attribution_window_s": int(o.AttributionWindow / time.Second),
+			// The harness is a script by nature, the very thing a pool's
+			// budget and its protection of recent visitors stop: off, so
+			// that it measures the write path and LRU's attribution.
+			"visits_per_minute": 100000, "visit_burst": 100000, "displace_after_s": 0,
 		}
 		if codes[i] == "" {
 			delete(w.body, "area_code")
