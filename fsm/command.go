@@ -35,6 +35,7 @@ const (
 	TypeCreateToken    Type = 16
 	TypeDeleteToken    Type = 17
 	TypeSetNotice      Type = 18
+	TypeEndSessions    Type = 19
 )
 
 // A Command is one write to the state. Encode turns it into a log entry.

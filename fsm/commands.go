@@ -20,7 +20,8 @@ import (
 //	Touch, Expire                 int (visits touched, visits ended)
 //	RecordCall, UpdateCall        *allocator.Call
 //	SetNode, RemoveNode,
-//	CreateToken, DeleteToken      nil
+//	CreateToken, DeleteToken,
+//	EndSessions                   nil
 //	Batch                         []Result, one per command
 type (
 	CreatePool     allocator.CreatePool
@@ -98,6 +99,7 @@ func init() {
 	register(TypeRemoveNode, "remove node", decodeRemoveNode, applyRemoveNode)
 	register(TypeCreateToken, "create token", decodeCreateToken, applyCreateToken)
 	register(TypeDeleteToken, "delete token", decodeDeleteToken, applyDeleteToken)
+	register(TypeEndSessions, "end sessions", decodeEndSessions, applyEndSessions)
 }
 
 func (*CreatePool) Type() Type { return TypeCreatePool }

@@ -39,7 +39,7 @@ func New(log *slog.Logger) *FSM {
 		log = slog.Default()
 	}
 	f := &FSM{log: log}
-	f.m.Store(newMachine(allocator.New(), nil, nil))
+	f.m.Store(newMachine(allocator.New(), nil, nil, nil))
 	return f
 }
 
@@ -129,7 +129,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 // image copies the machine out. The caller holds mu.
 func (f *FSM) image() *Image {
 	m := f.m.Load()
-	return &Image{State: m.state.Export(), Nodes: *m.nodes.Load(), Tokens: *m.tokens.Load()}
+	return &Image{State: m.state.Export(), Nodes: *m.nodes.Load(), Tokens: *m.tokens.Load(), Revoked: *m.revoked.Load()}
 }
 
 // Backup writes a snapshot of the current state to w. Unlike raft's

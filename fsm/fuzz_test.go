@@ -19,6 +19,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add(Encode(c))
 	}
 	f.Add([]byte{})
+	f.Add(append([]byte{byte(TypeCreateToken)}, oldCreateToken(token("old", ""))...))
 	f.Add([]byte{byte(TypeBatch), 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Add([]byte{byte(TypeTouch), 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -165,12 +165,15 @@ func (g *commandGen) next() Command {
 		return &DeletePool{ID: g.pick(g.pools), At: at}
 	case op < 93 && g.r.IntN(2) == 0:
 		id := fmt.Sprintf("tok%d", g.r.IntN(4))
-		if g.r.IntN(3) == 0 {
+		switch g.r.IntN(4) {
+		case 0:
 			return &DeleteToken{ID: id}
+		case 1:
+			return &EndSessions{TokenID: id, At: at}
 		}
 		var hash [32]byte
 		hash[0], hash[31] = byte(g.r.IntN(2)), byte(g.n)
-		return &CreateToken{ID: id, Name: "ops " + id, Hash: hash, CreatedAt: at}
+		return &CreateToken{ID: id, Name: "ops " + id, Hash: hash, CreatedAt: at, Role: Roles[g.r.IntN(len(Roles))]}
 	case op < 93:
 		id := fmt.Sprintf("node%d", g.r.IntN(4))
 		if g.r.IntN(4) == 0 {

@@ -10,18 +10,20 @@ import (
 )
 
 // machine is everything the log replicates: the domain state, the cluster's
-// record of its nodes' addresses, and the admin API's tokens. Restore
-// replaces it whole.
+// record of its nodes' addresses, and the admin API's tokens with the
+// hashes of those revoked. Restore replaces it whole.
 type machine struct {
-	state  *allocator.State
-	nodes  atomic.Pointer[[]Node]  // sorted by ID; replaced whole on change
-	tokens atomic.Pointer[[]Token] // sorted by ID; replaced whole on change
+	state   *allocator.State
+	nodes   atomic.Pointer[[]Node]     // sorted by ID; replaced whole on change
+	tokens  atomic.Pointer[[]Token]    // sorted by ID; replaced whole on change
+	revoked atomic.Pointer[[][32]byte] // sorted; replaced whole on change
 }
 
-func newMachine(s *allocator.State, nodes []Node, tokens []Token) *machine {
+func newMachine(s *allocator.State, nodes []Node, tokens []Token, revoked [][32]byte) *machine {
 	m := &machine{state: s}
 	m.nodes.Store(&nodes)
 	m.tokens.Store(&tokens)
+	m.revoked.Store(&revoked)
 	return m
 }
 

@@ -36,7 +36,10 @@ const (
 	// holds, for a pool that has spent some. An older reader, which has
 	// no budgets, may skip it.
 	recordBudget recordType = 8 | recordOptional
-	recordEnd    recordType = 0x7f
+	// recordRevoked holds the hash of a deleted token. Not optional: a
+	// reader that dropped it would let a restore bring the token back.
+	recordRevoked recordType = 9
+	recordEnd     recordType = 0x7f
 	// recordOptional on a type lets an older reader skip a record it does
 	// not know, as IgnoreUnknown does for commands.
 	recordOptional recordType = 0x80
@@ -49,6 +52,8 @@ type Image struct {
 	State  *allocator.Image
 	Nodes  []Node  // sorted by ID
 	Tokens []Token // sorted by ID
+	// Revoked holds the hashes of the tokens deleted, sorted.
+	Revoked [][32]byte
 	// Applied is the index of the last log entry the state includes, or 0
 	// when that is not known (a backup, which may be restored anywhere).
 	Applied uint64
@@ -65,12 +70,10 @@ func (img *Image) machine() (*machine, error) {
 			return nil, fmt.Errorf("%w: nodes out of order or without id", ErrBadSnapshot)
 		}
 	}
-	for i, t := range img.Tokens {
-		if t.ID == "" || i > 0 && img.Tokens[i-1].ID >= t.ID {
-			return nil, fmt.Errorf("%w: tokens out of order or without id", ErrBadSnapshot)
-		}
+	if err := checkTokens(img.Tokens, img.Revoked); err != nil {
+		return nil, err
 	}
-	return newMachine(s, img.Nodes, img.Tokens), nil
+	return newMachine(s, img.Nodes, img.Tokens, img.Revoked), nil
 }
 
 // ErrBadSnapshot wraps every reason ReadBackup refuses its input as unreadable.
@@ -133,6 +136,12 @@ func WriteSnapshot(w io.Writer, snap *Image) error {
 	for i := 0; err == nil && i < len(snap.Tokens); i++ {
 		err = write(recordToken, func(e *encoder) { (*CreateToken)(&snap.Tokens[i]).encode(e) })
 	}
+	for i := 0; err == nil && i < len(snap.Revoked); i++ {
+		err = write(recordRevoked, func(e *encoder) {
+			e.id([16]byte(snap.Revoked[i][:16]))
+			e.id([16]byte(snap.Revoked[i][16:]))
+		})
+	}
 	if err != nil {
 		return err
 	}
@@ -185,6 +194,13 @@ var restorers = map[recordType]func(*decoder, *Image){
 	},
 	recordToken: func(d *decoder, snap *Image) {
 		snap.Tokens = append(snap.Tokens, Token(*decodeCreateToken(d)))
+	},
+	recordRevoked: func(d *decoder, snap *Image) {
+		var h [32]byte
+		lo, hi := d.id(), d.id()
+		copy(h[:16], lo[:])
+		copy(h[16:], hi[:])
+		snap.Revoked = append(snap.Revoked, h)
 	},
 }
 

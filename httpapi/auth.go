@@ -119,7 +119,7 @@ func EnsureAdminToken(ctx context.Context, node *cluster.Node, token string) (cr
 	if _, ok := node.FSM().TokenByHash(hash); ok {
 		return "", nil
 	}
-	r, err := node.Commit(ctx, &fsm.CreateToken{ID: tokenID(hash), Name: name, Hash: hash, CreatedAt: time.Now()})
+	r, err := node.Commit(ctx, &fsm.CreateToken{ID: tokenID(hash), Name: name, Hash: hash, CreatedAt: time.Now(), Role: fsm.RoleAdmin})
 	if err == nil {
 		err = r.Err
 	}
@@ -162,7 +162,7 @@ func (s *Server) createToken(rc *fasthttp.RequestCtx, _ []string) {
 	}
 	token := newToken()
 	hash := sha256.Sum256([]byte(token))
-	t := fsm.CreateToken{ID: tokenID(hash), Name: req.Name, Hash: hash, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
+	t := fsm.CreateToken{ID: tokenID(hash), Name: req.Name, Hash: hash, CreatedAt: time.Now().UTC().Truncate(time.Millisecond), Role: fsm.RoleAdmin}
 	if !s.commit(rc, &t) {
 		return
 	}
