@@ -41,7 +41,9 @@ var adminRoutes = []struct{ method, path, body string }{
 }
 
 func TestAdminCallsWithoutAValidTokenAreRefused(t *testing.T) {
-	a := startAPI(t, httpapi.Options{})
+	// Every refusal here is a 401: the throttle, which would answer the
+	// later ones 429, has tests of its own.
+	a := startAPI(t, httpapi.Options{SignInFailures: -1})
 	for _, c := range []struct {
 		name   string
 		header []string
@@ -523,8 +525,17 @@ func TestTheNumbersListShowsWhichVisitHoldsEach(t *testing.T) {
 type tokenReply struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
+	Role      string    `json:"role"`
 	Token     string    `json:"token"`
 	CreatedAt time.Time `json:"created_at"`
+}
+
+// makeToken makes a token with a role through the admin API.
+func (a *testAPI) makeToken(name, role string) tokenReply {
+	a.t.Helper()
+	var made tokenReply
+	a.AdminOK("POST", "/v1/tokens", map[string]any{"name": name, "role": role}, http.StatusCreated, &made)
+	return made
 }
 
 func (a *testAPI) tokens() []tokenReply {
@@ -536,12 +547,12 @@ func (a *testAPI) tokens() []tokenReply {
 
 func TestATokenMadeThroughTheAPIWorksUntilItIsDeleted(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
-	r := a.Admin("POST", "/v1/tokens", map[string]any{"name": "reporting"})
+	r := a.Admin("POST", "/v1/tokens", map[string]any{"name": "a second admin", "role": "admin"})
 	wantStatus(t, r, http.StatusCreated)
 	var made tokenReply
 	r.Decode(t, &made)
 	if !regexp.MustCompile(`^tok_[0-9a-f]{12}$`).MatchString(made.ID) || !regexp.MustCompile(`^dni_[0-9a-f]{64}$`).MatchString(made.Token) ||
-		made.Name != "reporting" || made.CreatedAt.IsZero() {
+		made.Name != "a second admin" || made.Role != "admin" || made.CreatedAt.IsZero() {
 		t.Fatalf("token: %s", r)
 	}
 	second := a.as(made.Token)
@@ -552,7 +563,7 @@ func TestATokenMadeThroughTheAPIWorksUntilItIsDeleted(t *testing.T) {
 		t.Errorf("the token list shows a token's value: %s", r)
 	}
 	list := a.tokens()
-	if len(list) != 2 || !slices.ContainsFunc(list, func(t tokenReply) bool { return t.ID == made.ID && t.Name == "reporting" }) {
+	if len(list) != 2 || !slices.ContainsFunc(list, func(t tokenReply) bool { return t.ID == made.ID && t.Name == "a second admin" && t.Role == "admin" }) {
 		t.Errorf("tokens: %+v", list)
 	}
 
@@ -583,7 +594,7 @@ func TestTheLastTokenCannotBeDeleted(t *testing.T) {
 func TestTwoDeletesAtOnceCannotRemoveTheLastTwoTokens(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
 	for attempt := range 20 {
-		r := a.Admin("POST", "/v1/tokens", map[string]any{"name": "second"})
+		r := a.Admin("POST", "/v1/tokens", map[string]any{"name": "second", "role": "admin"})
 		wantStatus(t, r, http.StatusCreated)
 		var made tokenReply
 		r.Decode(t, &made)

@@ -7,8 +7,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +24,11 @@ import (
 // characters of that hash, so the same token always has the same id.
 const tokenPrefix = "dni_"
 
+// MinTokenLen is the fewest characters an admin token may have, whatever
+// it starts with: --admin-token refuses a shorter one, and the API and the
+// login form take none.
+const MinTokenLen = 16
+
 func newToken() string {
 	var b [32]byte
 	rand.Read(b[:])
@@ -31,49 +37,104 @@ func newToken() string {
 
 func tokenID(hash [32]byte) string { return "tok_" + hex.EncodeToString(hash[:6]) }
 
-// adminAuthorized checks the bearer token against the hashes the cluster
-// records, answering 401 itself when it fails.
-func (s *Server) adminAuthorized(rc *fasthttp.RequestCtx) bool {
-	h := rc.Request.Header.Peek("Authorization")
-	// The scheme is case-insensitive (RFC 7235).
-	ok := len(h) > 7 && bytes.EqualFold(h[:7], []byte("Bearer "))
-	var token []byte
-	if ok {
-		token = h[7:]
+// bearerToken reads "Bearer <token>" (the scheme in any case, RFC 7235).
+func bearerToken(authorization []byte) ([]byte, bool) {
+	if len(authorization) <= 7 || !bytes.EqualFold(authorization[:7], []byte("Bearer ")) {
+		return nil, false
 	}
-	if !ok || len(bytes.TrimSpace(token)) == 0 {
+	token := bytes.TrimSpace(authorization[7:])
+	return token, len(token) > 0
+}
+
+// tokenFor finds the recorded token an Authorization header carries, with
+// its role. It counts no failure: signIn does, for whoever answers one.
+func (s *Server) tokenFor(authorization []byte) (fsm.Token, bool) {
+	token, ok := bearerToken(authorization)
+	if !ok || len(token) < MinTokenLen {
+		return fsm.Token{}, false
+	}
+	return s.node.FSM().TokenByHash(sha256.Sum256(token))
+}
+
+// signIn checks a token presented from a client address, throttled: it
+// returns the token, or how long that address (or whoever guesses at the
+// token the attempt aimed at) must wait before it may try again.
+func (s *Server) signIn(addr string, token []byte, now time.Time) (t fsm.Token, wait time.Duration, ok bool) {
+	hash := sha256.Sum256(token)
+	addrKey := "addr " + addressKey(addr)
+	addrKey = addrKey[:min(len(addrKey), 80)]
+	idKey := "token " + tokenID(hash)
+	if wait := s.throttle.wait(now, addrKey, idKey); wait > 0 {
+		return fsm.Token{}, wait, false
+	}
+	f := s.node.FSM()
+	if len(token) >= MinTokenLen {
+		if t, ok := f.TokenByHash(hash); ok {
+			return t, 0, true
+		}
+	}
+	s.throttle.fail(now, addrKey)
+	// A wrong token whose id is a recorded token's was made to look like
+	// it: someone is guessing that token, from however many addresses.
+	if _, aimed := f.TokenByID(tokenID(hash)); aimed {
+		s.throttle.fail(now, idKey)
+	}
+	return fsm.Token{}, 0, false
+}
+
+// adminAuthorized checks the bearer token against the hashes the cluster
+// records, and its role against the one the route needs, answering 401,
+// 403 or, to an address that guessed wrong too often, 429 itself.
+func (s *Server) adminAuthorized(rc *fasthttp.RequestCtx, need fsm.Role) bool {
+	token, ok := bearerToken(rc.Request.Header.Peek("Authorization"))
+	if !ok {
 		rc.Response.Header.Set("WWW-Authenticate", `Bearer realm="dni"`)
 		writeError(rc, fasthttp.StatusUnauthorized, "an admin token is required: Authorization: Bearer <token>")
 		return false
 	}
-	if _, ok := s.node.FSM().TokenByHash(sha256.Sum256(bytes.TrimSpace(token))); !ok {
+	t, wait, ok := s.signIn(s.clientIP(rc), token, time.Now())
+	switch {
+	case wait > 0:
+		secs := retryAfter(wait)
+		rc.Response.Header.Set("Retry-After", strconv.Itoa(secs))
+		writeError(rc, fasthttp.StatusTooManyRequests, fmt.Sprintf("too many wrong admin tokens from this address: try again in %d seconds", secs))
+		return false
+	case !ok:
 		rc.Response.Header.Set("WWW-Authenticate", `Bearer realm="dni", error="invalid_token"`)
 		writeError(rc, fasthttp.StatusUnauthorized, "invalid admin token")
+		return false
+	case !t.Role.Allows(need):
+		writeError(rc, fasthttp.StatusForbidden, fmt.Sprintf("this token's role, %s, may not do this: it needs the role %s", t.Role, need))
 		return false
 	}
 	return true
 }
 
-// AdminTokenID returns the id of an admin token, if the cluster records
-// it: the admin pages' login form checks the token with it.
-func (s *Server) AdminTokenID(token string) (id string, ok bool) {
-	token = strings.TrimSpace(token)
-	if token == "" {
-		return "", false
-	}
-	t, ok := s.node.FSM().TokenByHash(sha256.Sum256([]byte(token)))
-	return t.ID, ok
+// retryAfter is a wait in whole seconds, at least one.
+func retryAfter(d time.Duration) int { return max(1, int(math.Ceil(d.Seconds()))) }
+
+// SignIn checks a token typed into the admin pages' login form, throttled
+// as the admin API's bearer tokens are, and by the same counts. It returns
+// the token, or how long the browser's address must wait.
+func (s *Server) SignIn(rc *fasthttp.RequestCtx, token string) (t fsm.Token, wait time.Duration, ok bool) {
+	return s.signIn(s.clientIP(rc), []byte(strings.TrimSpace(token)), time.Now())
 }
 
-// AdminTokenExists reports whether the cluster still records the token
-// with this id: an admin page's session ends with its token.
-func (s *Server) AdminTokenExists(id string) bool {
-	for _, t := range s.node.FSM().Tokens() {
-		if t.ID == id {
-			return true
-		}
+// AdminToken returns the recorded token with this id: an admin page's
+// session ends with its token, and has its role.
+func (s *Server) AdminToken(id string) (fsm.Token, bool) { return s.node.FSM().TokenByID(id) }
+
+// EndSessions ends, on every node, every admin page session begun with a
+// token: a sign-out. through is the issue time of the session signing out;
+// the end is stamped no earlier, so that a node whose clock lags ends it
+// too.
+func (s *Server) EndSessions(ctx context.Context, tokenID string, through time.Time) error {
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	if through.After(at) {
+		at = through
 	}
-	return false
+	_, err := s.commitAndWait(ctx, &fsm.EndSessions{TokenID: tokenID, At: at})
+	return err
 }
 
 // SessionKey is what the admin pages sign their sessions with: a key
@@ -90,10 +151,14 @@ func (s *Server) SessionKey() []byte {
 }
 
 // EnsureAdminToken makes sure the cluster has an admin token. With token
-// set (from --admin-token), it records that token if it is not yet known.
-// Otherwise, if the cluster has no token at all, it makes one and returns
-// it, to be printed once: the cluster keeps only its hash.
+// set (from --admin-token), it records that token, with the role admin, if
+// it is not yet known. Otherwise, if the cluster has no token at all, it
+// makes one and returns it, for the node to hand over once: the cluster
+// keeps only its hash.
 func EnsureAdminToken(ctx context.Context, node *cluster.Node, token string) (created string, err error) {
+	if token != "" && len(token) < MinTokenLen {
+		return "", fmt.Errorf("an admin token must be at least %d characters, whatever it starts with", MinTokenLen)
+	}
 	// A node that just started waits for a leader, then for the log.
 	for {
 		err := node.CatchUp(ctx)
@@ -112,8 +177,6 @@ func EnsureAdminToken(ctx context.Context, node *cluster.Node, token string) (cr
 			return "", nil
 		}
 		token, name = newToken(), "made at first start"
-	} else if !strings.HasPrefix(token, tokenPrefix) && len(token) < 16 {
-		return "", errors.New("an admin token must be at least 16 characters")
 	}
 	hash := sha256.Sum256([]byte(token))
 	if _, ok := node.FSM().TokenByHash(hash); ok {
@@ -135,6 +198,7 @@ func EnsureAdminToken(ctx context.Context, node *cluster.Node, token string) (cr
 type tokenJSON struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
+	Role      fsm.Role  `json:"role"`
 	Token     string    `json:"token,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 }
@@ -142,15 +206,21 @@ type tokenJSON struct {
 func (s *Server) listTokens(rc *fasthttp.RequestCtx, _ []string) {
 	out := []tokenJSON{}
 	for _, t := range s.node.FSM().Tokens() {
-		out = append(out, tokenJSON{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt})
+		out = append(out, tokenJSON{ID: t.ID, Name: t.Name, Role: t.Role, CreatedAt: t.CreatedAt})
 	}
 	writeJSON(rc, fasthttp.StatusOK, map[string]any{"tokens": out})
 }
 
+// DefaultRole is the role of a token made without one: the least, so that
+// a token given out in a hurry can read reports and no more. Whoever needs
+// more says so.
+const DefaultRole = fsm.RoleReporting
+
 // createToken makes a new token; its value is in this answer only.
 func (s *Server) createToken(rc *fasthttp.RequestCtx, _ []string) {
 	var req struct {
-		Name string `json:"name"`
+		Name string   `json:"name"`
+		Role fsm.Role `json:"role"`
 	}
 	if err := decodeBody(rc, &req); err != nil {
 		writeError(rc, fasthttp.StatusBadRequest, err.Error())
@@ -160,13 +230,20 @@ func (s *Server) createToken(rc *fasthttp.RequestCtx, _ []string) {
 		writeJSON(rc, fasthttp.StatusBadRequest, errorBody{Error: "name: must say what the token is for, in at most 100 characters", Field: "name"})
 		return
 	}
+	if req.Role == "" {
+		req.Role = DefaultRole
+	}
+	if !req.Role.Valid() {
+		writeJSON(rc, fasthttp.StatusBadRequest, errorBody{Error: fmt.Sprintf("role: must be one of %v", fsm.Roles), Field: "role"})
+		return
+	}
 	token := newToken()
 	hash := sha256.Sum256([]byte(token))
-	t := fsm.CreateToken{ID: tokenID(hash), Name: req.Name, Hash: hash, CreatedAt: time.Now().UTC().Truncate(time.Millisecond), Role: fsm.RoleAdmin}
+	t := fsm.CreateToken{ID: tokenID(hash), Name: req.Name, Hash: hash, CreatedAt: time.Now().UTC().Truncate(time.Millisecond), Role: req.Role}
 	if !s.commit(rc, &t) {
 		return
 	}
-	writeJSON(rc, fasthttp.StatusCreated, tokenJSON{ID: t.ID, Name: t.Name, Token: token, CreatedAt: t.CreatedAt})
+	writeJSON(rc, fasthttp.StatusCreated, tokenJSON{ID: t.ID, Name: t.Name, Role: t.Role, Token: token, CreatedAt: t.CreatedAt})
 }
 
 func (s *Server) deleteToken(rc *fasthttp.RequestCtx, p []string) {

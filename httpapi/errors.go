@@ -37,6 +37,7 @@ var errorStatuses = []struct {
 	{allocator.ErrBadCall, fasthttp.StatusBadRequest},
 	{allocator.ErrCorruptImage, fasthttp.StatusBadRequest},
 	{fsm.ErrBadToken, fasthttp.StatusBadRequest},
+	{fsm.ErrBadRole, fasthttp.StatusBadRequest},
 	{fsm.ErrBadCommand, fasthttp.StatusBadRequest},
 	{fsm.ErrUnknownCommand, fasthttp.StatusBadRequest},
 	{fsm.ErrBadSnapshot, fasthttp.StatusBadRequest},

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dni-dev/dni/fsm"
 )
 
 // openAPIDoc is as much of openapi.json as the checks below read.
@@ -19,6 +21,7 @@ type openAPIDoc struct {
 
 type openAPIOperation struct {
 	Security   []map[string][]string      `json:"security"`
+	Role       fsm.Role                   `json:"x-dni-role"`
 	Parameters []openAPIParameter         `json:"parameters"`
 	Responses  map[string]json.RawMessage `json:"responses"`
 }
@@ -119,6 +122,19 @@ func TestTheOpenAPIDocumentSaysWhoMayCallEachOperationAndNamesItsPathParameters(
 		}
 		if _, ok := op.Responses["401"]; ok != (r.access == adminAccess) {
 			t.Errorf("%s: documents a 401 %v, but the route's access is %d", key, ok, r.access)
+		}
+		// An admin route answers a token below its role 403, and an
+		// address that guessed too often 429.
+		for _, status := range []string{"403", "429"} {
+			if _, ok := op.Responses[status]; r.access == adminAccess && !ok {
+				t.Errorf("%s: an admin route without a documented %s", key, status)
+			}
+		}
+		if op.Role != r.role {
+			t.Errorf("%s: x-dni-role %q, but the route needs %q", key, op.Role, r.role)
+		}
+		if r.access == adminAccess && !r.role.Valid() {
+			t.Errorf("%s: an admin route that names no role lets no token in", key)
 		}
 		if r.access == visitorAccess {
 			if _, ok := op.Responses["400"]; !ok {

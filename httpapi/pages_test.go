@@ -9,6 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/dni-dev/dni/fsm"
 	"github.com/dni-dev/dni/httpapi"
 	"github.com/dni-dev/dni/internal/testkit"
 )
@@ -58,16 +59,18 @@ func TestThePagesSignInWithTheClustersTokensAndAKeyFromItsSecret(t *testing.T) {
 		srv = s
 		return func(*fasthttp.RequestCtx) {}
 	}})
-	id, ok := srv.AdminTokenID(" " + a.Token + "\n")
-	if !ok || !strings.HasPrefix(id, "tok_") || !srv.AdminTokenExists(id) {
-		t.Fatalf("the admin token: id %q, %v", id, ok)
+	// The login form's requests, as the pages hand them over.
+	var form fasthttp.RequestCtx
+	tok, _, ok := srv.SignIn(&form, " "+a.Token+"\n")
+	if _, exists := srv.AdminToken(tok.ID); !ok || !strings.HasPrefix(tok.ID, "tok_") || tok.Role != fsm.RoleAdmin || !exists {
+		t.Fatalf("the admin token: %+v, %v", tok, ok)
 	}
 	for _, wrong := range []string{"", "   ", a.Token + "x", "dni_" + strings.Repeat("0", 64)} {
-		if _, ok := srv.AdminTokenID(wrong); ok {
+		if _, _, ok := srv.SignIn(&form, wrong); ok {
 			t.Errorf("%q was taken for an admin token", wrong)
 		}
 	}
-	if srv.AdminTokenExists("tok_000000000000") {
+	if _, exists := srv.AdminToken("tok_000000000000"); exists {
 		t.Error("a token id the cluster never had exists")
 	}
 	key := srv.SessionKey()
@@ -78,11 +81,11 @@ func TestThePagesSignInWithTheClustersTokensAndAKeyFromItsSecret(t *testing.T) {
 	// A second token signs in; once deleted, it no longer exists.
 	var made struct{ ID, Token string }
 	wantCreated(t, a.Admin("POST", "/v1/tokens", map[string]string{"name": "a browser"})).Decode(t, &made)
-	if id, ok := srv.AdminTokenID(made.Token); !ok || id != made.ID {
-		t.Fatalf("the new token: %q %v", id, ok)
+	if tok, _, ok := srv.SignIn(&form, made.Token); !ok || tok.ID != made.ID {
+		t.Fatalf("the new token: %+v %v", tok, ok)
 	}
 	wantStatus(t, a.Admin("DELETE", "/v1/tokens/"+made.ID, nil), http.StatusNoContent)
-	if srv.AdminTokenExists(made.ID) {
+	if _, exists := srv.AdminToken(made.ID); exists {
 		t.Fatal("a deleted token still exists")
 	}
 }

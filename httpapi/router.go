@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/dni-dev/dni/fsm"
 )
 
 // access says who may call a route.
@@ -13,7 +15,7 @@ type access uint8
 const (
 	publicAccess   access = iota // anyone: health, metrics, the OpenAPI file, dni.js
 	visitorAccess                // anyone, from any origin (CORS)
-	adminAccess                  // a bearer token
+	adminAccess                  // a bearer token whose role allows the route's (route.role)
 	internalAccess               // a node or operator's tool of the cluster, on the cluster port only
 	twilioAccess                 // a valid X-Twilio-Signature
 )
@@ -22,9 +24,16 @@ type route struct {
 	method  string
 	pattern string // "/v1/pools/{id}"; also the route's metrics label
 	access  access
-	bigBody bool // a restore: its body may be large, and is streamed on the cluster port
+	role    fsm.Role // for adminAccess: the least role a token needs; none lets no token in
+	bigBody bool     // a restore: its body may be large, and is streamed on the cluster port
 	handle  func(*fasthttp.RequestCtx, []string)
 	segs    []string
+}
+
+// needs sets the role an admin route needs.
+func (r *route) needs(role fsm.Role) *route {
+	r.role = role
+	return r
 }
 
 // router finds routes by method and path. Static paths are a map lookup;

@@ -1,6 +1,10 @@
 package httpapi
 
-import "github.com/valyala/fasthttp"
+import (
+	"github.com/valyala/fasthttp"
+
+	"github.com/dni-dev/dni/fsm"
+)
 
 // routes lists every endpoint the server answers: the one place to start
 // looking for a behaviour. openapi.json describes the public ones.
@@ -21,28 +25,33 @@ func (s *Server) routes() {
 	rt.add(post, "/v1/visits", visitorAccess, s.createVisit)
 	rt.add(post, "/v1/visits/{visit}/heartbeat", visitorAccess, s.heartbeat)
 
-	// The admin API, behind a bearer token.
-	rt.add(post, "/v1/pools", adminAccess, s.createPool)
-	rt.add(get, "/v1/pools", adminAccess, s.listPools)
-	rt.add(get, "/v1/pools/{id}", adminAccess, s.getPool)
-	rt.add(patch, "/v1/pools/{id}", adminAccess, s.updatePool)
-	rt.add(del, "/v1/pools/{id}", adminAccess, s.deletePool)
-	rt.add(get, "/v1/pools/{id}/numbers", adminAccess, s.listNumbers)
-	rt.add(post, "/v1/pools/{id}/numbers", adminAccess, s.attachNumbers)
-	rt.add(del, "/v1/pools/{id}/numbers/{number}", adminAccess, s.releaseNumber)
-	rt.add(get, "/v1/pools/{id}/visits", adminAccess, s.listVisits)
-	rt.add(get, "/v1/calls", adminAccess, s.listCalls)
-	rt.add(get, "/v1/reports/calls", adminAccess, s.callReport)
-	rt.add(get, "/v1/cluster", adminAccess, s.members)
-	rt.add(post, "/v1/cluster/nodes", adminAccess, s.join)
-	rt.add(del, "/v1/cluster/nodes/{id}", adminAccess, s.remove)
-	rt.add(post, "/v1/cluster/leader", adminAccess, s.transfer)
-	rt.add(get, "/v1/cluster/snapshot", adminAccess, s.backup)
-	rt.add(post, "/v1/cluster/restore", adminAccess, s.restore).bigBody = true
-	rt.add(post, "/v1/sandbox/calls", adminAccess, s.sandboxCall)
-	rt.add(get, "/v1/tokens", adminAccess, s.listTokens)
-	rt.add(post, "/v1/tokens", adminAccess, s.createToken)
-	rt.add(del, "/v1/tokens/{id}", adminAccess, s.deleteToken)
+	// The admin API, behind a bearer token whose role is at least the one
+	// each route needs: reporting reads pools, numbers, visits, calls and
+	// reports; operator also runs the cluster (members, leadership,
+	// backups, restores) and lists tokens; admin also changes pools,
+	// numbers and tokens. A token below the role gets 403.
+	reporting, operator, admin := fsm.RoleReporting, fsm.RoleOperator, fsm.RoleAdmin
+	rt.add(post, "/v1/pools", adminAccess, s.createPool).needs(admin)
+	rt.add(get, "/v1/pools", adminAccess, s.listPools).needs(reporting)
+	rt.add(get, "/v1/pools/{id}", adminAccess, s.getPool).needs(reporting)
+	rt.add(patch, "/v1/pools/{id}", adminAccess, s.updatePool).needs(admin)
+	rt.add(del, "/v1/pools/{id}", adminAccess, s.deletePool).needs(admin)
+	rt.add(get, "/v1/pools/{id}/numbers", adminAccess, s.listNumbers).needs(reporting)
+	rt.add(post, "/v1/pools/{id}/numbers", adminAccess, s.attachNumbers).needs(admin)
+	rt.add(del, "/v1/pools/{id}/numbers/{number}", adminAccess, s.releaseNumber).needs(admin)
+	rt.add(get, "/v1/pools/{id}/visits", adminAccess, s.listVisits).needs(reporting)
+	rt.add(get, "/v1/calls", adminAccess, s.listCalls).needs(reporting)
+	rt.add(get, "/v1/reports/calls", adminAccess, s.callReport).needs(reporting)
+	rt.add(get, "/v1/cluster", adminAccess, s.members).needs(operator)
+	rt.add(post, "/v1/cluster/nodes", adminAccess, s.join).needs(operator)
+	rt.add(del, "/v1/cluster/nodes/{id}", adminAccess, s.remove).needs(operator)
+	rt.add(post, "/v1/cluster/leader", adminAccess, s.transfer).needs(operator)
+	rt.add(get, "/v1/cluster/snapshot", adminAccess, s.backup).needs(operator)
+	rt.add(post, "/v1/cluster/restore", adminAccess, s.restore).needs(operator).bigBody = true
+	rt.add(post, "/v1/sandbox/calls", adminAccess, s.sandboxCall).needs(admin)
+	rt.add(get, "/v1/tokens", adminAccess, s.listTokens).needs(operator)
+	rt.add(post, "/v1/tokens", adminAccess, s.createToken).needs(admin)
+	rt.add(del, "/v1/tokens/{id}", adminAccess, s.deleteToken).needs(admin)
 
 	// Twilio's webhooks, behind its request signature.
 	rt.add(post, "/twilio/voice", twilioAccess, s.voice)

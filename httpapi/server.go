@@ -40,6 +40,11 @@ type Options struct {
 	// VisitsPerMinute caps new visits per client address, with a burst of
 	// as many; 0 means DefaultVisitsPerMinute, negative means no cap.
 	VisitsPerMinute int
+	// SignInFailures is how many wrong admin tokens (on the admin API or
+	// the login form) an address may send before each further one makes
+	// it wait, longer and longer; 0 means DefaultSignInFailures, negative
+	// means no throttle.
+	SignInFailures int
 	// MaxConns caps the HTTP port's open connections, and
 	// MaxConnsPerAddress those from one address; 0 means the defaults,
 	// negative no cap. Behind a proxy (ClientIPHeader), every connection
@@ -95,6 +100,8 @@ type Server struct {
 	pages   fasthttp.RequestHandler // under pagesPrefix; nil: none
 	limits  *limiter
 	metrics *metrics
+	// throttle slows down whoever guesses admin tokens.
+	throttle *throttle
 	// restoring holds a token while a restore runs: one at a time.
 	restoring chan struct{}
 }
@@ -121,6 +128,7 @@ func New(node *cluster.Node, opt Options) *Server {
 	s := &Server{node: node, opt: opt, secret: []byte(opt.Secret), log: opt.Log, restoring: make(chan struct{}, 1)}
 	snippet.Get() // minified now, not on a visitor's first request
 	s.limits = newLimiter(opt.VisitsPerMinute)
+	s.throttle = newThrottle(opt.SignInFailures)
 	s.metrics = newMetrics(opt.Registry, opt.Gatherer, node)
 	s.routes()
 	if opt.Pages != nil {
@@ -231,7 +239,7 @@ func (s *Server) handle(rc *fasthttp.RequestCtx, r *route, params []string) {
 	case visitorAccess:
 		allowAnyOrigin(rc)
 	case adminAccess:
-		if !s.adminAuthorized(rc) {
+		if !s.adminAuthorized(rc, r.role) {
 			return
 		}
 	case twilioAccess:

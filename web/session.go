@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -12,14 +14,19 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/dni-dev/dni/fsm"
 )
 
 // A session is a signed-in browser. Its cookie holds no token: it holds
-// the id of the admin token it signed in with, when it ends and a random
-// nonce, signed with a key derived from the cluster secret, so every node
-// accepts it, and it ends when the token is deleted from the cluster. The
-// cookie is HttpOnly, SameSite=Strict, Secure on HTTPS, and only sent
-// under /admin.
+// the id of the admin token it signed in with, when it began and when it
+// ends, and a random nonce, signed with a key derived from the cluster
+// secret, so every node accepts it. It ends when the token is deleted from
+// the cluster, or when a sign-out with the same token ends every session
+// begun before it (fsm.EndSessions, replicated: on every node at once). It
+// can do what its token's role allows, read from the cluster on every
+// request. The cookie is HttpOnly, SameSite=Strict, Secure on HTTPS, and
+// only sent under /admin.
 //
 // Every form that posts carries the session's CSRF token (an HMAC of the
 // cookie under another label), and a POST whose Origin (or else Referer)
@@ -34,8 +41,10 @@ const (
 
 type session struct {
 	tokenID string
+	issued  time.Time // to the millisecond
 	expires time.Time
-	value   string // the cookie, which the CSRF token is derived from
+	value   string   // the cookie, which the CSRF token is derived from
+	role    fsm.Role // its token's, once authorized
 }
 
 // sign is the MAC of what, under a label that keeps session and CSRF MACs
@@ -48,17 +57,22 @@ func (p *pages) sign(label, what string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// newSession makes the cookie value of a session for a token.
-func (p *pages) newSession(tokenID string, now time.Time) session {
+// newSession makes the cookie value of a session for a token, begun at
+// issued.
+func (p *pages) newSession(tokenID string, issued time.Time) session {
 	var nonce [16]byte
 	rand.Read(nonce[:])
-	expires := now.Add(sessionLife).Truncate(time.Second)
-	payload := "v1." + tokenID + "." + strconv.FormatInt(expires.Unix(), 10) + "." + base64.RawURLEncoding.EncodeToString(nonce[:])
-	return session{tokenID: tokenID, expires: expires, value: payload + "." + p.sign("session", payload)}
+	issued = issued.Truncate(time.Millisecond)
+	expires := issued.Add(sessionLife).Truncate(time.Second)
+	payload := "v2." + tokenID + "." + strconv.FormatInt(issued.UnixMilli(), 10) + "." + strconv.FormatInt(expires.Unix(), 10) +
+		"." + base64.RawURLEncoding.EncodeToString(nonce[:])
+	return session{tokenID: tokenID, issued: issued, expires: expires, value: payload + "." + p.sign("session", payload)}
 }
 
 // readSession checks a cookie value: signed by this cluster, not expired.
-// Whether its token still exists is the caller's to check.
+// Whether its token still exists, and has not ended it, is the caller's to
+// check. A cookie from before sessions recorded when they began (v1) is
+// refused: its browser signs in again.
 func (p *pages) readSession(value string, now time.Time) (session, bool) {
 	if p.key == nil {
 		return session{}, false
@@ -72,29 +86,43 @@ func (p *pages) readSession(value string, now time.Time) (session, bool) {
 		return session{}, false
 	}
 	parts := strings.Split(payload, ".")
-	if len(parts) != 4 || parts[0] != "v1" {
+	if len(parts) != 5 || parts[0] != "v2" {
 		return session{}, false
 	}
-	exp, err := strconv.ParseInt(parts[2], 10, 64)
-	if err != nil || !now.Before(time.Unix(exp, 0)) {
+	issued, err1 := strconv.ParseInt(parts[2], 10, 64)
+	exp, err2 := strconv.ParseInt(parts[3], 10, 64)
+	if err1 != nil || err2 != nil || !now.Before(time.Unix(exp, 0)) {
 		return session{}, false
 	}
-	return session{tokenID: parts[1], expires: time.Unix(exp, 0), value: value}, true
+	return session{tokenID: parts[1], issued: time.UnixMilli(issued), expires: time.Unix(exp, 0), value: value}, true
+}
+
+// current is the session the request's cookie holds, with its token, if
+// the cookie is good and neither a delete nor a sign-out has ended it.
+func (p *pages) current(r *request) (session, fsm.Token, bool) {
+	s, ok := p.readSession(string(r.ctx.Request.Header.Cookie(sessionCookie)), time.Now())
+	if !ok {
+		return session{}, fsm.Token{}, false
+	}
+	t, ok := p.srv.AdminToken(s.tokenID)
+	if !ok || !s.issued.After(t.SessionsEnd) {
+		return session{}, fsm.Token{}, false
+	}
+	s.role = t.Role
+	return s, t, true
 }
 
 func (p *pages) csrfToken(s session) string { return p.sign("csrf", s.value) }
 
 // authorize lets a request through with its session, or sends the browser
 // to the login form. A POST must also carry the session's CSRF token and
-// come from this site.
-func (p *pages) authorize(r *request, a access) bool {
-	s, ok := p.readSession(string(r.ctx.Request.Header.Cookie(sessionCookie)), time.Now())
-	if ok && !p.srv.AdminTokenExists(s.tokenID) {
-		ok = false // the token was deleted: so is every session it began
-	}
+// come from this site. A session whose token's role is below the page's
+// is shown why not (403).
+func (p *pages) authorize(r *request, rt *route) bool {
+	s, _, ok := p.current(r)
 	post := string(r.ctx.Method()) == fasthttp.MethodPost
 	if !ok {
-		if a == signedInJS {
+		if rt.access == signedInJS {
 			r.ctx.SetStatusCode(http.StatusUnauthorized)
 			return false
 		}
@@ -115,6 +143,14 @@ func (p *pages) authorize(r *request, a access) bool {
 			p.fail(r, http.StatusForbidden, "This form is out of date (its security token does not match your session). Go back, reload the page and send it again.")
 			return false
 		}
+	}
+	if !s.role.Allows(rt.role) {
+		if rt.access == signedInJS {
+			r.ctx.SetStatusCode(http.StatusForbidden)
+			return false
+		}
+		p.fail(r, http.StatusForbidden, fmt.Sprintf("You signed in with a %s token, and this page needs the role %s. Sign in with a token that has it.", s.role, rt.role))
+		return false
 	}
 	return true
 }
@@ -196,37 +232,63 @@ type loginPage struct {
 }
 
 func (p *pages) loginForm(r *request) {
-	if s, ok := p.readSession(string(r.ctx.Request.Header.Cookie(sessionCookie)), time.Now()); ok && p.srv.AdminTokenExists(s.tokenID) {
+	if _, _, ok := p.current(r); ok {
 		r.redirect(localPage(r.query("next")))
 		return
 	}
 	p.render(r, http.StatusOK, "login.html", "Sign in", "", loginPage{Next: r.query("next"), Message: r.query("msg")})
 }
 
-// login checks an admin token and begins a session for it.
+// login checks an admin token and begins a session for it. Wrong tokens
+// are throttled per address, with the admin API's (httpapi.Server.SignIn).
 func (p *pages) login(r *request) {
 	page := loginPage{Next: r.form("next")}
 	if !p.sameSite(r) {
 		p.fail(r, http.StatusForbidden, "This form was sent from another website, so it was refused.")
 		return
 	}
-	id, ok := p.srv.AdminTokenID(r.form("token"))
-	switch {
-	case p.key == nil:
+	if p.key == nil {
 		page.Error = "This node has no cluster secret, so it cannot keep anyone signed in. Start it with --cluster-secret."
-	case !ok:
-		page.Error = "That is not an admin token of this cluster. Tokens start with dni_; the node printed the first one when it first started."
-	}
-	if page.Error != "" {
 		p.render(r, http.StatusUnauthorized, "login.html", "Sign in", "", page)
 		return
 	}
-	s := p.newSession(id, time.Now())
+	t, wait, ok := p.srv.SignIn(r.ctx, r.form("token"))
+	switch {
+	case wait > 0:
+		secs := max(1, int(math.Ceil(wait.Seconds())))
+		r.ctx.Response.Header.Set("Retry-After", strconv.Itoa(secs))
+		page.Error = fmt.Sprintf("Too many wrong tokens were tried from your address. Try again in %d seconds.", secs)
+		p.render(r, http.StatusTooManyRequests, "login.html", "Sign in", "", page)
+		return
+	case !ok:
+		page.Error = "That is not an admin token of this cluster. The node that first started the cluster keeps the first one in its data dir, in the file admin-token."
+		p.render(r, http.StatusUnauthorized, "login.html", "Sign in", "", page)
+		return
+	}
+	// A session begins after the last sign-out of its token, even on a
+	// node whose clock lags the one that stamped it.
+	issued := time.Now().Truncate(time.Millisecond)
+	if !issued.After(t.SessionsEnd) {
+		issued = t.SessionsEnd.Add(time.Millisecond)
+	}
+	s := p.newSession(t.ID, issued)
 	r.setSessionCookie(s.value, int(sessionLife/time.Second))
 	r.redirect(localPage(page.Next))
 }
 
+// logout ends every session of the session's token, on every node: an
+// admin token is often shared, and a sign-out must make a stolen cookie
+// worthless wherever it is replayed.
 func (p *pages) logout(r *request) {
 	r.setSessionCookie("", 0)
-	r.redirect(loginURL("", "You are signed out."))
+	ctx, cancel := writeContext()
+	defer cancel()
+	err := p.srv.EndSessions(ctx, r.session.tokenID, r.session.issued)
+	r.session = session{}
+	if err != nil {
+		p.fail(r, http.StatusServiceUnavailable, "You are signed out in this browser, but the cluster could not end this token's sessions elsewhere ("+
+			err.Error()+"). Sign in and out again in a moment.")
+		return
+	}
+	r.redirect(loginURL("", "You are signed out: every session begun with this token has ended, in every browser and on every node."))
 }

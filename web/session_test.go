@@ -83,7 +83,7 @@ func TestThePagesNeedASignedSessionCookieThatHoldsNoToken(t *testing.T) {
 
 	// A cookie changed by hand is refused.
 	forged := *c
-	forged.Value = strings.Replace(c.Value, "v1.tok_", "v1.tok_0", 1)
+	forged.Value = strings.Replace(c.Value, "v2.tok_", "v2.tok_0", 1)
 	if r := n.Send("GET", "/admin/pools", nil, "Cookie", forged.String()); r.Status != http.StatusSeeOther {
 		t.Fatalf("a forged cookie: %d", r.Status)
 	}
@@ -95,6 +95,10 @@ func TestThePagesNeedASignedSessionCookieThatHoldsNoToken(t *testing.T) {
 	}
 	if cs := cookies(r); len(cs) != 1 || cs[0].Value != "" || cs[0].MaxAge >= 0 && cs[0].Expires.IsZero() {
 		t.Fatalf("sign out sets %v", r.Header["Set-Cookie"])
+	}
+	// And the cookie, kept and sent again, is worthless.
+	if r := n.Send("GET", "/admin/pools", nil, "Cookie", c.String()); r.Status != http.StatusSeeOther {
+		t.Fatalf("the cookie after its sign-out: %d", r.Status)
 	}
 }
 

@@ -33,6 +33,7 @@ import (
 
 	"github.com/dni-dev/dni/allocator"
 	"github.com/dni-dev/dni/cluster"
+	"github.com/dni-dev/dni/fsm"
 	"github.com/dni-dev/dni/httpapi"
 )
 
@@ -68,6 +69,7 @@ type route struct {
 	method  string
 	pattern string // "/admin/pools/{id}/edit"
 	access  access
+	role    fsm.Role // for a session: the least role its token needs
 	handle  func(r *request)
 	segs    []string
 }
@@ -77,28 +79,31 @@ type route struct {
 // session.go.
 func (p *pages) routesTable() []route {
 	get, post := fasthttp.MethodGet, fasthttp.MethodPost
+	// The roles of admin tokens, as the admin API's routes need them:
+	// reporting reads, operator also sees the cluster, admin changes pools.
+	reporting, operator, admin := fsm.RoleReporting, fsm.RoleOperator, fsm.RoleAdmin
 	return []route{
 		{method: get, pattern: "/admin/login", access: anyone, handle: p.loginForm},
 		{method: post, pattern: "/admin/login", access: anyone, handle: p.login},
-		{method: post, pattern: "/admin/logout", access: signedIn, handle: p.logout},
+		{method: post, pattern: "/admin/logout", access: signedIn, role: reporting, handle: p.logout},
 		{method: get, pattern: "/admin/static/{file}", access: anyone, handle: p.serveStatic},
 
-		{method: get, pattern: "/admin/", access: signedIn, handle: p.home},
-		{method: get, pattern: "/admin/pools", access: signedIn, handle: p.poolList},
-		{method: get, pattern: "/admin/pools/new", access: signedIn, handle: p.wizardStart},
-		{method: post, pattern: "/admin/pools/new", access: signedIn, handle: p.wizardStep},
-		{method: get, pattern: "/admin/pools/{id}", access: signedIn, handle: p.poolPage},
-		{method: get, pattern: "/admin/pools/{id}/progress", access: signedInJS, handle: p.poolProgress},
-		{method: get, pattern: "/admin/pools/{id}/edit", access: signedIn, handle: p.editForm},
-		{method: post, pattern: "/admin/pools/{id}/edit", access: signedIn, handle: p.edit},
-		{method: get, pattern: "/admin/pools/{id}/delete", access: signedIn, handle: p.deleteForm},
-		{method: post, pattern: "/admin/pools/{id}/delete", access: signedIn, handle: p.delete},
-		{method: post, pattern: "/admin/pools/{id}/numbers/{number}/call", access: signedIn, handle: p.simulateCall},
-		{method: get, pattern: "/admin/demo/{id}", access: signedIn, handle: p.demo},
-		{method: get, pattern: "/admin/calls", access: signedIn, handle: p.calls},
-		{method: get, pattern: "/admin/calls.csv", access: signedIn, handle: p.callsCSV},
-		{method: get, pattern: "/admin/campaigns", access: signedIn, handle: p.campaigns},
-		{method: get, pattern: "/admin/cluster", access: signedIn, handle: p.cluster},
+		{method: get, pattern: "/admin/", access: signedIn, role: reporting, handle: p.home},
+		{method: get, pattern: "/admin/pools", access: signedIn, role: reporting, handle: p.poolList},
+		{method: get, pattern: "/admin/pools/new", access: signedIn, role: admin, handle: p.wizardStart},
+		{method: post, pattern: "/admin/pools/new", access: signedIn, role: admin, handle: p.wizardStep},
+		{method: get, pattern: "/admin/pools/{id}", access: signedIn, role: reporting, handle: p.poolPage},
+		{method: get, pattern: "/admin/pools/{id}/progress", access: signedInJS, role: reporting, handle: p.poolProgress},
+		{method: get, pattern: "/admin/pools/{id}/edit", access: signedIn, role: admin, handle: p.editForm},
+		{method: post, pattern: "/admin/pools/{id}/edit", access: signedIn, role: admin, handle: p.edit},
+		{method: get, pattern: "/admin/pools/{id}/delete", access: signedIn, role: admin, handle: p.deleteForm},
+		{method: post, pattern: "/admin/pools/{id}/delete", access: signedIn, role: admin, handle: p.delete},
+		{method: post, pattern: "/admin/pools/{id}/numbers/{number}/call", access: signedIn, role: admin, handle: p.simulateCall},
+		{method: get, pattern: "/admin/demo/{id}", access: signedIn, role: admin, handle: p.demo},
+		{method: get, pattern: "/admin/calls", access: signedIn, role: reporting, handle: p.calls},
+		{method: get, pattern: "/admin/calls.csv", access: signedIn, role: reporting, handle: p.callsCSV},
+		{method: get, pattern: "/admin/campaigns", access: signedIn, role: reporting, handle: p.campaigns},
+		{method: get, pattern: "/admin/cluster", access: signedIn, role: operator, handle: p.cluster},
 	}
 }
 
@@ -136,7 +141,7 @@ func (p *pages) serve(rc *fasthttp.RequestCtx) {
 		return
 	}
 	r := &request{ctx: rc, api: p.srv.Admin(rc), params: params}
-	if rt.access != anyone && !p.authorize(r, rt.access) {
+	if rt.access != anyone && !p.authorize(r, rt) {
 		return
 	}
 	rt.handle(r)
@@ -239,14 +244,19 @@ type view struct {
 	CSRF     string // the session's token, for every form that posts
 	Sandbox  bool   // the node runs the Twilio stand-in
 	Page     any
+	role     fsm.Role // the session's
 }
+
+// Can reports whether the session may open pages that need role: the
+// pages offer only what it may do.
+func (v view) Can(role fsm.Role) bool { return v.role.Allows(role) }
 
 // render writes a page: its template, in the layout.
 func (p *pages) render(r *request, status int, name, title, nav string, data any) {
 	t := p.tmpl[name]
 	v := view{Title: title, Nav: nav, Page: data}
 	if r.session.tokenID != "" {
-		v.SignedIn, v.CSRF, v.Sandbox = true, p.csrfToken(r.session), r.api.Sandboxed()
+		v.SignedIn, v.CSRF, v.Sandbox, v.role = true, p.csrfToken(r.session), r.api.Sandboxed(), r.session.role
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {

@@ -13,7 +13,7 @@ func TestASessionIsSignedByTheClusterAndEnds(t *testing.T) {
 	p := &pages{key: []byte("a key from the cluster secret")}
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	s := p.newSession("tok_0123456789ab", now)
-	if got, ok := p.readSession(s.value, now.Add(time.Hour)); !ok || got.tokenID != "tok_0123456789ab" {
+	if got, ok := p.readSession(s.value, now.Add(time.Hour)); !ok || got.tokenID != "tok_0123456789ab" || !got.issued.Equal(now) {
 		t.Fatalf("a fresh session reads as %+v, %v", got, ok)
 	}
 	if _, ok := p.readSession(s.value, now.Add(sessionLife)); ok {
@@ -27,8 +27,10 @@ func TestASessionIsSignedByTheClusterAndEnds(t *testing.T) {
 		t.Fatal("a node without a key accepted a session")
 	}
 	for _, forged := range []string{
-		"", ".", s.value + "x", "v1.tok_ffffffffffff" + s.value[len("v1.tok_0123456789ab"):],
-		"v2" + s.value[2:],
+		"", ".", s.value + "x", "v2.tok_ffffffffffff" + s.value[len("v2.tok_0123456789ab"):],
+		"v1" + s.value[2:], "v3" + s.value[2:],
+		// An earlier start, under the same signature.
+		strings.Replace(s.value, ".1795780800000.", ".1795780799999.", 1),
 	} {
 		if _, ok := p.readSession(forged, now); ok {
 			t.Errorf("the forged cookie %q was accepted", forged)
@@ -177,12 +179,13 @@ func FuzzReadSession(f *testing.F) {
 	signed := p.newSession("tok_0123456789ab", now).value
 	f.Add(signed)
 	f.Add("v1.tok_0123456789ab.1795780800.AAAA.sig")
+	f.Add("v2.tok_0123456789ab.1795780800000.1795824000.AAAA.sig")
 	f.Add("")
 	f.Fuzz(func(t *testing.T, cookie string) {
 		// Only sessions for this token were ever signed (the nonce differs
 		// in each fuzzing process).
 		s, ok := p.readSession(cookie, now)
-		if ok && (s.tokenID != "tok_0123456789ab" || !strings.HasPrefix(cookie, "v1.tok_0123456789ab.")) {
+		if ok && (s.tokenID != "tok_0123456789ab" || !strings.HasPrefix(cookie, "v2.tok_0123456789ab.")) {
 			t.Fatalf("accepted %q as %+v", cookie, s)
 		}
 	})
