@@ -284,10 +284,12 @@ func (n *Node) CatchUp(ctx context.Context) error {
 
 // Restore replaces the whole cluster's state with a backup. The backup is
 // checked before anything changes. The cluster keeps its own membership (the
-// node records are those of the cluster now, not of the backup) and its
-// admin tokens, beside the backup's: whoever restores keeps access. Leader
-// only; meant for disaster recovery into a fresh cluster.
-func (n *Node) Restore(ctx context.Context, r io.Reader) error {
+// node records are those of the cluster now, not of the backup). The admin
+// tokens become the backup's minus every token revoked since, plus by, the
+// admin API token that asked, if one did, so that it keeps access
+// (fsm.Image.RestoreTokens has the rule). Leader only; meant for disaster
+// recovery into a fresh cluster.
+func (n *Node) Restore(ctx context.Context, r io.Reader, by ...fsm.Token) error {
 	if !n.IsLeader() {
 		return n.notLeader()
 	}
@@ -296,7 +298,12 @@ func (n *Node) Restore(ctx context.Context, r io.Reader) error {
 		return err
 	}
 	img := backup.Image
-	keep, keepTokens := n.fsm.Nodes(), n.fsm.Tokens()
+	keep := n.fsm.Nodes()
+	var asker *fsm.Token
+	if len(by) > 0 {
+		asker = &by[0]
+	}
+	img.RestoreTokens(n.fsm.Tokens(), n.fsm.Revoked(), asker)
 	// Raft installs a restored snapshot at the index after meta.Index when
 	// that is past its log. Choosing it here lets the snapshot say which
 	// index its state is at, as the state machine's own snapshots do.
@@ -330,19 +337,6 @@ func (n *Node) Restore(ctx context.Context, r io.Reader) error {
 	for _, node := range keep {
 		set := fsm.SetNode(node)
 		if err := n.applyMeta(ctx, &set); err != nil {
-			return err
-		}
-	}
-	for _, t := range keepTokens {
-		create := fsm.CreateToken(t)
-		err := n.applyMeta(ctx, &create)
-		if errors.Is(err, fsm.ErrTokenExists) {
-			// The backup has another token under this id: ours wins.
-			if err = n.applyMeta(ctx, &fsm.DeleteToken{ID: t.ID}); err == nil {
-				err = n.applyMeta(ctx, &create)
-			}
-		}
-		if err != nil {
 			return err
 		}
 	}

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"regexp"
 	"slices"
@@ -664,25 +665,50 @@ func TestTheClusterEndpointsAnswerTheAdminOnOneNode(t *testing.T) {
 	wantStatus(t, a.Admin("GET", "/v1/pools/"+p.ID, nil), http.StatusOK)
 }
 
-func TestARestoredBackupBringsBackItsStateAndKeepsTheTokens(t *testing.T) {
+// A restore brings back the backup's tokens, never a union with the
+// cluster's: a token deleted since the backup (perhaps because it leaked)
+// stays dead, and so does one made since; the token that asks for the
+// restore keeps working.
+func TestARestoredBackupBringsBackItsStateAndItsTokensButNoneRevokedSince(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
+	first := a.tokens()[0]
 	kept := a.createPool(map[string]any{"name": "Before"}, numbersFrom(123, 4)...)
+	leaked := a.makeToken("leaked later", "admin")
+	reporting := a.makeToken("reports", "reporting")
 	r := a.Admin("GET", "/v1/cluster/snapshot", nil)
 	wantStatus(t, r, http.StatusOK)
 	backup := r.Body
 
 	later := a.createPool(map[string]any{"name": "After"})
-	r = a.Admin("POST", "/v1/tokens", map[string]any{"name": "made after the backup"})
-	wantStatus(t, r, http.StatusCreated)
-	var made tokenReply
-	r.Decode(t, &made)
+	wantStatus(t, a.Admin("DELETE", "/v1/tokens/"+leaked.ID, nil), http.StatusNoContent)
+	madeLater := a.makeToken("made after the backup", "admin")
+	restorer := a.makeToken("the one who restores", "admin")
 
-	wantStatus(t, a.Admin("POST", "/v1/cluster/restore", backup, "Content-Type", "application/octet-stream"), http.StatusNoContent)
+	wantStatus(t, a.as(restorer.Token).Admin("POST", "/v1/cluster/restore", backup, "Content-Type", "application/octet-stream"), http.StatusNoContent)
 	wantStatus(t, a.Admin("GET", "/v1/pools/"+kept.ID, nil), http.StatusOK)
 	wantProblem(t, a.Admin("GET", "/v1/pools/"+later.ID, nil), http.StatusNotFound, "")
-	second := a.as(made.Token)
-	wantStatus(t, second.Admin("GET", "/v1/pools", nil), http.StatusOK)
+	wantProblem(t, a.as(leaked.Token).Admin("GET", "/v1/pools", nil), http.StatusUnauthorized, "")
+	wantProblem(t, a.as(madeLater.Token).Admin("GET", "/v1/pools", nil), http.StatusUnauthorized, "")
+	wantStatus(t, a.as(restorer.Token).Admin("GET", "/v1/tokens", nil), http.StatusOK)
+	wantStatus(t, a.as(reporting.Token).Admin("GET", "/v1/calls", nil), http.StatusOK)
+	var got []string
+	for _, tok := range a.tokens() {
+		got = append(got, tok.ID+":"+tok.Role)
+	}
+	want := []string{first.ID + ":admin", reporting.ID + ":reporting", restorer.ID + ":admin"}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("tokens after the restore: %v, want %v (the backup's, and the restorer's)", got, want)
+	}
 	a.visit(kept.Key, nil)
+
+	// Restoring the same backup again, through the cluster port, does not
+	// bring the leaked token back either.
+	if err := a.Internal().Restore(context.Background(), a.RaftAddr, backup); err != nil {
+		t.Fatal(err)
+	}
+	wantProblem(t, a.as(leaked.Token).Admin("GET", "/v1/pools", nil), http.StatusUnauthorized, "")
+	wantStatus(t, a.Admin("GET", "/v1/pools/"+kept.ID, nil), http.StatusOK)
 }
 
 // Cluster requests that cannot be carried out are the caller's mistakes:

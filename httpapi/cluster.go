@@ -142,9 +142,15 @@ func (s *Server) restore(rc *fasthttp.RequestCtx, _ []string) {
 	if body == nil {
 		body = bytes.NewReader(rc.PostBody())
 	}
+	// Through the admin API, the token that asks keeps access (see
+	// fsm.Image.RestoreTokens).
+	var by []fsm.Token
+	if t, ok := s.tokenFor(rc.Request.Header.Peek("Authorization")); ok {
+		by = append(by, t)
+	}
 	ctx, cancel := requestContext()
 	defer cancel()
-	if err := s.node.Restore(ctx, bufio.NewReader(io.LimitReader(body, maxRestoreBody))); err != nil {
+	if err := s.node.Restore(ctx, bufio.NewReader(io.LimitReader(body, maxRestoreBody)), by...); err != nil {
 		writeErr(rc, err)
 		return
 	}
