@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,8 +16,9 @@ import (
 
 // The files a node keeps beside its Raft state in the data dir.
 const (
-	nodeIDFile = "node-id"
-	secretFile = "cluster-secret"
+	nodeIDFile     = "node-id"
+	secretFile     = "cluster-secret"
+	adminTokenFile = "admin-token"
 )
 
 var validNodeID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -162,4 +164,35 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 		d.Close()
 	}
 	return nil
+}
+
+// announceAdminToken hands over the admin token the node made at the
+// cluster's first start: the cluster keeps only its hash, so this is the
+// one chance. The token goes to a file only its owner reads, in the data
+// dir; it is shown only on a terminal, since a service's output is kept in
+// logs (journald, docker logs) that more people read.
+func announceAdminToken(out io.Writer, terminal bool, dataDir, token string) error {
+	path := filepath.Join(dataDir, adminTokenFile)
+	if err := writeFileAtomic(path, []byte(token+"\n"), 0o600); err != nil {
+		// Without the file the token would be lost, and the cluster locked.
+		fmt.Fprintf(out, "admin token (it could not be stored in %s: %v; shown once, keep it): %s\n", path, err, token)
+		return fmt.Errorf("store the admin token: %w", err)
+	}
+	if terminal {
+		fmt.Fprintf(out, "admin token (kept in %s, readable by its owner only): %s\n", path, token)
+		return nil
+	}
+	fmt.Fprintf(out, "admin token: made at first start and kept in %s, readable by its owner only (not printed here, where logs keep it): cat %s\n", path, path)
+	return nil
+}
+
+// isTerminal reports whether w is a terminal (a character device): the
+// admin token is printed only there.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

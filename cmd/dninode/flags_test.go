@@ -99,6 +99,8 @@ func TestMistakesInTheNodesFlagsExitWithStatus2AndSayWhat(t *testing.T) {
 		{[]string{"--advertise", "0.0.0.0:80"}, nil, `--advertise "0.0.0.0:80"`},
 		{[]string{"--join", "nowhere"}, nil, `--join "nowhere"`},
 		{[]string{"--log-level", "loud"}, nil, `--log-level "loud"`},
+		{[]string{"--admin-token", "dni_a"}, nil, "--admin-token is 5 characters; it must be at least 16"},
+		{nil, map[string]string{"DNI_ADMIN_TOKEN": "dni_0123456789a"}, "--admin-token is 15 characters"},
 		{nil, map[string]string{"DNI_HEARTBEAT_TIMEOUT": "soon"}, `DNI_HEARTBEAT_TIMEOUT="soon"`},
 		{nil, map[string]string{"DNI_SNAPSHOT_THRESHOLD": "-3"}, `DNI_SNAPSHOT_THRESHOLD="-3"`},
 		{[]string{"--no-such-flag"}, nil, "flag provided but not defined"},

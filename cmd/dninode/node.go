@@ -93,7 +93,7 @@ func registerNodeFlags(f *flags, o *nodeOptions) *string {
 	f.boolVar(&c.JoinAsNonvoter, "nonvoter", "join as a non-voter: it replicates and serves, but does not vote")
 	f.stringVar(&o.secret, "cluster-secret", "", "the secret of the cluster, at least 32 bytes: without --tls-* files, nodes and operators derive their certificates from it; default: the data dir's cluster-secret file, created by the first node")
 	registerTLSFlags(f, &o.tls)
-	f.stringVar(&o.adminToken, "admin-token", "", "an admin API token to accept (at least 16 characters); default: if the cluster has none, one is made at first start and printed once")
+	f.stringVar(&o.adminToken, "admin-token", "", "an admin API token (role admin) to accept, at least 16 characters; default: if the cluster has none, one is made at first start and kept in the data dir's admin-token file")
 	f.stringVar(&o.http.ClientIPHeader, "client-ip-header", "", "header a trusted proxy in front of dni sets to the visitor's address (X-Forwarded-For, X-Real-IP); empty when visitors connect directly")
 	f.intVar(&o.http.VisitsPerMinute, "visits-per-minute", httpapi.DefaultVisitsPerMinute, "new visits allowed per visitor address per minute (negative: no limit)")
 	f.intVar(&o.http.MaxConns, "max-conns", httpapi.DefaultMaxConns, "open connections the HTTP API takes at once (negative: no cap)")
@@ -145,6 +145,9 @@ func (o *nodeOptions) validate() error {
 	}
 	if c.DataDir == "" {
 		bad("--data-dir must not be empty")
+	}
+	if o.adminToken != "" && len(o.adminToken) < httpapi.MinTokenLen {
+		bad("--admin-token is %d characters; it must be at least %d, whatever it starts with", len(o.adminToken), httpapi.MinTokenLen)
 	}
 	for _, j := range c.Join {
 		if !advertisable(j) {
@@ -304,7 +307,9 @@ func runNode(ctx context.Context, o nodeOptions, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "admin API: %s/v1/pools  API description: %s/openapi.json  metrics: %s/metrics\n", url, url, url)
 	if token != "" {
-		fmt.Fprintf(stdout, "admin token (shown once, keep it): %s\n", token)
+		if err := announceAdminToken(stdout, isTerminal(stdout), cfg.DataDir, token); err != nil {
+			log.Error("admin token", "err", err)
+		}
 	}
 	fmt.Fprintln(stdout, tel.describe)
 	if secretPath != "" {
