@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -54,7 +53,9 @@ func (s *Server) bodyRule(h *fasthttp.RequestHeader) bodyRule {
 	case twilioAccess:
 		return bodyRule{limit: maxWebhookBody}
 	case adminAccess:
-		if _, ok := s.bearer(h.Peek("Authorization")); ok {
+		// Only a token whose role may use the route sends it a body: a
+		// reporting token's restore upload is refused unread.
+		if t, ok := s.tokenFor(h.Peek("Authorization")); ok && t.Role.Allows(r.role) {
 			if r.bigBody {
 				return bodyRule{limit: maxAPIRestore}
 			}
@@ -71,20 +72,6 @@ func (s *Server) internalBodyRule(h *fasthttp.RequestHeader) bodyRule {
 		return bodyRule{limit: maxAnonymousBody, stream: true}
 	}
 	return bodyRule{limit: maxInternalBody}
-}
-
-// bearer finds the recorded token an Authorization header carries.
-func (s *Server) bearer(h []byte) (string, bool) {
-	// The scheme is case-insensitive (RFC 7235).
-	if len(h) <= 7 || !bytes.EqualFold(h[:7], []byte("Bearer ")) {
-		return "", false
-	}
-	token := bytes.TrimSpace(h[7:])
-	if len(token) == 0 {
-		return "", false
-	}
-	t, ok := s.node.FSM().TokenByHash(sha256.Sum256(token))
-	return t.ID, ok
 }
 
 // requestConfig tells fasthttp, once a request's headers are in, how much
