@@ -60,6 +60,12 @@ type Options struct {
 	Log      *slog.Logger
 	// Telephony configures the Twilio webhooks and the sandbox.
 	Telephony Telephony
+	// Started, when set, holds /readyz at 503 until it is closed: the
+	// binary closes it once the node's start-up work is done (the admin
+	// token it was given recorded and applied, its state caught up with
+	// the leader's), so that a request sent the moment /readyz says 200
+	// finds both.
+	Started <-chan struct{}
 	// Pages, when set, serves the admin pages (package web's Handler)
 	// under /admin/: New calls it with the server, whose Admin methods are
 	// the admin API's Go functions the pages use. The pages check their own
@@ -308,11 +314,28 @@ func (s *Server) healthz(rc *fasthttp.RequestCtx, _ []string) {
 }
 
 func (s *Server) readyz(rc *fasthttp.RequestCtx, _ []string) {
+	if !s.started() {
+		writeError(rc, fasthttp.StatusServiceUnavailable, "starting: the admin token and the state are not settled yet")
+		return
+	}
 	if !s.node.Ready() {
 		writeError(rc, fasthttp.StatusServiceUnavailable, "no leader known, or the log is not applied yet")
 		return
 	}
 	writeJSON(rc, fasthttp.StatusOK, map[string]string{"status": "ready"})
+}
+
+// started reports whether the start-up work Options.Started waits for is done.
+func (s *Server) started() bool {
+	if s.opt.Started == nil {
+		return true
+	}
+	select {
+	case <-s.opt.Started:
+		return true
+	default:
+		return false
+	}
 }
 
 func writeJSON(rc *fasthttp.RequestCtx, status int, v any) {

@@ -279,6 +279,8 @@ func runNode(ctx context.Context, o nodeOptions, stdout, stderr io.Writer) error
 		ln.Close()
 		return fmt.Errorf("start node %s: %w", id, err)
 	}
+	started := make(chan struct{})
+	o.http.Started = started
 	o.http.Secret, o.http.Log, o.http.Telephony, o.http.Pages = secret, log, tel.http, web.Handler
 	srv := httpapi.New(node, o.http)
 	served := make(chan error, 3)
@@ -299,11 +301,10 @@ func runNode(ctx context.Context, o nodeOptions, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "dni node %s ready: %s (cluster port %s, %s; data %s)\n", id, url, node.RaftAddr(), o.tls.describe(), cfg.DataDir)
 	fmt.Fprintf(stdout, "health: %s/healthz  readiness: %s/readyz\n", url, url)
 	fmt.Fprintf(stdout, "admin pages: %s/admin/ (sign in with an admin token)\n", url)
-	tokenCtx, cancelToken := context.WithTimeout(ctx, 30*time.Second)
-	token, err := httpapi.EnsureAdminToken(tokenCtx, node, o.adminToken)
-	cancelToken()
-	if err != nil {
-		log.Warn("admin token", "err", err)
+	// Ready means the token is recorded and the state current (settle).
+	token, err := settle(ctx, node, o.adminToken, log)
+	if err == nil {
+		close(started)
 	}
 	fmt.Fprintf(stdout, "admin API: %s/v1/pools  API description: %s/openapi.json  metrics: %s/metrics\n", url, url, url)
 	if token != "" {
