@@ -144,6 +144,10 @@ func (n *Node) propose(entry []byte) ([]fsm.Receipt, error) {
 	backoff := 5 * time.Millisecond
 	var last error
 	for {
+		// A failed node (see Failed) must not append anything more.
+		if n.halt.Err() != nil {
+			return nil, ErrShuttingDown
+		}
 		if n.IsLeader() {
 			receipts, err := n.appendLocal(entry, time.Until(deadline))
 			if err == nil {
@@ -204,6 +208,9 @@ func (n *Node) appendLocal(entry []byte, timeout time.Duration) ([]fsm.Receipt, 
 func (n *Node) CommitForwarded(ctx context.Context, entry []byte) ([]fsm.Receipt, error) {
 	if !n.IsLeader() {
 		return nil, n.notLeader()
+	}
+	if n.halt.Err() != nil {
+		return nil, ErrShuttingDown
 	}
 	// A command this node does not know but may skip (written by a newer
 	// node during a rolling upgrade) goes into the log like any other: the

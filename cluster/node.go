@@ -91,6 +91,8 @@ type Node struct {
 	halt     context.Context
 	halted   context.CancelFunc // Halt: abandon writes under way
 	stop     chan struct{}      // closed by Shutdown once writes are closed
+	failed   chan struct{}      // closed once the state machine stopped (see Failed)
+	failOnce sync.Once
 	wg       sync.WaitGroup
 
 	loopsMu sync.Mutex
@@ -116,6 +118,7 @@ func Start(ctx context.Context, cfg Config, peers Peers, log *slog.Logger) (*Nod
 		fsm:    fsm.New(log),
 		writes: make(chan *write, 4*cfg.BatchMax),
 		stop:   make(chan struct{}),
+		failed: make(chan struct{}),
 	}
 	n.beats.ids = make(map[allocator.VisitID]struct{})
 	n.halt, n.halted = context.WithCancel(context.Background())
@@ -186,6 +189,7 @@ func (n *Node) openRaft() error {
 	n.port = newClusterPort(ln, advertise, n.cfg.TLS, n.cfg.Dial, n.log)
 	n.trans = raft.NewNetworkTransportWithLogger(raftStream{n.port}, 3, 10*time.Second, logger)
 	n.fsm.Observe = n.cfg.Observe
+	n.fsm.Fatal = n.fail
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(n.cfg.NodeID)
@@ -277,15 +281,16 @@ func (n *Node) Leader() (id, addr string) {
 	return string(lid), string(laddr)
 }
 
-// Ready reports whether the node can serve: it knows a leader and has
-// applied all but the last few entries it knows to be committed.
+// Ready reports whether the node can serve: it knows a leader, has
+// applied all but the last few entries it knows to be committed, and has
+// not failed (see Failed).
 func (n *Node) Ready() bool {
 	// Raft's own applied index is the right one here: entries that never
 	// reach the state machine (elections' no-ops, barriers) count too. A
 	// few entries committed and not yet applied are writes under way, not
 	// a node behind: readiness must not flap with every write.
 	id, _ := n.Leader()
-	return id != "" && n.raft.AppliedIndex()+readyLag >= n.raft.CommitIndex()
+	return id != "" && n.raft.AppliedIndex()+readyLag >= n.raft.CommitIndex() && n.fsm.Err() == nil
 }
 
 // readyLag is how many committed entries a ready node may still have to
@@ -295,6 +300,25 @@ const readyLag = 64
 // AppliedAll reports whether the node has applied every entry it knows to
 // be committed.
 func (n *Node) AppliedAll() bool { return n.raft.AppliedIndex() >= n.raft.CommitIndex() }
+
+// Failed is closed when the node can go no further and must be stopped:
+// its log holds an entry this version cannot apply (an
+// *fsm.UnknownEntryError, which Err returns). The node has stopped applying
+// the log and takes no more writes; whoever runs it stops it, and it stops
+// again at every start until it is upgraded.
+func (n *Node) Failed() <-chan struct{} { return n.failed }
+
+// Err says why the node failed (see Failed), or is nil.
+func (n *Node) Err() error { return n.fsm.Err() }
+
+// fail is the state machine's Fatal. It runs on Raft's apply goroutine, so
+// it only lets go of the writes under way and says so: it must not wait.
+func (n *Node) fail(error) {
+	n.failOnce.Do(func() {
+		n.halted()
+		close(n.failed)
+	})
+}
 
 func (n *Node) notLeader() *NotLeaderError {
 	id, addr := n.Leader()

@@ -78,9 +78,17 @@ var (
 	ErrUnknownCommand = errors.New("unknown command type")
 	// ErrSkippedCommand: an unknown command marked IgnoreUnknown.
 	ErrSkippedCommand = errors.New("unknown command skipped")
-	// ErrBadCommand wraps every decoding failure of a known command.
+	// ErrBadCommand wraps every decoding failure of a known command. A
+	// batch holding an unknown command is both bad and unknown.
 	ErrBadCommand = errors.New("malformed command")
 )
+
+// unknownCommand is ErrUnknownCommand with the type byte that named no
+// command, so that the state machine can tell the operator which.
+type unknownCommand struct{ t Type }
+
+func (e unknownCommand) Error() string { return fmt.Sprintf("%v %d", ErrUnknownCommand, e.t) }
+func (e unknownCommand) Unwrap() error { return ErrUnknownCommand }
 
 // Encode returns the log entry for a command: its type byte, then its body.
 func Encode(c Command) []byte {
@@ -102,13 +110,15 @@ func Decode(b []byte) (Command, error) {
 		if t&IgnoreUnknown != 0 {
 			return nil, fmt.Errorf("%w: type %d", ErrSkippedCommand, t&^IgnoreUnknown)
 		}
-		return nil, fmt.Errorf("%w %d", ErrUnknownCommand, t)
+		return nil, unknownCommand{t}
 	}
 	d := decoder{buf: b[1:]}
 	c := h.decode(&d)
 	d.end()
 	if d.err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrBadCommand, h.name, d.err)
+		// %w twice: a batch's reason (an unknown command inside it) must
+		// still match its sentinel.
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadCommand, h.name, d.err)
 	}
 	return c, nil
 }

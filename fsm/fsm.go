@@ -31,7 +31,31 @@ type FSM struct {
 	// after every Apply, ApplyBatch and Restore with the last index applied
 	// and the state as it then is.
 	Observe func(index uint64, s *allocator.State)
+	// Fatal, if set before the first Apply, is called once, under the
+	// lock, when a log entry holds what this version cannot apply and must
+	// not skip (an *UnknownEntryError). The state machine then stops for
+	// good: it applies no later entry, and takes or restores no snapshot
+	// (one would record the entry as applied). Whoever runs it must stop.
+	Fatal func(err error)
+
+	stopped atomic.Pointer[UnknownEntryError] // set once, by the entry that stopped it
 }
+
+// An UnknownEntryError says that a log entry holds a command this version
+// does not know and may not skip (no IgnoreUnknown bit), alone or in a
+// batch: a newer version wrote it. Skipping it would leave this replica's
+// state different from the others'.
+type UnknownEntryError struct {
+	Index uint64
+	Type  Type
+}
+
+func (e *UnknownEntryError) Error() string {
+	return fmt.Sprintf("log entry %d holds command type %d, which this version does not know: "+
+		"upgrade this node to the version that wrote it; it stops now", e.Index, e.Type)
+}
+
+func (e *UnknownEntryError) Unwrap() error { return ErrUnknownCommand }
 
 // New returns a state machine with an empty state.
 func New(log *slog.Logger) *FSM {
@@ -41,6 +65,15 @@ func New(log *slog.Logger) *FSM {
 	f := &FSM{log: log}
 	f.m.Store(newMachine(allocator.New(), nil, nil, nil))
 	return f
+}
+
+// Err says why the state machine stopped applying the log (see Fatal), or
+// is nil while it applies it.
+func (f *FSM) Err() error {
+	if e := f.stopped.Load(); e != nil {
+		return e
+	}
+	return nil
 }
 
 // State returns the current state. After a Restore it is a new one, so
@@ -96,31 +129,61 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 }
 
 func (f *FSM) applyLocked(m *machine, l *raft.Log) any {
-	defer f.applied.Store(l.Index)
+	if f.stopped.Load() != nil {
+		return nil
+	}
 	if l.Type != raft.LogCommand {
+		f.applied.Store(l.Index)
 		return nil
 	}
 	c, err := Decode(l.Data)
+	var unknown unknownCommand
 	switch {
 	case errors.Is(err, ErrSkippedCommand):
 		f.log.Warn("skipped a command this version does not know", "index", l.Index, "err", err)
+		f.applied.Store(l.Index)
 		return Result{Err: err}
-	case errors.Is(err, ErrUnknownCommand):
+	case errors.As(err, &unknown):
 		// Every replica must apply every command or none; one that cannot
 		// would silently diverge. A newer node wrote this: upgrade this one.
-		panic(fmt.Sprintf("fsm: log entry %d: %v: this node is older than the one that wrote it; upgrade it", l.Index, err))
+		e := &UnknownEntryError{Index: l.Index, Type: unknown.t}
+		f.stopped.Store(e)
+		f.log.Error(e.Error(), "index", l.Index, "type", int(unknown.t))
+		if f.Fatal != nil {
+			f.Fatal(e)
+		}
+		return nil
 	case err != nil:
 		// Malformed bytes fail the same way on every replica.
 		f.log.Error("malformed log entry", "index", l.Index, "err", err)
+		f.applied.Store(l.Index)
 		return Result{Err: err}
 	}
-	return apply(m, c)
+	if b, ok := c.(*Batch); ok {
+		f.warnSkipped(l.Index, b)
+	}
+	out := apply(m, c)
+	f.applied.Store(l.Index)
+	return out
+}
+
+// warnSkipped logs the commands of a batch that this version skips: every
+// node that does not know them says so, as it would for one alone.
+func (f *FSM) warnSkipped(index uint64, b *Batch) {
+	for i, sub := range b.Commands {
+		if s, ok := sub.(skipped); ok {
+			f.log.Warn("skipped a command this version does not know", "index", index, "position", i, "type", int(s.t&^IgnoreUnknown))
+		}
+	}
 }
 
 // Snapshot copies the state out; Persist encodes the copy while Apply goes on.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.Err(); err != nil {
+		return nil, fmt.Errorf("no snapshot of a stopped state machine: %w", err)
+	}
 	img := f.image()
 	img.Applied = f.applied.Load()
 	return &snapshot{img: img}, nil
@@ -152,6 +215,9 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.Err(); err != nil {
+		return fmt.Errorf("no restore into a stopped state machine: %w", err)
+	}
 	f.m.Store(b.m)
 	if b.Image.Applied != 0 {
 		f.applied.Store(b.Image.Applied)

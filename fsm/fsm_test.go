@@ -300,15 +300,6 @@ func TestAnUnknownCommandMarkedIgnoreUnknownIsSkipped(t *testing.T) {
 	}
 }
 
-func TestAnUnknownCommandWithoutIgnoreUnknownStopsTheNode(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Fatal("applying a command this node does not know did not stop it")
-		}
-	}()
-	New(nil).Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: []byte{100}})
-}
-
 func TestAMalformedCommandFailsAloneAndChangesNothing(t *testing.T) {
 	f := New(nil)
 	f.ApplyBatch(logs(newCommandGen(3).commands(500), 1))

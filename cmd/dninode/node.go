@@ -324,6 +324,8 @@ func runNode(ctx context.Context, o nodeOptions, stdout, stderr io.Writer) error
 	case err := <-served:
 		serveErr = fmt.Errorf("HTTP server stopped: %v", err)
 		log.Error("HTTP server stopped; stopping the node", "err", err)
+	case <-node.Failed():
+		serveErr = node.Err() // the state machine logged it
 	}
 	return errors.Join(serveErr, stop(node, srv, log))
 }

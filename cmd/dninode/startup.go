@@ -21,9 +21,18 @@ const (
 // the node's state has caught up with the leader's, so that a request sent
 // the moment /readyz says 200 finds the token and every acknowledged
 // write. While the cluster cannot take the token (no quorum yet) it tries
-// again; it gives up only when ctx ends. It returns a token it made, to be
-// shown once, even when it gives up after making it.
+// again; it gives up only when ctx ends or the node fails. It returns a
+// token it made, to be shown once, even when it gives up after making it.
 func settle(ctx context.Context, node *cluster.Node, given string, log *slog.Logger) (made string, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-node.Failed():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	pause := time.Second
 	for {
 		try, cancelTry := context.WithTimeout(ctx, settleTry)
