@@ -160,10 +160,8 @@ func (n *Node) openRaft() error {
 	// free-page list on disk (it is rebuilt when the file opens): that
 	// takes a third of the work out of each commit, the cost of which is
 	// what bounds how many log entries a node appends per second.
-	store, err := raftboltdb.New(raftboltdb.Options{
-		Path:        filepath.Join(dir, "raft.db"),
-		BoltOptions: &bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType},
-	})
+	store, err := openLog(filepath.Join(dir, "raft.db"),
+		&bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType})
 	if err != nil {
 		return fmt.Errorf("open raft log: %w", err)
 	}

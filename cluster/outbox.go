@@ -30,7 +30,7 @@ var outboxBucket = []byte("outbox")
 const outboxRetry = time.Second
 
 func openOutbox(dataDir string) (*outbox, error) {
-	db, err := bbolt.Open(filepath.Join(dataDir, "outbox.db"), 0o600, &bbolt.Options{Timeout: time.Second})
+	db, err := openBolt(filepath.Join(dataDir, "outbox.db"), &bbolt.Options{Timeout: time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("open outbox: %w", err)
 	}

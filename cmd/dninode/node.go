@@ -277,7 +277,7 @@ func runNode(ctx context.Context, o nodeOptions, stdout, stderr io.Writer) error
 	node, err := cluster.Start(ctx, cfg, httpapi.NewClient(&cluster.Dialer{TLS: cfg.TLS}), log)
 	if err != nil {
 		ln.Close()
-		return fmt.Errorf("start node %s: %w", id, err)
+		return fmt.Errorf("start node %s: %w", id, explainCorrupt(err))
 	}
 	started := make(chan struct{})
 	o.http.Started = started
