@@ -151,8 +151,14 @@ func Start(ctx context.Context, cfg Config, peers Peers, log *slog.Logger) (*Nod
 }
 
 func (n *Node) openRaft() error {
+	// The log and the snapshots hold every visitor's data: the directory
+	// is the node's alone, whatever the umask, and whatever an older
+	// version made it. Raft creates the snapshots with default modes.
 	dir := filepath.Join(n.cfg.DataDir, "raft")
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	logger := raftLogger(n.log)

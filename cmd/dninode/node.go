@@ -233,12 +233,14 @@ func advertisable(addr string) bool {
 // runNode runs a node until ctx ends (on SIGTERM or SIGINT), then stops it
 // without losing what it accepted.
 func runNode(ctx context.Context, o nodeOptions, stdout, stderr io.Writer) error {
+	privateUmask()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.logLevel}))
 	slog.SetDefault(log)
 	cfg := o.cfg
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
+	privateDataDir(cfg.DataDir, log)
 	id, err := resolveNodeID(cfg.DataDir, cfg.NodeID)
 	if err != nil {
 		return err
