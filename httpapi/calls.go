@@ -231,9 +231,11 @@ func csvNumber(v string) string {
 }
 
 // csvSafe defuses a cell a spreadsheet would run as a formula: a visitor
-// chose what is in utm_campaign.
+// chose what is in utm_campaign. Spreadsheets skip white space and line
+// breaks before a formula's sign, so the sign counts after them too.
 func csvSafe(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+	t := strings.TrimLeft(v, " \t\r\n")
+	if t != "" && strings.ContainsRune("=+-@", rune(t[0])) || v != "" && strings.ContainsRune("\t\r", rune(v[0])) {
 		return "'" + v
 	}
 	return v
