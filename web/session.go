@@ -130,7 +130,7 @@ func (p *pages) authorize(r *request, rt *route) bool {
 		if post {
 			next = "" // a form cannot be replayed after the login
 		}
-		r.redirect(loginURL(next, "Please sign in."))
+		r.redirect(loginURL(next, notSignedIn))
 		return false
 	}
 	r.session = s
@@ -201,14 +201,26 @@ func (r *request) setSessionCookie(value string, maxAge int) {
 	r.ctx.Response.Header.SetCookie(&c)
 }
 
-// loginURL is the login form, with the page to go back to and a message.
-func loginURL(next, msg string) string {
+// Why the login form is shown. The address names the reason, never the
+// words: a link anyone can make must not put their text on dni's page.
+const (
+	notSignedIn = "signin"
+	signedOut   = "signedout"
+)
+
+var loginMessages = map[string]string{
+	notSignedIn: "Please sign in.",
+	signedOut:   "You are signed out: every session begun with this token has ended, in every browser and on every node.",
+}
+
+// loginURL is the login form, with the page to go back to and why.
+func loginURL(next, why string) string {
 	q := url.Values{}
 	if next != "" {
 		q.Set("next", next)
 	}
-	if msg != "" {
-		q.Set("msg", msg)
+	if why != "" {
+		q.Set("why", why)
 	}
 	if len(q) == 0 {
 		return "/admin/login"
@@ -236,7 +248,7 @@ func (p *pages) loginForm(r *request) {
 		r.redirect(localPage(r.query("next")))
 		return
 	}
-	p.render(r, http.StatusOK, "login.html", "Sign in", "", loginPage{Next: r.query("next"), Message: r.query("msg")})
+	p.render(r, http.StatusOK, "login.html", "Sign in", "", loginPage{Next: r.query("next"), Message: loginMessages[r.query("why")]})
 }
 
 // login checks an admin token and begins a session for it. Wrong tokens
@@ -290,5 +302,5 @@ func (p *pages) logout(r *request) {
 			err.Error()+"). Sign in and out again in a moment.")
 		return
 	}
-	r.redirect(loginURL("", "You are signed out: every session begun with this token has ended, in every browser and on every node."))
+	r.redirect(loginURL("", signedOut))
 }

@@ -62,7 +62,7 @@ func TestThePagesNeedASignedSessionCookieThatHoldsNoToken(t *testing.T) {
 	n := startNode(t)
 
 	r := n.Send("GET", "/admin/pools?x=1", nil)
-	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/admin/login?msg=Please+sign+in.&next=%2Fadmin%2Fpools%3Fx%3D1" {
+	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/admin/login?next=%2Fadmin%2Fpools%3Fx%3D1&why=signin" {
 		t.Fatalf("without a session: %d, to %q", r.Status, r.Header.Get("Location"))
 	}
 	r = n.post("/admin/login", url.Values{"token": {"dni_" + strings.Repeat("0", 64)}}, nil, "Origin", n.URL)
@@ -99,6 +99,21 @@ func TestThePagesNeedASignedSessionCookieThatHoldsNoToken(t *testing.T) {
 	// And the cookie, kept and sent again, is worthless.
 	if r := n.Send("GET", "/admin/pools", nil, "Cookie", c.String()); r.Status != http.StatusSeeOther {
 		t.Fatalf("the cookie after its sign-out: %d", r.Status)
+	}
+}
+
+// The login page says why it is shown in its own words only: a link
+// anyone can make must not put their text ("your account is locked, call
+// +1...") on dni's page.
+func TestTheLoginPageShowsOnlyItsOwnWords(t *testing.T) {
+	n := startNode(t)
+	if r := n.Send("GET", "/admin/login?why=signin", nil); !strings.Contains(string(r.Body), "Please sign in.") {
+		t.Errorf("the login page after a redirect: %s", r)
+	}
+	for _, q := range []string{"?msg=Your+account+is+locked%2C+call+%2B19005550100", "?why=Your+account+is+locked"} {
+		if r := n.Send("GET", "/admin/login"+q, nil); r.Status != http.StatusOK || strings.Contains(string(r.Body), "locked") {
+			t.Errorf("GET /admin/login%s shows the link's text: %s", q, r)
+		}
 	}
 }
 
