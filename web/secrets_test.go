@@ -33,8 +33,11 @@ func TestASignOutOnOneNodeEndsTheSessionOnEveryNode(t *testing.T) {
 	other := signInHTTP(t, b, b.Token)
 
 	r := a.post("/admin/logout", url.Values{"csrf": {csrf(t, a, cookie)}}, cookie, "Origin", a.URL)
-	if r.Status != http.StatusSeeOther || !strings.Contains(r.Header.Get("Location"), "every+browser") {
+	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/admin/login?why=signedout" {
 		t.Fatalf("sign out: %d to %q", r.Status, r.Header.Get("Location"))
+	}
+	if r := a.Send("GET", r.Header.Get("Location"), nil); !strings.Contains(string(r.Body), "in every browser and on every node") {
+		t.Fatalf("the page after signing out does not say what ended:\n%s", r.Body)
 	}
 	// The stolen cookie, replayed on another node once the sign-out has
 	// reached it, as any write does, within milliseconds.
