@@ -27,6 +27,7 @@ type nodeOptions struct {
 	secret     string
 	tls        tlsFiles
 	https      httpsOptions
+	debug      debugOptions
 	adminToken string
 	firstNode  string // the node that bootstraps, where every node has the same --join
 	http       httpapi.Options
@@ -99,6 +100,7 @@ func registerNodeFlags(f *flags, o *nodeOptions) *string {
 	f.intVar(&o.http.MaxConns, "max-conns", httpapi.DefaultMaxConns, "open connections the HTTP API takes at once (negative: no cap)")
 	f.intVar(&o.http.MaxConnsPerAddress, "max-conns-per-address", httpapi.DefaultMaxConnsPerAddress, "open connections the HTTP API takes from one address (negative: no cap; behind --client-ip-header the default is none, since every connection is the proxy's)")
 	registerHTTPSFlags(f, &o.https)
+	registerDebugFlags(f, &o.debug)
 	registerTwilioFlags(f, &o.twilio)
 	f.uint64Var(&c.SnapshotThreshold, "snapshot-threshold", cluster.DefaultSnapshotThreshold, "log entries between snapshots")
 	f.durationVar(&c.SnapshotInterval, "snapshot-interval", cluster.DefaultSnapshotInterval, "how often to check whether a snapshot is due")
@@ -158,6 +160,9 @@ func (o *nodeOptions) validate() error {
 		errs = append(errs, err)
 	}
 	if err := o.https.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := o.debug.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Bootstrap && len(c.Join) > 0 {
@@ -266,8 +271,15 @@ func runNode(ctx context.Context, o nodeOptions, stdout, stderr io.Writer) error
 		cfg.HTTPAdvertise = ln.Addr().String()
 	}
 	if err := cluster.ExportRaftMetrics(prometheus.DefaultRegisterer); err != nil {
+		ln.Close()
 		return fmt.Errorf("metrics: %w", err)
 	}
+	debugURL, stopDebug, err := serveDebug(o.debug, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopDebug()
 	tel, err := startTelephony(o.twilio, cfg.DataDir, cfg.HTTPAdvertise, log)
 	if err != nil {
 		ln.Close()
@@ -302,6 +314,9 @@ func runNode(ctx context.Context, o nodeOptions, stdout, stderr io.Writer) error
 	url := "http://" + cfg.HTTPAdvertise
 	fmt.Fprintf(stdout, "dni node %s ready: %s (cluster port %s, %s; data %s)\n", id, url, node.RaftAddr(), o.tls.describe(), cfg.DataDir)
 	fmt.Fprintf(stdout, "health: %s/healthz  readiness: %s/readyz\n", url, url)
+	if debugURL != "" {
+		fmt.Fprintf(stdout, "profiles: %s\n", debugURL)
+	}
 	fmt.Fprintf(stdout, "admin pages: %s/admin/ (sign in with an admin token)\n", url)
 	// Ready means the token is recorded and the state current (settle).
 	token, err := settle(ctx, node, o.adminToken, log)
