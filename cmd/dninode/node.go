@@ -241,6 +241,7 @@ func runNode(ctx context.Context, o nodeOptions, stdout, stderr io.Writer) error
 	privateUmask()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.logLevel}))
 	slog.SetDefault(log)
+	tuneGC(log)
 	cfg := o.cfg
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
