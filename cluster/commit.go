@@ -60,9 +60,11 @@ func (n *Node) Commit(ctx context.Context, cmd fsm.Command) (fsm.Receipt, error)
 }
 
 // batcher gathers writes into batches and sends them on their way, at most
-// maxInFlight at a time. It takes what is queued at once; while earlier
-// batches are in flight it also waits up to BatchWait for more, so a busy
-// node fills its entries and an idle one adds no delay.
+// maxInFlight at a time. It waits for a free slot before it forms a batch,
+// so that while every slot is busy the writes that arrive queue up and
+// leave together in one entry; then it takes what is queued, and while
+// earlier batches are in flight it also waits up to BatchWait for more. A
+// busy node fills its entries, and an idle one adds no delay.
 func (n *Node) batcher() {
 	defer n.wg.Done()
 	slots := make(chan struct{}, maxInFlight)
@@ -83,6 +85,7 @@ func (n *Node) batcher() {
 				return
 			}
 		}
+		slots <- struct{}{}
 		batch := []*write{first}
 	drain:
 		for len(batch) < n.cfg.BatchMax {
@@ -93,7 +96,7 @@ func (n *Node) batcher() {
 				break drain
 			}
 		}
-		if len(batch) < n.cfg.BatchMax && len(slots) > 0 {
+		if len(batch) < n.cfg.BatchMax && len(slots) > 1 {
 			timer := time.NewTimer(n.cfg.BatchWait)
 		wait:
 			for len(batch) < n.cfg.BatchMax {
@@ -106,7 +109,6 @@ func (n *Node) batcher() {
 			}
 			timer.Stop()
 		}
-		slots <- struct{}{}
 		go func() {
 			defer func() { <-slots }()
 			n.commit(batch)
