@@ -112,13 +112,38 @@ func googleClickID(s string) bool {
 	return true
 }
 
-// QueryFields maps the query parameters a landing page URL carries
-// attribution in (utm_source, gclid, ...) to the fields they fill.
-func (a *Attribution) QueryFields() map[string]*string {
-	return map[string]*string{
-		"utm_source": &a.Source, "utm_medium": &a.Medium, "utm_campaign": &a.Campaign,
-		"utm_term": &a.Term, "utm_content": &a.Content,
-		"gclid": &a.GCLID, "gbraid": &a.GBRAID, "wbraid": &a.WBRAID,
-		"fbclid": &a.FBCLID, "msclkid": &a.MSCLKID,
+// QueryParams are the query parameters a landing page URL carries
+// attribution in, in the order of Attribution's fields.
+var QueryParams = [...]string{
+	"utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
+	"gclid", "gbraid", "wbraid", "fbclid", "msclkid",
+}
+
+// QueryField is the field a query parameter (utm_source, gclid, ...)
+// fills, or nil for a parameter that carries no attribution. A switch,
+// not a map: it is asked for every parameter of every new visit's URL.
+func (a *Attribution) QueryField(name string) *string {
+	switch name {
+	case "utm_source":
+		return &a.Source
+	case "utm_medium":
+		return &a.Medium
+	case "utm_campaign":
+		return &a.Campaign
+	case "utm_term":
+		return &a.Term
+	case "utm_content":
+		return &a.Content
+	case "gclid":
+		return &a.GCLID
+	case "gbraid":
+		return &a.GBRAID
+	case "wbraid":
+		return &a.WBRAID
+	case "fbclid":
+		return &a.FBCLID
+	case "msclkid":
+		return &a.MSCLKID
 	}
+	return nil
 }

@@ -539,9 +539,9 @@ func attributionOut(a *allocator.Attribution) attributionJSON {
 		return out
 	}
 	b := *a
-	for name, v := range b.QueryFields() {
-		if *v != "" {
-			out[name] = *v
+	for _, name := range allocator.QueryParams {
+		if v := *b.QueryField(name); v != "" {
+			out[name] = v
 		}
 	}
 	for name, v := range map[string]string{"referrer": a.Referrer, "landing_page": a.LandingPage, "user_agent": a.UserAgent} {

@@ -251,10 +251,7 @@ func (req *visitRequest) attribution(userAgent string) (allocator.Attribution, e
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 			return a, errors.New("url must be the page's http or https URL")
 		}
-		q := u.Query()
-		for name, dst := range a.QueryFields() {
-			*dst = q.Get(name)
-		}
+		queryAttribution(u.RawQuery, &a)
 	}
 	for _, f := range []struct {
 		v   *string
@@ -270,6 +267,50 @@ func (req *visitRequest) attribution(userAgent string) (allocator.Attribution, e
 	}
 	a.Clamp()
 	return a, nil
+}
+
+// queryAttribution fills a's fields from a URL's query, as url.ParseQuery
+// and Get would (the first value of a parameter wins; a pair with a ';'
+// or a bad escape is passed over), without building the map.
+func queryAttribution(query string, a *allocator.Attribution) {
+	var seen [len(allocator.QueryParams)]bool
+	for query != "" {
+		var pair string
+		pair, query, _ = strings.Cut(query, "&")
+		if strings.Contains(pair, ";") {
+			continue
+		}
+		key, value, _ := strings.Cut(pair, "=")
+		if strings.ContainsAny(key, "%+") {
+			var err error
+			if key, err = url.QueryUnescape(key); err != nil {
+				continue
+			}
+		}
+		dst := a.QueryField(key)
+		if dst == nil {
+			continue
+		}
+		i := fieldIndex(key)
+		if seen[i] {
+			continue
+		}
+		v, err := url.QueryUnescape(value)
+		if err != nil {
+			continue
+		}
+		seen[i], *dst = true, v
+	}
+}
+
+// fieldIndex is a query parameter's place in allocator.QueryParams.
+func fieldIndex(name string) int {
+	for i, p := range allocator.QueryParams {
+		if p == name {
+			return i
+		}
+	}
+	return -1
 }
 
 // catchUpBeforeDenying makes sure the node's state has every acknowledged
