@@ -182,11 +182,12 @@ type localCluster struct {
 const publicHost = "dni-bench.invalid"
 
 // nodeFlags tune every node for one host: elections in a fraction of a
-// second, no limit on new visits per address (the harness is one address),
-// and only warnings in the logs.
+// second, no limit on new visits or connections per address (the harness
+// is one address, with up to --workers connections to each node), and
+// only warnings in the logs.
 var nodeFlags = []string{
 	"--heartbeat-timeout", "500ms", "--election-timeout", "500ms", "--leader-lease", "250ms",
-	"--commit-timeout", "5ms", "--visits-per-minute", "-1", "--log-level", "warn",
+	"--commit-timeout", "5ms", "--visits-per-minute", "-1", "--max-conns-per-address", "-1", "--log-level", "warn",
 }
 
 // startLocal starts the stand-in and n nodes, the first bootstrapping and
