@@ -65,7 +65,12 @@ type Options struct {
 	Duration time.Duration
 	// Compare plays the same visitors against LRU and random pools.
 	Compare bool
-	Seed    uint64
+	// Live, if set, is how many visits to start in LivePools pools of
+	// their own (default DefaultLivePools) before the model starts, and
+	// keep live through the run: the state grows, the load is measured
+	// beside it, and the run reports what it costs (live.go).
+	Live, LivePools int
+	Seed            uint64
 	// Workers is how many requests are in flight at most, in the no-op
 	// measurement and against the cluster (default 256).
 	Workers int
@@ -104,7 +109,9 @@ const (
 	DefaultWorkers  = 256
 	DefaultDownFor  = 3 * time.Second
 	DefaultNoopFor  = 3 * time.Second
-	DefaultSeed     = 1
+	// DefaultLivePools hold Options.Live visits.
+	DefaultLivePools = 1000
+	DefaultSeed      = 1
 	// DefaultProvisionTimeout leaves room for 50,000 numbers bought one at
 	// a time.
 	DefaultProvisionTimeout = 30 * time.Minute
@@ -155,6 +162,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Seed == 0 {
 		o.Seed = DefaultSeed
 	}
+	if o.Live > 0 && o.LivePools == 0 {
+		o.LivePools = DefaultLivePools
+	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -187,6 +197,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Model.Rate <= 0 {
 		bad("give a visitor rate or a utilisation")
+	}
+	if o.Live < 0 || o.LivePools < 0 || o.Live > 0 && o.Live < o.LivePools {
+		bad("live visits must be at least one per live pool")
 	}
 	if o.Utilisation < 0 || o.Utilisation >= 1 {
 		bad("utilisation must be between 0 and 1")
@@ -245,6 +258,7 @@ type run struct {
 	t        *target
 	policies []*policy
 	probe    *benchPool // the pool write probes go to, with faults
+	live     []*benchPool
 	imu      sync.Mutex // res.Invariants, written by faults too
 }
 
@@ -278,9 +292,18 @@ func (r *run) run(ctx context.Context) (res *Result, err error) {
 	if err = r.createPools(ctx); err != nil {
 		return r.res, err
 	}
+	if o.Live > 0 {
+		r.progressf("starting %d live visits in %d pools", o.Live, len(r.live))
+		r.fillLive(ctx)
+	}
 	l := r.load(ctx)
 	if err = ctx.Err(); err != nil {
 		return r.res, err
+	}
+	if o.Live > 0 {
+		if err = r.measureLive(ctx); err != nil {
+			return r.res, err
+		}
 	}
 	if err = r.check(ctx, l); err != nil {
 		return r.res, err

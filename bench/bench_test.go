@@ -100,6 +100,53 @@ func TestAShortRunThroughALeaderKillLosesNothingAndAttributesCalls(t *testing.T)
 	}
 }
 
+// A short run with live visits beside the load: they all get in, stay
+// live, and the run reports what they cost on every node.
+func TestLiveVisitsAreStartedKeptAndCosted(t *testing.T) {
+	var progress bytes.Buffer
+	o := Options{
+		Nodes: 3, Binary: testkit.BinaryNoRace(t), Dir: t.TempDir(),
+		Pools: 2, PoolSize: 10, Live: 3000, LivePools: 20,
+		Model:  Model{Rate: 5, Stay: 5 * time.Second, PageEvery: 2 * time.Second, Heartbeat: time.Second},
+		Warmup: time.Second, Duration: 3 * time.Second, Workers: 32,
+		NoopFor: time.Second, Progress: &progress, Log: testkit.Logger(t, "harness"),
+	}
+	var out strings.Builder
+	res, err := Run(context.Background(), o, &out)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, progress.String())
+	}
+	t.Logf("result:\n%s", out.String())
+	lv := res.Live
+	if lv == nil || lv.Started != 3000 || lv.Pools != 20 || lv.FillPerS <= 0 {
+		t.Fatalf("the fill: %+v, errors %v", lv, res.Errors)
+	}
+	// The model's visits are live too, and none of the filled ones ended.
+	if lv.LiveAtEnd < 3000 {
+		t.Errorf("%d live visits after the load; want the 3000 filled and the model's", lv.LiveAtEnd)
+	}
+	if len(lv.Nodes) != 3 {
+		t.Fatalf("memory of %d nodes", len(lv.Nodes))
+	}
+	for _, m := range lv.Nodes {
+		if m.RSSBytes < 1<<20 || m.HeapBytes < 1<<20 {
+			t.Errorf("%s: resident %d, heap %d", m.Node, m.RSSBytes, m.HeapBytes)
+		}
+	}
+	if lv.SnapshotBytes < 3000*100 || lv.SnapshotMs <= 0 {
+		t.Errorf("a snapshot of 3000 visits: %d bytes in %.1f ms", lv.SnapshotBytes, lv.SnapshotMs)
+	}
+	if lv.RestartNode == "" || lv.RestartReadyMs <= 0 {
+		t.Errorf("the restart: %q ready after %.0f ms", lv.RestartNode, lv.RestartReadyMs)
+	}
+	if !res.Invariants.OK || !res.Invariants.Identical {
+		t.Errorf("invariants after the restart: %+v", res.Invariants)
+	}
+	if !strings.Contains(out.String(), "live visits\t") && !strings.Contains(out.String(), "live visits ") {
+		t.Errorf("the table does not report the live visits:\n%s", out.String())
+	}
+}
+
 func TestHistogramQuantilesAreWithinTheirBucket(t *testing.T) {
 	var h Histogram
 	for i := 1; i <= 100000; i++ {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -37,20 +38,24 @@ type poolJSON struct {
 		Numbers int `json:"numbers"`
 		Free    int `json:"free"`
 		Waiting int `json:"waiting_visits"`
+		Live    int `json:"live_visits"`
 	} `json:"stats"`
 }
+
+// firstAreaCode is the lowest NANP area code.
+const firstAreaCode = 201
 
 // namePrefix marks the pools a run creates, so a run against a cluster
 // that holds others reads only its own.
 const namePrefix = "dni bench "
 
-// areaCodes lists the area codes pools buy in, each holding room for as
-// many pools as the stand-in's 100 numbers per area code allow. Real
-// Twilio has more numbers, and fewer codes would do.
-func areaCodes(pools, size int) []string {
+// areaCodes lists the area codes pools buy in, from the code from on,
+// each holding room for as many pools as the stand-in's 100 numbers per
+// area code allow. Real Twilio has more numbers, and fewer codes would do.
+func areaCodes(from, pools, size int) []string {
 	perCode := max(100/size, 1)
 	var out []string
-	for ac := 201; len(out) < pools && ac <= 999; ac++ {
+	for ac := from; len(out) < pools && ac <= 999; ac++ {
 		if ac%100 == 11 || ac/100 == 5 && ac%100 == 55 {
 			continue // N11 codes are services, and 555 is not a place
 		}
@@ -74,7 +79,7 @@ func (r *run) createPools(ctx context.Context) error {
 		names = append(names, allocator.AllocateRandom)
 	}
 	per := o.Pools / len(names)
-	codes := areaCodes(per*len(names)+1, o.PoolSize)
+	codes := areaCodes(firstAreaCode, per*len(names)+1, o.PoolSize)
 	type want struct {
 		name string
 		body map[string]any
@@ -94,8 +99,24 @@ func (r *run) createPools(ctx context.Context) error {
 		r.probe = &benchPool{policy: -1}
 		wants = append(wants, want{name: namePrefix + "write probe", p: r.probe})
 	}
+	measured := len(wants)
+	for i := range o.LivePools {
+		p := &benchPool{policy: -1}
+		r.live = append(r.live, p)
+		wants = append(wants, want{name: fmt.Sprintf("%slive %04d", namePrefix, i), p: p})
+	}
+	// The live pools buy in the area codes after the measured ones'.
+	liveFrom := 1000 // none left: anywhere
+	if last, err := strconv.Atoi(codes[len(codes)-1]); err == nil {
+		liveFrom = last + 1
+	}
+	liveCodes := areaCodes(liveFrom, o.LivePools, allocator.MinPoolSize)
 	for i := range wants {
 		w := &wants[i]
+		if i >= measured {
+			w.body = o.livePoolBody(w.name, liveCodes[i-measured], allocator.MinPoolSize)
+			continue
+		}
 		size, alloc := o.PoolSize, "lru"
 		if w.p.policy >= 0 {
 			alloc = string(r.policies[w.p.policy].name)
@@ -187,6 +208,9 @@ func (r *run) poolIDs() map[string]*benchPool {
 	}
 	if r.probe != nil {
 		out[r.probe.id] = r.probe
+	}
+	for _, p := range r.live {
+		out[p.id] = p
 	}
 	return out
 }

@@ -96,6 +96,17 @@ func (res *Result) WriteTable(w io.Writer) error {
 			fmt.Fprintf(tw, "\trestarted %s at %.1fs: stopped in %.0f ms, ready %.0f ms after\n", r.Node, r.AtS, r.StopMs, r.ReadyMs)
 		}
 	}
+	if lv := res.Live; lv != nil {
+		fmt.Fprintf(tw, "live visits\t%d of %d started in %d pools of their own in %.1f s (%.0f/s); %d live after the load\n",
+			lv.Started, lv.Visits, lv.Pools, lv.FillS, lv.FillPerS, lv.LiveAtEnd)
+		for _, m := range lv.Nodes {
+			fmt.Fprintf(tw, "\t%s: resident %s, Go heap in use %s\n", m.Node, mebibytes(m.RSSBytes), mebibytes(m.HeapBytes))
+		}
+		fmt.Fprintf(tw, "\tsnapshot of the state: %s, taken and sent in %.0f ms\n", mebibytes(lv.SnapshotBytes), lv.SnapshotMs)
+		if lv.RestartNode != "" {
+			fmt.Fprintf(tw, "\t%s killed and started again: ready %.0f ms after its start\n", lv.RestartNode, lv.RestartReadyMs)
+		}
+	}
 	inv := res.Invariants
 	verdict := "ok"
 	if !inv.OK {
@@ -123,6 +134,13 @@ func (res *Result) WriteTable(w io.Writer) error {
 		}
 	}
 	return tw.Flush()
+}
+
+func mebibytes(b int64) string {
+	if b < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
 }
 
 func percent(n, of int) string {

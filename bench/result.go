@@ -35,6 +35,8 @@ type Result struct {
 	// Lag is how late the harness sent requests compared with the model's
 	// schedule: large when the cluster (or the harness) cannot keep up.
 	Lag Quantiles `json:"lag"`
+	// Live is what the live visits cost, with Options.Live.
+	Live *LiveResult `json:"live,omitempty"`
 	// LogDir keeps the started nodes' data and logs when the run failed or
 	// they were asked for.
 	LogDir string `json:"log_dir,omitempty"`

@@ -51,6 +51,8 @@ func benchCmd(e *opEnv, args []string) error {
 	f.plain((*optionalDuration)(&o.Warmup), "warmup", "how long the model runs before measuring (default: the idle timeout and three stays, when pools are near their steady use)")
 	f.plain((*durationValue)(&o.Duration), "duration", "how long to measure")
 	f.plain((*boolValue)(&o.Compare), "compare", "play the same visitors against LRU and random allocation, and compare accuracy")
+	f.plain((*intValue)(&o.Live), "live", "visits to start before the model and keep live through the run, in pools of their own; the run then reports each node's memory, a snapshot's size and time, and a killed follower's time back to ready")
+	f.plain((*intValue)(&o.LivePools), "live-pools", "pools the --live visits are spread over (default 1000)")
 	f.plain((*uint64Value)(&o.Seed), "seed", "seed of the visitor model")
 	f.plain((*intValue)(&o.Workers), "workers", "requests in flight at most, against the cluster and the no-op server")
 	f.plain((*optionalDuration)(&o.KillLeaderEvery), "kill-leader-every", "kill the leader (SIGKILL) this often, and start it again --down-for later")
