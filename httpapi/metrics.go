@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,16 +18,21 @@ import (
 // metrics are what /metrics shows beside raft's own (exported by
 // cluster.ExportRaftMetrics) and the Go runtime's.
 type metrics struct {
-	requests    *prometheus.CounterVec   // route, code
-	latency     *prometheus.HistogramVec // route
-	visits      *prometheus.CounterVec   // pool, outcome
-	heartbeats  *prometheus.CounterVec   // result
-	heartbeatOK prometheus.Counter       // heartbeats{result="ok"}, looked up once
-	bots        prometheus.Counter
-	rateLimited prometheus.Counter
-	panics      prometheus.Counter
-	outboxed    prometheus.Counter
-	handler     fasthttp.RequestHandler
+	requests   *prometheus.CounterVec   // route, code
+	latency    *prometheus.HistogramVec // route
+	visits     *prometheus.CounterVec   // pool, outcome
+	heartbeats *prometheus.CounterVec   // result
+	// heartbeatResults are the heartbeats' children, made at the start:
+	// read-only afterwards, so a heartbeat finds its own without a lock.
+	heartbeatResults map[string]prometheus.Counter
+	bots             prometheus.Counter
+	rateLimited      prometheus.Counter
+	panics           prometheus.Counter
+	outboxed         prometheus.Counter
+	handler          fasthttp.RequestHandler
+
+	routes     sync.Map // route name → *routeMetrics
+	poolVisits sync.Map // visitKey → prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, gather prometheus.Gatherer, node *cluster.Node) *metrics {
@@ -63,7 +70,10 @@ func newMetrics(reg prometheus.Registerer, gather prometheus.Gatherer, node *clu
 	m.latency = register(reg, m.latency)
 	m.visits = register(reg, m.visits)
 	m.heartbeats = register(reg, m.heartbeats)
-	m.heartbeatOK = m.heartbeats.WithLabelValues("ok")
+	m.heartbeatResults = map[string]prometheus.Counter{}
+	for _, r := range []string{heartbeatOK, heartbeatRenumbered, heartbeatWaiting, heartbeatExpired, heartbeatOriginRefused} {
+		m.heartbeatResults[r] = m.heartbeats.WithLabelValues(r)
+	}
 	m.bots = register(reg, m.bots)
 	m.rateLimited = register(reg, m.rateLimited)
 	m.panics = register(reg, m.panics)
@@ -90,12 +100,92 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	return c
 }
 
+// request counts an answered request and its time. Every request records
+// these, so each route's children are looked up once and kept (routeOf):
+// a request then finds them without hashing its labels or taking the
+// vectors' locks.
 func (m *metrics) request(route string, code int, took time.Duration) {
-	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
-	m.latency.WithLabelValues(route).Observe(took.Seconds())
+	r := m.routeOf(route)
+	r.counter(code).Inc()
+	r.latency.Observe(took.Seconds())
 }
 
-func (m *metrics) visit(pool, outcome string) { m.visits.WithLabelValues(pool, outcome).Inc() }
+// routeMetrics are one route's children of the request metrics.
+type routeMetrics struct {
+	route    string
+	requests *prometheus.CounterVec
+	latency  prometheus.Observer
+	// codes holds a counter per status code seen, as a short list that a
+	// new code replaces whole (a route answers a handful of codes).
+	codes atomic.Pointer[[]codeCounter]
+	mu    sync.Mutex // serialises adding a code
+}
+
+type codeCounter struct {
+	code int
+	c    prometheus.Counter
+}
+
+func (m *metrics) routeOf(route string) *routeMetrics {
+	if r, ok := m.routes.Load(route); ok {
+		return r.(*routeMetrics)
+	}
+	r, _ := m.routes.LoadOrStore(route, &routeMetrics{
+		route: route, requests: m.requests, latency: m.latency.WithLabelValues(route),
+	})
+	return r.(*routeMetrics)
+}
+
+func (r *routeMetrics) counter(code int) prometheus.Counter {
+	if codes := r.codes.Load(); codes != nil {
+		for _, cc := range *codes {
+			if cc.code == code {
+				return cc.c
+			}
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var codes []codeCounter
+	if old := r.codes.Load(); old != nil {
+		for _, cc := range *old {
+			if cc.code == code {
+				return cc.c
+			}
+		}
+		codes = append(codes, *old...)
+	}
+	c := r.requests.WithLabelValues(r.route, strconv.Itoa(code))
+	codes = append(codes, codeCounter{code, c})
+	r.codes.Store(&codes)
+	return c
+}
+
+// The results a heartbeat is counted by.
+const (
+	heartbeatOK            = "ok"
+	heartbeatRenumbered    = "renumbered"
+	heartbeatWaiting       = "waiting"
+	heartbeatExpired       = "expired"
+	heartbeatOriginRefused = "origin_refused"
+)
+
+// heartbeat counts a heartbeat by its result, one of the constants above.
+func (m *metrics) heartbeat(result string) { m.heartbeatResults[result].Inc() }
+
+// visit counts a new visit by pool and outcome, with the counter kept per
+// pool and outcome after its first use.
+func (m *metrics) visit(pool, outcome string) {
+	key := visitKey{pool, outcome}
+	if c, ok := m.poolVisits.Load(key); ok {
+		c.(prometheus.Counter).Inc()
+		return
+	}
+	c, _ := m.poolVisits.LoadOrStore(key, m.visits.WithLabelValues(pool, outcome))
+	c.(prometheus.Counter).Inc()
+}
+
+type visitKey struct{ pool, outcome string }
 
 func (s *Server) serveMetrics(rc *fasthttp.RequestCtx, _ []string) { s.metrics.handler(rc) }
 

@@ -184,7 +184,7 @@ func (s *Server) fromAllowedOrigin(rc *fasthttp.RequestCtx, pool *allocator.Pool
 	if newVisit {
 		s.metrics.visit(pool.ID, "origin_refused")
 	} else {
-		s.metrics.heartbeats.WithLabelValues("origin_refused").Inc()
+		s.metrics.heartbeat(heartbeatOriginRefused)
 	}
 	writeError(rc, fasthttp.StatusForbidden, "this pool takes visits only from the websites it lists (allowed_origins); the request's Origin and page are not one of them")
 	return false
@@ -356,7 +356,7 @@ func (s *Server) heartbeat(rc *fasthttp.RequestCtx, p []string) {
 		v = s.node.State().Visit(id)
 	}
 	if v == nil || v.Pool.Deleted() {
-		s.metrics.heartbeats.WithLabelValues("expired").Inc()
+		s.metrics.heartbeat(heartbeatExpired)
 		writeError(rc, fasthttp.StatusGone, "visit expired")
 		return
 	}
@@ -365,7 +365,7 @@ func (s *Server) heartbeat(rc *fasthttp.RequestCtx, p []string) {
 	}
 	if n := v.Number(); n != nil {
 		s.node.Heartbeat(id)
-		s.metrics.heartbeatOK.Inc()
+		s.metrics.heartbeat(heartbeatOK)
 		a := s.numberAnswer(id, n.E164, v.Pool)
 		writeVisitAnswer(rc, fasthttp.StatusOK, &a)
 		return
@@ -378,7 +378,7 @@ func (s *Server) heartbeat(rc *fasthttp.RequestCtx, p []string) {
 	// heartbeat, so a visit that waits longer than its pool's idle timeout
 	// ends, and its snippet starts a new one.
 	if v.Pool.Counts().Free == 0 || !s.limits.refreshes.allow(id, time.Now()) {
-		s.metrics.heartbeats.WithLabelValues("waiting").Inc()
+		s.metrics.heartbeat(heartbeatWaiting)
 		s.answerWaiting(rc, id)
 		return
 	}
@@ -390,15 +390,15 @@ func (s *Server) heartbeat(rc *fasthttp.RequestCtx, p []string) {
 	case err != nil:
 		writeErr(rc, err)
 	case errors.Is(r.Err, allocator.ErrUnknownVisit):
-		s.metrics.heartbeats.WithLabelValues("expired").Inc()
+		s.metrics.heartbeat(heartbeatExpired)
 		writeError(rc, fasthttp.StatusGone, "visit expired")
 	case r.Err != nil:
 		writeErr(rc, r.Err)
 	case r.Number == "":
-		s.metrics.heartbeats.WithLabelValues("waiting").Inc()
+		s.metrics.heartbeat(heartbeatWaiting)
 		s.answerWaiting(rc, id)
 	default:
-		s.metrics.heartbeats.WithLabelValues("renumbered").Inc()
+		s.metrics.heartbeat(heartbeatRenumbered)
 		a := s.numberAnswer(id, r.Number, v.Pool)
 		writeVisitAnswer(rc, fasthttp.StatusOK, &a)
 	}
