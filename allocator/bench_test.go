@@ -271,3 +271,19 @@ func BenchmarkDependentLoad(b *testing.B) {
 		b.Fatal(p)
 	}
 }
+
+// BenchmarkExport is the copy a snapshot or a backup takes of the state
+// while the writer waits (fsm.FSM.Snapshot holds Apply off): at 500,000
+// live visits it is how long new visits stall once every snapshot.
+func BenchmarkExport(b *testing.B) {
+	for _, size := range benchSizes {
+		b.Run(size.name, func(b *testing.B) {
+			f := newBenchFixture(b, size.pools)
+			for b.Loop() {
+				if img := f.s.Export(); len(img.Visits) < f.visits() {
+					b.Fatalf("%d visits exported of %d", len(img.Visits), f.visits())
+				}
+			}
+		})
+	}
+}

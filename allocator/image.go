@@ -95,12 +95,16 @@ type CallRecord struct {
 // encoded while writes go on.
 func (s *State) Export() *Image {
 	img := &Image{PoolSeq: s.poolSeq, VisitSeq: s.visitSeq, NumberSeq: s.numberSeq}
-	visits := make(map[uint64]*Visit)
+	// Every visit a record names, once or more: sorted and deduplicated
+	// below. The caller holds the writer off while Export runs (a snapshot
+	// waits for it), so it must be quick at a million visits: pointers are
+	// gathered and sorted, not a map filled and records swapped.
+	visits := make([]*Visit, 0, s.visits.len())
 	keep := func(v *Visit) uint64 {
 		if v == nil {
 			return 0
 		}
-		visits[v.seq] = v
+		visits = append(visits, v)
 		return v.seq
 	}
 	s.poolLog.each(func(p *Pool) bool {
@@ -138,14 +142,15 @@ func (s *State) Export() *Image {
 		return true
 	})
 	slices.SortFunc(img.Numbers, func(a, b NumberRecord) int { return cmp.Compare(a.Seq, b.Seq) })
-	img.Visits = make([]VisitRecord, 0, len(visits))
-	for _, v := range visits {
-		img.Visits = append(img.Visits, VisitRecord{
+	slices.SortFunc(visits, func(a, b *Visit) int { return cmp.Compare(a.seq, b.seq) })
+	visits = slices.Compact(visits) // one visit has one seq
+	img.Visits = make([]VisitRecord, len(visits))
+	for i, v := range visits {
+		img.Visits[i] = VisitRecord{
 			Seq: v.seq, ID: v.ID, Pool: v.Pool.seq, Attribution: *v.Attribution,
 			FirstSeen: millis(v.FirstSeen), Seen: v.seen.Load(), Ended: v.ended.Load(), Req: v.req,
-		})
+		}
 	}
-	slices.SortFunc(img.Visits, func(a, b VisitRecord) int { return cmp.Compare(a.Seq, b.Seq) })
 	s.callLog.each(func(e *callEntry) bool {
 		c := e.cur.Load()
 		img.Calls = append(img.Calls, CallRecord{
