@@ -385,7 +385,14 @@ func (l *loader) heartbeat(v *visitor, page bool, req *fasthttp.Request, resp *f
 	switch status {
 	case fasthttp.StatusOK:
 		v.mu.Lock()
-		v.number, v.lastAck = a.Number, at
+		// A heartbeat answered with a number kept the visit alive. One
+		// answered without (the visit lost its number to a full pool and
+		// waits) wrote nothing: the visit still ends an idle timeout after
+		// it last held a number, and the snippet then starts a new one.
+		v.number = a.Number
+		if a.Number != "" {
+			v.lastAck = at
+		}
 		v.mu.Unlock()
 	case fasthttp.StatusGone:
 		// A visit the cluster acknowledged so recently that it cannot have
