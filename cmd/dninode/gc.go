@@ -14,7 +14,7 @@ import (
 // which the collector marks on every cycle, and a cycle starts each time
 // the heap has grown by GOGC% of it: the marking a node pays per new
 // visit falls as GOGC rises. 400 cut the collector from a fifth of a
-// saturated node's CPU to a twentieth (BENCHMARKS.md), for a heap up to
+// saturated node's CPU to about 6% (BENCHMARKS.md), for a heap up to
 // five times the live state between cycles; a memory limit caps that
 // (memoryLimitShare, docs/operations.md, "Memory").
 const defaultGCPercent = 400
