@@ -531,12 +531,25 @@ func brokenAPI(t *testing.T, answer func(w http.ResponseWriter, r *http.Request)
 func TestWhenTheAPIFailsThePageKeepsItsBusinessNumberAndAQuietConsole(t *testing.T) {
 	dni := startNode(t)
 	p := dni.createPool("all", tracking)
+	// No server: every connection is reset at once. (A port closed again
+	// is not enough: the other packages' tests, run beside this one, may
+	// take it before the browser calls it.)
 	closed := func() string {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		ln.Close()
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.(*net.TCPConn).SetLinger(0) // a reset, as a closed port answers
+				c.Close()
+			}
+		}()
 		return "http://" + ln.Addr().String()
 	}
 	cors := func(w http.ResponseWriter) { w.Header().Set("Access-Control-Allow-Origin", "*") }
