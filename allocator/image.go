@@ -93,18 +93,43 @@ type CallRecord struct {
 // method. The image shares with the state only values the state never
 // changes (strings, forwarding lists, call attributions), so it can be
 // encoded while writes go on.
-func (s *State) Export() *Image {
-	img := &Image{PoolSeq: s.poolSeq, VisitSeq: s.visitSeq, NumberSeq: s.numberSeq}
-	// Every visit a record names, once or more: sorted and deduplicated
-	// below. The caller holds the writer off while Export runs (a snapshot
-	// waits for it), so it must be quick at a million visits: pointers are
-	// gathered and sorted, not a map filled and records swapped.
-	visits := make([]*Visit, 0, s.visits.len())
+func (s *State) Export() *Image { return s.Capture().Image() }
+
+// Capture is the part of an Image the writer may change, taken while it
+// waits; Image builds the rest beside it. A snapshot holds the writer off
+// only for Capture: at a million live visits, building every visit's
+// record while new visits waited stalled them for seconds.
+//
+// Pools, numbers and their tenures are copied whole (they are few). Of a
+// visit only the values a write may change (when it was last seen, when
+// it ended, the request that last asked it a number) are copied with its
+// pointer: the rest of a visit, and a
+// call's record (replaced whole on a change, never written), stay as
+// they were made, and readers may read them beside the writer.
+type Capture struct {
+	img    *Image
+	visits []visitCapture // every visit a record names, once or more
+	calls  []*Call
+}
+
+type visitCapture struct {
+	v           *Visit
+	seen, ended int64
+	req         RequestID
+}
+
+// Capture takes what Image needs. It must not run beside a write method.
+func (s *State) Capture() *Capture {
+	c := &Capture{
+		img:    &Image{PoolSeq: s.poolSeq, VisitSeq: s.visitSeq, NumberSeq: s.numberSeq},
+		visits: make([]visitCapture, 0, s.visits.len()),
+	}
+	img := c.img
 	keep := func(v *Visit) uint64 {
 		if v == nil {
 			return 0
 		}
-		visits = append(visits, v)
+		c.visits = append(c.visits, visitCapture{v: v, seen: v.seen.Load(), ended: v.ended.Load(), req: v.req})
 		return v.seq
 	}
 	s.poolLog.each(func(p *Pool) bool {
@@ -141,27 +166,42 @@ func (s *State) Export() *Image {
 		})
 		return true
 	})
-	slices.SortFunc(img.Numbers, func(a, b NumberRecord) int { return cmp.Compare(a.Seq, b.Seq) })
-	slices.SortFunc(visits, func(a, b *Visit) int { return cmp.Compare(a.seq, b.seq) })
-	visits = slices.Compact(visits) // one visit has one seq
-	img.Visits = make([]VisitRecord, len(visits))
-	for i, v := range visits {
-		img.Visits[i] = VisitRecord{
-			Seq: v.seq, ID: v.ID, Pool: v.Pool.seq, Attribution: *v.Attribution,
-			FirstSeen: millis(v.FirstSeen), Seen: v.seen.Load(), Ended: v.ended.Load(), Req: v.req,
-		}
-	}
 	s.callLog.each(func(e *callEntry) bool {
-		c := e.cur.Load()
-		img.Calls = append(img.Calls, CallRecord{
-			SID: c.SID, To: c.To, From: c.From, PoolID: c.PoolID,
-			StartedAt: millis(c.StartedAt), UpdatedAt: millis(c.UpdatedAt),
-			Match: c.Match, Visit: c.Visit, Also: c.Also, Attribution: c.Attribution,
-			FirstTime: c.FirstTime, Status: c.Status, Duration: c.Duration,
-			AnsweredBy: c.AnsweredBy, Whisper: c.Whisper, Recorded: c.Recorded,
-		})
+		c.calls = append(c.calls, e.cur.Load())
 		return true
 	})
+	return c
+}
+
+// Image builds the image the capture was taken for. It may run beside
+// writes, once.
+func (c *Capture) Image() *Image {
+	img := c.img
+	slices.SortFunc(img.Numbers, func(a, b NumberRecord) int { return cmp.Compare(a.Seq, b.Seq) })
+	visits := c.visits
+	slices.SortFunc(visits, func(a, b visitCapture) int { return cmp.Compare(a.v.seq, b.v.seq) })
+	visits = slices.CompactFunc(visits, func(a, b visitCapture) bool { return a.v == b.v })
+	img.Visits = make([]VisitRecord, len(visits))
+	for i, vc := range visits {
+		v := vc.v
+		img.Visits[i] = VisitRecord{
+			Seq: v.seq, ID: v.ID, Pool: v.Pool.seq, Attribution: *v.Attribution,
+			FirstSeen: millis(v.FirstSeen), Seen: vc.seen, Ended: vc.ended, Req: vc.req,
+		}
+	}
+	if len(c.calls) > 0 {
+		img.Calls = make([]CallRecord, len(c.calls))
+	}
+	for i, call := range c.calls {
+		img.Calls[i] = CallRecord{
+			SID: call.SID, To: call.To, From: call.From, PoolID: call.PoolID,
+			StartedAt: millis(call.StartedAt), UpdatedAt: millis(call.UpdatedAt),
+			Match: call.Match, Visit: call.Visit, Also: call.Also, Attribution: call.Attribution,
+			FirstTime: call.FirstTime, Status: call.Status, Duration: call.Duration,
+			AnsweredBy: call.AnsweredBy, Whisper: call.Whisper, Recorded: call.Recorded,
+		}
+	}
+	c.img, c.visits, c.calls = nil, nil, nil
 	return img
 }
 

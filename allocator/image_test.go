@@ -42,6 +42,33 @@ func TestImportOfExportIsTheSameState(t *testing.T) {
 	})
 }
 
+// TestACaptureIsTheStateWhenItWasTakenWhateverWritesFollow: an image built
+// from a Capture while the writer goes on (as a snapshot's is, beside
+// Apply) equals the image exported at the moment of the capture. Under
+// -race it also shows that building it reads nothing the writer writes.
+func TestACaptureIsTheStateWhenItWasTakenWhateverWritesFollow(t *testing.T) {
+	forSeeds(t, 10, func(t *testing.T, seed uint64) {
+		r := newRun(t, seed)
+		for i := range r.ops {
+			r.step(i, r.g.next(), r.s)
+			if !r.g.chance(1.0/200) && i != r.ops/2 {
+				continue
+			}
+			want := r.s.Export()
+			c := r.s.Capture()
+			built := make(chan *Image)
+			go func() { built <- c.Image() }()
+			// The writer goes on while the image is built.
+			for j := i + 1; j < min(i+50, r.ops); j++ {
+				r.step(j, r.g.next(), r.s)
+			}
+			if got := <-built; !reflect.DeepEqual(got, want) {
+				r.fatalf("a capture's image differs from the state it was taken of: %s", imageDiff(got, want))
+			}
+		}
+	})
+}
+
 // roundTrip imports img and checks that the new State exports it unchanged.
 func (r *run) roundTrip(img *Image) *State {
 	r.t.Helper()

@@ -184,15 +184,26 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	if err := f.Err(); err != nil {
 		return nil, fmt.Errorf("no snapshot of a stopped state machine: %w", err)
 	}
-	img := f.image()
-	img.Applied = f.applied.Load()
-	return &snapshot{img: img}, nil
+	return &snapshot{c: f.capture(), applied: f.applied.Load()}, nil
 }
 
-// image copies the machine out. The caller holds mu.
-func (f *FSM) image() *Image {
+// capture is what an image needs of the machine that Apply may change,
+// taken while the caller holds mu: Apply waits only for it, and the image
+// is built from it beside Apply (allocator.Capture).
+type capture struct {
+	state   *allocator.Capture
+	nodes   []Node
+	tokens  []Token
+	revoked [][32]byte
+}
+
+func (f *FSM) capture() capture {
 	m := f.m.Load()
-	return &Image{State: m.state.Export(), Nodes: *m.nodes.Load(), Tokens: *m.tokens.Load(), Revoked: *m.revoked.Load()}
+	return capture{state: m.state.Capture(), nodes: *m.nodes.Load(), tokens: *m.tokens.Load(), revoked: *m.revoked.Load()}
+}
+
+func (c capture) image() *Image {
+	return &Image{State: c.state.Image(), Nodes: c.nodes, Tokens: c.tokens, Revoked: c.revoked}
 }
 
 // Backup writes a snapshot of the current state to w. Unlike raft's
@@ -200,9 +211,9 @@ func (f *FSM) image() *Image {
 // backs up to the same bytes on every node.
 func (f *FSM) Backup(w io.Writer) error {
 	f.mu.Lock()
-	img := f.image()
+	c := f.capture()
 	f.mu.Unlock()
-	return WriteSnapshot(w, img)
+	return WriteSnapshot(w, c.image())
 }
 
 // Restore replaces the state with one read from a snapshot. The new state is
@@ -226,10 +237,16 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	return nil
 }
 
-type snapshot struct{ img *Image }
+// snapshot is a capture raft persists beside Apply.
+type snapshot struct {
+	c       capture
+	applied uint64
+}
 
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
-	if err := WriteSnapshot(sink, s.img); err != nil {
+	img := s.c.image()
+	img.Applied = s.applied
+	if err := WriteSnapshot(sink, img); err != nil {
 		sink.Cancel()
 		return err
 	}

@@ -207,7 +207,7 @@ func TestASnapshotWithATokenOfNoRoleOrRevokedOutOfOrderIsRefused(t *testing.T) {
 		},
 	} {
 		f.mu.Lock()
-		img := f.image()
+		img := f.capture().image()
 		f.mu.Unlock()
 		img.Tokens = slices.Clone(img.Tokens)
 		spoil(img)
