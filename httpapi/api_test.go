@@ -203,6 +203,26 @@ func TestHealthAndReadinessAnswerAnyoneInJSON(t *testing.T) {
 	}
 }
 
+// dni_ready is what /readyz says, start-up wait included: a dashboard and
+// a load balancer must not disagree about a node that is still settling.
+func TestTheReadyMetricSaysWhatReadyzSays(t *testing.T) {
+	started := make(chan struct{})
+	a := startAPI(t, httpapi.Options{Started: started})
+	ready := func() string {
+		v, _ := metricLine(string(a.Send("GET", "/metrics", nil).Body), "dni_ready", "")
+		return v
+	}
+	wantStatus(t, a.Send("GET", "/readyz", nil), http.StatusServiceUnavailable)
+	if v := ready(); v != "0" {
+		t.Errorf("dni_ready is %q while /readyz answers 503", v)
+	}
+	close(started)
+	wantStatus(t, a.Send("GET", "/readyz", nil), http.StatusOK)
+	if v := ready(); v != "1" {
+		t.Errorf("dni_ready is %q once /readyz answers 200", v)
+	}
+}
+
 // A backup commits a barrier, a log entry the state machine never sees.
 // Readiness compares the state machine's index with the commit index, so
 // the node must not count the barrier against itself: a load balancer

@@ -35,7 +35,7 @@ type metrics struct {
 	poolVisits sync.Map // visitKey → prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer, gather prometheus.Gatherer, node *cluster.Node) *metrics {
+func newMetrics(reg prometheus.Registerer, gather prometheus.Gatherer, node *cluster.Node, ready func() bool) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dni_http_requests_total", Help: "HTTP requests answered, by route and status code.",
@@ -78,7 +78,7 @@ func newMetrics(reg prometheus.Registerer, gather prometheus.Gatherer, node *clu
 	m.rateLimited = register(reg, m.rateLimited)
 	m.panics = register(reg, m.panics)
 	m.outboxed = register(reg, m.outboxed)
-	register(reg, prometheus.Collector(&stateCollector{node}))
+	register(reg, prometheus.Collector(&stateCollector{node: node, ready: ready}))
 	if reg != prometheus.DefaultRegisterer {
 		register(reg, collectors.NewGoCollector())
 	}
@@ -189,8 +189,12 @@ type visitKey struct{ pool, outcome string }
 
 func (s *Server) serveMetrics(rc *fasthttp.RequestCtx, _ []string) { s.metrics.handler(rc) }
 
-// stateCollector reads the pools' gauges from the state when scraped.
-type stateCollector struct{ node *cluster.Node }
+// stateCollector reads the pools' gauges from the state when scraped, and
+// whether the node is ready as /readyz says.
+type stateCollector struct {
+	node  *cluster.Node
+	ready func() bool
+}
 
 var (
 	liveDesc = prometheus.NewDesc("dni_pool_live_visits", "Live visits of a pool, with or without a number.", []string{"pool"}, nil)
@@ -203,7 +207,7 @@ var (
 	// A cluster with no node at 1 has no leader: the alert operators need
 	// most, and the one raft's own counters cannot say.
 	leadDesc  = prometheus.NewDesc("dni_leader", "1 if this node is the cluster's leader, else 0.", nil, nil)
-	readyDesc = prometheus.NewDesc("dni_ready", "1 if this node knows a leader and has applied the log (/readyz), else 0.", nil, nil)
+	readyDesc = prometheus.NewDesc("dni_ready", "1 if /readyz answers 200: the node's start-up work is done, it knows a leader and has applied the log; else 0.", nil, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -234,7 +238,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(idxDesc, prometheus.GaugeValue, float64(c.node.FSM().AppliedIndex()))
 	ch <- prometheus.MustNewConstMetric(outDesc, prometheus.GaugeValue, float64(c.node.OutboxLen()))
 	ch <- prometheus.MustNewConstMetric(leadDesc, prometheus.GaugeValue, one(c.node.IsLeader()))
-	ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, one(c.node.Ready()))
+	ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, one(c.ready()))
 }
 
 func one(b bool) float64 {

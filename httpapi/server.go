@@ -135,7 +135,7 @@ func New(node *cluster.Node, opt Options) *Server {
 	snippet.Get() // minified now, not on a visitor's first request
 	s.limits = newLimiter(opt.VisitsPerMinute)
 	s.throttle = newThrottle(opt.SignInFailures)
-	s.metrics = newMetrics(opt.Registry, opt.Gatherer, node)
+	s.metrics = newMetrics(opt.Registry, opt.Gatherer, node, s.ready)
 	s.routes()
 	if opt.Pages != nil {
 		s.pages = opt.Pages(s)
@@ -324,6 +324,9 @@ func (s *Server) readyz(rc *fasthttp.RequestCtx, _ []string) {
 	}
 	writeJSON(rc, fasthttp.StatusOK, map[string]string{"status": "ready"})
 }
+
+// ready is what /readyz answers 200 to, for the dni_ready metric.
+func (s *Server) ready() bool { return s.started() && s.node.Ready() }
 
 // started reports whether the start-up work Options.Started waits for is done.
 func (s *Server) started() bool {
