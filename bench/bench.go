@@ -364,9 +364,10 @@ func (r *run) load(ctx context.Context) *loader {
 	r.res.CallsAfterEnd = l.notPlaced
 	l.errs.mu.Lock()
 	for k, n := range l.errs.m {
-		r.res.Errors[k] = n
+		r.res.Errors[k] += n
 	}
-	r.res.ServerErrors, r.res.Unavailable = l.errs.server, l.errs.unavailable
+	r.res.ServerErrors += l.errs.server
+	r.res.Unavailable += l.errs.unavailable
 	l.errs.mu.Unlock()
 	r.res.Invariants.GoneEarly = l.gone
 	return l

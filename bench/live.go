@@ -88,7 +88,7 @@ func (r *run) fillLive(ctx context.Context) {
 	r.res.Live = res
 	client := newLoadClient(r.t, o.Workers)
 	var next, started atomic.Int64
-	var errs errorCounts
+	errs := errorCounts{m: map[string]int64{}}
 	start := time.Now()
 	done := make(chan struct{})
 	go func() {
@@ -139,10 +139,14 @@ func (r *run) fillLive(ctx context.Context) {
 	close(done)
 	took := time.Since(start)
 	res.Started, res.FillS, res.FillPerS = started.Load(), took.Seconds(), float64(started.Load())/took.Seconds()
+	// The load's errors are counted in its own window; the fill's are
+	// added to the run's here.
 	errs.mu.Lock()
 	for k, n := range errs.m {
 		r.res.Errors[k] += n
 	}
+	r.res.ServerErrors += errs.server
+	r.res.Unavailable += errs.unavailable
 	errs.mu.Unlock()
 }
 
