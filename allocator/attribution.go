@@ -119,31 +119,30 @@ var QueryParams = [...]string{
 	"gclid", "gbraid", "wbraid", "fbclid", "msclkid",
 }
 
+// QueryParamIndex is a query parameter's place in QueryParams, or -1 for
+// a parameter that carries no attribution.
+func QueryParamIndex(name string) int {
+	for i, p := range QueryParams {
+		if p == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// QueryFieldAt is the field the query parameter QueryParams[i] fills.
+func (a *Attribution) QueryFieldAt(i int) *string {
+	return [...]*string{
+		&a.Source, &a.Medium, &a.Campaign, &a.Term, &a.Content,
+		&a.GCLID, &a.GBRAID, &a.WBRAID, &a.FBCLID, &a.MSCLKID,
+	}[i]
+}
+
 // QueryField is the field a query parameter (utm_source, gclid, ...)
-// fills, or nil for a parameter that carries no attribution. A switch,
-// not a map: it is asked for every parameter of every new visit's URL.
+// fills, or nil for a parameter that carries no attribution.
 func (a *Attribution) QueryField(name string) *string {
-	switch name {
-	case "utm_source":
-		return &a.Source
-	case "utm_medium":
-		return &a.Medium
-	case "utm_campaign":
-		return &a.Campaign
-	case "utm_term":
-		return &a.Term
-	case "utm_content":
-		return &a.Content
-	case "gclid":
-		return &a.GCLID
-	case "gbraid":
-		return &a.GBRAID
-	case "wbraid":
-		return &a.WBRAID
-	case "fbclid":
-		return &a.FBCLID
-	case "msclkid":
-		return &a.MSCLKID
+	if i := QueryParamIndex(name); i >= 0 {
+		return a.QueryFieldAt(i)
 	}
 	return nil
 }

@@ -287,30 +287,16 @@ func queryAttribution(query string, a *allocator.Attribution) {
 				continue
 			}
 		}
-		dst := a.QueryField(key)
-		if dst == nil {
-			continue
-		}
-		i := fieldIndex(key)
-		if seen[i] {
+		i := allocator.QueryParamIndex(key)
+		if i < 0 || seen[i] {
 			continue
 		}
 		v, err := url.QueryUnescape(value)
 		if err != nil {
 			continue
 		}
-		seen[i], *dst = true, v
+		seen[i], *a.QueryFieldAt(i) = true, v
 	}
-}
-
-// fieldIndex is a query parameter's place in allocator.QueryParams.
-func fieldIndex(name string) int {
-	for i, p := range allocator.QueryParams {
-		if p == name {
-			return i
-		}
-	}
-	return -1
 }
 
 // catchUpBeforeDenying makes sure the node's state has every acknowledged
