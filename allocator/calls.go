@@ -126,6 +126,9 @@ type Call struct {
 	// Recorded is set once the voice webhook's record arrived; until then
 	// the call is known only from status updates.
 	Recorded bool
+
+	// Worth is what the call was worth (outcome.go).
+	Worth
 }
 
 type callEntry struct {
@@ -235,6 +238,7 @@ func (s *State) RecordCall(r RecordCall) (*Call, error) {
 	c.FirstTime = s.callers[c.From] == 0
 	s.callers[c.From]++
 	s.countMatch(c.Match)
+	s.judge(&c, at) // the call may have ended before its record arrived
 	return s.putCall(e, &c), nil
 }
 
@@ -277,6 +281,9 @@ func (s *State) UpdateCall(u UpdateCall) (*Call, error) {
 		c = *old
 		if !forward {
 			c.AnsweredBy = clampString(u.AnsweredBy, MaxCallPartyLen)
+			if c.Recorded {
+				s.judge(&c, at)
+			}
 			return s.putCall(e, &c), nil
 		}
 	} else {
@@ -288,6 +295,9 @@ func (s *State) UpdateCall(u UpdateCall) (*Call, error) {
 		c.AnsweredBy = clampString(u.AnsweredBy, MaxCallPartyLen)
 	}
 	c.UpdatedAt = fromMillis(at)
+	if c.Recorded {
+		s.judge(&c, at)
+	}
 	return s.putCall(e, &c), nil
 }
 

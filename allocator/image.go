@@ -22,6 +22,8 @@ type Image struct {
 	Visits                       []VisitRecord // live ones, and ended ones a number still remembers
 	Numbers                      []NumberRecord
 	Calls                        []CallRecord
+	Marketing                    *Marketing // nil: never set, DefaultMarketing
+	Spend                        []Spend    // by day, source, medium, campaign
 }
 
 // PoolRecord is a pool in an Image.
@@ -87,6 +89,7 @@ type CallRecord struct {
 	AnsweredBy            string
 	Whisper               bool
 	Recorded              bool
+	Worth                 Worth
 }
 
 // Export copies the state into an Image. It must not run beside a write
@@ -170,6 +173,18 @@ func (s *State) Capture() *Capture {
 		c.calls = append(c.calls, e.cur.Load())
 		return true
 	})
+	if m := s.marketing.Load(); m != nil {
+		img.Marketing = new(Marketing)
+		*img.Marketing = *m
+	}
+	s.spend.mu.RLock()
+	if len(s.spend.rows) > 0 {
+		img.Spend = make([]Spend, 0, len(s.spend.rows))
+		for k, v := range s.spend.rows {
+			img.Spend = append(img.Spend, Spend{k, v})
+		}
+	}
+	s.spend.mu.RUnlock()
 	return c
 }
 
@@ -178,6 +193,7 @@ func (s *State) Capture() *Capture {
 func (c *Capture) Image() *Image {
 	img := c.img
 	slices.SortFunc(img.Numbers, func(a, b NumberRecord) int { return cmp.Compare(a.Seq, b.Seq) })
+	slices.SortFunc(img.Spend, func(a, b Spend) int { return compareSpendKeys(a.SpendKey, b.SpendKey) })
 	visits := c.visits
 	slices.SortFunc(visits, func(a, b visitCapture) int { return cmp.Compare(a.v.seq, b.v.seq) })
 	visits = slices.CompactFunc(visits, func(a, b visitCapture) bool { return a.v == b.v })
@@ -199,6 +215,7 @@ func (c *Capture) Image() *Image {
 			Match: call.Match, Visit: call.Visit, Also: call.Also, Attribution: call.Attribution,
 			FirstTime: call.FirstTime, Status: call.Status, Duration: call.Duration,
 			AnsweredBy: call.AnsweredBy, Whisper: call.Whisper, Recorded: call.Recorded,
+			Worth: call.Worth,
 		}
 	}
 	c.img, c.visits, c.calls = nil, nil, nil
@@ -232,6 +249,7 @@ func Import(img *Image) (*State, error) {
 		im.linkLists,
 		im.scheduleExpiry,
 		im.addCalls,
+		im.addMarketing,
 	} {
 		if err := phase(); err != nil {
 			return nil, err
@@ -485,6 +503,10 @@ func (im *importer) addCalls() error {
 			StartedAt: fromMillis(cr.StartedAt), UpdatedAt: fromMillis(cr.UpdatedAt),
 			Match: cr.Match, Visit: cr.Visit, Also: cr.Also, FirstTime: cr.FirstTime,
 			Status: cr.Status, Duration: cr.Duration, AnsweredBy: cr.AnsweredBy, Whisper: cr.Whisper, Recorded: cr.Recorded,
+			Worth: cr.Worth,
+		}
+		if w := &c.Worth; w.Outcome != OutcomeUnset && !w.Outcome.Valid() || w.Value < 0 || w.Value > MaxMoney {
+			return corrupt("call %q has a bad outcome or value", cr.SID)
 		}
 		if cr.Attribution != nil {
 			attr := *cr.Attribution
@@ -495,6 +517,33 @@ func (im *importer) addCalls() error {
 			s.countMatch(c.Match)
 		}
 		s.putCall(nil, c)
+	}
+	return nil
+}
+
+func (im *importer) addMarketing() error {
+	img, s := im.img, im.s
+	if m := img.Marketing; m != nil {
+		if err := m.Validate(); err != nil {
+			return corrupt("marketing settings: %v", err)
+		}
+		mc := *m
+		s.marketing.Store(&mc)
+	}
+	if len(img.Spend) > MaxSpendRows {
+		return corrupt("%d days of spend, more than %d", len(img.Spend), MaxSpendRows)
+	}
+	if len(img.Spend) > 0 {
+		s.spend.rows = make(map[SpendKey]Money, len(img.Spend))
+	}
+	for _, r := range img.Spend {
+		if err := CheckSpendKey(r.SpendKey); err != nil || r.Cost < 0 || r.Cost > MaxMoney {
+			return corrupt("a day of spend is bad: %v", err)
+		}
+		if _, ok := s.spend.rows[r.SpendKey]; ok {
+			return corrupt("the spend of %s on %q is there twice", r.Day, r.Campaign)
+		}
+		s.spend.rows[r.SpendKey] = r.Cost
 	}
 	return nil
 }

@@ -133,5 +133,11 @@ func imageDiff(a, b *Image) string {
 			return fmt.Sprintf("call %d:\n  %+v\n  %+v", i, a.Calls[i], b.Calls[i])
 		}
 	}
+	if !reflect.DeepEqual(a.Marketing, b.Marketing) {
+		return fmt.Sprintf("marketing: %+v vs %+v", a.Marketing, b.Marketing)
+	}
+	if !reflect.DeepEqual(a.Spend, b.Spend) {
+		return fmt.Sprintf("spend: %+v vs %+v", a.Spend, b.Spend)
+	}
 	return "no difference found"
 }

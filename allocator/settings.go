@@ -64,6 +64,8 @@ const (
 	MaxVisitBurst        = 100_000
 	MaxAllowedOrigins    = 20
 	MaxOriginLen         = 255
+	MinLeadDuration      = time.Second
+	MaxLeadDuration      = 2 * time.Hour
 )
 
 // Defaults for the settings a marketer may leave out.
@@ -80,6 +82,10 @@ const (
 	// likely left, and a burst of new visits cannot take a number from
 	// someone reading the page.
 	DefaultDisplaceAfter = 2 * time.Minute
+	// DefaultLeadMinDuration is how long an answered call from a new
+	// caller must last to be a lead by the rule: a minute, past wrong
+	// numbers and hang-ups.
+	DefaultLeadMinDuration = time.Minute
 )
 
 // Settings are what a marketer chooses for a pool.
@@ -117,6 +123,12 @@ type Settings struct {
 	// whose pages may start and keep the pool's visits; empty, any may.
 	// The node that takes a visit checks it (AllowsOrigin, AllowsPage).
 	AllowedOrigins []string
+	// The conversion rule: with LeadRule on, an answered call of at least
+	// LeadMinDuration from a first-time caller is a lead worth LeadValue,
+	// unless a person marks it otherwise.
+	LeadRule        bool
+	LeadMinDuration time.Duration
+	LeadValue       Money
 }
 
 // owned returns s with lists of its own, so that the caller cannot change
@@ -216,6 +228,9 @@ func (s Settings) WithDefaults() Settings {
 	}
 	if s.DisplaceAfter == 0 {
 		s.DisplaceAfter = DefaultDisplaceAfter
+	}
+	if s.LeadMinDuration == 0 {
+		s.LeadMinDuration = DefaultLeadMinDuration
 	}
 	return s
 }
@@ -321,6 +336,13 @@ func (s *Settings) Validate() error {
 			return invalid("allowed_origins", "%s is listed twice", o)
 		}
 	}
+	if s.LeadMinDuration < MinLeadDuration || s.LeadMinDuration > MaxLeadDuration || s.LeadMinDuration%time.Second != 0 {
+		return invalid("lead_min_duration_s", "must be whole seconds between %d and %d, got %v",
+			int(MinLeadDuration/time.Second), int(MaxLeadDuration/time.Second), s.LeadMinDuration)
+	}
+	if s.LeadValue < 0 || s.LeadValue > MaxMoney {
+		return invalid("lead_value", "must be between 0 and %s, got %s", MaxMoney, s.LeadValue)
+	}
 	return nil
 }
 
@@ -342,6 +364,9 @@ type Patch struct {
 	VisitsPerMinute   *int
 	VisitBurst        *int
 	AllowedOrigins    []string // nil keeps the list; empty clears it
+	LeadRule          *bool
+	LeadMinDuration   *time.Duration
+	LeadValue         *Money
 }
 
 // Patched returns s with the fields the patch sets replaced.
@@ -393,6 +418,15 @@ func (s Settings) Patched(p *Patch) Settings {
 	}
 	if p.AllowedOrigins != nil {
 		s.AllowedOrigins = p.AllowedOrigins
+	}
+	if p.LeadRule != nil {
+		s.LeadRule = *p.LeadRule
+	}
+	if p.LeadMinDuration != nil {
+		s.LeadMinDuration = *p.LeadMinDuration
+	}
+	if p.LeadValue != nil {
+		s.LeadValue = *p.LeadValue
 	}
 	return s
 }

@@ -25,6 +25,9 @@ type State struct {
 	calls    *table[string, callEntry]
 	callLog  appendLog[callEntry]
 	matched  [len(matchKinds)]atomic.Int64 // recorded calls by match kind
+	spend    spendBook
+	// marketing is nil until set: DefaultMarketing.
+	marketing atomic.Pointer[Marketing]
 
 	// Apply path only.
 	expiry    expiryHeap
@@ -48,6 +51,7 @@ var (
 	ErrNotGoogleClick = errors.New("the pool tracks Google Ads clicks only, and the visit has no valid Google click id")
 	ErrBadTime        = errors.New("time must be between 1970 and 9999")
 	ErrBadCall        = errors.New("call sid must be 1 to 64 letters and digits")
+	ErrUnknownCall    = errors.New("no such call")
 )
 
 // New returns an empty state.

@@ -267,6 +267,19 @@ var laterSettings = [...]struct {
 		func(d *decoder, s *allocator.Settings) { s.AllowedOrigins = d.strings() },
 		func(s *allocator.Settings) { s.AllowedOrigins = nil },
 	},
+	{ // the conversion rule: on, a minute, no value
+		func(e *encoder, s *allocator.Settings) {
+			e.bool(s.LeadRule)
+			e.duration(s.LeadMinDuration)
+			e.varint(int64(s.LeadValue))
+		},
+		func(d *decoder, s *allocator.Settings) {
+			s.LeadRule, s.LeadMinDuration, s.LeadValue = d.bool(), d.duration(), allocator.Money(d.varint())
+		},
+		func(s *allocator.Settings) {
+			s.LeadRule, s.LeadMinDuration, s.LeadValue = true, allocator.DefaultLeadMinDuration, 0
+		},
+	},
 }
 
 func (e *encoder) laterSettings(s *allocator.Settings) {

@@ -36,6 +36,10 @@ const (
 	TypeDeleteToken    Type = 17
 	TypeSetNotice      Type = 18
 	TypeEndSessions    Type = 19
+	TypeMarkCall       Type = 20
+	TypeSetMarketing   Type = 21
+	TypeSetSpend       Type = 22
+	TypeDeleteSpend    Type = 23
 )
 
 // A Command is one write to the state. Encode turns it into a log entry.

@@ -18,7 +18,10 @@ import (
 //	ConfirmRelease                *allocator.Number
 //	Assign, Refresh               allocator.Assignment
 //	Touch, Expire                 int (visits touched, visits ended)
-//	RecordCall, UpdateCall        *allocator.Call
+//	RecordCall, UpdateCall,
+//	MarkCall                      *allocator.Call
+//	SetMarketing                  allocator.Marketing
+//	SetSpend, DeleteSpend         int (days of spend written, forgotten)
 //	SetNode, RemoveNode,
 //	CreateToken, DeleteToken,
 //	EndSessions                   nil
@@ -35,6 +38,10 @@ type (
 	RecordCall     allocator.RecordCall
 	UpdateCall     allocator.UpdateCall
 	SetNotice      allocator.SetNotice
+	MarkCall       allocator.CallMark
+	SetMarketing   allocator.SetMarketing
+	SetSpend       allocator.SetSpend
+	DeleteSpend    allocator.DeleteSpend
 )
 
 // Touch records heartbeats for many visits at one time.
@@ -94,6 +101,18 @@ func init() {
 	register(TypeSetNotice, "set notice", decodeSetNotice, onState(func(s *allocator.State, c *SetNotice) Result {
 		return result(s.SetNotice(allocator.SetNotice(*c)))
 	}))
+	register(TypeMarkCall, "mark call", decodeMarkCall, onState(func(s *allocator.State, c *MarkCall) Result {
+		return result(s.MarkCall(allocator.CallMark(*c)))
+	}))
+	register(TypeSetMarketing, "set marketing", decodeSetMarketing, onState(func(s *allocator.State, c *SetMarketing) Result {
+		return result(s.SetMarketing(allocator.SetMarketing(*c)))
+	}))
+	register(TypeSetSpend, "set spend", decodeSetSpend, onState(func(s *allocator.State, c *SetSpend) Result {
+		return result(s.SetSpend(allocator.SetSpend(*c)))
+	}))
+	register(TypeDeleteSpend, "delete spend", decodeDeleteSpend, onState(func(s *allocator.State, c *DeleteSpend) Result {
+		return result(s.DeleteSpend(allocator.DeleteSpend(*c)))
+	}))
 	register(TypeBatch, "batch", decodeBatch, applyBatch)
 	register(TypeSetNode, "set node", decodeSetNode, applySetNode)
 	register(TypeRemoveNode, "remove node", decodeRemoveNode, applyRemoveNode)
@@ -142,7 +161,10 @@ const (
 	patchVisitsPerMinute
 	patchVisitBurst
 	patchAllowedOrigins
-	patchAll = patchAllowedOrigins<<1 - 1
+	patchLeadRule
+	patchLeadMinDuration
+	patchLeadValue
+	patchAll = patchLeadValue<<1 - 1
 )
 
 func (c *UpdatePool) encode(e *encoder) {
@@ -161,6 +183,8 @@ func (c *UpdatePool) encode(e *encoder) {
 		{patchWhisper, p.Whisper != nil}, {patchAllocation, p.Allocation != nil},
 		{patchDisplaceAfter, p.DisplaceAfter != nil}, {patchVisitsPerMinute, p.VisitsPerMinute != nil},
 		{patchVisitBurst, p.VisitBurst != nil}, {patchAllowedOrigins, p.AllowedOrigins != nil},
+		{patchLeadRule, p.LeadRule != nil}, {patchLeadMinDuration, p.LeadMinDuration != nil},
+		{patchLeadValue, p.LeadValue != nil},
 	} {
 		if f.set {
 			mask |= f.bit
@@ -214,6 +238,15 @@ func (c *UpdatePool) encode(e *encoder) {
 	}
 	if p.AllowedOrigins != nil {
 		e.strings(p.AllowedOrigins)
+	}
+	if p.LeadRule != nil {
+		e.bool(*p.LeadRule)
+	}
+	if p.LeadMinDuration != nil {
+		e.duration(*p.LeadMinDuration)
+	}
+	if p.LeadValue != nil {
+		e.varint(int64(*p.LeadValue))
 	}
 	e.time(c.At)
 }
@@ -276,6 +309,15 @@ func decodeUpdatePool(d *decoder) *UpdatePool {
 	if mask&patchAllowedOrigins != 0 {
 		// A present but empty list stays non-nil: it clears the pool's.
 		p.AllowedOrigins = append([]string{}, d.strings()...)
+	}
+	if mask&patchLeadRule != 0 {
+		p.LeadRule = ptr(d.bool())
+	}
+	if mask&patchLeadMinDuration != 0 {
+		p.LeadMinDuration = ptr(d.duration())
+	}
+	if mask&patchLeadValue != 0 {
+		p.LeadValue = ptr(allocator.Money(d.varint()))
 	}
 	c.At = d.time()
 	return c
@@ -497,4 +539,146 @@ func applyBatch(m *machine, c *Batch) Result {
 		out[i] = apply(m, sub)
 	}
 	return Result{Value: out}
+}
+
+func (*MarkCall) Type() Type { return TypeMarkCall }
+
+func (c *MarkCall) encode(e *encoder) {
+	e.string(c.SID)
+	e.byte(byte(c.Set))
+	e.string(string(c.Outcome))
+	e.varint(int64(c.Value))
+	e.string(c.Currency)
+	e.string(c.Note)
+	e.time(c.At)
+}
+
+func decodeMarkCall(d *decoder) *MarkCall {
+	return &MarkCall{
+		SID: d.string(), Set: allocator.MarkFields(d.byte()), Outcome: allocator.CallOutcome(d.string()),
+		Value: allocator.Money(d.varint()), Currency: d.string(), Note: d.string(), At: d.time(),
+	}
+}
+
+func (*SetMarketing) Type() Type { return TypeSetMarketing }
+
+func (c *SetMarketing) encode(e *encoder) {
+	e.marketing(&c.Marketing)
+	e.time(c.At)
+}
+
+func decodeSetMarketing(d *decoder) *SetMarketing {
+	c := new(SetMarketing)
+	d.marketing(&c.Marketing)
+	c.At = d.time()
+	return c
+}
+
+func (e *encoder) marketing(m *allocator.Marketing) {
+	e.string(m.Currency)
+	e.string(m.GoogleConversion)
+	e.string(m.MicrosoftConversion)
+}
+
+func (d *decoder) marketing(m *allocator.Marketing) {
+	m.Currency, m.GoogleConversion, m.MicrosoftConversion = d.string(), d.string(), d.string()
+}
+
+func (*SetSpend) Type() Type { return TypeSetSpend }
+
+func (c *SetSpend) encode(e *encoder) {
+	e.uvarint(uint64(len(c.Rows)))
+	for i := range c.Rows {
+		e.spend(&c.Rows[i])
+	}
+	e.time(c.At)
+}
+
+func decodeSetSpend(d *decoder) *SetSpend {
+	c := &SetSpend{Rows: make([]allocator.Spend, d.count(5))}
+	for i := range c.Rows {
+		d.spend(&c.Rows[i])
+	}
+	c.At = d.time()
+	return c
+}
+
+func (*DeleteSpend) Type() Type { return TypeDeleteSpend }
+
+func (c *DeleteSpend) encode(e *encoder) {
+	e.uvarint(uint64(len(c.Keys)))
+	for i := range c.Keys {
+		e.spendKey(&c.Keys[i])
+	}
+	e.time(c.At)
+}
+
+func decodeDeleteSpend(d *decoder) *DeleteSpend {
+	c := &DeleteSpend{Keys: make([]allocator.SpendKey, d.count(4))}
+	for i := range c.Keys {
+		d.spendKey(&c.Keys[i])
+	}
+	c.At = d.time()
+	return c
+}
+
+func (e *encoder) spendKey(k *allocator.SpendKey) {
+	e.varint(int64(k.Day))
+	e.string(k.Source)
+	e.string(k.Medium)
+	e.string(k.Campaign)
+}
+
+func (d *decoder) spendKey(k *allocator.SpendKey) {
+	k.Day = allocator.Day(d.int())
+	k.Source, k.Medium, k.Campaign = d.string(), d.string(), d.string()
+}
+
+func (e *encoder) spend(s *allocator.Spend) {
+	e.spendKey(&s.SpendKey)
+	e.varint(int64(s.Cost))
+}
+
+func (d *decoder) spend(s *allocator.Spend) {
+	d.spendKey(&s.SpendKey)
+	s.Cost = allocator.Money(d.varint())
+}
+
+// worth writes what a call was worth. Times are 0 for never, so that a
+// zero time comes back zero.
+func (e *encoder) worth(w *allocator.Worth) {
+	e.string(string(w.Outcome))
+	e.varint(int64(w.Value))
+	e.string(w.Currency)
+	e.string(w.Note)
+	e.bool(w.ByHand)
+	e.maybeTime(w.OutcomeAt)
+	e.maybeTime(w.Conversion.At)
+	e.varint(int64(w.Conversion.Value))
+}
+
+func (d *decoder) worth(w *allocator.Worth) {
+	w.Outcome = allocator.CallOutcome(d.string())
+	w.Value = allocator.Money(d.varint())
+	w.Currency = d.string()
+	w.Note = d.string()
+	w.ByHand = d.bool()
+	w.OutcomeAt = d.maybeTime()
+	w.Conversion.At = d.maybeTime()
+	w.Conversion.Value = allocator.Money(d.varint())
+}
+
+func (e *encoder) maybeTime(t time.Time) {
+	if t.IsZero() {
+		e.varint(0)
+		return
+	}
+	e.time(t)
+}
+
+func (d *decoder) maybeTime() time.Time {
+	if ms := d.varint(); ms != 0 {
+		return time.UnixMilli(ms).UTC()
+	}
+	return time.Time{}
 }

@@ -77,6 +77,9 @@ func (g *commandGen) settings() allocator.Settings {
 	if g.r.IntN(3) == 0 {
 		s.AllowedOrigins = []string{"https://shop.example", "http://localhost:8080"}[:1+g.r.IntN(2)]
 	}
+	s.LeadRule = g.r.IntN(4) > 0
+	s.LeadMinDuration = time.Duration(30+g.r.IntN(90)) * time.Second
+	s.LeadValue = allocator.Money(g.r.IntN(3) * 2500)
 	return s
 }
 
@@ -185,8 +188,25 @@ func (g *commandGen) next() Command {
 		return &SetNotice{Pool: g.pick(g.pools), Notice: notices[g.r.IntN(2)]}
 	case op < 96:
 		return &MarkRelease{E164: g.pick(g.nums), At: at}
-	default:
+	case op < 97:
 		return &ConfirmRelease{E164: g.pick(g.nums), At: at}
+	case op < 98:
+		outcomes := []allocator.CallOutcome{allocator.OutcomeLead, allocator.OutcomeSale, allocator.OutcomeNone, "maybe"}
+		return &MarkCall{SID: g.pick(g.sids), Set: allocator.MarkFields(1 + g.r.IntN(15)),
+			Outcome: outcomes[g.r.IntN(len(outcomes))], Value: allocator.Money(g.r.IntN(3) * 1999),
+			Currency: []string{"USD", "EUR"}[g.r.IntN(2)], Note: fmt.Sprintf("note %d", g.n), At: at}
+	case op < 99:
+		key := allocator.SpendKey{Day: allocator.DayOf(at) - allocator.Day(g.r.IntN(3)), Source: "google", Medium: "cpc",
+			Campaign: fmt.Sprintf("c%d", g.r.IntN(5))}
+		if g.r.IntN(4) == 0 {
+			return &DeleteSpend{Keys: []allocator.SpendKey{key}, At: at}
+		}
+		return &SetSpend{Rows: []allocator.Spend{{SpendKey: key, Cost: allocator.Money(g.r.IntN(100000))}}, At: at}
+	default:
+		m := allocator.DefaultMarketing
+		m.Currency = []string{"USD", "EUR", "usd"}[g.r.IntN(3)]
+		m.GoogleConversion = fmt.Sprintf("Calls %d", g.r.IntN(3))
+		return &SetMarketing{Marketing: m, At: at}
 	}
 }
 

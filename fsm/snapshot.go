@@ -39,7 +39,12 @@ const (
 	// recordRevoked holds the hash of a deleted token. Not optional: a
 	// reader that dropped it would let a restore bring the token back.
 	recordRevoked recordType = 9
-	recordEnd     recordType = 0x7f
+	// recordMarketing holds the cluster's marketing settings, once they
+	// were set; recordSpend one day of spend on one campaign. Neither is
+	// optional: calls' values and ROAS depend on them.
+	recordMarketing recordType = 10
+	recordSpend     recordType = 11
+	recordEnd       recordType = 0x7f
 	// recordOptional on a type lets an older reader skip a record it does
 	// not know, as IgnoreUnknown does for commands.
 	recordOptional recordType = 0x80
@@ -130,6 +135,12 @@ func WriteSnapshot(w io.Writer, snap *Image) error {
 	for i := 0; err == nil && i < len(img.Calls); i++ {
 		err = write(recordCall, func(e *encoder) { e.callRecord(&img.Calls[i]) })
 	}
+	if err == nil && img.Marketing != nil {
+		err = write(recordMarketing, func(e *encoder) { e.marketing(img.Marketing) })
+	}
+	for i := 0; err == nil && i < len(img.Spend); i++ {
+		err = write(recordSpend, func(e *encoder) { e.spend(&img.Spend[i]) })
+	}
 	for i := 0; err == nil && i < len(snap.Nodes); i++ {
 		err = write(recordNode, func(e *encoder) { (*SetNode)(&snap.Nodes[i]).encode(e) })
 	}
@@ -188,6 +199,20 @@ var restorers = map[recordType]func(*decoder, *Image){
 		img := snap.State
 		img.Calls = append(img.Calls, allocator.CallRecord{})
 		d.callRecord(&img.Calls[len(img.Calls)-1])
+	},
+	recordMarketing: func(d *decoder, snap *Image) {
+		img := snap.State
+		if img.Marketing != nil {
+			d.fail(errors.New("the marketing settings are there twice"))
+			return
+		}
+		img.Marketing = new(allocator.Marketing)
+		d.marketing(img.Marketing)
+	},
+	recordSpend: func(d *decoder, snap *Image) {
+		img := snap.State
+		img.Spend = append(img.Spend, allocator.Spend{})
+		d.spend(&img.Spend[len(img.Spend)-1])
 	},
 	recordNode: func(d *decoder, snap *Image) {
 		snap.Nodes = append(snap.Nodes, Node(*decodeSetNode(d)))
@@ -440,6 +465,7 @@ func (e *encoder) callRecord(c *allocator.CallRecord) {
 	e.string(c.AnsweredBy)
 	e.bool(c.Whisper)
 	e.bool(c.Recorded)
+	e.worth(&c.Worth) // added later: a record without it has no worth
 }
 
 func (d *decoder) callRecord(c *allocator.CallRecord) {
@@ -462,6 +488,9 @@ func (d *decoder) callRecord(c *allocator.CallRecord) {
 	c.AnsweredBy = d.string()
 	c.Whisper = d.bool()
 	c.Recorded = d.bool()
+	if d.more() {
+		d.worth(&c.Worth)
+	}
 }
 
 // Backup is a snapshot read back, checked and built into the state it

@@ -37,6 +37,9 @@ type Pool struct {
 	VisitsPerMinute    int       `json:"visits_per_minute"` // 0: automatic (allocator.Settings.Budget)
 	VisitBurst         int       `json:"visit_burst"`       // 0: automatic
 	AllowedOrigins     []string  `json:"allowed_origins"`   // empty: any website
+	LeadRule           bool      `json:"lead_rule"`         // the conversion rule is on
+	LeadMinDurationS   int       `json:"lead_min_duration_s"`
+	LeadValue          float64   `json:"lead_value"` // in the cluster's currency
 	Status             string    `json:"status"`
 	Notice             string    `json:"notice,omitempty"` // the provisioner's, such as numbers bought outside the area code
 	Install            string    `json:"install"`          // the <script> tag for the pool's website
@@ -70,6 +73,7 @@ func poolOut(p *allocator.Pool, base string) Pool {
 		AttributionWindowS: int(st.AttributionWindow / time.Second), Whisper: st.Whisper, Allocation: string(st.Allocation),
 		DisplaceAfterS: int(st.DisplaceAfter / time.Second), VisitsPerMinute: st.VisitsPerMinute, VisitBurst: st.VisitBurst,
 		AllowedOrigins: append([]string{}, st.AllowedOrigins...), Status: string(p.Status()), Notice: p.Notice(),
+		LeadRule: st.LeadRule, LeadMinDurationS: int(st.LeadMinDuration / time.Second), LeadValue: st.LeadValue.Float(),
 		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt(),
 		Install: snippet.Get().Tag(base, p.Key, st.Tracking == allocator.TrackGCLID),
 		Stats: PoolStats{
@@ -98,6 +102,9 @@ type poolRequest struct {
 	VisitsPerMinute    *int      `json:"visits_per_minute"`
 	VisitBurst         *int      `json:"visit_burst"`
 	AllowedOrigins     *[]string `json:"allowed_origins"`
+	LeadRule           *bool     `json:"lead_rule"`
+	LeadMinDurationS   *int      `json:"lead_min_duration_s"`
+	LeadValue          *float64  `json:"lead_value"`
 
 	ID        *string    `json:"id"`
 	Key       *string    `json:"key"`
@@ -131,7 +138,14 @@ const maxSeconds = 1 << 32
 func (r *poolRequest) patch() (allocator.Patch, error) {
 	p := allocator.Patch{
 		Name: r.Name, Size: r.Size, AreaCode: r.AreaCode, SwapTarget: r.SwapTarget, Rings: r.Rings, Whisper: r.Whisper,
-		VisitsPerMinute: r.VisitsPerMinute, VisitBurst: r.VisitBurst,
+		VisitsPerMinute: r.VisitsPerMinute, VisitBurst: r.VisitBurst, LeadRule: r.LeadRule,
+	}
+	if r.LeadValue != nil {
+		v, err := allocator.MoneyFrom("lead_value", *r.LeadValue)
+		if err != nil {
+			return p, err
+		}
+		p.LeadValue = &v
 	}
 	if r.Tracking != nil {
 		p.Tracking = ptr(allocator.Tracking(*r.Tracking))
@@ -154,7 +168,7 @@ func (r *poolRequest) patch() (allocator.Patch, error) {
 		dst   **time.Duration
 	}{
 		{"idle_timeout_s", r.IdleTimeoutS, &p.IdleTimeout}, {"attribution_window_s", r.AttributionWindowS, &p.AttributionWindow},
-		{"displace_after_s", r.DisplaceAfterS, &p.DisplaceAfter},
+		{"displace_after_s", r.DisplaceAfterS, &p.DisplaceAfter}, {"lead_min_duration_s", r.LeadMinDurationS, &p.LeadMinDuration},
 	} {
 		if s.v != nil {
 			if *s.v < 0 || *s.v > maxSeconds {
@@ -309,7 +323,7 @@ func (a Admin) Pool(id string) (Pool, error) {
 // have, checked: the defaults first, then what patch says (a value given,
 // zero included, is checked as given). The wizard checks its steps with it.
 func (a Admin) NewPoolSettings(patch allocator.Patch) (allocator.Settings, error) {
-	st := allocator.Settings{Whisper: true}.WithDefaults().Patched(&patch)
+	st := allocator.Settings{Whisper: true, LeadRule: true}.WithDefaults().Patched(&patch)
 	return st, st.Validate()
 }
 
