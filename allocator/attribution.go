@@ -146,3 +146,9 @@ func (a *Attribution) QueryField(name string) *string {
 	}
 	return nil
 }
+
+// PlausibleClickID reports whether s has the shape of an ad platform's
+// click id (the base64url characters of Google's gclid, gbraid and wbraid,
+// which Microsoft's hexadecimal msclkid also keeps to), long enough not to
+// be made up: what the offline conversion files may carry.
+func PlausibleClickID(s string) bool { return googleClickID(s) }

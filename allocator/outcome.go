@@ -3,6 +3,7 @@ package allocator
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -213,3 +214,22 @@ func answered(c *Call) bool {
 
 // Answered reports whether the call reached someone.
 func (c *Call) Answered() bool { return answered(c) }
+
+// ParseMoney reads an amount as people type it and spreadsheets export
+// it: digits with an optional currency sign, thousands separated by commas
+// ("1,250.50"), or cents after a comma ("1250,50"). A negative, empty or
+// unreadable one is an error naming field.
+func ParseMoney(field, s string) (Money, error) {
+	t := strings.ReplaceAll(strings.TrimSpace(s), "\u00a0", "")
+	t = strings.TrimLeft(strings.TrimRight(t, " $€£¥"), "$€£¥ ")
+	t = strings.ReplaceAll(t, " ", "")
+	if i := strings.LastIndexByte(t, ','); i >= 0 && !strings.Contains(t, ".") && len(t)-i-1 == 2 {
+		t = t[:i] + "." + t[i+1:]
+	}
+	t = strings.ReplaceAll(t, ",", "")
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || t == "" || strings.ContainsAny(t, "eExXpPnNiI_") {
+		return 0, invalid(field, "%q is not an amount; write it as 1250 or 1250.50", s)
+	}
+	return MoneyFrom(field, v)
+}

@@ -107,10 +107,10 @@ func (s *State) SetSpend(c SetSpend) (int, error) {
 	}
 	for i, r := range c.Rows {
 		if err := CheckSpendKey(r.SpendKey); err != nil {
-			return 0, rowError(i, err)
+			return 0, RowError(i, err)
 		}
 		if r.Cost < 0 || r.Cost > MaxMoney {
-			return 0, rowError(i, invalid("cost", "must be between 0 and %s", MaxMoney))
+			return 0, RowError(i, invalid("cost", "must be between 0 and %s", MaxMoney))
 		}
 	}
 	b := &s.spend
@@ -134,8 +134,8 @@ func (s *State) SetSpend(c SetSpend) (int, error) {
 	return len(c.Rows), nil
 }
 
-// rowError says which row of a write is at fault.
-func rowError(i int, err error) error {
+// RowError says which row (counted from 1) of a list is at fault.
+func RowError(i int, err error) error {
 	if v, ok := err.(*ValidationError); ok {
 		return &ValidationError{Field: v.Field, Reason: v.Reason + " (row " + strconv.Itoa(i+1) + ")"}
 	}

@@ -97,6 +97,7 @@ var errorCodes = map[string]error{
 	"not_google_click": allocator.ErrNotGoogleClick,
 	"bad_time":         allocator.ErrBadTime,
 	"bad_call":         allocator.ErrBadCall,
+	"unknown_call":     allocator.ErrUnknownCall,
 	"bad_command":      ErrBadCommand,
 	"skipped_command":  ErrSkippedCommand,
 	"token_exists":     ErrTokenExists,

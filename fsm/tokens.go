@@ -27,7 +27,7 @@ type Token struct {
 }
 
 // Role is what a token may do. Each role may do all that the roles below
-// it may: admin ⊃ operator ⊃ reporting.
+// it may: admin ⊃ operator ⊃ reporting ⊃ export.
 type Role string
 
 // The roles.
@@ -40,18 +40,24 @@ const (
 	// RoleReporting reads pools, numbers, visits, calls and reports, and
 	// nothing of the cluster: not even a backup, which holds everything.
 	RoleReporting Role = "reporting"
+	// RoleExport only fetches the offline conversion files, with HTTP
+	// Basic (the ad platforms' scheduled fetches take a user name and a
+	// password): a credential kept in an ad platform opens nothing else.
+	RoleExport Role = "export"
 )
 
 // Roles lists the roles, the most powerful first.
-var Roles = []Role{RoleAdmin, RoleOperator, RoleReporting}
+var Roles = []Role{RoleAdmin, RoleOperator, RoleReporting, RoleExport}
 
 func (r Role) rank() int {
 	switch r {
 	case RoleAdmin:
-		return 3
+		return 4
 	case RoleOperator:
-		return 2
+		return 3
 	case RoleReporting:
+		return 2
+	case RoleExport:
 		return 1
 	}
 	return 0

@@ -90,6 +90,9 @@ type poolReply struct {
 	Overflow           string    `json:"overflow"`
 	IdleTimeoutS       int       `json:"idle_timeout_s"`
 	AttributionWindowS int       `json:"attribution_window_s"`
+	LeadRule           bool      `json:"lead_rule"`
+	LeadMinDurationS   int       `json:"lead_min_duration_s"`
+	LeadValue          float64   `json:"lead_value"`
 	Whisper            bool      `json:"whisper"`
 	Allocation         string    `json:"allocation"`
 	Status             string    `json:"status"`

@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"math"
@@ -92,6 +93,43 @@ func (s *Server) adminAuthorized(rc *fasthttp.RequestCtx, need fsm.Role) bool {
 		writeError(rc, fasthttp.StatusUnauthorized, "an admin token is required: Authorization: Bearer <token>")
 		return false
 	}
+	return s.tokenAllows(rc, token, need, `Bearer realm="dni", error="invalid_token"`)
+}
+
+// exportAuthorized lets in a token of any role, the export role included,
+// sent with HTTP Basic (any user name, the token as the password: what an
+// ad platform's scheduled fetch sends) or as a bearer token.
+func (s *Server) exportAuthorized(rc *fasthttp.RequestCtx) bool {
+	h := rc.Request.Header.Peek("Authorization")
+	token, ok := bearerToken(h)
+	if !ok {
+		token, ok = basicPassword(h)
+	}
+	const challenge = `Basic realm="dni conversions", charset="UTF-8"`
+	if !ok {
+		rc.Response.Header.Set("WWW-Authenticate", challenge)
+		writeError(rc, fasthttp.StatusUnauthorized, "an export token is required: HTTP Basic with any user name and the token as the password")
+		return false
+	}
+	return s.tokenAllows(rc, token, fsm.RoleExport, challenge)
+}
+
+// basicPassword reads the password of "Basic base64(user:password)".
+func basicPassword(authorization []byte) ([]byte, bool) {
+	if len(authorization) <= 6 || !bytes.EqualFold(authorization[:6], []byte("Basic ")) {
+		return nil, false
+	}
+	raw, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(authorization[6:])))
+	if err != nil {
+		return nil, false
+	}
+	_, password, ok := bytes.Cut(raw, []byte(":"))
+	return password, ok && len(password) > 0
+}
+
+// tokenAllows signs a token in, throttled, and checks its role against
+// need, answering 401 (with challenge), 403 or 429 itself.
+func (s *Server) tokenAllows(rc *fasthttp.RequestCtx, token []byte, need fsm.Role, challenge string) bool {
 	t, wait, ok := s.signIn(s.clientIP(rc), token, time.Now())
 	switch {
 	case wait > 0:
@@ -100,8 +138,11 @@ func (s *Server) adminAuthorized(rc *fasthttp.RequestCtx, need fsm.Role) bool {
 		writeError(rc, fasthttp.StatusTooManyRequests, fmt.Sprintf("too many wrong admin tokens from this address: try again in %d seconds", secs))
 		return false
 	case !ok:
-		rc.Response.Header.Set("WWW-Authenticate", `Bearer realm="dni", error="invalid_token"`)
+		rc.Response.Header.Set("WWW-Authenticate", challenge)
 		writeError(rc, fasthttp.StatusUnauthorized, "invalid admin token")
+		return false
+	case t.Role == fsm.RoleExport && need != fsm.RoleExport:
+		writeError(rc, fasthttp.StatusForbidden, "this is an export token: it fetches the conversion files under /v1/conversions/ and nothing else")
 		return false
 	case !t.Role.Allows(need):
 		writeError(rc, fasthttp.StatusForbidden, fmt.Sprintf("this token's role, %s, may not do this: it needs the role %s", t.Role, need))

@@ -32,6 +32,14 @@ type Call struct {
 	Status      string          `json:"status,omitempty"`
 	DurationS   int             `json:"duration_s"`
 	AnsweredBy  string          `json:"answered_by,omitempty"`
+	// What the call was worth: "lead", "sale", "none", or empty when
+	// nobody judged it and the pool's rule did not make it a lead.
+	Outcome   string     `json:"outcome"`
+	Value     *float64   `json:"value,omitempty"` // a lead's or a sale's, in Currency
+	Currency  string     `json:"currency,omitempty"`
+	Note      string     `json:"note,omitempty"`
+	OutcomeBy string     `json:"outcome_by,omitempty"` // "rule" or "hand"
+	OutcomeAt *time.Time `json:"outcome_at,omitempty"`
 }
 
 func callOut(c *allocator.Call) Call {
@@ -43,6 +51,7 @@ func callOut(c *allocator.Call) Call {
 	if c.Whisper {
 		out.Whisper = "Call from " + out.Channel
 	}
+	worthOut(&out, &c.Worth)
 	if !c.Visit.IsZero() {
 		out.Visit = c.Visit.String()
 	}
@@ -183,7 +192,7 @@ func wantsCSV(rc *fasthttp.RequestCtx) bool {
 var csvHeader = []string{
 	"started_at", "sid", "from", "to", "pool", "match", "utm_source", "utm_medium", "utm_campaign",
 	"utm_term", "utm_content", "gclid", "referrer", "landing_page", "status", "duration_s",
-	"answered_by", "first_time", "visit",
+	"answered_by", "first_time", "visit", "outcome", "value", "currency", "note",
 }
 
 // CallsCSV is every call that f keeps, oldest first, as CSV with a header
@@ -211,7 +220,10 @@ func (a Admin) CallsCSV(f CallFilter) []byte {
 			c.PoolID, string(c.Match), csvSafe(a.Source), csvSafe(a.Medium), csvSafe(a.Campaign),
 			csvSafe(a.Term), csvSafe(a.Content), csvSafe(a.GCLID), csvSafe(a.Referrer), csvSafe(a.LandingPage),
 			string(c.Status), strconv.Itoa(int(c.Duration / time.Second)), csvNumber(c.AnsweredBy),
-			strconv.FormatBool(c.FirstTime), visit,
+			strconv.FormatBool(c.FirstTime), visit, string(c.Outcome), "", "", csvSafe(c.Note),
+		}
+		if c.Outcome.Converted() || c.Value != 0 {
+			row[20], row[21] = c.Value.String(), c.Currency
 		}
 		w.Write(row)
 		return true
@@ -316,7 +328,7 @@ func (a Admin) CallReport(f CallFilter, group []string) []ReportRow {
 			rows[key] = r
 		}
 		r.Calls++
-		if answered(c) {
+		if c.Answered() {
 			r.Answered++
 		}
 		if c.FirstTime {
@@ -340,12 +352,6 @@ func (a Admin) CallReport(f CallFilter, group []string) []ReportRow {
 		return 0
 	})
 	return out
-}
-
-// answered reports whether a call reached someone: it completed after
-// being answered.
-func answered(c *allocator.Call) bool {
-	return c.Status == allocator.CallCompleted && (c.AnsweredBy != "" || c.Duration > 0)
 }
 
 func deref(p *string) string {

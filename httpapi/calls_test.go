@@ -236,7 +236,7 @@ func TestABadCallQueryIsRefused(t *testing.T) {
 var csvColumns = []string{
 	"started_at", "sid", "from", "to", "pool", "match", "utm_source", "utm_medium", "utm_campaign",
 	"utm_term", "utm_content", "gclid", "referrer", "landing_page", "status", "duration_s",
-	"answered_by", "first_time", "visit",
+	"answered_by", "first_time", "visit", "outcome", "value", "currency", "note",
 }
 
 func TestCallsExportAsCSVWithFormulasDefused(t *testing.T) {

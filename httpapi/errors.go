@@ -46,6 +46,7 @@ var errorStatuses = []struct {
 	{allocator.ErrUnknownPool, fasthttp.StatusNotFound},
 	{allocator.ErrUnknownNumber, fasthttp.StatusNotFound},
 	{allocator.ErrUnknownVisit, fasthttp.StatusNotFound},
+	{allocator.ErrUnknownCall, fasthttp.StatusNotFound},
 	{fsm.ErrUnknownToken, fasthttp.StatusNotFound},
 	{cluster.ErrUnknownNode, fasthttp.StatusNotFound},
 	// It conflicts with the state as it is.

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -129,27 +130,38 @@ func routeSeeds(backup []byte) map[string]fuzzSeed {
 		"POST /v1/visits":                   s("/v1/visits", `{"pool":"pk_fuzz","url":"https://shop.example/?utm_source=google&utm_campaign=spring&gclid=G","referrer":"https://www.google.com/","utm_term":"t"}`),
 		"POST /v1/visits/{visit}/heartbeat": s("/v1/visits/"+fuzzVisit+"/heartbeat", ""),
 
-		"POST /v1/pools":                         s("/v1/pools", `{"name":"Ads","size":4,"swap_target":"(415) 555-0100","forward_to":["+14155550100"],"tracking":"gclid","overflow":"none","rings":3,"idle_timeout_s":120,"attribution_window_s":600,"whisper":false,"area_code":"415","allocation":"random"}`),
-		"GET /v1/pools":                          s("/v1/pools?deleted=true", ""),
-		"GET /v1/pools/{id}":                     s("/v1/pools/pl_fuzz", ""),
-		"PATCH /v1/pools/{id}":                   s("/v1/pools/pl_fuzz", `{"name":"Renamed","size":5,"idle_timeout_s":300}`),
-		"DELETE /v1/pools/{id}":                  s("/v1/pools/pl_gone", ""),
-		"GET /v1/pools/{id}/numbers":             s("/v1/pools/pl_fuzz/numbers", ""),
-		"POST /v1/pools/{id}/numbers":            s("/v1/pools/pl_fuzz/numbers", `{"numbers":["+14155550105","+14155550106"]}`),
-		"DELETE /v1/pools/{id}/numbers/{number}": s("/v1/pools/pl_fuzz/numbers/+14155550104", ""),
-		"GET /v1/pools/{id}/visits":              s("/v1/pools/pl_fuzz/visits", ""),
-		"GET /v1/calls":                          s("/v1/calls?pool=pl_fuzz&source=google&campaign=spring&from=2020-01-01T00:00:00Z&to=2099-01-01T00:00:00Z&limit=1&cursor=1", ""),
-		"GET /v1/reports/calls":                  s("/v1/reports/calls?group=source,campaign&from=2020-01-01T00:00:00Z", ""),
-		"GET /v1/cluster":                        s("/v1/cluster", ""),
-		"POST /v1/cluster/nodes":                 {"/v1/cluster/nodes", join},
-		"DELETE /v1/cluster/nodes/{id}":          s("/v1/cluster/nodes/n2", ""),
-		"POST /v1/cluster/leader":                s("/v1/cluster/leader", `{"id":"fuzz"}`),
-		"GET /v1/cluster/snapshot":               s("/v1/cluster/snapshot", ""),
-		"POST /v1/cluster/restore":               {"/v1/cluster/restore", backup},
-		"POST /v1/sandbox/calls":                 s("/v1/sandbox/calls", `{"to":"+14155550101","from":"+12125550001"}`),
-		"GET /v1/tokens":                         s("/v1/tokens", ""),
-		"POST /v1/tokens":                        s("/v1/tokens", `{"name":"reporting"}`),
-		"DELETE /v1/tokens/{id}":                 s("/v1/tokens/tok_000000000000", ""),
+		"POST /v1/pools":                             s("/v1/pools", `{"name":"Ads","size":4,"swap_target":"(415) 555-0100","forward_to":["+14155550100"],"tracking":"gclid","overflow":"none","rings":3,"idle_timeout_s":120,"attribution_window_s":600,"whisper":false,"area_code":"415","allocation":"random"}`),
+		"GET /v1/pools":                              s("/v1/pools?deleted=true", ""),
+		"GET /v1/pools/{id}":                         s("/v1/pools/pl_fuzz", ""),
+		"PATCH /v1/pools/{id}":                       s("/v1/pools/pl_fuzz", `{"name":"Renamed","size":5,"idle_timeout_s":300}`),
+		"DELETE /v1/pools/{id}":                      s("/v1/pools/pl_gone", ""),
+		"GET /v1/pools/{id}/numbers":                 s("/v1/pools/pl_fuzz/numbers", ""),
+		"POST /v1/pools/{id}/numbers":                s("/v1/pools/pl_fuzz/numbers", `{"numbers":["+14155550105","+14155550106"]}`),
+		"DELETE /v1/pools/{id}/numbers/{number}":     s("/v1/pools/pl_fuzz/numbers/+14155550104", ""),
+		"GET /v1/pools/{id}/visits":                  s("/v1/pools/pl_fuzz/visits", ""),
+		"GET /v1/calls":                              s("/v1/calls?pool=pl_fuzz&source=google&campaign=spring&from=2020-01-01T00:00:00Z&to=2099-01-01T00:00:00Z&limit=1&cursor=1", ""),
+		"GET /v1/reports/calls":                      s("/v1/reports/calls?group=source,campaign&from=2020-01-01T00:00:00Z", ""),
+		"GET /v1/calls/{sid}":                        s("/v1/calls/CAfuzz", ""),
+		"PATCH /v1/calls/{sid}":                      s("/v1/calls/CAfuzz", `{"outcome":"sale","value":"1,250.50","currency":"USD","note":"n"}`),
+		"GET /v1/reports/campaigns":                  s("/v1/reports/campaigns?source=google&from=2020-01-01T00:00:00Z&format=csv", ""),
+		"GET /v1/spend":                              s("/v1/spend?from=2026-01-01&to=2026-12-31", ""),
+		"POST /v1/spend":                             s("/v1/spend", `{"spend":[{"day":"2026-12-01","source":"google","medium":"cpc","campaign":"spring","cost":12.5}]}`),
+		"DELETE /v1/spend":                           s("/v1/spend?day=2026-12-01&source=google&medium=cpc&campaign=spring", ""),
+		"GET /v1/settings/marketing":                 s("/v1/settings/marketing", ""),
+		"PATCH /v1/settings/marketing":               s("/v1/settings/marketing", `{"currency":"USD","google_conversion":"Calls"}`),
+		"GET /v1/conversions/google.csv":             s("/v1/conversions/google.csv", ""),
+		"GET /v1/conversions/google-adjustments.csv": s("/v1/conversions/google-adjustments.csv", ""),
+		"GET /v1/conversions/microsoft.csv":          s("/v1/conversions/microsoft.csv", ""),
+		"GET /v1/cluster":                            s("/v1/cluster", ""),
+		"POST /v1/cluster/nodes":                     {"/v1/cluster/nodes", join},
+		"DELETE /v1/cluster/nodes/{id}":              s("/v1/cluster/nodes/n2", ""),
+		"POST /v1/cluster/leader":                    s("/v1/cluster/leader", `{"id":"fuzz"}`),
+		"GET /v1/cluster/snapshot":                   s("/v1/cluster/snapshot", ""),
+		"POST /v1/cluster/restore":                   {"/v1/cluster/restore", backup},
+		"POST /v1/sandbox/calls":                     s("/v1/sandbox/calls", `{"to":"+14155550101","from":"+12125550001"}`),
+		"GET /v1/tokens":                             s("/v1/tokens", ""),
+		"POST /v1/tokens":                            s("/v1/tokens", `{"name":"reporting"}`),
+		"DELETE /v1/tokens/{id}":                     s("/v1/tokens/tok_000000000000", ""),
 
 		"POST /twilio/voice":    s("/twilio/voice", "CallSid=CAfuzz2&AccountSid=ACfuzz&From=%2B12125550002&To=%2B14155550101&CallStatus=ringing&Direction=inbound"),
 		"POST /twilio/fallback": s("/twilio/fallback", "CallSid=CAfuzz2&From=%2B12125550002&To=%2B14155550101&CallStatus=ringing&ErrorCode=11200&ErrorUrl=x"),
@@ -203,6 +215,8 @@ func FuzzRouter(f *testing.F) {
 		switch r.access {
 		case adminAccess:
 			auth = "Bearer " + fuzzToken
+		case exportAccess:
+			auth = "Basic " + base64.StdEncoding.EncodeToString([]byte("google:"+fuzzToken))
 		case internalAccess:
 			trusted = true
 		}

@@ -120,7 +120,11 @@ func TestTheOpenAPIDocumentSaysWhoMayCallEachOperationAndNamesItsPathParameters(
 		if admin != (r.access == adminAccess) {
 			t.Errorf("%s: admin security %v, but the route's access is %d", key, admin, r.access)
 		}
-		if _, ok := op.Responses["401"]; ok != (r.access == adminAccess) {
+		export := slices.ContainsFunc(op.Security, func(req map[string][]string) bool { _, ok := req["export"]; return ok })
+		if export != (r.access == exportAccess) {
+			t.Errorf("%s: export security %v, but the route's access is %d", key, export, r.access)
+		}
+		if _, ok := op.Responses["401"]; ok != (r.access == adminAccess || r.access == exportAccess) {
 			t.Errorf("%s: documents a 401 %v, but the route's access is %d", key, ok, r.access)
 		}
 		// An admin route answers a token below its role 403, and an

@@ -17,15 +17,22 @@ var roleNeeded = map[string]string{
 	"GET /v1/cluster": "operator", "POST /v1/cluster/nodes": "operator", "DELETE /v1/cluster/nodes/n9": "operator",
 	"POST /v1/cluster/leader": "operator", "GET /v1/cluster/snapshot": "operator", "POST /v1/cluster/restore": "operator",
 	"GET /v1/tokens": "operator", "POST /v1/tokens": "admin", "DELETE /v1/tokens/tok_x": "admin",
+	"GET /v1/calls/CA1": "reporting", "PATCH /v1/calls/CA1": "admin", "GET /v1/reports/campaigns": "reporting",
+	"GET /v1/spend": "reporting", "POST /v1/spend": "admin",
+	"DELETE /v1/spend?day=2026-12-01&source=google&medium=cpc&campaign=x": "admin",
+	"GET /v1/settings/marketing":                                          "reporting", "PATCH /v1/settings/marketing": "admin",
 }
 
-var roleRank = map[string]int{"reporting": 1, "operator": 2, "admin": 3}
+var roleRank = map[string]int{"export": 0, "reporting": 1, "operator": 2, "admin": 3}
 
 func TestATokenBelowARoutesRoleIsRefused403AndChangesNothing(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
-	tokens := map[string]*testAPI{"reporting": a.as(a.makeToken("reports", "reporting").Token), "operator": a.as(a.makeToken("ops", "operator").Token)}
+	tokens := map[string]*testAPI{
+		"reporting": a.as(a.makeToken("reports", "reporting").Token), "operator": a.as(a.makeToken("ops", "operator").Token),
+		"export": a.as(a.makeToken("google ads", "export").Token),
+	}
 	before := a.tokens()
-	for _, role := range []string{"reporting", "operator"} {
+	for _, role := range []string{"reporting", "operator", "export"} {
 		for _, rt := range adminRoutes {
 			need, ok := roleNeeded[rt.method+" "+rt.path]
 			if !ok {
@@ -35,7 +42,11 @@ func TestATokenBelowARoutesRoleIsRefused403AndChangesNothing(t *testing.T) {
 				continue
 			}
 			p := wantProblem(t, tokens[role].Send(rt.method, rt.path, rt.body, "Authorization", "Bearer "+tokens[role].Token), http.StatusForbidden, "")
-			if want := "this token's role, " + role + ", may not do this: it needs the role " + need; p.Error != want {
+			want := "this token's role, " + role + ", may not do this: it needs the role " + need
+			if role == "export" {
+				want = "this is an export token: it fetches the conversion files under /v1/conversions/ and nothing else"
+			}
+			if p.Error != want {
 				t.Errorf("%s %s as %s: %q, want %q", rt.method, rt.path, role, p.Error, want)
 			}
 		}

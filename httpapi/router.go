@@ -18,6 +18,7 @@ const (
 	adminAccess                  // a bearer token whose role allows the route's (route.role)
 	internalAccess               // a node or operator's tool of the cluster, on the cluster port only
 	twilioAccess                 // a valid X-Twilio-Signature
+	exportAccess                 // any token, export role included, by HTTP Basic (its password) or as a bearer
 )
 
 type route struct {

@@ -41,7 +41,15 @@ func (s *Server) routes() {
 	rt.add(del, "/v1/pools/{id}/numbers/{number}", adminAccess, s.releaseNumber).needs(admin)
 	rt.add(get, "/v1/pools/{id}/visits", adminAccess, s.listVisits).needs(reporting)
 	rt.add(get, "/v1/calls", adminAccess, s.listCalls).needs(reporting)
+	rt.add(get, "/v1/calls/{sid}", adminAccess, s.getCall).needs(reporting)
+	rt.add(patch, "/v1/calls/{sid}", adminAccess, s.markCall).needs(admin)
 	rt.add(get, "/v1/reports/calls", adminAccess, s.callReport).needs(reporting)
+	rt.add(get, "/v1/reports/campaigns", adminAccess, s.campaignReport).needs(reporting)
+	rt.add(get, "/v1/spend", adminAccess, s.listSpend).needs(reporting)
+	rt.add(post, "/v1/spend", adminAccess, s.addSpend).needs(admin)
+	rt.add(del, "/v1/spend", adminAccess, s.deleteSpend).needs(admin)
+	rt.add(get, "/v1/settings/marketing", adminAccess, s.getMarketing).needs(reporting)
+	rt.add(patch, "/v1/settings/marketing", adminAccess, s.setMarketing).needs(admin)
 	rt.add(get, "/v1/cluster", adminAccess, s.members).needs(operator)
 	rt.add(post, "/v1/cluster/nodes", adminAccess, s.join).needs(operator)
 	rt.add(del, "/v1/cluster/nodes/{id}", adminAccess, s.remove).needs(operator)
@@ -52,6 +60,12 @@ func (s *Server) routes() {
 	rt.add(get, "/v1/tokens", adminAccess, s.listTokens).needs(operator)
 	rt.add(post, "/v1/tokens", adminAccess, s.createToken).needs(admin)
 	rt.add(del, "/v1/tokens/{id}", adminAccess, s.deleteToken).needs(admin)
+
+	// The offline conversion files the ad platforms fetch on a schedule,
+	// behind HTTP Basic with an export token (or any admin token).
+	rt.add(get, "/v1/conversions/google.csv", exportAccess, s.googleConversions).needs(fsm.RoleExport)
+	rt.add(get, "/v1/conversions/google-adjustments.csv", exportAccess, s.googleAdjustments).needs(fsm.RoleExport)
+	rt.add(get, "/v1/conversions/microsoft.csv", exportAccess, s.microsoftConversions).needs(fsm.RoleExport)
 
 	// Twilio's webhooks, behind its request signature.
 	rt.add(post, "/twilio/voice", twilioAccess, s.voice)

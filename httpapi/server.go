@@ -252,6 +252,10 @@ func (s *Server) handle(rc *fasthttp.RequestCtx, r *route, params []string) {
 		if !s.twilioAuthorized(rc) {
 			return
 		}
+	case exportAccess:
+		if !s.exportAuthorized(rc) {
+			return
+		}
 	}
 	r.handle(rc, params)
 }
