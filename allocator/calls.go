@@ -136,6 +136,14 @@ type callEntry struct {
 	cur atomic.Pointer[Call]
 }
 
+// load is the entry's call, nil for no entry.
+func (e *callEntry) load() *Call {
+	if e == nil {
+		return nil
+	}
+	return e.cur.Load()
+}
+
 // Limits on call fields.
 const (
 	MaxCallSIDLen   = 64
@@ -239,6 +247,7 @@ func (s *State) RecordCall(r RecordCall) (*Call, error) {
 	s.callers[c.From]++
 	s.countMatch(c.Match)
 	s.judge(&c, at) // the call may have ended before its record arrived
+	s.announce(e.load(), &c, at)
 	return s.putCall(e, &c), nil
 }
 
@@ -284,6 +293,7 @@ func (s *State) UpdateCall(u UpdateCall) (*Call, error) {
 			if c.Recorded {
 				s.judge(&c, at)
 			}
+			s.announce(old, &c, at)
 			return s.putCall(e, &c), nil
 		}
 	} else {
@@ -298,6 +308,7 @@ func (s *State) UpdateCall(u UpdateCall) (*Call, error) {
 	if c.Recorded {
 		s.judge(&c, at)
 	}
+	s.announce(e.load(), &c, at)
 	return s.putCall(e, &c), nil
 }
 

@@ -24,6 +24,17 @@ type Image struct {
 	Calls                        []CallRecord
 	Marketing                    *Marketing // nil: never set, DefaultMarketing
 	Spend                        []Spend    // by day, source, medium, campaign
+	EventSeq                     uint64
+	Endpoints                    []Endpoint       // by ID, each with its log
+	Deliveries                   []DeliveryRecord // queued, in queue order
+}
+
+// DeliveryRecord is a queued delivery in an Image, with its event.
+type DeliveryRecord struct {
+	Event    Event
+	Endpoint string
+	Attempts int
+	NextAt   int64
 }
 
 // PoolRecord is a pool in an Image.
@@ -185,6 +196,19 @@ func (s *State) Capture() *Capture {
 		}
 	}
 	s.spend.mu.RUnlock()
+	h := &s.hooks
+	h.mu.RLock()
+	img.EventSeq = h.eventSeq
+	for _, e := range h.endpoints {
+		img.Endpoints = append(img.Endpoints, e.copy())
+	}
+	if len(h.pending) > 0 {
+		img.Deliveries = make([]DeliveryRecord, len(h.pending))
+	}
+	for i, d := range h.pending {
+		img.Deliveries[i] = DeliveryRecord{Event: *d.Event, Endpoint: d.Endpoint, Attempts: d.Attempts, NextAt: millis(d.NextAt)}
+	}
+	h.mu.RUnlock()
 	return c
 }
 
@@ -250,6 +274,7 @@ func Import(img *Image) (*State, error) {
 		im.scheduleExpiry,
 		im.addCalls,
 		im.addMarketing,
+		im.addWebhooks,
 	} {
 		if err := phase(); err != nil {
 			return nil, err
@@ -544,6 +569,42 @@ func (im *importer) addMarketing() error {
 			return corrupt("the spend of %s on %q is there twice", r.Day, r.Campaign)
 		}
 		s.spend.rows[r.SpendKey] = r.Cost
+	}
+	return nil
+}
+
+func (im *importer) addWebhooks() error {
+	img, h := im.img, &im.s.hooks
+	if len(img.Endpoints) > MaxEndpoints || len(img.Deliveries) > MaxPendingDeliveries {
+		return corrupt("%d webhook endpoints and %d deliveries, more than a state holds", len(img.Endpoints), len(img.Deliveries))
+	}
+	h.eventSeq = img.EventSeq
+	for i := range img.Endpoints {
+		e := img.Endpoints[i].copy()
+		c := SetEndpoint{ID: e.ID, Name: e.Name, URL: e.URL, Secret: e.Secret}
+		if err := CheckEndpoint(c, true); err != nil || i > 0 && img.Endpoints[i-1].ID >= e.ID || len(e.Log) > MaxEndpointLog {
+			return corrupt("webhook endpoint %q: out of order or bad: %v", e.ID, err)
+		}
+		h.endpoints = append(h.endpoints, &e)
+	}
+	events := map[uint64]*Event{}
+	for i, d := range img.Deliveries {
+		ev := events[d.Event.Seq]
+		if ev == nil {
+			e := d.Event
+			ev = &e
+			events[e.Seq] = ev
+		}
+		if _, ok := h.find(d.Endpoint); !ok || *ev != d.Event || ev.Seq == 0 || ev.Seq > img.EventSeq || !validMillis(d.NextAt) {
+			return corrupt("webhook delivery %d names no endpoint, or a bad event", i)
+		}
+		if i > 0 {
+			p := img.Deliveries[i-1]
+			if cmp.Or(cmp.Compare(p.Event.Seq, d.Event.Seq), cmp.Compare(p.Endpoint, d.Endpoint)) >= 0 {
+				return corrupt("webhook delivery %d is out of order", i)
+			}
+		}
+		h.pending = append(h.pending, &Delivery{Event: ev, Endpoint: d.Endpoint, Attempts: d.Attempts, NextAt: fromMillis(d.NextAt)})
 	}
 	return nil
 }

@@ -139,5 +139,8 @@ func imageDiff(a, b *Image) string {
 	if !reflect.DeepEqual(a.Spend, b.Spend) {
 		return fmt.Sprintf("spend: %+v vs %+v", a.Spend, b.Spend)
 	}
+	if a.EventSeq != b.EventSeq || !reflect.DeepEqual(a.Endpoints, b.Endpoints) || !reflect.DeepEqual(a.Deliveries, b.Deliveries) {
+		return fmt.Sprintf("webhooks: %d %+v %+v vs %d %+v %+v", a.EventSeq, a.Endpoints, a.Deliveries, b.EventSeq, b.Endpoints, b.Deliveries)
+	}
 	return "no difference found"
 }

@@ -176,6 +176,7 @@ func (s *State) MarkCall(m CallMark) (*Call, error) {
 	}
 	c.OutcomeAt = fromMillis(at)
 	c.converted(at)
+	s.announce(old, &c, at)
 	return s.putCall(e, &c), nil
 }
 

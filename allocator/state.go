@@ -26,6 +26,7 @@ type State struct {
 	callLog  appendLog[callEntry]
 	matched  [len(matchKinds)]atomic.Int64 // recorded calls by match kind
 	spend    spendBook
+	hooks    webhooks
 	// marketing is nil until set: DefaultMarketing.
 	marketing atomic.Pointer[Marketing]
 

@@ -40,6 +40,9 @@ const (
 	TypeSetMarketing   Type = 21
 	TypeSetSpend       Type = 22
 	TypeDeleteSpend    Type = 23
+	TypeSetEndpoint    Type = 24
+	TypeDeleteEndpoint Type = 25
+	TypeRecordAttempt  Type = 26
 )
 
 // A Command is one write to the state. Encode turns it into a log entry.

@@ -22,6 +22,9 @@ import (
 //	MarkCall                      *allocator.Call
 //	SetMarketing                  allocator.Marketing
 //	SetSpend, DeleteSpend         int (days of spend written, forgotten)
+//	SetEndpoint                   allocator.Endpoint
+//	DeleteEndpoint                bool (it existed)
+//	RecordAttempt                 allocator.AttemptResult ("" if not queued)
 //	SetNode, RemoveNode,
 //	CreateToken, DeleteToken,
 //	EndSessions                   nil
@@ -42,6 +45,9 @@ type (
 	SetMarketing   allocator.SetMarketing
 	SetSpend       allocator.SetSpend
 	DeleteSpend    allocator.DeleteSpend
+	SetEndpoint    allocator.SetEndpoint
+	DeleteEndpoint allocator.DeleteEndpoint
+	RecordAttempt  allocator.RecordAttempt
 )
 
 // Touch records heartbeats for many visits at one time.
@@ -112,6 +118,15 @@ func init() {
 	}))
 	register(TypeDeleteSpend, "delete spend", decodeDeleteSpend, onState(func(s *allocator.State, c *DeleteSpend) Result {
 		return result(s.DeleteSpend(allocator.DeleteSpend(*c)))
+	}))
+	register(TypeSetEndpoint, "set endpoint", decodeSetEndpoint, onState(func(s *allocator.State, c *SetEndpoint) Result {
+		return result(s.SetEndpoint(allocator.SetEndpoint(*c)))
+	}))
+	register(TypeDeleteEndpoint, "delete endpoint", decodeDeleteEndpoint, onState(func(s *allocator.State, c *DeleteEndpoint) Result {
+		return result(s.DeleteEndpoint(allocator.DeleteEndpoint(*c)))
+	}))
+	register(TypeRecordAttempt, "record attempt", decodeRecordAttempt, onState(func(s *allocator.State, c *RecordAttempt) Result {
+		return result(s.RecordAttempt(allocator.RecordAttempt(*c)))
 	}))
 	register(TypeBatch, "batch", decodeBatch, applyBatch)
 	register(TypeSetNode, "set node", decodeSetNode, applySetNode)
@@ -681,4 +696,106 @@ func (d *decoder) maybeTime() time.Time {
 		return time.UnixMilli(ms).UTC()
 	}
 	return time.Time{}
+}
+
+func (*SetEndpoint) Type() Type { return TypeSetEndpoint }
+
+func (c *SetEndpoint) encode(e *encoder) {
+	e.string(c.ID)
+	e.string(c.Name)
+	e.string(c.URL)
+	e.string(c.Secret)
+	e.bool(c.Enabled)
+	e.time(c.At)
+}
+
+func decodeSetEndpoint(d *decoder) *SetEndpoint {
+	return &SetEndpoint{ID: d.string(), Name: d.string(), URL: d.string(), Secret: d.string(), Enabled: d.bool(), At: d.time()}
+}
+
+func (*DeleteEndpoint) Type() Type { return TypeDeleteEndpoint }
+
+func (c *DeleteEndpoint) encode(e *encoder) {
+	e.string(c.ID)
+	e.time(c.At)
+}
+
+func decodeDeleteEndpoint(d *decoder) *DeleteEndpoint {
+	return &DeleteEndpoint{ID: d.string(), At: d.time()}
+}
+
+func (*RecordAttempt) Type() Type { return TypeRecordAttempt }
+
+func (c *RecordAttempt) encode(e *encoder) {
+	e.uvarint(c.Event)
+	e.string(c.Endpoint)
+	e.time(c.At)
+	e.varint(int64(c.Status))
+	e.string(c.Error)
+	e.bool(c.Delivered)
+	e.maybeTime(c.NextAt)
+}
+
+func decodeRecordAttempt(d *decoder) *RecordAttempt {
+	return &RecordAttempt{Event: d.uvarint(), Endpoint: d.string(), At: d.time(), Status: d.int(), Error: d.string(),
+		Delivered: d.bool(), NextAt: d.maybeTime()}
+}
+
+func (e *encoder) endpoint(p *allocator.Endpoint) {
+	e.string(p.ID)
+	e.string(p.Name)
+	e.string(p.URL)
+	e.string(p.Secret)
+	e.bool(p.Enabled)
+	e.time(p.CreatedAt)
+	e.time(p.UpdatedAt)
+	e.uvarint(uint64(len(p.Log)))
+	for i := range p.Log {
+		a := &p.Log[i]
+		e.string(a.Event)
+		e.string(string(a.Kind))
+		e.string(a.Call)
+		e.varint(int64(a.Try))
+		e.time(a.At)
+		e.varint(int64(a.Status))
+		e.string(a.Error)
+		e.string(string(a.Result))
+		e.maybeTime(a.NextAt)
+	}
+}
+
+func (d *decoder) endpoint(p *allocator.Endpoint) {
+	p.ID, p.Name, p.URL, p.Secret = d.string(), d.string(), d.string(), d.string()
+	p.Enabled = d.bool()
+	p.CreatedAt, p.UpdatedAt = d.time(), d.time()
+	if n := d.count(8); n > 0 {
+		p.Log = make([]allocator.Attempt, n)
+	}
+	for i := range p.Log {
+		a := &p.Log[i]
+		a.Event, a.Kind, a.Call = d.string(), allocator.EventKind(d.string()), d.string()
+		a.Try = d.int()
+		a.At = d.time()
+		a.Status = d.int()
+		a.Error, a.Result = d.string(), allocator.AttemptResult(d.string())
+		a.NextAt = d.maybeTime()
+	}
+}
+
+func (e *encoder) delivery(r *allocator.DeliveryRecord) {
+	e.uvarint(r.Event.Seq)
+	e.string(string(r.Event.Kind))
+	e.string(r.Event.Call)
+	e.time(r.Event.At)
+	e.string(r.Endpoint)
+	e.varint(int64(r.Attempts))
+	e.varint(r.NextAt)
+}
+
+func (d *decoder) delivery(r *allocator.DeliveryRecord) {
+	r.Event.Seq, r.Event.Kind, r.Event.Call = d.uvarint(), allocator.EventKind(d.string()), d.string()
+	r.Event.At = d.time()
+	r.Endpoint = d.string()
+	r.Attempts = d.int()
+	r.NextAt = d.varint()
 }

@@ -202,6 +202,21 @@ func (g *commandGen) next() Command {
 			return &DeleteSpend{Keys: []allocator.SpendKey{key}, At: at}
 		}
 		return &SetSpend{Rows: []allocator.Spend{{SpendKey: key, Cost: allocator.Money(g.r.IntN(100000))}}, At: at}
+	case op < 100 && g.r.IntN(3) > 0:
+		id := fmt.Sprintf("hook%d", g.r.IntN(3))
+		switch g.r.IntN(6) {
+		case 0:
+			return &SetEndpoint{ID: id, Name: "crm", URL: "https://crm.example/hooks/" + id, Secret: "whsec_0123456789abcdef",
+				Enabled: g.r.IntN(4) > 0, At: at}
+		case 1:
+			return &DeleteEndpoint{ID: id, At: at}
+		}
+		next := time.Time{}
+		if g.r.IntN(3) > 0 {
+			next = at.Add(time.Duration(1+g.r.IntN(60)) * time.Second)
+		}
+		return &RecordAttempt{Event: uint64(1 + g.r.IntN(g.n/10+1)), Endpoint: id, At: at, Status: []int{0, 200, 500}[g.r.IntN(3)],
+			Error: "timeout", Delivered: g.r.IntN(2) == 0, NextAt: next}
 	default:
 		m := allocator.DefaultMarketing
 		m.Currency = []string{"USD", "EUR", "usd"}[g.r.IntN(3)]

@@ -44,7 +44,13 @@ const (
 	// optional: calls' values and ROAS depend on them.
 	recordMarketing recordType = 10
 	recordSpend     recordType = 11
-	recordEnd       recordType = 0x7f
+	// recordWebhooks holds the last event's number, then come the
+	// endpoints (each with its log) and the queued deliveries. Not
+	// optional: a reader that dropped them would lose events.
+	recordWebhooks recordType = 12
+	recordEndpoint recordType = 13
+	recordDelivery recordType = 14
+	recordEnd      recordType = 0x7f
 	// recordOptional on a type lets an older reader skip a record it does
 	// not know, as IgnoreUnknown does for commands.
 	recordOptional recordType = 0x80
@@ -141,6 +147,15 @@ func WriteSnapshot(w io.Writer, snap *Image) error {
 	for i := 0; err == nil && i < len(img.Spend); i++ {
 		err = write(recordSpend, func(e *encoder) { e.spend(&img.Spend[i]) })
 	}
+	if err == nil && (img.EventSeq != 0 || len(img.Endpoints) > 0) {
+		err = write(recordWebhooks, func(e *encoder) { e.uvarint(img.EventSeq) })
+	}
+	for i := 0; err == nil && i < len(img.Endpoints); i++ {
+		err = write(recordEndpoint, func(e *encoder) { e.endpoint(&img.Endpoints[i]) })
+	}
+	for i := 0; err == nil && i < len(img.Deliveries); i++ {
+		err = write(recordDelivery, func(e *encoder) { e.delivery(&img.Deliveries[i]) })
+	}
 	for i := 0; err == nil && i < len(snap.Nodes); i++ {
 		err = write(recordNode, func(e *encoder) { (*SetNode)(&snap.Nodes[i]).encode(e) })
 	}
@@ -213,6 +228,19 @@ var restorers = map[recordType]func(*decoder, *Image){
 		img := snap.State
 		img.Spend = append(img.Spend, allocator.Spend{})
 		d.spend(&img.Spend[len(img.Spend)-1])
+	},
+	recordWebhooks: func(d *decoder, snap *Image) {
+		snap.State.EventSeq = d.uvarint()
+	},
+	recordEndpoint: func(d *decoder, snap *Image) {
+		img := snap.State
+		img.Endpoints = append(img.Endpoints, allocator.Endpoint{})
+		d.endpoint(&img.Endpoints[len(img.Endpoints)-1])
+	},
+	recordDelivery: func(d *decoder, snap *Image) {
+		img := snap.State
+		img.Deliveries = append(img.Deliveries, allocator.DeliveryRecord{})
+		d.delivery(&img.Deliveries[len(img.Deliveries)-1])
 	},
 	recordNode: func(d *decoder, snap *Image) {
 		snap.Nodes = append(snap.Nodes, Node(*decodeSetNode(d)))

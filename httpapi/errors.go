@@ -47,6 +47,7 @@ var errorStatuses = []struct {
 	{allocator.ErrUnknownNumber, fasthttp.StatusNotFound},
 	{allocator.ErrUnknownVisit, fasthttp.StatusNotFound},
 	{allocator.ErrUnknownCall, fasthttp.StatusNotFound},
+	{ErrUnknownWebhook, fasthttp.StatusNotFound},
 	{fsm.ErrUnknownToken, fasthttp.StatusNotFound},
 	{cluster.ErrUnknownNode, fasthttp.StatusNotFound},
 	// It conflicts with the state as it is.

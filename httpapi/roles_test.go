@@ -21,6 +21,8 @@ var roleNeeded = map[string]string{
 	"GET /v1/spend": "reporting", "POST /v1/spend": "admin",
 	"DELETE /v1/spend?day=2026-12-01&source=google&medium=cpc&campaign=x": "admin",
 	"GET /v1/settings/marketing":                                          "reporting", "PATCH /v1/settings/marketing": "admin",
+	"GET /v1/webhooks": "operator", "POST /v1/webhooks": "admin", "GET /v1/webhooks/wh_x": "operator",
+	"PATCH /v1/webhooks/wh_x": "admin", "DELETE /v1/webhooks/wh_x": "admin",
 }
 
 var roleRank = map[string]int{"export": 0, "reporting": 1, "operator": 2, "admin": 3}

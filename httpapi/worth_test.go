@@ -253,6 +253,9 @@ func TestBadMarksSpendAndSettingsAreRefusedNamingTheFieldAndWriteNothing(t *test
 		{"an empty conversion name", "PATCH", "/v1/settings/marketing", map[string]any{"google_conversion": " "}, nil, "google_conversion"},
 		{"a rule shorter than a second", "PATCH", "/v1/pools/" + p.ID, map[string]any{"lead_min_duration_s": 0}, nil, "lead_min_duration_s"},
 		{"a negative rule value", "PATCH", "/v1/pools/" + p.ID, map[string]any{"lead_value": -1}, nil, "lead_value"},
+		{"a webhook URL that is not http(s)", "POST", "/v1/webhooks", map[string]any{"url": "ftp://crm.example/hooks"}, nil, "url"},
+		{"a webhook URL with no scheme", "POST", "/v1/webhooks", map[string]any{"url": "crm.example/hooks"}, nil, "url"},
+		{"a short webhook secret", "POST", "/v1/webhooks", map[string]any{"url": "https://crm.example/hooks", "secret": "short"}, nil, "secret"},
 	} {
 		var body any = tc.body
 		r := a.Admin(tc.method, tc.path, body, tc.header...)
@@ -278,6 +281,11 @@ func TestBadMarksSpendAndSettingsAreRefusedNamingTheFieldAndWriteNothing(t *test
 	a.AdminOK("GET", "/v1/spend", nil, http.StatusOK, &spend)
 	if len(spend.Spend) != 0 {
 		t.Errorf("refused spend was written: %+v", spend.Spend)
+	}
+	var hooks struct{ Webhooks []httpapi.Webhook }
+	a.AdminOK("GET", "/v1/webhooks", nil, http.StatusOK, &hooks)
+	if len(hooks.Webhooks) != 0 {
+		t.Errorf("a refused webhook was recorded: %+v", hooks.Webhooks)
 	}
 	// The currency cannot change under a valued call.
 	if r := a.Admin("PATCH", "/v1/settings/marketing", map[string]any{"currency": "EUR"}); r.Status != http.StatusBadRequest {

@@ -28,6 +28,7 @@ type nodeOptions struct {
 	tls        tlsFiles
 	https      httpsOptions
 	debug      debugOptions
+	webhooks   webhookOptions
 	adminToken string
 	firstNode  string // the node that bootstraps, where every node has the same --join
 	http       httpapi.Options
@@ -101,6 +102,7 @@ func registerNodeFlags(f *flags, o *nodeOptions) *string {
 	f.intVar(&o.http.MaxConnsPerAddress, "max-conns-per-address", httpapi.DefaultMaxConnsPerAddress, "open connections the HTTP API takes from one address (negative: no cap; behind --client-ip-header the default is none, since every connection is the proxy's)")
 	registerHTTPSFlags(f, &o.https)
 	registerDebugFlags(f, &o.debug)
+	registerWebhookFlags(f, &o.webhooks)
 	registerTwilioFlags(f, &o.twilio)
 	f.uint64Var(&c.SnapshotThreshold, "snapshot-threshold", cluster.DefaultSnapshotThreshold, "log entries between snapshots")
 	f.durationVar(&c.SnapshotInterval, "snapshot-interval", cluster.DefaultSnapshotInterval, "how often to check whether a snapshot is due")
@@ -163,6 +165,9 @@ func (o *nodeOptions) validate() error {
 		errs = append(errs, err)
 	}
 	if err := o.debug.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := o.webhooks.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Bootstrap && len(c.Join) > 0 {
@@ -287,7 +292,7 @@ func runNode(ctx context.Context, o nodeOptions, stdout, stderr io.Writer) error
 		return err
 	}
 	defer tel.close()
-	cfg.LeaderLoops = append(cfg.LeaderLoops, tel.leaderLoop)
+	cfg.LeaderLoops = append(cfg.LeaderLoops, tel.leaderLoop, o.webhooks.leaderLoop(log))
 	log.Info("starting", "version", version, "node", id, "http", cfg.HTTPAdvertise, "raft", cfg.RaftAddr, "data", cfg.DataDir)
 	node, err := cluster.Start(ctx, cfg, httpapi.NewClient(&cluster.Dialer{TLS: cfg.TLS}), log)
 	if err != nil {
