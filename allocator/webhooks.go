@@ -382,3 +382,19 @@ type DueDelivery struct {
 	Delivery
 	URL, Secret string
 }
+
+// Queued counts the deliveries waiting, by endpoint. Safe for any
+// goroutine.
+func (s *State) Queued() map[string]int {
+	h := &s.hooks
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make(map[string]int, len(h.endpoints))
+	for _, e := range h.endpoints {
+		out[e.ID] = 0
+	}
+	for _, d := range h.pending {
+		out[d.Endpoint]++
+	}
+	return out
+}

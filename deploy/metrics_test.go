@@ -28,8 +28,9 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 // happened that a lone, healthy node does not live through. The test
 // checks that the source still registers each of them.
 var eventMetrics = map[string]string{
-	"dni_provider_errors_total": "a Twilio request failed",
-	"raft_state_candidate":      "an election was called (raft.state.candidate)",
+	"dni_provider_errors_total":  "a Twilio request failed",
+	"raft_state_candidate":       "an election was called (raft.state.candidate)",
+	"dni_webhook_attempts_total": "the leader tried to deliver a webhook event",
 }
 
 // The dashboard and the alerts must only use metrics a node exposes: this

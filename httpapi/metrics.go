@@ -204,6 +204,7 @@ var (
 	callDesc = prometheus.NewDesc("dni_calls_total", "Calls recorded, by how they matched a visit.", []string{"match"}, nil)
 	idxDesc  = prometheus.NewDesc("dni_applied_index", "Index of the last log entry this node's state includes.", nil, nil)
 	outDesc  = prometheus.NewDesc("dni_outbox_writes", "Writes waiting in this node's outbox for the cluster to take them.", nil, nil)
+	hookDesc = prometheus.NewDesc("dni_webhook_queued_events", "Call events waiting to be delivered to a webhook endpoint.", []string{"endpoint"}, nil)
 	// A cluster with no node at 1 has no leader: the alert operators need
 	// most, and the one raft's own counters cannot say.
 	leadDesc  = prometheus.NewDesc("dni_leader", "1 if this node is the cluster's leader, else 0.", nil, nil)
@@ -211,7 +212,7 @@ var (
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{liveDesc, freeDesc, utilDesc, waitDesc, callDesc, idxDesc, outDesc, leadDesc, readyDesc} {
+	for _, d := range []*prometheus.Desc{liveDesc, freeDesc, utilDesc, waitDesc, callDesc, idxDesc, outDesc, hookDesc, leadDesc, readyDesc} {
 		ch <- d
 	}
 }
@@ -234,6 +235,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for kind, n := range s.CallsMatched() {
 		ch <- prometheus.MustNewConstMetric(callDesc, prometheus.CounterValue, float64(n), string(kind))
+	}
+	for endpoint, n := range s.Queued() {
+		ch <- prometheus.MustNewConstMetric(hookDesc, prometheus.GaugeValue, float64(n), endpoint)
 	}
 	ch <- prometheus.MustNewConstMetric(idxDesc, prometheus.GaugeValue, float64(c.node.FSM().AppliedIndex()))
 	ch <- prometheus.MustNewConstMetric(outDesc, prometheus.GaugeValue, float64(c.node.OutboxLen()))

@@ -157,10 +157,7 @@ var ErrUnknownWebhook = errors.New("no such webhook endpoint")
 // Webhooks lists the endpoints, without their secrets.
 func (a Admin) Webhooks() []Webhook {
 	state := a.s.node.State()
-	queued := map[string]int{}
-	for _, d := range state.Pending("", allocator.MaxPendingDeliveries) {
-		queued[d.Endpoint]++
-	}
+	queued := state.Queued()
 	out := []Webhook{}
 	for _, e := range state.Endpoints() {
 		out = append(out, webhookOut(e, queued[e.ID]))
