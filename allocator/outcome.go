@@ -187,11 +187,13 @@ func (c *Call) converted(at int64) {
 	}
 }
 
-// judge applies the pool's conversion rule to a call nobody marked: an
-// answered call of at least the rule's length from a first-time caller is
+// judge applies the pool's conversion rule to a call nobody marked: a call
+// a forwarding number answered, of at least the rule's length from a first-time caller is
 // a lead worth the rule's value. The rule judges a call once.
 func (s *State) judge(c *Call, at int64) {
-	if c.ByHand || c.Outcome != OutcomeUnset || !answered(c) || !c.FirstTime || c.PoolID == "" {
+	// Answered means a forwarding number picked up: a caller who let it
+	// ring for a minute and hung up is no lead.
+	if c.ByHand || c.Outcome != OutcomeUnset || !answered(c) || c.AnsweredBy == "" || !c.FirstTime || c.PoolID == "" {
 		return
 	}
 	p := s.pools.get(c.PoolID)

@@ -48,7 +48,7 @@ func TestTheRuleMakesALongCallFromANewCallerALead(t *testing.T) {
 func TestTheRuleJudgesACallWhoseEndCameBeforeItsRecord(t *testing.T) {
 	s := New()
 	addEdgePool(t, s, 1, 4, func(st *Settings) { st.LeadRule, st.LeadValue = true, 500 })
-	if _, err := s.UpdateCall(UpdateCall{SID: "CA9", Status: CallCompleted, Duration: 2 * time.Minute, At: sec(200)}); err != nil {
+	if _, err := s.UpdateCall(UpdateCall{SID: "CA9", Status: CallCompleted, Duration: 2 * time.Minute, AnsweredBy: "+14155550100", At: sec(200)}); err != nil {
 		t.Fatal(err)
 	}
 	c, err := s.RecordCall(RecordCall{SID: "CA9", To: e164(1, 1), From: "+12125550009", At: sec(60)})
@@ -57,6 +57,18 @@ func TestTheRuleJudgesACallWhoseEndCameBeforeItsRecord(t *testing.T) {
 	}
 	if c.Outcome != OutcomeLead || c.Value != 500 {
 		t.Fatalf("%+v, want a lead worth 5.00", c.Worth)
+	}
+}
+
+func TestACallNobodyAnsweredIsNoLeadHoweverLongItRang(t *testing.T) {
+	s := New()
+	addEdgePool(t, s, 1, 4, func(st *Settings) { st.LeadRule = true })
+	if _, err := s.RecordCall(RecordCall{SID: "CA1", To: e164(1, 0), From: "+12125550001", At: sec(10)}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.UpdateCall(UpdateCall{SID: "CA1", Status: CallCompleted, Duration: 90 * time.Second, At: sec(100)})
+	if err != nil || c.Outcome != OutcomeUnset {
+		t.Fatalf("%+v, %v", c.Worth, err)
 	}
 }
 
