@@ -65,6 +65,7 @@ type poolPage struct {
 	Saved     bool     // just edited
 	Released  []string // numbers the edit took out of service
 	Steps     []wizardStepName
+	Currency  string // the cluster's, which the conversion rule's value is in
 	// The budget of new visits in force, automatic values worked out.
 	BudgetPerMinute, BudgetBurst int
 }
@@ -78,7 +79,8 @@ func (p *pages) poolPage(r *request) {
 		return
 	}
 	ns, _ := r.api.Numbers(pl.ID)
-	page := poolPage{Pool: pl, Numbers: inService(ns), Created: r.query("created") != "", Saved: r.query("saved") != ""}
+	page := poolPage{Pool: pl, Numbers: inService(ns), Created: r.query("created") != "", Saved: r.query("saved") != "",
+		Currency: r.api.Marketing().Currency}
 	budget := allocator.Settings{Size: pl.Size, VisitsPerMinute: pl.VisitsPerMinute, VisitBurst: pl.VisitBurst}
 	page.BudgetPerMinute, page.BudgetBurst = budget.Budget()
 	page.InService = len(page.Numbers)
@@ -131,6 +133,10 @@ type poolForm struct {
 	VisitsPerMinute   string // 0: automatic
 	VisitBurst        string // 0: automatic
 	AllowedOrigins    string // one a line; none: any website
+	// The conversion rule.
+	LeadRule        bool
+	LeadMinDuration string // seconds
+	LeadValue       string // as typed: "40", "1,250.50"
 }
 
 func formOf(pl httpapi.Pool) poolForm {
@@ -141,6 +147,8 @@ func formOf(pl httpapi.Pool) poolForm {
 		AttributionWindow: strconv.Itoa(pl.AttributionWindowS), Whisper: pl.Whisper, Allocation: pl.Allocation,
 		DisplaceAfter: strconv.Itoa(pl.DisplaceAfterS), VisitsPerMinute: strconv.Itoa(pl.VisitsPerMinute),
 		VisitBurst: strconv.Itoa(pl.VisitBurst), AllowedOrigins: strings.Join(pl.AllowedOrigins, "\n"),
+		LeadRule: pl.LeadRule, LeadMinDuration: strconv.Itoa(pl.LeadMinDurationS),
+		LeadValue: strconv.FormatFloat(pl.LeadValue, 'f', 2, 64),
 	}
 }
 
@@ -154,7 +162,8 @@ func readPoolForm(r *request) poolForm {
 		AttributionWindow: r.form("attribution_window_s"), Whisper: r.form("whisper") != "",
 		Allocation: r.form("allocation"), DisplaceAfter: r.form("displace_after_s"),
 		VisitsPerMinute: r.form("visits_per_minute"), VisitBurst: r.form("visit_burst"),
-		AllowedOrigins: r.form("allowed_origins"),
+		AllowedOrigins: r.form("allowed_origins"), LeadRule: r.form("lead_rule") != "",
+		LeadMinDuration: r.form("lead_min_duration_s"), LeadValue: r.form("lead_value"),
 	}
 	for _, n := range r.formAll("forward_to") {
 		if n = strings.TrimSpace(n); n != "" {
@@ -180,10 +189,11 @@ var fieldLabels = map[string]string{
 	"attribution_window_s": "Attribution window", "allocation": "Which free number a visitor gets",
 	"displace_after_s": "Protect a visitor seen within", "visits_per_minute": "New visits a minute",
 	"visit_burst": "New visits at once", "allowed_origins": "Your websites",
+	"lead_rule": "Conversion rule", "lead_min_duration_s": "Minimum call length", "lead_value": "Value of a lead",
 }
 
 // asFieldError words an error from the admin functions for the form, if it
-// is about one setting.
+// is about one field: its label, then what is wrong.
 func asFieldError(err error) (*fieldError, bool) {
 	var fe *fieldError
 	if errors.As(err, &fe) {
@@ -195,7 +205,7 @@ func asFieldError(err error) (*fieldError, bool) {
 		if label == "" {
 			label = ve.Field
 		}
-		return &fieldError{Field: ve.Field, Message: label + " " + ve.Reason + "."}, true
+		return &fieldError{Field: ve.Field, Message: label + ": " + ve.Reason + "."}, true
 	}
 	return nil, false
 }
@@ -205,7 +215,7 @@ func asFieldError(err error) (*fieldError, bool) {
 func number(field, s string) (*int, error) {
 	n, err := strconv.Atoi(strings.TrimSpace(s))
 	if err != nil {
-		return nil, &fieldError{Field: field, Message: fieldLabels[field] + " must be a whole number."}
+		return nil, &allocator.ValidationError{Field: field, Reason: "must be a whole number"}
 	}
 	return &n, nil
 }
@@ -279,6 +289,21 @@ func (f poolForm) patch(fields ...string) (allocator.Patch, error) {
 		case "allocation":
 			a := allocator.Allocation(f.Allocation)
 			pt.Allocation = &a
+		case "lead_rule":
+			pt.LeadRule = &f.LeadRule
+		case "lead_min_duration_s":
+			n, err := number(field, f.LeadMinDuration)
+			if err != nil {
+				return pt, err
+			}
+			d := secondsDuration(*n)
+			pt.LeadMinDuration = &d
+		case "lead_value":
+			v, err := allocator.ParseMoney(field, f.LeadValue)
+			if err != nil {
+				return pt, err
+			}
+			pt.LeadValue = &v
 		}
 	}
 	return pt, nil
@@ -288,11 +313,12 @@ func (f poolForm) patch(fields ...string) (allocator.Patch, error) {
 var editFields = []string{
 	"tracking", "name", "size", "area_code", "swap_target", "forward_to", "rings",
 	"allowed_origins", "overflow", "displace_after_s", "visits_per_minute", "visit_burst", "allocation",
-	"idle_timeout_s", "attribution_window_s", "whisper",
+	"idle_timeout_s", "attribution_window_s", "whisper", "lead_rule", "lead_min_duration_s", "lead_value",
 }
 
 type editPage struct {
 	Pool       httpapi.Pool
+	Currency   string // the cluster's, which the conversion rule's value is in
 	Form       poolForm
 	Forwarding []string // the forwarding fields to show: the numbers, then empty ones
 	Error      *fieldError
@@ -302,6 +328,18 @@ type editPage struct {
 	ShrinkOrder []shrinkItem
 	InService   int
 	SizeEffect  string
+}
+
+// leadRuleFields are what the conversion rule's fields show, in the edit
+// form and the wizard's last step.
+type leadRuleFields struct {
+	Form     poolForm
+	Error    *fieldError
+	Currency string
+}
+
+func (e editPage) LeadRuleFields() leadRuleFields {
+	return leadRuleFields{Form: e.Form, Error: e.Error, Currency: e.Currency}
 }
 
 type shrinkItem struct {
@@ -324,7 +362,7 @@ func (p *pages) editForm(r *request) {
 }
 
 func (p *pages) renderEdit(r *request, status int, pl httpapi.Pool, f poolForm, err error) {
-	page := editPage{Pool: pl, Form: f, Forwarding: forwardingFields(f.ForwardTo)}
+	page := editPage{Pool: pl, Currency: r.api.Marketing().Currency, Form: f, Forwarding: forwardingFields(f.ForwardTo)}
 	if err != nil {
 		if fe, ok := asFieldError(err); ok {
 			page.Error = fe

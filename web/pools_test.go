@@ -71,7 +71,7 @@ func TestAMarketerCreatesEditsAndDeletesAPoolInTheBrowser(t *testing.T) {
 	tb.fill("#area_code", "415")
 	tb.fill("#swap_target", "555-01")
 	tb.submit("#next", "#form-error")
-	tb.wantText("#form-error", `Number on your website .*555-01.* not a 10-digit North American number`)
+	tb.wantText("#form-error", `Number on your website: .*555-01.* not a 10-digit North American number`)
 	tb.wantText("ol.steps [aria-current=step]", "Setup")
 	if got := tb.inputValue("#name"); got != "Spring sale" {
 		t.Fatalf("after the mistake the name field holds %q", got)
@@ -106,6 +106,11 @@ func TestAMarketerCreatesEditsAndDeletesAPoolInTheBrowser(t *testing.T) {
 	// the reconciler's notice.
 	tb.wantText("ol.steps [aria-current=step]", "Done")
 	tb.wantText("dl.review", `Spring sale[\s\S]*6 numbers[\s\S]*415[\s\S]*\(415\) 555-0100[\s\S]*\+14155550100, then \+14155550199[\s\S]*3`)
+	// The conversion rule comes on, for a minute's call; it is worth 40.
+	if !testkit.Eval[bool](tb.Tab, `document.querySelector("#lead_rule").checked`) || tb.inputValue("#lead_min_duration_s") != "60" {
+		t.Fatal("the wizard does not offer the conversion rule on, for a minute's call")
+	}
+	tb.fill("#lead_value", "40")
 	tb.shot("wizard step 4, review")
 	n.sandbox.SetFaults(standin.Faults{Latency: 150 * time.Millisecond, ExhaustAreaCodes: []string{"415"}})
 	tb.submit("#create", "#pool-status")
@@ -125,6 +130,7 @@ func TestAMarketerCreatesEditsAndDeletesAPoolInTheBrowser(t *testing.T) {
 		t.Fatalf("the install snippet shown is %q, the API's is %q", got, pl.Install)
 	}
 	tb.wantText(".reminder", `\(415\) 555-0100, must match the phone number displayed on your website exactly`)
+	tb.wantText("#lead-rule", `^on: an answered call of at least 1 min from a first-time caller is a lead worth 40\.00 USD$`)
 	tb.click("button[data-copy=install]")
 	tb.Until(`document.querySelector("button[data-copy=install]").textContent !== "Copy"`, "the copy button to say what it did")
 	tb.shot("pool, active, install snippet")
@@ -165,10 +171,16 @@ func TestAMarketerCreatesEditsAndDeletesAPoolInTheBrowser(t *testing.T) {
 	tb.wantText("#budget-hint", "twice its size a minute")
 	tb.fill("#allowed_origins", "https://Shop.example/")
 	tb.fill("#visit_burst", "3")
-	tb.shot("edit form, websites and budget")
+	tb.fill("#lead_min_duration_s", "90")
+	tb.fill("#lead_value", "forty")
+	tb.submit("#save", "#form-error")
+	tb.wantText("#form-error", `^Value of a lead: "forty" is not an amount`)
+	tb.fill("#lead_value", "45.50")
+	tb.shot("edit form, websites, budget and conversion rule")
 	tb.submit("#save", "#saved")
 	tb.wantText("#allowed-origins", "^https://shop.example$")
 	tb.wantText("#budget", "^up to 3 at once, then 10 a minute$")
+	tb.wantText("#lead-rule", `at least 1 min 30 s from a first-time caller is a lead worth 45\.50 USD$`)
 	tb.shot("pool, websites and budget saved")
 
 	// Deleting says what happens, then does it.

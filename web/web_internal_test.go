@@ -113,7 +113,7 @@ func TestTheBarChartScalesToTheBusiestCampaign(t *testing.T) {
 func TestEachWizardStepIsCheckedByTheSettingsRulesUpToItself(t *testing.T) {
 	good := poolForm{
 		Tracking: "all", Name: "Spring", Size: "10", SwapTarget: "(415) 555-0100",
-		ForwardTo: []string{"+14155550100"}, Rings: "5",
+		ForwardTo: []string{"+14155550100"}, Rings: "5", LeadRule: true, LeadMinDuration: "60", LeadValue: "40",
 	}
 	for _, c := range []struct {
 		name      string
@@ -136,6 +136,10 @@ func TestEachWizardStepIsCheckedByTheSettingsRulesUpToItself(t *testing.T) {
 		{"a mistake on step 2 found on step 3", func(f *poolForm) { f.SwapTarget = "call us" }, 3, 2, "swap_target"},
 		{"a website that is no origin", func(f *poolForm) { f.AllowedOrigins = "https://shop.example\nshop.example" }, 2, 2, "allowed_origins"},
 		{"websites as typed", func(f *poolForm) { f.AllowedOrigins = " https://Shop.example/ \r\n\nhttp://localhost:8080\n" }, 2, 0, ""},
+		{"step 4 is not checked on step 3", func(f *poolForm) { f.LeadValue = "forty" }, 3, 0, ""},
+		{"a lead's value in words", func(f *poolForm) { f.LeadValue = "forty" }, 4, 4, "lead_value"},
+		{"a rule shorter than a second", func(f *poolForm) { f.LeadMinDuration = "0" }, 4, 4, "lead_min_duration_s"},
+		{"a mistake on step 3 found on step 4", func(f *poolForm) { f.Rings = "0" }, 4, 3, "rings"},
 	} {
 		f := good
 		c.edit(&f)
@@ -148,7 +152,7 @@ func TestEachWizardStepIsCheckedByTheSettingsRulesUpToItself(t *testing.T) {
 			t.Errorf("%s: step %d, %v; want step %d, field %s", c.name, step, err, c.wantStep, c.wantField)
 		}
 	}
-	if !slices.Equal(wizardFields, []string{"tracking", "name", "size", "area_code", "swap_target", "allowed_origins", "forward_to", "rings"}) {
+	if !slices.Equal(wizardFields, []string{"tracking", "name", "size", "area_code", "swap_target", "allowed_origins", "forward_to", "rings", "lead_rule", "lead_min_duration_s", "lead_value"}) {
 		t.Fatalf("the wizard asks for %v", wizardFields)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/dni-dev/dni/allocator"
 	"github.com/dni-dev/dni/httpapi"
@@ -20,16 +21,21 @@ import (
 // wizardStepNames are the brief's steps.
 var wizardStepNames = []string{"Tracking", "Setup", "Forwarding", "Done"}
 
-// stepFields are the settings each step asks for (step 4 asks nothing).
+// stepFields are the settings each step asks for. Step 4, the review,
+// also asks for the conversion rule, which most pools keep as it comes.
 var stepFields = [][]string{
 	1: {"tracking"},
 	2: {"name", "size", "area_code", "swap_target", "allowed_origins"},
 	3: {"forward_to", "rings"},
+	4: {"lead_rule", "lead_min_duration_s", "lead_value"},
 }
+
+// lastStep is the review, where the pool is created.
+const lastStep = 4
 
 // wizardFields are every setting the wizard asks for; the others take
 // their defaults, which the edit form changes.
-var wizardFields = slices.Concat(stepFields[1], stepFields[2], stepFields[3])
+var wizardFields = slices.Concat(stepFields[1:]...)
 
 // defaultWizardSize is the size the wizard suggests: enough for about 200
 // visitors an hour who stay 3 minutes each (Nimbata's rule: peak visitors
@@ -42,6 +48,7 @@ const defaultWizardSize = 10
 var laterSteps = poolForm{
 	Tracking: string(allocator.TrackAll), Name: "New pool", Size: strconv.Itoa(allocator.MinPoolSize),
 	SwapTarget: "(201) 555-0100", ForwardTo: []string{"+12015550100"}, Rings: strconv.Itoa(allocator.DefaultRings),
+	LeadMinDuration: strconv.Itoa(int(allocator.DefaultLeadMinDuration / time.Second)), LeadValue: "0",
 }
 
 type wizardStepName struct {
@@ -60,6 +67,7 @@ func wizardSteps(current int) []wizardStepName {
 }
 
 type wizardPage struct {
+	Currency   string // the cluster's, which the conversion rule's value is in
 	Step       int
 	Steps      []wizardStepName
 	Form       poolForm
@@ -71,8 +79,17 @@ type wizardPage struct {
 	BudgetPerMinute, BudgetBurst int
 }
 
+func (w wizardPage) LeadRuleFields() leadRuleFields {
+	return leadRuleFields{Form: w.Form, Error: w.Error, Currency: w.Currency}
+}
+
 func (p *pages) wizardStart(r *request) {
 	f := poolForm{Tracking: string(allocator.TrackAll), Size: strconv.Itoa(defaultWizardSize), Rings: strconv.Itoa(allocator.DefaultRings)}
+	// The conversion rule as a new pool has it unless step 4 says.
+	defaults, _ := r.api.NewPoolSettings(allocator.Patch{})
+	f.LeadRule = defaults.LeadRule
+	f.LeadMinDuration = strconv.Itoa(int(defaults.LeadMinDuration / time.Second))
+	f.LeadValue = defaults.LeadValue.String()
 	p.renderWizard(r, http.StatusOK, 1, f, nil)
 }
 
@@ -85,7 +102,7 @@ func (p *pages) wizardStep(r *request) {
 	case "back":
 		p.renderWizard(r, http.StatusOK, max(step-1, 1), f, nil)
 	case "create":
-		if bad, err := checkSteps(r.api, f, 3); err != nil {
+		if bad, err := checkSteps(r.api, f, lastStep); err != nil {
 			p.renderWizard(r, http.StatusBadRequest, bad, f, err)
 			return
 		}
@@ -95,7 +112,7 @@ func (p *pages) wizardStep(r *request) {
 		pl, err := r.api.CreatePool(ctx, pt)
 		if err != nil {
 			if _, ok := asFieldError(err); ok {
-				p.renderWizard(r, http.StatusBadRequest, 4, f, err)
+				p.renderWizard(r, http.StatusBadRequest, lastStep, f, err)
 				return
 			}
 			p.failErr(r, err)
@@ -115,7 +132,7 @@ func (p *pages) wizardStep(r *request) {
 // later ones, and returns the first step with a mistake and the mistake.
 func checkSteps(api httpapi.Admin, f poolForm, last int) (int, error) {
 	g := laterSteps
-	for step := 1; step <= min(last, 3); step++ {
+	for step := 1; step <= min(last, lastStep); step++ {
 		for _, field := range stepFields[step] {
 			copyField(&g, f, field)
 		}
@@ -131,7 +148,7 @@ func checkSteps(api httpapi.Admin, f poolForm, last int) (int, error) {
 	if !ok {
 		return last, err
 	}
-	for step := 1; step <= 3; step++ {
+	for step := 1; step <= lastStep; step++ {
 		if slices.Contains(stepFields[step], fe.Field) {
 			return step, fe
 		}
@@ -157,6 +174,12 @@ func copyField(dst *poolForm, src poolForm, field string) {
 		dst.ForwardTo = src.ForwardTo
 	case "rings":
 		dst.Rings = src.Rings
+	case "lead_rule":
+		dst.LeadRule = src.LeadRule
+	case "lead_min_duration_s":
+		dst.LeadMinDuration = src.LeadMinDuration
+	case "lead_value":
+		dst.LeadValue = src.LeadValue
 	}
 }
 
@@ -167,7 +190,7 @@ func (p *pages) renderWizard(r *request, status, step int, f poolForm, err error
 			f.ForwardTo = []string{e}
 		}
 	}
-	page := wizardPage{Step: step, Steps: wizardSteps(step), Form: f, Forwarding: forwardingFields(f.ForwardTo)}
+	page := wizardPage{Currency: r.api.Marketing().Currency, Step: step, Steps: wizardSteps(step), Form: f, Forwarding: forwardingFields(f.ForwardTo)}
 	if err != nil {
 		if fe, ok := asFieldError(err); ok {
 			page.Error = fe
@@ -175,8 +198,10 @@ func (p *pages) renderWizard(r *request, status, step int, f poolForm, err error
 			page.Other = err.Error()
 		}
 	}
-	if step == 4 {
-		if pt, err := f.patch(wizardFields...); err == nil {
+	if step == lastStep {
+		// The review shows what steps 1 to 3 chose; the conversion rule's
+		// fields, on this step, show themselves, mistakes included.
+		if pt, err := f.patch(slices.Concat(stepFields[1:lastStep]...)...); err == nil {
 			page.Review, _ = r.api.NewPoolSettings(pt)
 			page.BudgetPerMinute, page.BudgetBurst = page.Review.Budget()
 		}
