@@ -1,16 +1,24 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
+	"github.com/dni-dev/dni/allocator"
 	"github.com/dni-dev/dni/httpapi"
 )
 
-// The Calls page: every call, newest first, with its attribution, filtered
-// by pool, source, medium, campaign and dates, and exported as CSV.
+// The Calls page: every call, newest first, with its attribution and what
+// it was worth, filtered by pool, source, medium, campaign and dates, and
+// exported as CSV. A call's own page shows all of it and marks the call:
+// lead, sale or none, its value and a note. Each row of the list has a
+// small form that marks it too, through the same handler.
 
 // callsPerPage is how many calls the page shows at once.
 const callsPerPage = 50
@@ -73,6 +81,7 @@ func (q callQuery) values() url.Values {
 type callRow struct {
 	httpapi.Call
 	PoolName string
+	Marked   bool // just marked from this list
 }
 
 type callsPage struct {
@@ -82,6 +91,8 @@ type callsPage struct {
 	Calls   []callRow
 	CSV     string // the export of the same calls
 	Older   string // the next page, if any
+	Here    string // this page's address, where a row's mark form comes back to
+	Marked  *httpapi.Call
 }
 
 func (p *pages) calls(r *request) {
@@ -101,8 +112,19 @@ func (p *pages) calls(r *request) {
 	if v := q.values(); len(v) > 0 {
 		page.CSV += "?" + v.Encode()
 	}
+	marked := r.query("marked")
+	var here fasthttp.Args
+	r.ctx.QueryArgs().CopyTo(&here)
+	here.Del("marked")
+	page.Here = "/admin/calls"
+	if here.Len() > 0 {
+		page.Here += "?" + here.String()
+	}
+	if c, err := r.api.Call(marked); marked != "" && err == nil {
+		page.Marked = &c
+	}
 	for _, c := range res.Calls {
-		page.Calls = append(page.Calls, callRow{Call: c, PoolName: names[c.Pool]})
+		page.Calls = append(page.Calls, callRow{Call: c, PoolName: names[c.Pool], Marked: c.SID == marked})
 	}
 	if res.Next >= 0 {
 		v := q.values()
@@ -119,4 +141,141 @@ func (p *pages) callsCSV(r *request) {
 	r.ctx.Response.Header.Set("Content-Disposition", `attachment; filename="calls.csv"`)
 	r.ctx.SetContentType("text/csv; charset=utf-8")
 	r.ctx.SetBody(r.api.CallsCSV(f))
+}
+
+type callPage struct {
+	Call     httpapi.Call
+	PoolName string
+	Currency string // the cluster's: a value is entered in it
+	Form     markForm
+	Error    *fieldError
+	Other    string // an error about no one field
+	Saved    bool
+}
+
+// markForm is the mark form's fields as typed.
+type markForm struct {
+	Outcome string // "lead", "sale", "none", or empty: not judged
+	Value   string
+	Note    string
+}
+
+func markFormOf(c httpapi.Call) markForm {
+	f := markForm{Outcome: c.Outcome, Note: c.Note}
+	if c.Value != nil {
+		f.Value = strconv.FormatFloat(*c.Value, 'f', 2, 64)
+	}
+	return f
+}
+
+// call is a call's page.
+func (p *pages) call(r *request) {
+	c, err := r.api.Call(r.param(0))
+	if err != nil {
+		p.failCall(r, err)
+		return
+	}
+	p.renderCall(r, http.StatusOK, c, markFormOf(c), nil)
+}
+
+func (p *pages) renderCall(r *request, status int, c httpapi.Call, f markForm, err error) {
+	page := callPage{Call: c, Currency: r.api.Marketing().Currency, Form: f, Saved: r.query("saved") != ""}
+	if pl, perr := r.api.Pool(c.Pool); perr == nil {
+		page.PoolName = pl.Name
+	}
+	if err != nil {
+		if fe, ok := asFieldError(err); ok {
+			page.Error = fe
+		} else {
+			page.Other = err.Error()
+		}
+	}
+	p.render(r, status, "call.html", "Call from "+httpapi.Display(c.From), "calls", page)
+}
+
+// failCall shows what an error about a call means.
+func (p *pages) failCall(r *request, err error) {
+	if errors.Is(err, allocator.ErrUnknownCall) {
+		p.fail(r, http.StatusNotFound, "There is no such call.")
+		return
+	}
+	p.failErr(r, err)
+}
+
+// markCall records the form's verdict on a call, from its page or from a
+// row of the Calls list (whose form says where to go back to). A mistake
+// shows the call's page with the form as it was sent, and writes nothing.
+func (p *pages) markCall(r *request) {
+	c, err := r.api.Call(r.param(0))
+	if err != nil {
+		p.failCall(r, err)
+		return
+	}
+	// A field the form does not have (the list's has no note) stays as the
+	// call has it.
+	f := markFormOf(c)
+	for field, typed := range map[string]*string{"outcome": &f.Outcome, "value": &f.Value, "note": &f.Note} {
+		if r.formHas(field) {
+			*typed = r.form(field)
+		}
+	}
+	f.Note = strings.ReplaceAll(f.Note, "\r\n", "\n")
+	m, err := f.mark(c)
+	if err == nil && m.Set != 0 {
+		ctx, cancel := writeContext()
+		defer cancel()
+		_, err = r.api.MarkCall(ctx, m)
+	}
+	if err != nil {
+		if _, ok := asFieldError(err); !ok {
+			p.failCall(r, err)
+			return
+		}
+		p.renderCall(r, http.StatusBadRequest, c, f, err)
+		return
+	}
+	if back := r.form("back"); back != "" {
+		u, err := url.Parse(localPage(back))
+		if err != nil {
+			u = &url.URL{Path: "/admin/calls"}
+		}
+		q := u.Query()
+		q.Set("marked", c.SID)
+		u.RawQuery, u.Fragment = q.Encode(), "call-"+c.SID
+		r.redirect(u.String())
+		return
+	}
+	r.redirect("/admin/calls/" + url.PathEscape(c.SID) + "?saved=1")
+}
+
+// mark is the change the form asks for: the fields that differ from the
+// call's. Saving a note alone thus leaves a lead the pool's rule made to
+// the rule, and a form sent twice changes nothing the second time. An
+// empty value is no value; an empty outcome leaves the outcome as it is
+// (nobody can un-judge a call).
+func (f markForm) mark(c httpapi.Call) (allocator.CallMark, error) {
+	m := allocator.CallMark{SID: c.SID, At: time.Now()}
+	if f.Outcome != "" && f.Outcome != c.Outcome {
+		m.Set |= allocator.MarkOutcome
+		m.Outcome = allocator.CallOutcome(f.Outcome)
+	}
+	var value, had allocator.Money
+	if v := strings.TrimSpace(f.Value); v != "" {
+		var err error
+		if value, err = allocator.ParseMoney("value", v); err != nil {
+			return m, err
+		}
+	}
+	if c.Value != nil {
+		had, _ = allocator.MoneyFrom("value", *c.Value)
+	}
+	if value != had {
+		m.Set |= allocator.MarkValue
+		m.Value = value
+	}
+	if f.Note != c.Note {
+		m.Set |= allocator.MarkNote
+		m.Note = f.Note
+	}
+	return m, nil
 }

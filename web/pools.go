@@ -181,7 +181,8 @@ type fieldError struct {
 
 func (e *fieldError) Error() string { return e.Message }
 
-// fieldLabels name the settings as the forms do.
+// fieldLabels name the fields as the forms do: a pool's settings and a
+// call's mark.
 var fieldLabels = map[string]string{
 	"name": "Pool name", "tracking": "Tracking", "size": "Pool size", "area_code": "Area code",
 	"swap_target": "Number on your website", "forward_to": "Forwarding number", "rings": "Rings",
@@ -190,6 +191,7 @@ var fieldLabels = map[string]string{
 	"displace_after_s": "Protect a visitor seen within", "visits_per_minute": "New visits a minute",
 	"visit_burst": "New visits at once", "allowed_origins": "Your websites",
 	"lead_rule": "Conversion rule", "lead_min_duration_s": "Minimum call length", "lead_value": "Value of a lead",
+	"outcome": "Outcome", "value": "Value", "note": "Note",
 }
 
 // asFieldError words an error from the admin functions for the form, if it
@@ -482,7 +484,7 @@ func (p *pages) delete(r *request) {
 // only dni's own webhooks take real time.
 const callWait = 15 * time.Second
 
-type callPage struct {
+type simulatedCallPage struct {
 	Pool   httpapi.Pool
 	Result httpapi.SandboxCall
 }
@@ -511,7 +513,7 @@ func (p *pages) simulateCall(r *request) {
 		p.fail(r, http.StatusBadGateway, "The simulated call failed: "+err.Error())
 		return
 	}
-	p.render(r, http.StatusOK, "call.html", "Simulated call", "pools", callPage{Pool: pl, Result: res})
+	p.render(r, http.StatusOK, "simulated.html", "Simulated call", "pools", simulatedCallPage{Pool: pl, Result: res})
 }
 
 type demoPage struct {

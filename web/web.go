@@ -1,6 +1,6 @@
 // Package web is the admin pages: how marketers set up tracking (the pool
-// wizard and the edit form) and read which campaigns drive calls, without
-// touching the API. Every node serves them under /admin/, behind a login
+// wizard and the edit form), say what calls were worth, and read which
+// campaigns drive calls, without touching the API. Every node serves them under /admin/, behind a login
 // with an admin token.
 //
 // The pages hold no rules and reach no state of their own: each handler
@@ -102,6 +102,8 @@ func (p *pages) routesTable() []route {
 		{method: get, pattern: "/admin/demo/{id}", access: signedIn, role: admin, handle: p.demo},
 		{method: get, pattern: "/admin/calls", access: signedIn, role: reporting, handle: p.calls},
 		{method: get, pattern: "/admin/calls.csv", access: signedIn, role: reporting, handle: p.callsCSV},
+		{method: get, pattern: "/admin/calls/{sid}", access: signedIn, role: reporting, handle: p.call},
+		{method: post, pattern: "/admin/calls/{sid}", access: signedIn, role: admin, handle: p.markCall},
 		{method: get, pattern: "/admin/campaigns", access: signedIn, role: reporting, handle: p.campaigns},
 		{method: get, pattern: "/admin/cluster", access: signedIn, role: operator, handle: p.cluster},
 	}
@@ -221,6 +223,9 @@ func (r *request) formAll(name string) []string {
 	}
 	return out
 }
+
+// formHas reports whether the form sent a field, empty or not.
+func (r *request) formHas(name string) bool { return r.ctx.PostArgs().Has(name) }
 
 // redirect sends the browser to a page with GET (303 See Other), as after
 // every form that changes something. The location stays relative, so it is

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dni-dev/dni/allocator"
 	"github.com/dni-dev/dni/httpapi"
 )
 
@@ -92,6 +93,42 @@ func TestASpendIsReadAsMarketersTypeIt(t *testing.T) {
 	}
 }
 
+func TestAMarkSetsOnlyWhatTheFormChanged(t *testing.T) {
+	fifty := 50.0
+	byRule := httpapi.Call{SID: "CA1", Outcome: "lead", Value: &fifty, Currency: "USD", OutcomeBy: "rule", Note: "called back"}
+	unjudged := httpapi.Call{SID: "CA2"}
+	for _, c := range []struct {
+		name    string
+		call    httpapi.Call
+		form    markForm // as the handler fills it: what the call has, then what was sent
+		want    allocator.MarkFields
+		outcome allocator.CallOutcome
+		value   allocator.Money
+		field   string // of the error, if any
+	}{
+		{"the form as shown", byRule, markFormOf(byRule), 0, "", 0, ""},
+		{"a note alone", byRule, markForm{Outcome: "lead", Value: "50.00", Note: "asked for a quote"}, allocator.MarkNote, "", 0, ""},
+		{"a sale at a new value", byRule, markForm{Outcome: "sale", Value: "1,250.50", Note: "called back"}, allocator.MarkOutcome | allocator.MarkValue, "sale", 125050, ""},
+		{"the same value written otherwise", byRule, markForm{Outcome: "lead", Value: "$50", Note: "called back"}, 0, "", 0, ""},
+		{"an empty value is no value", byRule, markForm{Outcome: "lead", Value: " ", Note: "called back"}, allocator.MarkValue, "", 0, ""},
+		{"no outcome chosen", unjudged, markForm{}, 0, "", 0, ""},
+		{"a value in words", unjudged, markForm{Outcome: "lead", Value: "lots"}, 0, "", 0, "value"},
+	} {
+		m, err := c.form.mark(c.call)
+		fe, _ := asFieldError(err)
+		switch {
+		case c.field != "":
+			if fe == nil || fe.Field != c.field {
+				t.Errorf("%s: %v, want an error about %s", c.name, err, c.field)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case m.Set != c.want || m.Set&allocator.MarkOutcome != 0 && m.Outcome != c.outcome || m.Set&allocator.MarkValue != 0 && m.Value != c.value:
+			t.Errorf("%s: %+v, want fields %b, outcome %q, value %v", c.name, m, c.want, c.outcome, c.value)
+		}
+	}
+}
+
 func TestTheBarChartScalesToTheBusiestCampaign(t *testing.T) {
 	campaign := func(s string) *string { return &s }
 	c := newBarChart([]httpapi.ReportRow{
@@ -160,7 +197,7 @@ func TestEachWizardStepIsCheckedByTheSettingsRulesUpToItself(t *testing.T) {
 func TestEveryTemplateParsesAndEveryRouteHasAHandler(t *testing.T) {
 	p := &pages{}
 	p.tmpl = parseTemplates()
-	for _, name := range []string{"login.html", "error.html", "pools.html", "pool.html", "wizard.html", "edit.html", "delete.html", "call.html", "calls.html", "campaigns.html", "cluster.html", "demo.html"} {
+	for _, name := range []string{"login.html", "error.html", "pools.html", "pool.html", "wizard.html", "edit.html", "delete.html", "simulated.html", "call.html", "calls.html", "campaigns.html", "cluster.html", "demo.html"} {
 		if p.tmpl[name] == nil {
 			t.Errorf("no template %s", name)
 		}
