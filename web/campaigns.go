@@ -3,120 +3,191 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/dni-dev/dni/allocator"
 	"github.com/dni-dev/dni/httpapi"
 )
 
-// The Campaigns page: calls per source, medium and campaign over a period,
-// from the report /v1/reports/calls answers with, and a bar chart of calls
-// per campaign.
+// The Campaigns page: per source, medium and campaign over a period, the
+// calls, the leads and what they were worth, the ad spend, the cost per
+// lead and the return on ad spend (ROAS, value ÷ spend, written 2.00×),
+// from the report /v1/reports/campaigns answers with, and a bar chart of
+// calls per campaign. Below the report: the days of spend in the period,
+// typed in or uploaded as an ad platform's CSV (spend.go), and the files
+// the ad platforms import conversions from, with the currency and the
+// conversion names they carry (conversions.go).
 //
-// The ad spend a marketer types beside each campaign is not stored by dni:
-// it travels in the page's address (the form is a GET), so the report
-// with its cost per call can be bookmarked or sent to a colleague, and it
-// needs no new state in the cluster. Each spend field is paired with a
-// hidden field naming its row, in the same order.
+// Every form on the page posts its period along (from, to), so that its
+// answer shows the same period again.
 
 // defaultPeriod is the report's period unless the form says: the last 30
 // days, today included.
 const defaultPeriod = 30
 
-type campaignRow struct {
-	Source, Medium, Campaign string
-	Calls, Answered          int
-	FirstTime                int
-	Key                      string // names the row in the form
-	Spend                    string // as typed
-	CostPerCall              string // spend ÷ calls, when a spend is given
-}
-
 type campaignsPage struct {
-	From, To string
-	Problem  string
-	Rows     []campaignRow
-	Total    campaignRow
-	Chart    barChart
+	Period    callQuery // From and To only
+	Problem   string    // about the period
+	Flash     string    // what the last form did
+	Currency  string
+	Rows      []httpapi.CampaignRow
+	Total     httpapi.CampaignRow
+	Chart     barChart
+	CSV       string             // the report as a spreadsheet
+	Spend     []httpapi.SpendRow // the days of spend in the period
+	Campaigns []string           // the campaigns seen, offered by the spend form
+	// The forms, as typed when one comes back with a mistake.
+	NewSpend       spendForm
+	SpendError     *fieldError
+	Upload         uploadForm
+	UploadError    *fieldError
+	Marketing      httpapi.Marketing
+	MarketingError *fieldError
+	Feed           string // where the ad platforms fetch the conversion files
 }
 
-// rowKey names a row: its source, medium and campaign, unambiguously.
-func rowKey(source, medium, campaign string) string {
-	return url.Values{"s": {source}, "m": {medium}, "c": {campaign}}.Encode()
+// period reads the page's period; neither day given is the last
+// defaultPeriod days.
+func period(from, to string) callQuery {
+	if from == "" && to == "" {
+		today := time.Now().UTC()
+		from, to = today.AddDate(0, 0, 1-defaultPeriod).Format(dateLayout), today.Format(dateLayout)
+	}
+	return callQuery{From: from, To: to}
 }
 
-// spends reads the spend fields: spend i belongs to row i.
-func spends(r *request) map[string]string {
-	rows, amounts := r.ctx.QueryArgs().PeekMulti("row"), r.ctx.QueryArgs().PeekMulti("spend")
-	out := map[string]string{}
-	for i := range min(len(rows), len(amounts)) {
-		if a := strings.TrimSpace(string(amounts[i])); a != "" {
-			out[string(rows[i])] = a
+// campaignsURL is the page for a period, with a flash to show and the
+// section to scroll to.
+func campaignsURL(q callQuery, flash url.Values, section string) string {
+	v := q.values()
+	for name, values := range flash {
+		v[name] = values
+	}
+	u := "/admin/campaigns"
+	if len(v) > 0 {
+		u += "?" + v.Encode()
+	}
+	if section != "" {
+		u += "#" + section
+	}
+	return u
+}
+
+// Defaults of the spend forms: an ad platform's report names campaigns
+// only, and most spend is Google's paid clicks.
+const (
+	defaultSpendSource = "google"
+	defaultSpendMedium = "cpc"
+)
+
+// newCampaignsPage is the page for a period with its forms empty.
+func newCampaignsPage(r *request, q callQuery) campaignsPage {
+	return campaignsPage{
+		Period:    q,
+		NewSpend:  spendForm{Day: time.Now().UTC().Format(dateLayout), Source: defaultSpendSource, Medium: defaultSpendMedium},
+		Upload:    uploadForm{Source: defaultSpendSource, Medium: defaultSpendMedium},
+		Marketing: r.api.Marketing(),
+	}
+}
+
+func (p *pages) campaigns(r *request) {
+	page := newCampaignsPage(r, period(r.query("from"), r.query("to")))
+	page.Flash = campaignsFlash(r)
+	p.renderCampaigns(r, http.StatusOK, page)
+}
+
+// campaignsFlash says what the form just sent did. The address names it
+// with numbers only: a link anyone can make must not put their words on
+// the page.
+func campaignsFlash(r *request) string {
+	if n, err := strconv.Atoi(r.query("spent")); err == nil && n > 0 {
+		return plural(n, "day of spend", "days of spend") + " recorded. A day already recorded for a campaign was replaced."
+	}
+	if n, err := strconv.Atoi(r.query("unspent")); err == nil {
+		if n == 0 {
+			return "That day of spend was already deleted."
 		}
+		return "Day of spend deleted."
+	}
+	if r.query("marketing") != "" {
+		return "Currency and conversion names saved."
+	}
+	return ""
+}
+
+// renderCampaigns works out the report for the page's period and shows it
+// with the page's forms.
+func (p *pages) renderCampaigns(r *request, status int, page campaignsPage) {
+	f, problem := page.Period.filter()
+	page.Problem = problem
+	report := r.api.CampaignReport(f)
+	page.Currency, page.Rows, page.Total = report.Currency, report.Rows, report.Total
+	page.CSV = "/admin/campaigns.csv"
+	if v := page.Period.values(); len(v) > 0 {
+		page.CSV += "?" + v.Encode()
+	}
+	page.Chart = newBarChart(r.api.CallReport(f, []string{"campaign"}))
+	from, to := spendDays(f)
+	page.Spend = r.api.Spend(from, to)
+	page.Campaigns = campaignNames(page.Rows, page.Spend)
+	page.Feed = r.api.PublicURL() + "/v1/conversions/"
+	p.render(r, status, "campaigns.html", "Campaigns", "campaigns", page)
+}
+
+// spendDays are the days of spend a filter's period covers, as the report
+// counts them: the days that start within it.
+func spendDays(f httpapi.CallFilter) (from, to allocator.Day) {
+	from, to = 0, allocator.AllDays
+	if !f.From.IsZero() {
+		from = allocator.DayOf(f.From.Add(24*time.Hour - time.Millisecond))
+	}
+	if !f.To.IsZero() {
+		to = allocator.DayOf(f.To.Add(-time.Millisecond))
+	}
+	return from, to
+}
+
+// campaignNames are the campaigns the report and the spend name, each
+// once, in order.
+func campaignNames(rows []httpapi.CampaignRow, spend []httpapi.SpendRow) []string {
+	var out []string
+	for _, r := range rows {
+		out = append(out, r.Campaign)
+	}
+	for _, s := range spend {
+		out = append(out, s.Campaign)
+	}
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if len(out) > 0 && out[0] == "" {
+		out = out[1:]
 	}
 	return out
 }
 
-// amount reads a spend as marketers type it: a number of at least 0, with
-// an optional currency sign, thousands separated by commas ("1,250.50"),
-// or cents after a comma ("1250,50").
-func amount(s string) (float64, bool) {
-	s = strings.ReplaceAll(strings.TrimLeft(strings.TrimSpace(s), "$€£¥"), " ", "")
-	if i := strings.LastIndexByte(s, ','); i >= 0 && !strings.Contains(s, ".") && len(s)-i-1 == 2 {
-		s = s[:i] + "." + s[i+1:]
-	}
-	s = strings.ReplaceAll(s, ",", "")
-	f, err := strconv.ParseFloat(s, 64)
-	return f, err == nil && f >= 0 && f < 1e12
+// campaignsCSV is the report for the period, as a spreadsheet.
+func (p *pages) campaignsCSV(r *request) {
+	f, _ := period(r.query("from"), r.query("to")).filter()
+	r.ctx.Response.Header.Set("Content-Disposition", `attachment; filename="campaigns.csv"`)
+	r.ctx.SetContentType("text/csv; charset=utf-8")
+	r.ctx.SetBody(r.api.CampaignReport(f).CSV())
 }
 
-func (p *pages) campaigns(r *request) {
-	today := time.Now().UTC().Truncate(24 * time.Hour)
-	q := callQuery{From: r.query("from"), To: r.query("to")}
-	if q.From == "" && q.To == "" {
-		q.From, q.To = today.AddDate(0, 0, 1-defaultPeriod).Format(dateLayout), today.Format(dateLayout)
+// campaignsMistake shows the page again after a form's mistake, the form
+// as it was sent (keep puts it back with its mistake); an error about no
+// field shows the error page.
+func (p *pages) campaignsMistake(r *request, q callQuery, err error, keep func(*campaignsPage, *fieldError)) {
+	fe, ok := asFieldError(err)
+	if !ok {
+		p.failErr(r, err)
+		return
 	}
-	f, problem := q.filter()
-	page := campaignsPage{From: q.From, To: q.To, Problem: problem}
-	typed := spends(r)
-	var totalSpend float64
-	spent := false
-	for _, row := range r.api.CallReport(f, []string{"source", "medium", "campaign"}) {
-		cr := campaignRow{
-			Source: deref(row.Source), Medium: deref(row.Medium), Campaign: deref(row.Campaign),
-			Calls: row.Calls, Answered: row.Answered, FirstTime: row.FirstTime,
-		}
-		cr.Key = rowKey(cr.Source, cr.Medium, cr.Campaign)
-		cr.Spend = typed[cr.Key]
-		if cr.Spend != "" {
-			if v, ok := amount(cr.Spend); ok {
-				cr.CostPerCall = costPerCall(v, cr.Calls)
-				totalSpend += v
-				spent = true
-			} else {
-				page.Problem = "“" + cr.Spend + "” is not an amount; write it as 1250 or 1250.50."
-			}
-		}
-		page.Total.Calls += cr.Calls
-		page.Total.Answered += cr.Answered
-		page.Total.FirstTime += cr.FirstTime
-		page.Rows = append(page.Rows, cr)
-	}
-	if spent {
-		page.Total.Spend = strconv.FormatFloat(totalSpend, 'f', 2, 64)
-		page.Total.CostPerCall = costPerCall(totalSpend, page.Total.Calls)
-	}
-	page.Chart = newBarChart(r.api.CallReport(f, []string{"campaign"}))
-	p.render(r, http.StatusOK, "campaigns.html", "Campaigns", "campaigns", page)
-}
-
-func costPerCall(spend float64, calls int) string {
-	if calls == 0 {
-		return "—"
-	}
-	return strconv.FormatFloat(spend/float64(calls), 'f', 2, 64)
+	page := newCampaignsPage(r, q)
+	keep(&page, fe)
+	p.renderCampaigns(r, http.StatusBadRequest, page)
 }
 
 func deref(s *string) string {

@@ -19,7 +19,9 @@ var funcs = template.FuncMap{
 	"when":     when,
 	"seconds":  seconds,
 	"duration": func(d time.Duration) string { return seconds(int(d / time.Second)) },
-	"money":    func(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) },
+	"money":    money,
+	"moneyOr":  moneyOr,
+	"roas":     roas,
 	"add":      func(a, b int) int { return a + b },
 	"short":    short,
 }
@@ -66,4 +68,23 @@ func short(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n-1]) + "…"
+}
+
+func money(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) }
+
+// moneyOr is an amount that may not exist (a cost per lead without
+// leads), with a dash for none.
+func moneyOr(f *float64) string {
+	if f == nil {
+		return "—"
+	}
+	return money(*f)
+}
+
+// roas writes a return on ad spend as a multiple of the spend: "2.00×".
+func roas(f *float64) string {
+	if f == nil {
+		return "—"
+	}
+	return strconv.FormatFloat(*f, 'f', 2, 64) + "×"
 }

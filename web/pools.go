@@ -181,8 +181,8 @@ type fieldError struct {
 
 func (e *fieldError) Error() string { return e.Message }
 
-// fieldLabels name the fields as the forms do: a pool's settings and a
-// call's mark.
+// fieldLabels name the fields as the forms do: a pool's settings, a call's
+// mark, a day of spend and the marketing settings.
 var fieldLabels = map[string]string{
 	"name": "Pool name", "tracking": "Tracking", "size": "Pool size", "area_code": "Area code",
 	"swap_target": "Number on your website", "forward_to": "Forwarding number", "rings": "Rings",
@@ -192,6 +192,10 @@ var fieldLabels = map[string]string{
 	"visit_burst": "New visits at once", "allowed_origins": "Your websites",
 	"lead_rule": "Conversion rule", "lead_min_duration_s": "Minimum call length", "lead_value": "Value of a lead",
 	"outcome": "Outcome", "value": "Value", "note": "Note",
+	"day": "Day", "source": "Source", "medium": "Medium", "campaign": "Campaign", "cost": "Cost",
+	"csv": "The file", "spend": "Spend", "rows": "Spend",
+	"currency": "Currency", "google_conversion": "Google Ads conversion name",
+	"microsoft_conversion": "Microsoft Advertising conversion name",
 }
 
 // asFieldError words an error from the admin functions for the form, if it

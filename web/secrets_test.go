@@ -106,7 +106,7 @@ func TestEachRoleSeesOnlyThePagesItMayUse(t *testing.T) {
 		open, refused []string
 		nav, notNav   []string
 	}{
-		{"reporting", []string{"/admin/pools", "/admin/calls", "/admin/calls.csv", "/admin/campaigns"},
+		{"reporting", []string{"/admin/pools", "/admin/calls", "/admin/calls.csv", "/admin/campaigns", "/admin/campaigns.csv", "/admin/conversions/google.csv"},
 			[]string{"/admin/cluster", "/admin/pools/new", "/admin/pools/pl_x/edit", "/admin/pools/pl_x/delete", "/admin/demo/pl_x"},
 			[]string{`href="/admin/calls"`}, []string{`href="/admin/cluster"`, `href="/admin/pools/new"`}},
 		{"operator", []string{"/admin/pools", "/admin/calls", "/admin/cluster"},
@@ -144,8 +144,16 @@ func TestEachRoleSeesOnlyThePagesItMayUse(t *testing.T) {
 	var tok struct{ Token string }
 	n.AdminOK("POST", "/v1/tokens", map[string]string{"name": "reports", "role": "reporting"}, http.StatusCreated, &tok)
 	cookie := signInHTTP(t, n, tok.Token)
-	form := url.Values{"csrf": {csrf(t, n, cookie)}, "step": {"1"}, "go": {"next"}, "tracking": {"all"}}
-	if r := n.post("/admin/pools/new", form, cookie, "Origin", n.URL); r.Status != http.StatusForbidden {
-		t.Errorf("a reporting session posts the wizard: %d", r.Status)
+	token := csrf(t, n, cookie)
+	for path, form := range map[string]url.Values{
+		"/admin/pools/new":          {"step": {"1"}, "go": {"next"}, "tracking": {"all"}},
+		"/admin/calls/CA1":          {"outcome": {"lead"}},
+		"/admin/campaigns/spend":    {"day": {"2026-12-01"}, "source": {"google"}, "medium": {"cpc"}, "campaign": {"spring"}, "cost": {"10"}},
+		"/admin/campaigns/settings": {"currency": {"EUR"}, "google_conversion": {"Call"}, "microsoft_conversion": {"Call"}},
+	} {
+		form.Set("csrf", token)
+		if r := n.post(path, form, cookie, "Origin", n.URL); r.Status != http.StatusForbidden {
+			t.Errorf("a reporting session posts %s: %d", path, r.Status)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 // Package web is the admin pages: how marketers set up tracking (the pool
 // wizard and the edit form), say what calls were worth, and read which
-// campaigns drive calls, without touching the API. Every node serves them under /admin/, behind a login
+// campaigns drive calls and pay for their ad spend, without touching the
+// API. Every node serves them under /admin/, behind a login
 // with an admin token.
 //
 // The pages hold no rules and reach no state of their own: each handler
@@ -23,6 +24,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"path"
@@ -75,8 +77,8 @@ type route struct {
 }
 
 // routesTable lists every page. The handlers are in the file named after
-// their area: pools.go, wizard.go, calls.go, campaigns.go, cluster.go,
-// session.go.
+// their area: pools.go, wizard.go, calls.go, campaigns.go (with spend.go
+// and conversions.go), cluster.go, session.go.
 func (p *pages) routesTable() []route {
 	get, post := fasthttp.MethodGet, fasthttp.MethodPost
 	// The roles of admin tokens, as the admin API's routes need them:
@@ -105,6 +107,12 @@ func (p *pages) routesTable() []route {
 		{method: get, pattern: "/admin/calls/{sid}", access: signedIn, role: reporting, handle: p.call},
 		{method: post, pattern: "/admin/calls/{sid}", access: signedIn, role: admin, handle: p.markCall},
 		{method: get, pattern: "/admin/campaigns", access: signedIn, role: reporting, handle: p.campaigns},
+		{method: get, pattern: "/admin/campaigns.csv", access: signedIn, role: reporting, handle: p.campaignsCSV},
+		{method: post, pattern: "/admin/campaigns/spend", access: signedIn, role: admin, handle: p.addSpend},
+		{method: post, pattern: "/admin/campaigns/spend/upload", access: signedIn, role: admin, handle: p.uploadSpend},
+		{method: post, pattern: "/admin/campaigns/spend/delete", access: signedIn, role: admin, handle: p.deleteSpend},
+		{method: post, pattern: "/admin/campaigns/settings", access: signedIn, role: admin, handle: p.setMarketing},
+		{method: get, pattern: "/admin/conversions/{file}", access: signedIn, role: reporting, handle: p.conversions},
 		{method: get, pattern: "/admin/cluster", access: signedIn, role: operator, handle: p.cluster},
 	}
 }
@@ -214,9 +222,35 @@ func (r *request) param(i int) string { return r.params[i] }
 
 func (r *request) query(name string) string { return string(r.ctx.QueryArgs().Peek(name)) }
 
-func (r *request) form(name string) string { return string(r.ctx.PostArgs().Peek(name)) }
+// maxFormBody bounds a multipart form once decompressed: the node has
+// already capped what it received (httpapi's maxPageBody), but a body sent
+// gzipped may expand far beyond it.
+const maxFormBody = 4 << 20
+
+// multipart is the request's form if it is multipart/form-data (the CSV
+// upload), else nil: the other forms are URL-encoded, in PostArgs.
+func (r *request) multipart() *multipart.Form {
+	mf, err := r.ctx.MultipartFormWithLimit(maxFormBody)
+	if err != nil {
+		return nil
+	}
+	return mf
+}
+
+func (r *request) form(name string) string {
+	if mf := r.multipart(); mf != nil {
+		if v := mf.Value[name]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	return string(r.ctx.PostArgs().Peek(name))
+}
 
 func (r *request) formAll(name string) []string {
+	if mf := r.multipart(); mf != nil {
+		return mf.Value[name]
+	}
 	var out []string
 	for _, v := range r.ctx.PostArgs().PeekMulti(name) {
 		out = append(out, string(v))
@@ -224,8 +258,17 @@ func (r *request) formAll(name string) []string {
 	return out
 }
 
+// trimmed is a form field without the spaces around it.
+func (r *request) trimmed(name string) string { return strings.TrimSpace(r.form(name)) }
+
 // formHas reports whether the form sent a field, empty or not.
-func (r *request) formHas(name string) bool { return r.ctx.PostArgs().Has(name) }
+func (r *request) formHas(name string) bool {
+	if mf := r.multipart(); mf != nil {
+		_, ok := mf.Value[name]
+		return ok
+	}
+	return r.ctx.PostArgs().Has(name)
+}
 
 // redirect sends the browser to a page with GET (303 See Other), as after
 // every form that changes something. The location stays relative, so it is

@@ -78,21 +78,6 @@ func TestTheSizePreviewSaysWhatANewSizeDoes(t *testing.T) {
 	}
 }
 
-func TestASpendIsReadAsMarketersTypeIt(t *testing.T) {
-	for in, want := range map[string]float64{
-		"120": 120, "$1,250.50": 1250.5, "1250,50": 1250.5, " € 99.9 ": 99.9, "1,250": 1250, "0": 0,
-	} {
-		if got, ok := amount(in); !ok || got != want {
-			t.Errorf("%q reads as %v, %v; want %v", in, got, ok, want)
-		}
-	}
-	for _, in := range []string{"", "-5", "ten", "1e13", "NaN"} {
-		if got, ok := amount(in); ok {
-			t.Errorf("%q reads as the amount %v", in, got)
-		}
-	}
-}
-
 func TestAMarkSetsOnlyWhatTheFormChanged(t *testing.T) {
 	fifty := 50.0
 	byRule := httpapi.Call{SID: "CA1", Outcome: "lead", Value: &fifty, Currency: "USD", OutcomeBy: "rule", Note: "called back"}

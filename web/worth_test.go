@@ -1,15 +1,24 @@
 package web_test
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/csv"
+	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/dni-dev/dni/allocator"
 	"github.com/dni-dev/dni/fsm"
+	"github.com/dni-dev/dni/internal/testkit"
 )
 
 // callWorth is what the tests read of a call's worth through the admin API.
@@ -25,6 +34,14 @@ func (n *node) callWorth(sid string) callWorth {
 	var c callWorth
 	n.AdminOK("GET", "/v1/calls/"+sid, nil, http.StatusOK, &c)
 	return c
+}
+
+// spendRows are the days of spend recorded, through the admin API.
+func (n *node) spendRows() []map[string]any {
+	n.t.Helper()
+	var out struct{ Spend []map[string]any }
+	n.AdminOK("GET", "/v1/spend", nil, http.StatusOK, &out)
+	return out.Spend
 }
 
 // callFromAd records a call to the number a visit from a campaign holds:
@@ -144,5 +161,167 @@ func TestAMarketerMarksACallOnItsPageAndFromTheListAndAMistakeWritesNothing(t *t
 	}
 	if !strings.Contains(export, "CAlong") || !strings.Contains(export, "1250.50") || !strings.Contains(export, "Booked a boiler service") {
 		t.Fatalf("the export of %d rows is:\n%s", len(rows), export)
+	}
+}
+
+func TestTheCampaignsPageKeepsSpendTypedAndUploadedAndShowsROAS(t *testing.T) {
+	n := startNode(t)
+	pl := n.activePool("Spring sale")
+	n.callFromAd(pl, "CAspring", "+12125550101", fromGoogle("spring"), 20*time.Second)
+	n.AdminOK("PATCH", "/v1/calls/CAspring", map[string]any{"outcome": "sale", "value": 500}, http.StatusOK, nil)
+	n.callFromAd(pl, "CAautumn", "+12125550102", url.Values{"utm_source": {"bing"}, "utm_medium": {"cpc"}, "utm_campaign": {"autumn"}}, 20*time.Second)
+	today := time.Now().UTC()
+	day := func(daysAgo int) string { return today.AddDate(0, 0, -daysAgo).Format("2006-01-02") }
+
+	tb := newTab(t, n)
+	tb.signIn()
+	tb.open("/admin/campaigns")
+	rowOf := func(campaign string) string {
+		return `//table[contains(@class,"report")]/tbody/tr[td[@class="campaign"][text()="` + campaign + `"]]`
+	}
+	cell := func(campaign, class string) string {
+		tb.T.Helper()
+		return testkit.Eval[string](tb.Tab, `(document.evaluate(`+strconv.Quote(rowOf(campaign)+`/td[contains(@class,"`+class+`")]`)+`, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue || {innerText: ""}).innerText`)
+	}
+	if got := cell("spring", "value"); got != "500.00" {
+		t.Fatalf("spring's value shows %q", got)
+	}
+	if got := cell("spring", "roas"); got != "—" {
+		t.Fatalf("spring's ROAS before any spend shows %q", got)
+	}
+	tb.shot("campaigns, no spend yet")
+
+	// A day of spend typed in; a cost that is no amount first.
+	tb.fill("#spend-day", day(0))
+	tb.fill("#spend-campaign", "spring")
+	tb.fill("#spend-cost", "12,3x")
+	tb.submit("#add-spend", "#spend-error")
+	tb.wantText("#spend-error", `^Cost: "12,3x" is not an amount`)
+	if got := tb.inputValue("#spend-campaign"); got != "spring" {
+		t.Fatalf("after the mistake the campaign field holds %q", got)
+	}
+	if rows := n.spendRows(); len(rows) != 0 {
+		t.Fatalf("a refused spend was written: %v", rows)
+	}
+	tb.shot("campaigns, a cost that is no amount")
+	tb.fill("#spend-cost", "250")
+	tb.submit("#add-spend", "#flash")
+	tb.wantText("#flash", `^1 day of spend recorded`)
+	if got, want := []string{cell("spring", "spend"), cell("spring", "cost"), cell("spring", "roas")}, []string{"250.00", "250.00", "2.00×"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("spring's spend, cost per lead and ROAS show %q, want %q", got, want)
+	}
+	tb.shot("campaigns, a day of spend typed")
+
+	// Google Ads' campaign report, with its title lines, and Microsoft
+	// Advertising's, each uploaded with the source of its rows.
+	dir := t.TempDir()
+	google := filepath.Join(dir, "Campaign report.csv")
+	writeFile(t, google, "Campaign report\n\"All time\"\nDay,Campaign,Clicks,Cost\n"+day(1)+",spring,12,\"250.00\"\n")
+	microsoft := filepath.Join(dir, "Microsoft.csv")
+	writeFile(t, microsoft, "Date,Campaign name,Spend\n"+day(1)+",autumn,40.00\n")
+	tb.Do("choose the Google Ads report", chromedp.SetUploadFiles(chromedp.CSS("#upload-file"), []string{google}))
+	tb.shot("campaigns, uploading a Google Ads report")
+	tb.submit("#upload-spend", "#flash")
+	tb.wantText("#flash", `^1 day of spend recorded`)
+	if got := cell("spring", "roas"); got != "1.00×" {
+		t.Fatalf("spring's ROAS after the upload shows %q", got)
+	}
+	tb.Do("choose the Microsoft report", chromedp.SetUploadFiles(chromedp.CSS("#upload-file"), []string{microsoft}))
+	tb.fill("#upload-source", "bing")
+	tb.submit("#upload-spend", "#flash")
+	if got := cell("autumn", "spend"); got != "40.00" {
+		t.Fatalf("autumn's spend shows %q", got)
+	}
+	tb.wantText("table.report tfoot td.spend", `^540\.00$`)
+	tb.wantText("table.report tfoot td.roas", `^0\.93×$`)
+
+	// A report the page cannot read is refused, saying why, and writes
+	// nothing.
+	bad := filepath.Join(dir, "clicks.csv")
+	writeFile(t, bad, "Day,Campaign,Clicks\n"+day(2)+",spring,4\n")
+	tb.Do("choose a report without costs", chromedp.SetUploadFiles(chromedp.CSS("#upload-file"), []string{bad}))
+	tb.submit("#upload-spend", "#upload-error")
+	tb.wantText("#upload-error", `^Nothing was recorded\. Cost: the CSV has no cost column\.$`)
+	if rows := n.spendRows(); len(rows) != 3 {
+		t.Fatalf("after a refused upload %d days of spend are recorded: %v", len(rows), rows)
+	}
+	tb.shot("campaigns, a report without costs")
+
+	// The days of spend, each with its Delete button.
+	tb.open("/admin/campaigns")
+	if got := testkit.Eval[int](tb.Tab, `document.querySelectorAll("table.spend tbody tr").length`); got != 3 {
+		t.Fatalf("the spend list has %d days", got)
+	}
+	tb.shot("campaigns, three days of spend")
+	tb.submit(`table.spend tr[data-day="`+day(0)+`"][data-campaign="spring"] button`, "#flash")
+	tb.wantText("#flash", `^Day of spend deleted\.$`)
+	if got := cell("spring", "roas"); got != "2.00×" {
+		t.Fatalf("spring's ROAS after the delete shows %q", got)
+	}
+
+	// The report as a spreadsheet.
+	report := tb.download("#report-csv", "campaigns.csv")
+	if !strings.Contains(report, "google,cpc,spring,1,1,1,1,1,500.00,250.00,250.00,2.00,USD") {
+		t.Fatalf("the report CSV is:\n%s", report)
+	}
+
+	// The conversion names, then the Google Ads file they go into, as the
+	// page downloads it and as Google Ads fetches it with an export token.
+	tb.fill("#currency", "US")
+	tb.submit("#save-marketing", "#marketing-error")
+	tb.wantText("#marketing-error", `^Currency: must be an ISO 4217 code`)
+	tb.fill("#currency", "usd")
+	tb.fill("#google_conversion", "Calls from dni")
+	tb.submit("#save-marketing", "#flash")
+	tb.wantText("#flash", "Currency and conversion names saved")
+	tb.wantText("#feeds", regexpQuote(n.URL+"/v1/conversions/google.csv"))
+	tb.shot("campaigns, conversions and settings")
+	file := testkit.Eval[string](tb.Tab, `fetch(document.querySelector("#google-csv").href).then(r => r.text())`)
+	row := adClick + ",Calls from dni,"
+	if !strings.HasPrefix(file, "Parameters:TimeZone=+0000\n") || !strings.Contains(file, row) || !strings.Contains(file, ",500.00,USD") {
+		t.Fatalf("the Google Ads file the page downloads is:\n%s", file)
+	}
+	var tok struct{ Token string }
+	n.AdminOK("POST", "/v1/tokens", map[string]string{"name": "google ads", "role": "export"}, http.StatusCreated, &tok)
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("google:"+tok.Token))
+	fetched := n.Send("GET", "/v1/conversions/google.csv", nil, "Authorization", basic)
+	if fetched.Status != http.StatusOK || string(fetched.Body) != file {
+		t.Fatalf("Google Ads' own fetch: %s", fetched)
+	}
+}
+
+func TestTheSpendUploadCarriesItsCSRFTokenInsideTheMultipartForm(t *testing.T) {
+	n := startNode(t)
+	cookie := signInHTTP(t, n, n.Token)
+	upload := func(token string) testkit.Reply {
+		var body bytes.Buffer
+		w := multipart.NewWriter(&body)
+		for name, value := range map[string]string{"csrf": token, "source": "google", "medium": "cpc"} {
+			w.WriteField(name, value)
+		}
+		f, _ := w.CreateFormFile("file", "report.csv")
+		f.Write([]byte("Day,Campaign,Cost\n2026-12-01,spring,10\n"))
+		w.Close()
+		return n.Send("POST", "/admin/campaigns/spend/upload", body.Bytes(),
+			"Content-Type", w.FormDataContentType(), "Cookie", cookie.String(), "Origin", n.URL)
+	}
+	if r := upload("x"); r.Status != http.StatusForbidden {
+		t.Fatalf("an upload without the session's CSRF token: %d", r.Status)
+	}
+	if rows := n.spendRows(); len(rows) != 0 {
+		t.Fatalf("a refused upload wrote %v", rows)
+	}
+	if r := upload(csrf(t, n, cookie)); r.Status != http.StatusSeeOther || !strings.Contains(r.Header.Get("Location"), "spent=1") {
+		t.Fatalf("an upload with it: %d %s", r.Status, r.Header.Get("Location"))
+	}
+	if rows := n.spendRows(); len(rows) != 1 || rows[0]["campaign"] != "spring" {
+		t.Fatalf("after the upload the spend is %v", rows)
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
