@@ -18,6 +18,7 @@ const (
 	maxVisitorBody   = 8 << 10  // a visit or a heartbeat
 	maxWebhookBody   = 64 << 10 // a Twilio webhook's form, which its signature covers
 	maxPageBody      = 64 << 10 // an admin page's form
+	MaxPageUpload    = 1 << 20  // a file uploaded on an admin page (AcceptUploads) by a browser with a cookie
 	maxAdminBody     = 1 << 20  // an authenticated admin request
 	maxAPIRestore    = 1 << 30  // a restore through the admin API, held in memory
 	maxInternalBody  = 64 << 20 // a forwarded batch, from a node of the cluster
@@ -41,6 +42,11 @@ func (s *Server) bodyRule(h *fasthttp.RequestHeader) bodyRule {
 		path = path[:i]
 	}
 	if s.pages != nil && bytes.HasPrefix(path, []byte(pagesPrefix)) {
+		// The pages check their session cookie themselves; a browser
+		// without one cannot be signed in, and sends no file.
+		if s.pageUploads[string(path)] && h.IsPost() && len(h.Peek("Cookie")) > 0 {
+			return bodyRule{limit: MaxPageUpload}
+		}
 		return bodyRule{limit: maxPageBody}
 	}
 	r, _, _ := s.router.find(h.Method(), path)
@@ -125,4 +131,14 @@ type connLogger struct{ log *slog.Logger }
 
 func (l connLogger) Printf(format string, args ...any) {
 	l.log.Debug("http connection", "msg", fmt.Sprintf(format, args...))
+}
+
+// AcceptUploads lets a page's form at path send a file of up to
+// MaxPageUpload bytes. The pages call it as Options.Pages builds them,
+// before the server serves.
+func (s *Server) AcceptUploads(path string) {
+	if s.pageUploads == nil {
+		s.pageUploads = map[string]bool{}
+	}
+	s.pageUploads[path] = true
 }

@@ -109,7 +109,8 @@ type Server struct {
 	// throttle slows down whoever guesses admin tokens.
 	throttle *throttle
 	// restoring holds a token while a restore runs: one at a time.
-	restoring chan struct{}
+	restoring   chan struct{}
+	pageUploads map[string]bool // pages paths that take a file (AcceptUploads)
 }
 
 // New returns a server for node.

@@ -47,6 +47,7 @@ type campaignsPage struct {
 	Marketing      httpapi.Marketing
 	MarketingError *fieldError
 	Feed           string // where the ad platforms fetch the conversion files
+	UploadLimitKB  int    // the largest CSV the upload takes
 }
 
 // period reads the page's period; neither day given is the last
@@ -86,10 +87,11 @@ const (
 // newCampaignsPage is the page for a period with its forms empty.
 func newCampaignsPage(r *request, q callQuery) campaignsPage {
 	return campaignsPage{
-		Period:    q,
-		NewSpend:  spendForm{Day: time.Now().UTC().Format(dateLayout), Source: defaultSpendSource, Medium: defaultSpendMedium},
-		Upload:    uploadForm{Source: defaultSpendSource, Medium: defaultSpendMedium},
-		Marketing: r.api.Marketing(),
+		Period:        q,
+		NewSpend:      spendForm{Day: time.Now().UTC().Format(dateLayout), Source: defaultSpendSource, Medium: defaultSpendMedium},
+		Upload:        uploadForm{Source: defaultSpendSource, Medium: defaultSpendMedium},
+		Marketing:     r.api.Marketing(),
+		UploadLimitKB: httpapi.MaxPageUpload >> 10,
 	}
 }
 

@@ -61,6 +61,10 @@ func (p *pages) addSpend(r *request) {
 	r.redirect(campaignsURL(q, url.Values{"spent": {"1"}}, "spend"))
 }
 
+// spendUploadPath is where the spend CSV is uploaded: the one form whose
+// body may be a file (httpapi.Server.AcceptUploads).
+const spendUploadPath = "/admin/campaigns/spend/upload"
+
 // uploadSpend records the days of spend in an uploaded CSV, all or none.
 func (p *pages) uploadSpend(r *request) {
 	q := period(r.form("from"), r.form("to"))

@@ -109,7 +109,7 @@ func (p *pages) routesTable() []route {
 		{method: get, pattern: "/admin/campaigns", access: signedIn, role: reporting, handle: p.campaigns},
 		{method: get, pattern: "/admin/campaigns.csv", access: signedIn, role: reporting, handle: p.campaignsCSV},
 		{method: post, pattern: "/admin/campaigns/spend", access: signedIn, role: admin, handle: p.addSpend},
-		{method: post, pattern: "/admin/campaigns/spend/upload", access: signedIn, role: admin, handle: p.uploadSpend},
+		{method: post, pattern: spendUploadPath, access: signedIn, role: admin, handle: p.uploadSpend},
 		{method: post, pattern: "/admin/campaigns/spend/delete", access: signedIn, role: admin, handle: p.deleteSpend},
 		{method: post, pattern: "/admin/campaigns/settings", access: signedIn, role: admin, handle: p.setMarketing},
 		{method: get, pattern: "/admin/conversions/{file}", access: signedIn, role: reporting, handle: p.conversions},
@@ -125,6 +125,7 @@ func Handler(srv *httpapi.Server) fasthttp.RequestHandler {
 	for i := range p.routes {
 		p.routes[i].segs = strings.Split(p.routes[i].pattern, "/")
 	}
+	srv.AcceptUploads(spendUploadPath)
 	p.tmpl = parseTemplates()
 	p.static = loadStatic()
 	return p.serve

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/csv"
+	"fmt"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -293,17 +294,20 @@ func TestTheCampaignsPageKeepsSpendTypedAndUploadedAndShowsROAS(t *testing.T) {
 func TestTheSpendUploadCarriesItsCSRFTokenInsideTheMultipartForm(t *testing.T) {
 	n := startNode(t)
 	cookie := signInHTTP(t, n, n.Token)
-	upload := func(token string) testkit.Reply {
+	uploadCSV := func(token, csv string, header ...string) testkit.Reply {
 		var body bytes.Buffer
 		w := multipart.NewWriter(&body)
 		for name, value := range map[string]string{"csrf": token, "source": "google", "medium": "cpc"} {
 			w.WriteField(name, value)
 		}
 		f, _ := w.CreateFormFile("file", "report.csv")
-		f.Write([]byte("Day,Campaign,Cost\n2026-12-01,spring,10\n"))
+		f.Write([]byte(csv))
 		w.Close()
 		return n.Send("POST", "/admin/campaigns/spend/upload", body.Bytes(),
-			"Content-Type", w.FormDataContentType(), "Cookie", cookie.String(), "Origin", n.URL)
+			append([]string{"Content-Type", w.FormDataContentType(), "Origin", n.URL}, header...)...)
+	}
+	upload := func(token string) testkit.Reply {
+		return uploadCSV(token, "Day,Campaign,Cost\n2026-12-01,spring,10\n", "Cookie", cookie.String())
 	}
 	if r := upload("x"); r.Status != http.StatusForbidden {
 		t.Fatalf("an upload without the session's CSRF token: %d", r.Status)
@@ -316,6 +320,28 @@ func TestTheSpendUploadCarriesItsCSRFTokenInsideTheMultipartForm(t *testing.T) {
 	}
 	if rows := n.spendRows(); len(rows) != 1 || rows[0]["campaign"] != "spring" {
 		t.Fatalf("after the upload the spend is %v", rows)
+	}
+	// A year of a large account's report, ~400 KB: more than a form may
+	// send, and what the upload takes from a signed-in browser.
+	var big strings.Builder
+	big.WriteString("Day,Campaign,Cost\n")
+	for day := range 365 {
+		for c := range 20 {
+			fmt.Fprintf(&big, "%s,campaign number %02d of the account,%d.%02d\n",
+				time.Date(2025, 1, 1+day, 0, 0, 0, 0, time.UTC).Format(time.DateOnly), c, 100+c, day%100)
+		}
+	}
+	if big.Len() < 300<<10 {
+		t.Fatalf("the report is only %d bytes", big.Len())
+	}
+	if r := uploadCSV(csrf(t, n, cookie), big.String()); r.Status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("a large upload without a cookie: %d, want 413 before it is read", r.Status)
+	}
+	if r := uploadCSV(csrf(t, n, cookie), big.String(), "Cookie", cookie.String()); r.Status != http.StatusSeeOther {
+		t.Fatalf("a large upload from the signed-in browser: %d %s", r.Status, r.Body)
+	}
+	if rows := n.spendRows(); len(rows) != 1+365*20 {
+		t.Fatalf("after the large upload %d days of spend, want %d", len(rows), 1+365*20)
 	}
 }
 
