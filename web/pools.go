@@ -200,14 +200,17 @@ var fieldLabels = map[string]string{
 
 // asFieldError words an error from the admin functions for the form, if it
 // is about one field: its label, then what is wrong.
-func asFieldError(err error) (*fieldError, bool) {
+func asFieldError(err error) (*fieldError, bool) { return fieldErrorIn(err, fieldLabels) }
+
+// fieldErrorIn is asFieldError with the labels of another form's fields.
+func fieldErrorIn(err error, labels map[string]string) (*fieldError, bool) {
 	var fe *fieldError
 	if errors.As(err, &fe) {
 		return fe, true
 	}
 	var ve *allocator.ValidationError
 	if errors.As(err, &ve) {
-		label := fieldLabels[ve.Field]
+		label := labels[ve.Field]
 		if label == "" {
 			label = ve.Field
 		}

@@ -107,13 +107,13 @@ func TestEachRoleSeesOnlyThePagesItMayUse(t *testing.T) {
 		nav, notNav   []string
 	}{
 		{"reporting", []string{"/admin/pools", "/admin/calls", "/admin/calls.csv", "/admin/campaigns", "/admin/campaigns.csv", "/admin/conversions/google.csv"},
-			[]string{"/admin/cluster", "/admin/pools/new", "/admin/pools/pl_x/edit", "/admin/pools/pl_x/delete", "/admin/demo/pl_x"},
-			[]string{`href="/admin/calls"`}, []string{`href="/admin/cluster"`, `href="/admin/pools/new"`}},
-		{"operator", []string{"/admin/pools", "/admin/calls", "/admin/cluster"},
-			[]string{"/admin/pools/new", "/admin/pools/pl_x/edit"},
-			[]string{`href="/admin/cluster"`}, []string{`href="/admin/pools/new"`}},
-		{"admin", []string{"/admin/pools", "/admin/cluster", "/admin/pools/new"}, nil,
-			[]string{`href="/admin/cluster"`, `href="/admin/pools/new"`}, nil},
+			[]string{"/admin/cluster", "/admin/webhooks", "/admin/webhooks/wh_x", "/admin/pools/new", "/admin/pools/pl_x/edit", "/admin/pools/pl_x/delete", "/admin/demo/pl_x"},
+			[]string{`href="/admin/calls"`}, []string{`href="/admin/cluster"`, `href="/admin/webhooks"`, `href="/admin/pools/new"`}},
+		{"operator", []string{"/admin/pools", "/admin/calls", "/admin/cluster", "/admin/webhooks"},
+			[]string{"/admin/pools/new", "/admin/pools/pl_x/edit", "/admin/webhooks/wh_x/delete"},
+			[]string{`href="/admin/cluster"`, `href="/admin/webhooks"`}, []string{`href="/admin/pools/new"`}},
+		{"admin", []string{"/admin/pools", "/admin/cluster", "/admin/webhooks", "/admin/pools/new"}, nil,
+			[]string{`href="/admin/cluster"`, `href="/admin/webhooks"`, `href="/admin/pools/new"`}, nil},
 	} {
 		var tok struct{ Token string }
 		n.AdminOK("POST", "/v1/tokens", map[string]string{"name": c.role, "role": c.role}, http.StatusCreated, &tok)
@@ -150,6 +150,7 @@ func TestEachRoleSeesOnlyThePagesItMayUse(t *testing.T) {
 		"/admin/calls/CA1":          {"outcome": {"lead"}},
 		"/admin/campaigns/spend":    {"day": {"2026-12-01"}, "source": {"google"}, "medium": {"cpc"}, "campaign": {"spring"}, "cost": {"10"}},
 		"/admin/campaigns/settings": {"currency": {"EUR"}, "google_conversion": {"Call"}, "microsoft_conversion": {"Call"}},
+		"/admin/webhooks":           {"name": {"CRM"}, "url": {"https://crm.example/hooks/dni"}},
 	} {
 		form.Set("csrf", token)
 		if r := n.post(path, form, cookie, "Origin", n.URL); r.Status != http.StatusForbidden {

@@ -1,8 +1,8 @@
 // Package web is the admin pages: how marketers set up tracking (the pool
-// wizard and the edit form), say what calls were worth, and read which
-// campaigns drive calls and pay for their ad spend, without touching the
-// API. Every node serves them under /admin/, behind a login
-// with an admin token.
+// wizard and the edit form), say what calls were worth, read which
+// campaigns drive calls and pay for their ad spend, and have call events
+// sent to their other systems (webhooks), without touching the API. Every
+// node serves them under /admin/, behind a login with an admin token.
 //
 // The pages hold no rules and reach no state of their own: each handler
 // calls the admin API's Go functions (httpapi.Admin), the same ones the
@@ -78,11 +78,12 @@ type route struct {
 
 // routesTable lists every page. The handlers are in the file named after
 // their area: pools.go, wizard.go, calls.go, campaigns.go (with spend.go
-// and conversions.go), cluster.go, session.go.
+// and conversions.go), cluster.go, webhooks.go, session.go.
 func (p *pages) routesTable() []route {
 	get, post := fasthttp.MethodGet, fasthttp.MethodPost
 	// The roles of admin tokens, as the admin API's routes need them:
-	// reporting reads, operator also sees the cluster, admin changes pools.
+	// reporting reads, operator also sees the cluster and the webhooks,
+	// admin changes pools and webhooks.
 	reporting, operator, admin := fsm.RoleReporting, fsm.RoleOperator, fsm.RoleAdmin
 	return []route{
 		{method: get, pattern: "/admin/login", access: anyone, handle: p.loginForm},
@@ -114,6 +115,13 @@ func (p *pages) routesTable() []route {
 		{method: post, pattern: "/admin/campaigns/settings", access: signedIn, role: admin, handle: p.setMarketing},
 		{method: get, pattern: "/admin/conversions/{file}", access: signedIn, role: reporting, handle: p.conversions},
 		{method: get, pattern: "/admin/cluster", access: signedIn, role: operator, handle: p.cluster},
+		{method: get, pattern: "/admin/webhooks", access: signedIn, role: operator, handle: p.webhookList},
+		{method: post, pattern: "/admin/webhooks", access: signedIn, role: admin, handle: p.addWebhook},
+		{method: get, pattern: "/admin/webhooks/{id}", access: signedIn, role: operator, handle: p.webhookPage},
+		{method: post, pattern: "/admin/webhooks/{id}", access: signedIn, role: admin, handle: p.editWebhook},
+		{method: post, pattern: "/admin/webhooks/{id}/secret", access: signedIn, role: admin, handle: p.replaceWebhookSecret},
+		{method: get, pattern: "/admin/webhooks/{id}/delete", access: signedIn, role: admin, handle: p.webhookDeleteForm},
+		{method: post, pattern: "/admin/webhooks/{id}/delete", access: signedIn, role: admin, handle: p.deleteWebhook},
 	}
 }
 
@@ -344,6 +352,8 @@ func (p *pages) failErr(r *request, err error) {
 		p.fail(r, status, "There is no such pool.")
 	case errors.Is(err, allocator.ErrPoolDeleted):
 		p.fail(r, status, "This pool was deleted: it can no longer change.")
+	case errors.Is(err, httpapi.ErrUnknownWebhook):
+		p.fail(r, status, "There is no such webhook endpoint: it may have been deleted.")
 	case errors.As(err, &nl), status == http.StatusServiceUnavailable:
 		p.fail(r, http.StatusServiceUnavailable, "The cluster could not take the change right now ("+err.Error()+"). Nothing was changed; try again in a moment.")
 	default:

@@ -182,7 +182,7 @@ func TestEachWizardStepIsCheckedByTheSettingsRulesUpToItself(t *testing.T) {
 func TestEveryTemplateParsesAndEveryRouteHasAHandler(t *testing.T) {
 	p := &pages{}
 	p.tmpl = parseTemplates()
-	for _, name := range []string{"login.html", "error.html", "pools.html", "pool.html", "wizard.html", "edit.html", "delete.html", "simulated.html", "call.html", "calls.html", "campaigns.html", "cluster.html", "demo.html"} {
+	for _, name := range []string{"login.html", "error.html", "pools.html", "pool.html", "wizard.html", "edit.html", "delete.html", "simulated.html", "call.html", "calls.html", "campaigns.html", "cluster.html", "demo.html", "webhooks.html", "webhook.html", "webhook-delete.html"} {
 		if p.tmpl[name] == nil {
 			t.Errorf("no template %s", name)
 		}
