@@ -16,7 +16,8 @@ import (
 
 // These tests hold the secrets side of the pages, over HTTP: a sign-out
 // ends the session everywhere, guessing tokens is slow, and a token's role
-// decides which pages it opens.
+// decides which pages it opens; an export token opens none, and the login
+// form says so in the browser too.
 
 func TestASignOutOnOneNodeEndsTheSessionOnEveryNode(t *testing.T) {
 	c := testkit.StartCluster(t, 3, testkit.Options{HTTP: httpapi.Options{Pages: web.Handler}})
@@ -157,4 +158,24 @@ func TestEachRoleSeesOnlyThePagesItMayUse(t *testing.T) {
 			t.Errorf("a reporting session posts %s: %d", path, r.Status)
 		}
 	}
+}
+
+func TestAnExportTokenIsRefusedAtTheLoginWithWhatItIsFor(t *testing.T) {
+	n := startNode(t)
+	var tok struct{ Token string }
+	n.AdminOK("POST", "/v1/tokens", map[string]string{"name": "google ads", "role": "export"}, http.StatusCreated, &tok)
+
+	r := n.post("/admin/login", url.Values{"token": {tok.Token}}, nil, "Origin", n.URL)
+	if r.Status != http.StatusForbidden || len(cookies(r)) != 0 {
+		t.Fatalf("an export token at the login: %d, cookies %v", r.Status, cookies(r))
+	}
+
+	tb := newTab(t, n)
+	tb.open("/admin/login")
+	tb.fill("#token", tok.Token)
+	tb.submit("form.stack button[type=submit]", "p.problem")
+	tb.wantText("p.problem", `^This is an export token: it only lets Google Ads and Microsoft Advertising fetch the conversion files; sign in with a reporting, operator or admin token\.$`)
+	tb.shot("login, an export token")
+	tb.open("/admin/pools")
+	tb.waitFor("#token") // still signed out
 }

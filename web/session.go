@@ -276,6 +276,11 @@ func (p *pages) login(r *request) {
 		page.Error = "That is not an admin token of this cluster. The node that first started the cluster keeps the first one in its data dir, in the file admin-token."
 		p.render(r, http.StatusUnauthorized, "login.html", "Sign in", "", page)
 		return
+	case t.Role == fsm.RoleExport:
+		// Every page needs more, so a session would only meet refusals.
+		page.Error = "This is an export token: it only lets Google Ads and Microsoft Advertising fetch the conversion files; sign in with a reporting, operator or admin token."
+		p.render(r, http.StatusForbidden, "login.html", "Sign in", "", page)
+		return
 	}
 	// A session begins after the last sign-out of its token, even on a
 	// node whose clock lags the one that stamped it.
