@@ -90,7 +90,7 @@ func (s *Server) createWebhook(rc *fasthttp.RequestCtx, _ []string) {
 		writeError(rc, fasthttp.StatusBadRequest, err.Error())
 		return
 	}
-	c := allocator.SetEndpoint{ID: randomID("wh_"), Enabled: true}
+	c := allocator.SetEndpoint{Enabled: true}
 	req.apply(&c)
 	ctx, cancel := requestContext()
 	defer cancel()
@@ -193,13 +193,14 @@ func (a Admin) Webhook(id string) (Webhook, error) {
 	return Webhook{}, ErrUnknownWebhook
 }
 
-// SetWebhook records an endpoint, made with a new secret unless c gives
-// one; the answer shows the secret when it was set.
+// SetWebhook records an endpoint: a new one (isNew) gets an id and, unless
+// c gives one, a secret. The answer shows the secret when it was set.
 func (a Admin) SetWebhook(ctx context.Context, c allocator.SetEndpoint, isNew bool) (Webhook, error) {
-	if isNew && c.Secret == "" {
-		var b [24]byte
-		rand.Read(b[:])
-		c.Secret = "whsec_" + hex.EncodeToString(b[:])
+	if isNew {
+		c.ID = randomID("wh_")
+		if c.Secret == "" {
+			c.Secret = newWebhookSecret()
+		}
 	}
 	c.At = time.Now()
 	if err := allocator.CheckEndpoint(c, isNew); err != nil {
@@ -212,6 +213,22 @@ func (a Admin) SetWebhook(ctx context.Context, c allocator.SetEndpoint, isNew bo
 	w.Secret = c.Secret
 	w.Attempts, w.Pending = nil, nil
 	return w, err
+}
+
+// ReplaceWebhookSecret gives an endpoint a new secret, and shows it.
+func (a Admin) ReplaceWebhookSecret(ctx context.Context, id string) (Webhook, error) {
+	w, err := a.Webhook(id)
+	if err != nil {
+		return Webhook{}, err
+	}
+	return a.SetWebhook(ctx, allocator.SetEndpoint{ID: w.ID, Name: w.Name, URL: w.URL, Enabled: w.Enabled, Secret: newWebhookSecret()}, false)
+}
+
+// newWebhookSecret draws an endpoint's secret: 192 random bits.
+func newWebhookSecret() string {
+	var b [24]byte
+	rand.Read(b[:])
+	return "whsec_" + hex.EncodeToString(b[:])
 }
 
 // DeleteWebhook forgets an endpoint and what waits for it.

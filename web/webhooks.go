@@ -1,8 +1,6 @@
 package web
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"net/url"
 
@@ -62,7 +60,7 @@ func (p *pages) addWebhook(r *request) {
 	f := webhookForm{Name: r.trimmed("name"), URL: r.trimmed("url"), Enabled: true}
 	ctx, cancel := writeContext()
 	defer cancel()
-	w, err := r.api.SetWebhook(ctx, allocator.SetEndpoint{ID: randomHex("wh_", 12), Name: f.Name, URL: f.URL, Enabled: true}, true)
+	w, err := r.api.SetWebhook(ctx, allocator.SetEndpoint{Name: f.Name, URL: f.URL, Enabled: true}, true)
 	if err != nil {
 		fe, ok := fieldErrorIn(err, webhookLabels)
 		if !ok {
@@ -137,18 +135,12 @@ func (p *pages) editWebhook(r *request) {
 	r.redirect(webhookPath(id) + "?saved=1")
 }
 
-// replaceWebhookSecret gives an endpoint a new secret, made here as the
-// cluster makes a new endpoint's, and shows it.
+// replaceWebhookSecret gives an endpoint a new secret, and shows it.
 func (p *pages) replaceWebhookSecret(r *request) {
-	w, err := r.api.Webhook(r.param(0))
-	if err != nil {
-		p.failErr(r, err)
-		return
-	}
 	ctx, cancel := writeContext()
 	defer cancel()
-	set := allocator.SetEndpoint{ID: w.ID, Name: w.Name, URL: w.URL, Enabled: w.Enabled, Secret: randomHex("whsec_", 24)}
-	if w, err = r.api.SetWebhook(ctx, set, false); err != nil {
+	w, err := r.api.ReplaceWebhookSecret(ctx, r.param(0))
+	if err != nil {
 		p.failErr(r, err)
 		return
 	}
@@ -175,12 +167,4 @@ func (p *pages) deleteWebhook(r *request) {
 		return
 	}
 	r.redirect("/admin/webhooks?deleted=1")
-}
-
-// randomHex is prefix and n random bytes in hexadecimal: the form of the
-// ids and secrets the admin API makes for endpoints.
-func randomHex(prefix string, n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return prefix + hex.EncodeToString(b)
 }
