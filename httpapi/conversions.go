@@ -86,7 +86,10 @@ func (a Admin) Conversions(f ConversionFile, now time.Time) []byte {
 	var rows [][]string
 	state.Calls(func(c *allocator.Call) bool {
 		if c.StartedAt.Before(since) {
-			return true
+			// Calls come newest first, in the order they were recorded,
+			// which is their start give or take a call's length: a day
+			// past the window, none later is in it.
+			return c.StartedAt.After(since.Add(-24 * time.Hour))
 		}
 		if c.Conversion.At.IsZero() || c.Attribution == nil {
 			return true

@@ -353,3 +353,22 @@ func utf16LE(s string) []byte {
 	}
 	return out
 }
+
+func TestTheConversionFilesHoldTheLast90DaysOnly(t *testing.T) {
+	a := startAPI(t, httpapi.Options{})
+	p := a.createPool(map[string]any{"lead_value": 10}, numbersFrom(700, 4)...)
+	export := a.makeToken("google ads", "export").Token
+	for i, ago := range []time.Duration{100 * 24 * time.Hour, 89 * 24 * time.Hour} {
+		at := time.Now().Add(-ago)
+		visit := testkit.NewVisitID()
+		r := a.Command(&fsm.Assign{Visit: visit, PoolKey: p.Key, At: at,
+			Attribution: allocator.Attribution{Source: "google", Medium: "cpc", GCLID: fmt.Sprintf("%s%d", adClick[:60], i)}})
+		sid := fmt.Sprintf("CA9%d", i)
+		a.Command(&fsm.RecordCall{SID: sid, To: r.Number, From: fmt.Sprintf("+1212555010%d", i), At: at.Add(time.Minute)})
+		a.Command(&fsm.UpdateCall{SID: sid, Status: allocator.CallCompleted, Duration: 2 * time.Minute, AnsweredBy: "+14155550100", At: at.Add(3 * time.Minute)})
+	}
+	_, rows := a.conversions("google.csv", export)
+	if len(rows) != 2 || rows[1][0] != adClick[:60]+"1" {
+		t.Fatalf("google.csv: %q, want the call of 89 days ago and not the one of 100", rows)
+	}
+}
