@@ -20,21 +20,28 @@ func FuzzParseVisitID(f *testing.F) {
 	})
 }
 
-func FuzzSwapTargetE164(f *testing.F) {
-	for _, s := range []string{"(415) 555-0100", "415-555-0100", "415.555.0100", "+1 415 555 0100",
-		"1-415-555-0100", "+44 20 7946 0958", "555-0100", "", "+", "(015) 555-0100"} {
-		f.Add(s)
+func FuzzParsePhone(f *testing.F) {
+	for _, c := range phoneLayouts {
+		f.Add(c.written, c.country)
 	}
-	f.Fuzz(func(t *testing.T, s string) {
-		e, err := SwapTargetE164(s)
+	for _, s := range []string{"555-0100", "", "+", "(015) 555-0100", "+999 1234 5678", "020 7946 001"} {
+		f.Add(s, "US")
+	}
+	f.Fuzz(func(t *testing.T, s, country string) {
+		e, err := ParsePhone(s, country)
 		if err != nil {
 			return
 		}
 		if !ValidE164(e) {
-			t.Fatalf("%q gave %q, which is not E.164", s, e)
+			t.Fatalf("%q in %s gave %q, which is not E.164", s, country, e)
 		}
-		if Digits(e) != Digits(s) && Digits(e) != "1"+Digits(s) {
-			t.Fatalf("%q gave %q with other digits", s, e)
+		// E.164 reads back as itself, from any country; so does the
+		// number as its own country writes it.
+		if back, err := ParsePhone(e, "US"); err != nil || back != e {
+			t.Fatalf("%q read back as %q, %v", e, back, err)
+		}
+		if back, err := ParsePhone(InternationalFormat(e), "DE"); err != nil || back != e {
+			t.Fatalf("%s written %q read back as %q, %v", e, InternationalFormat(e), back, err)
 		}
 	})
 }

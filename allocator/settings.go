@@ -93,6 +93,10 @@ type Settings struct {
 	Name     string
 	Tracking Tracking
 	Size     int
+	// Country is where the pool's website and numbers are (ISO 3166: US,
+	// CA, GB, AU, DE...): how the swap target and forwarding numbers are
+	// read, and where numbers are bought.
+	Country string
 	// AreaCode is the preferred North American area code for bought
 	// numbers; empty means any.
 	AreaCode string
@@ -232,6 +236,9 @@ func (s Settings) WithDefaults() Settings {
 	if s.LeadMinDuration == 0 {
 		s.LeadMinDuration = DefaultLeadMinDuration
 	}
+	if s.Country == "" {
+		s.Country = DefaultCountry
+	}
 	return s
 }
 
@@ -275,8 +282,11 @@ func (s *Settings) Validate() error {
 	if len(s.SwapTarget) > 40 {
 		return invalid("swap_target", "must be at most 40 characters")
 	}
-	if _, err := SwapTargetE164(s.SwapTarget); err != nil {
-		return invalid("swap_target", "%v", err)
+	if strings.ContainsAny(s.SwapTarget, "\n\r\t<>\"") || len(Digits(s.SwapTarget)) < 4 {
+		return invalid("swap_target", "%q is not a phone number", s.SwapTarget)
+	}
+	if !validCountryShape(s.Country) {
+		return invalid("country", "must be an ISO 3166 country code of two capital letters, got %q", s.Country)
 	}
 	if len(s.ForwardTo) < 1 || len(s.ForwardTo) > MaxForwardNumbers {
 		return invalid("forward_to", "must list 1 to %d numbers, got %d", MaxForwardNumbers, len(s.ForwardTo))
@@ -367,6 +377,7 @@ type Patch struct {
 	LeadRule          *bool
 	LeadMinDuration   *time.Duration
 	LeadValue         *Money
+	Country           *string
 }
 
 // Patched returns s with the fields the patch sets replaced.
@@ -427,6 +438,9 @@ func (s Settings) Patched(p *Patch) Settings {
 	}
 	if p.LeadValue != nil {
 		s.LeadValue = *p.LeadValue
+	}
+	if p.Country != nil {
+		s.Country = *p.Country
 	}
 	return s
 }

@@ -280,6 +280,11 @@ var laterSettings = [...]struct {
 			s.LeadRule, s.LeadMinDuration, s.LeadValue = true, allocator.DefaultLeadMinDuration, 0
 		},
 	},
+	{ // the country: every pool was North American
+		func(e *encoder, s *allocator.Settings) { e.string(s.Country) },
+		func(d *decoder, s *allocator.Settings) { s.Country = d.string() },
+		func(s *allocator.Settings) { s.Country = allocator.DefaultCountry },
+	},
 }
 
 func (e *encoder) laterSettings(s *allocator.Settings) {

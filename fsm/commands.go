@@ -179,7 +179,8 @@ const (
 	patchLeadRule
 	patchLeadMinDuration
 	patchLeadValue
-	patchAll = patchLeadValue<<1 - 1
+	patchCountry
+	patchAll = patchCountry<<1 - 1
 )
 
 func (c *UpdatePool) encode(e *encoder) {
@@ -199,7 +200,7 @@ func (c *UpdatePool) encode(e *encoder) {
 		{patchDisplaceAfter, p.DisplaceAfter != nil}, {patchVisitsPerMinute, p.VisitsPerMinute != nil},
 		{patchVisitBurst, p.VisitBurst != nil}, {patchAllowedOrigins, p.AllowedOrigins != nil},
 		{patchLeadRule, p.LeadRule != nil}, {patchLeadMinDuration, p.LeadMinDuration != nil},
-		{patchLeadValue, p.LeadValue != nil},
+		{patchLeadValue, p.LeadValue != nil}, {patchCountry, p.Country != nil},
 	} {
 		if f.set {
 			mask |= f.bit
@@ -262,6 +263,9 @@ func (c *UpdatePool) encode(e *encoder) {
 	}
 	if p.LeadValue != nil {
 		e.varint(int64(*p.LeadValue))
+	}
+	if p.Country != nil {
+		e.string(*p.Country)
 	}
 	e.time(c.At)
 }
@@ -333,6 +337,9 @@ func decodeUpdatePool(d *decoder) *UpdatePool {
 	}
 	if mask&patchLeadValue != 0 {
 		p.LeadValue = ptr(allocator.Money(d.varint()))
+	}
+	if mask&patchCountry != 0 {
+		p.Country = ptr(d.string())
 	}
 	c.At = d.time()
 	return c

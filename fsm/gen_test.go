@@ -77,6 +77,9 @@ func (g *commandGen) settings() allocator.Settings {
 	if g.r.IntN(3) == 0 {
 		s.AllowedOrigins = []string{"https://shop.example", "http://localhost:8080"}[:1+g.r.IntN(2)]
 	}
+	if g.r.IntN(4) == 0 {
+		s.Country, s.SwapTarget, s.ForwardTo = "GB", "020 7946 0018", []string{"+442079460999"}
+	}
 	s.LeadRule = g.r.IntN(4) > 0
 	s.LeadMinDuration = time.Duration(30+g.r.IntN(90)) * time.Second
 	s.LeadValue = allocator.Money(g.r.IntN(3) * 2500)
@@ -159,6 +162,9 @@ func (g *commandGen) next() Command {
 		}
 		if g.r.IntN(5) == 0 {
 			patch.VisitsPerMinute, patch.VisitBurst = ptr(g.r.IntN(30)), ptr(g.r.IntN(5))
+		}
+		if g.r.IntN(8) == 0 {
+			patch.Country = ptr([]string{"US", "CA", "gb"}[g.r.IntN(3)])
 		}
 		if g.r.IntN(5) == 0 {
 			patch.AllowedOrigins = []string{"https://shop.example", "https://www.shop.example"}[:g.r.IntN(3)]

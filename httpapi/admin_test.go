@@ -164,7 +164,11 @@ func TestAnInvalidPoolIsRefusedNamingTheField(t *testing.T) {
 		{"swap_target", "call us"},
 		{"swap_target", "<b>(415) 555-0100</b>"},
 		{"forward_to", []string{}},
-		{"forward_to", []string{"4155550100"}},
+		{"forward_to", []string{"555-0100"}},
+		{"forward_to", []string{"+999 123 4567"}}, // no country has the calling code 999
+		{"country", "XX"},
+		{"country", "gb"},
+		{"swap_target", "020 7946 0018"}, // a British number on a US pool's website
 		{"forward_to", []string{"+14155550100", "+14155550100"}},
 		{"forward_to", six},
 		{"rings", 11},

@@ -83,6 +83,7 @@ type poolReply struct {
 	Name               string    `json:"name"`
 	Tracking           string    `json:"tracking"`
 	Size               int       `json:"size"`
+	Country            string    `json:"country"`
 	AreaCode           string    `json:"area_code"`
 	SwapTarget         string    `json:"swap_target"`
 	ForwardTo          []string  `json:"forward_to"`

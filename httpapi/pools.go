@@ -24,6 +24,7 @@ type Pool struct {
 	Name               string    `json:"name"`
 	Tracking           string    `json:"tracking"`
 	Size               int       `json:"size"`
+	Country            string    `json:"country"` // ISO 3166: how the website writes numbers, where numbers are bought
 	AreaCode           string    `json:"area_code"`
 	SwapTarget         string    `json:"swap_target"`
 	ForwardTo          []string  `json:"forward_to"`
@@ -67,7 +68,7 @@ func poolOut(p *allocator.Pool, base string) Pool {
 		util = float64(c.Active-c.Free) / float64(c.Active)
 	}
 	return Pool{
-		ID: p.ID, Key: p.Key, Name: st.Name, Tracking: string(st.Tracking), Size: st.Size,
+		ID: p.ID, Key: p.Key, Name: st.Name, Tracking: string(st.Tracking), Size: st.Size, Country: st.Country,
 		AreaCode: st.AreaCode, SwapTarget: st.SwapTarget, ForwardTo: st.ForwardTo, Rings: st.Rings,
 		Overflow: string(st.Overflow), IdleTimeoutS: int(st.IdleTimeout / time.Second),
 		AttributionWindowS: int(st.AttributionWindow / time.Second), Whisper: st.Whisper, Allocation: string(st.Allocation),
@@ -89,6 +90,7 @@ type poolRequest struct {
 	Name               *string   `json:"name"`
 	Tracking           *string   `json:"tracking"`
 	Size               *int      `json:"size"`
+	Country            *string   `json:"country"`
 	AreaCode           *string   `json:"area_code"`
 	SwapTarget         *string   `json:"swap_target"`
 	ForwardTo          *[]string `json:"forward_to"`
@@ -138,7 +140,7 @@ const maxSeconds = 1 << 32
 func (r *poolRequest) patch() (allocator.Patch, error) {
 	p := allocator.Patch{
 		Name: r.Name, Size: r.Size, AreaCode: r.AreaCode, SwapTarget: r.SwapTarget, Rings: r.Rings, Whisper: r.Whisper,
-		VisitsPerMinute: r.VisitsPerMinute, VisitBurst: r.VisitBurst, LeadRule: r.LeadRule,
+		VisitsPerMinute: r.VisitsPerMinute, VisitBurst: r.VisitBurst, LeadRule: r.LeadRule, Country: r.Country,
 	}
 	if r.LeadValue != nil {
 		v, err := allocator.MoneyFrom("lead_value", *r.LeadValue)
@@ -324,7 +326,31 @@ func (a Admin) Pool(id string) (Pool, error) {
 // zero included, is checked as given). The wizard checks its steps with it.
 func (a Admin) NewPoolSettings(patch allocator.Patch) (allocator.Settings, error) {
 	st := allocator.Settings{Whisper: true, LeadRule: true}.WithDefaults().Patched(&patch)
+	if err := checkNumbers(&st, &patch); err != nil {
+		return st, err
+	}
 	return st, st.Validate()
+}
+
+// checkNumbers reads the forwarding numbers the patch gives in the layouts
+// of the pool's country, into E.164 in the patch and the settings, and
+// checks every number of the settings with the phone library, which the
+// state machine does not run (allocator.Settings.CheckNumbers).
+func checkNumbers(st *allocator.Settings, patch *allocator.Patch) error {
+	if patch.ForwardTo != nil {
+		if !allocator.KnownCountry(st.Country) {
+			return st.CheckNumbers() // names the country
+		}
+		e164, err := allocator.NormalizeForwardTo(patch.ForwardTo, st.Country)
+		if err != nil {
+			return err
+		}
+		patch.ForwardTo, st.ForwardTo = e164, e164
+	}
+	if patch.SwapTarget != nil || patch.ForwardTo != nil || patch.Country != nil {
+		return st.CheckNumbers()
+	}
+	return nil
 }
 
 // CreatePool makes a pool; the leader's reconciler then buys its numbers.
@@ -350,8 +376,12 @@ func (a Admin) UpdatePool(ctx context.Context, id string, patch allocator.Patch)
 	}
 	// Checked here too, so that a value no setting could take never reaches
 	// the log; the state machine checks again against the pool as it is.
-	if st := p.Settings().Patched(&patch); st.Validate() != nil {
-		return Pool{}, nil, st.Validate()
+	st := p.Settings().Patched(&patch)
+	if err := checkNumbers(&st, &patch); err != nil {
+		return Pool{}, nil, err
+	}
+	if err := st.Validate(); err != nil {
+		return Pool{}, nil, err
 	}
 	var req allocator.RequestID
 	rand.Read(req[:])

@@ -399,12 +399,13 @@ func (s *Server) answerWaiting(rc *fasthttp.RequestCtx, id allocator.VisitID) {
 	writeVisitAnswer(rc, fasthttp.StatusOK, &a)
 }
 
-// Display writes a number the way a North American website shows it,
-// "(415) 555-0123"; other numbers stay in E.164 form.
+// Display writes a number the way its own country does: "(415) 555-0123",
+// "020 7946 0018". A North American number, on every visit's path, is
+// laid out here without the phone library's parse.
 func Display(e164 string) string {
 	if len(e164) == 12 && strings.HasPrefix(e164, "+1") {
 		d := e164[2:]
 		return "(" + d[:3] + ") " + d[3:6] + "-" + d[6:]
 	}
-	return e164
+	return allocator.NationalFormat(e164)
 }

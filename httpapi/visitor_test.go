@@ -46,8 +46,8 @@ func TestAVisitGetsANumberWhetherItsBodyIsJSONOrPlainText(t *testing.T) {
 	if d := httpapi.Display("+14155550123"); d != "(415) 555-0123" {
 		t.Errorf("display %q", d)
 	}
-	if d := httpapi.Display("+442071838750"); d != "+442071838750" {
-		t.Errorf("a number outside North America is shown as %q", d)
+	if d := httpapi.Display("+442071838750"); d != "020 7183 8750" {
+		t.Errorf("a number outside North America is shown as %q, want as Britain writes it", d)
 	}
 }
 

@@ -264,7 +264,7 @@ func (r *Reconciler) fill(ctx context.Context, c Cluster, p *allocator.Pool, nee
 	limit := need + 5 // a few spare, for numbers sold between search and buy
 	searches := []search{{q: Query{AreaCode: st.AreaCode, Limit: limit}}}
 	if st.AreaCode != "" {
-		if near, err := allocator.SwapTargetE164(st.SwapTarget); err == nil {
+		if near, err := allocator.SwapTargetE164(st.SwapTarget, st.Country); err == nil {
 			searches = append(searches, search{Query{NearNumber: near, Distance: 50, Limit: limit},
 				fmt.Sprintf("No numbers left in area code %s; bought numbers near %s instead.", st.AreaCode, st.SwapTarget)})
 		}

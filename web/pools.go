@@ -563,7 +563,7 @@ func (p *pages) demo(r *request) {
 			{"a newsletter", url.Values{"utm_source": {"newsletter"}, "utm_medium": {"email"}, "utm_campaign": {"demo"}}.Encode()},
 		},
 	}
-	page.Tel, _ = allocator.SwapTargetE164(pl.SwapTarget)
+	page.Tel, _ = allocator.SwapTargetE164(pl.SwapTarget, pl.Country)
 	if u, err := url.Parse(base); err == nil && u.Host != "" {
 		r.ctx.Response.Header.Set("Content-Security-Policy", contentSecurityPolicy(u.Scheme+"://"+u.Host))
 	}

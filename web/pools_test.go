@@ -71,7 +71,7 @@ func TestAMarketerCreatesEditsAndDeletesAPoolInTheBrowser(t *testing.T) {
 	tb.fill("#area_code", "415")
 	tb.fill("#swap_target", "555-01")
 	tb.submit("#next", "#form-error")
-	tb.wantText("#form-error", `Number on your website: .*555-01.* not a 10-digit North American number`)
+	tb.wantText("#form-error", `Number on your website: .*555-01.* not a valid phone number of US`)
 	tb.wantText("ol.steps [aria-current=step]", "Setup")
 	if got := tb.inputValue("#name"); got != "Spring sale" {
 		t.Fatalf("after the mistake the name field holds %q", got)

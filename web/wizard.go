@@ -186,7 +186,7 @@ func copyField(dst *poolForm, src poolForm, field string) {
 func (p *pages) renderWizard(r *request, status, step int, f poolForm, err error) {
 	// The business number is usually where calls should go too.
 	if step == 3 && len(f.ForwardTo) == 0 {
-		if e, err := allocator.SwapTargetE164(f.SwapTarget); err == nil {
+		if e, err := allocator.SwapTargetE164(f.SwapTarget, allocator.DefaultCountry); err == nil {
 			f.ForwardTo = []string{e}
 		}
 	}
