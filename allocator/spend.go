@@ -40,6 +40,16 @@ func ParseDay(s string) (Day, bool) {
 	return DayOf(t), true
 }
 
+// DayField reads a day written 2006-01-02, or says what is wrong with it
+// naming field.
+func DayField(field, s string) (Day, error) {
+	d, ok := ParseDay(strings.TrimSpace(s))
+	if !ok {
+		return 0, invalid(field, "%q is not a day such as 2026-12-01", s)
+	}
+	return d, nil
+}
+
 // Time is the day's start, in UTC.
 func (d Day) Time() time.Time { return time.Unix(int64(d)*86400, 0).UTC() }
 

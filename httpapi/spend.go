@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,9 +42,9 @@ type spendRequest struct {
 
 // key checks the row's day, source, medium and campaign.
 func (r *spendRequest) key() (allocator.SpendKey, error) {
-	day, ok := allocator.ParseDay(strings.TrimSpace(r.Day))
-	if !ok {
-		return allocator.SpendKey{}, &allocator.ValidationError{Field: "day", Reason: fmt.Sprintf("%q is not a day such as 2026-12-01", r.Day)}
+	day, err := allocator.DayField("day", r.Day)
+	if err != nil {
+		return allocator.SpendKey{}, err
 	}
 	k := allocator.SpendKey{Day: day, Source: strings.TrimSpace(r.Source), Medium: strings.TrimSpace(r.Medium), Campaign: strings.TrimSpace(r.Campaign)}
 	return k, checkSpendKey(k)
@@ -75,9 +74,9 @@ func days(args *fasthttp.Args) (from, to allocator.Day, err error) {
 		dst  *allocator.Day
 	}{{"from", &from}, {"to", &to}} {
 		if v := string(args.Peek(d.name)); v != "" {
-			day, ok := allocator.ParseDay(v)
-			if !ok {
-				return 0, 0, &allocator.ValidationError{Field: d.name, Reason: fmt.Sprintf("%q is not a day such as 2026-12-01", v)}
+			day, err := allocator.DayField(d.name, v)
+			if err != nil {
+				return 0, 0, err
 			}
 			*d.dst = day
 		}

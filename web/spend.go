@@ -2,7 +2,6 @@ package web
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -33,9 +32,9 @@ type uploadForm struct {
 
 // spend reads the typed day and cost; the cluster checks the rest.
 func (f spendForm) spend() (allocator.Spend, error) {
-	day, ok := allocator.ParseDay(f.Day)
-	if !ok {
-		return allocator.Spend{}, &allocator.ValidationError{Field: "day", Reason: fmt.Sprintf("%q is not a day such as 2026-12-01", f.Day)}
+	day, err := allocator.DayField("day", f.Day)
+	if err != nil {
+		return allocator.Spend{}, err
 	}
 	cost, err := allocator.ParseMoney("cost", f.Cost)
 	if err != nil {
