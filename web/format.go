@@ -24,6 +24,8 @@ var funcs = template.FuncMap{
 	"roas":     roas,
 	"add":      func(a, b int) int { return a + b },
 	"short":    short,
+	"country":  countryOf,
+	"phone":    localPhone,
 }
 
 // trackingLabel names a tracking type as the wizard does.

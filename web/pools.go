@@ -118,6 +118,7 @@ func (p *pages) poolProgress(r *request) {
 // typed, so that a form with a mistake comes back as it was sent.
 type poolForm struct {
 	Tracking          string
+	Country           string // ISO 3166: the layouts the phone fields are read in
 	Name              string
 	Size              string
 	AreaCode          string
@@ -141,7 +142,7 @@ type poolForm struct {
 
 func formOf(pl httpapi.Pool) poolForm {
 	return poolForm{
-		Tracking: pl.Tracking, Name: pl.Name, Size: strconv.Itoa(pl.Size), AreaCode: pl.AreaCode,
+		Tracking: pl.Tracking, Country: pl.Country, Name: pl.Name, Size: strconv.Itoa(pl.Size), AreaCode: pl.AreaCode,
 		SwapTarget: pl.SwapTarget, ForwardTo: append([]string{}, pl.ForwardTo...), Rings: strconv.Itoa(pl.Rings),
 		Overflow: pl.Overflow, IdleTimeout: strconv.Itoa(pl.IdleTimeoutS),
 		AttributionWindow: strconv.Itoa(pl.AttributionWindowS), Whisper: pl.Whisper, Allocation: pl.Allocation,
@@ -156,7 +157,7 @@ func formOf(pl httpapi.Pool) poolForm {
 // are dropped.
 func readPoolForm(r *request) poolForm {
 	f := poolForm{
-		Tracking: r.form("tracking"), Name: strings.TrimSpace(r.form("name")), Size: r.form("size"),
+		Tracking: r.form("tracking"), Country: r.form("country"), Name: strings.TrimSpace(r.form("name")), Size: r.form("size"),
 		AreaCode: strings.TrimSpace(r.form("area_code")), SwapTarget: strings.TrimSpace(r.form("swap_target")),
 		Rings: r.form("rings"), Overflow: r.form("overflow"), IdleTimeout: r.form("idle_timeout_s"),
 		AttributionWindow: r.form("attribution_window_s"), Whisper: r.form("whisper") != "",
@@ -184,7 +185,7 @@ func (e *fieldError) Error() string { return e.Message }
 // fieldLabels name the fields as the forms do: a pool's settings, a call's
 // mark, a day of spend and the marketing settings.
 var fieldLabels = map[string]string{
-	"name": "Pool name", "tracking": "Tracking", "size": "Pool size", "area_code": "Area code",
+	"name": "Pool name", "tracking": "Tracking", "country": "Country", "size": "Pool size", "area_code": "Area code",
 	"swap_target": "Number on your website", "forward_to": "Forwarding number", "rings": "Rings",
 	"overflow": "When every number is in use", "idle_timeout_s": "Visit timeout",
 	"attribution_window_s": "Attribution window", "allocation": "Which free number a visitor gets",
@@ -247,6 +248,8 @@ func (f poolForm) patch(fields ...string) (allocator.Patch, error) {
 		case "tracking":
 			t := allocator.Tracking(f.Tracking)
 			pt.Tracking = &t
+		case "country":
+			pt.Country = &f.Country
 		case "name":
 			pt.Name = &f.Name
 		case "size":
@@ -320,7 +323,7 @@ func (f poolForm) patch(fields ...string) (allocator.Patch, error) {
 
 // editFields are every setting the edit form holds.
 var editFields = []string{
-	"tracking", "name", "size", "area_code", "swap_target", "forward_to", "rings",
+	"tracking", "country", "name", "size", "area_code", "swap_target", "forward_to", "rings",
 	"allowed_origins", "overflow", "displace_after_s", "visits_per_minute", "visit_burst", "allocation",
 	"idle_timeout_s", "attribution_window_s", "whisper", "lead_rule", "lead_min_duration_s", "lead_value",
 }
@@ -329,6 +332,7 @@ type editPage struct {
 	Pool       httpapi.Pool
 	Currency   string // the cluster's, which the conversion rule's value is in
 	Form       poolForm
+	Countries  []countryChoice
 	Forwarding []string // the forwarding fields to show: the numbers, then empty ones
 	Error      *fieldError
 	Other      string // an error about no one field
@@ -371,7 +375,8 @@ func (p *pages) editForm(r *request) {
 }
 
 func (p *pages) renderEdit(r *request, status int, pl httpapi.Pool, f poolForm, err error) {
-	page := editPage{Pool: pl, Currency: r.api.Marketing().Currency, Form: f, Forwarding: forwardingFields(f.ForwardTo)}
+	page := editPage{Pool: pl, Currency: r.api.Marketing().Currency, Form: f, Countries: countryChoices(f.Country),
+		Forwarding: forwardingFields(f.ForwardTo)}
 	if err != nil {
 		if fe, ok := asFieldError(err); ok {
 			page.Error = fe

@@ -3,6 +3,7 @@ package web_test
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,14 +16,17 @@ import (
 
 // poolJSON is what the tests read of a pool through the admin API.
 type poolJSON struct {
-	ID      string `json:"id"`
-	Key     string `json:"key"`
-	Name    string `json:"name"`
-	Size    int    `json:"size"`
-	Status  string `json:"status"`
-	Notice  string `json:"notice"`
-	Install string `json:"install"`
-	Stats   struct {
+	ID         string   `json:"id"`
+	Key        string   `json:"key"`
+	Name       string   `json:"name"`
+	Country    string   `json:"country"`
+	SwapTarget string   `json:"swap_target"`
+	ForwardTo  []string `json:"forward_to"`
+	Size       int      `json:"size"`
+	Status     string   `json:"status"`
+	Notice     string   `json:"notice"`
+	Install    string   `json:"install"`
+	Stats      struct {
 		Numbers int `json:"numbers"`
 	} `json:"stats"`
 }
@@ -45,6 +49,27 @@ func (tb *tab) inputValue(selector string) string {
 func (tb *tab) typeInto(selector, value string) {
 	tb.T.Helper()
 	tb.Do("type into "+selector, chromedp.Clear(chromedp.CSS(selector)), chromedp.SendKeys(chromedp.CSS(selector), value))
+}
+
+// pool reads one pool through the admin API.
+func (n *node) pool(id string) poolJSON {
+	n.t.Helper()
+	var out poolJSON
+	n.AdminOK("GET", "/v1/pools/"+id, nil, http.StatusOK, &out)
+	return out
+}
+
+// choose picks an option of a select, so that the page's own change
+// handlers run.
+func (tb *tab) choose(selector, value string) {
+	tb.T.Helper()
+	tb.Do("choose "+value+" in "+selector, chromedp.SetValue(chromedp.CSS(selector), value))
+	testkit.Eval[bool](tb.Tab, "document.querySelector("+strconv.Quote(selector)+").dispatchEvent(new Event('change'))")
+}
+
+func (tb *tab) placeholder(selector string) string {
+	tb.T.Helper()
+	return testkit.Eval[string](tb.Tab, "document.querySelector("+strconv.Quote(selector)+").placeholder")
 }
 
 func TestAMarketerCreatesEditsAndDeletesAPoolInTheBrowser(t *testing.T) {
@@ -194,5 +219,98 @@ func TestAMarketerCreatesEditsAndDeletesAPoolInTheBrowser(t *testing.T) {
 	tb.shot("phone numbers, pool deleted")
 	if pl := n.pools()[0]; pl.Status != "deleting" && pl.Status != "deleted" {
 		t.Fatalf("after the delete the pool is %s", pl.Status)
+	}
+}
+
+func TestAMarketerInTheUnitedKingdomWritesNumbersAsTheBritishDoInTheBrowser(t *testing.T) {
+	n := startNode(t)
+	tb := newTab(t, n)
+	tb.signIn()
+	tb.open("/admin/pools/new")
+	tb.waitFor("input[name=tracking]")
+	tb.submit("#next", "#country")
+
+	// Step 2 asks for the country first; the United States comes chosen,
+	// and the number's example follows the country.
+	if got := tb.inputValue("#country"); got != "US" {
+		t.Fatalf("the wizard offers %q as the country, want US", got)
+	}
+	tb.wantText("label[for=area_code]", `US and Canada`)
+	tb.choose("#country", "GB")
+	if got := tb.placeholder("#swap_target"); got != "020 7946 0018" {
+		t.Fatalf("in the United Kingdom the swap target's example is %q", got)
+	}
+	tb.fill("#name", "London")
+	tb.fill("#size", "4")
+
+	// An American number is no number on a British website.
+	tb.fill("#swap_target", "(415) 555-0100")
+	tb.submit("#next", "#form-error")
+	tb.wantText("#form-error", `^Number on your website: .*\(415\) 555-0100.* not a valid phone number of GB`)
+	tb.wantText("ol.steps [aria-current=step]", "Setup")
+	if got := tb.inputValue("#country"); got != "GB" {
+		t.Fatalf("after the mistake the country is %q", got)
+	}
+	if got := tb.placeholder("#swap_target"); got != "020 7946 0018" {
+		t.Fatalf("after the mistake the swap target's example is %q", got)
+	}
+	tb.shot("wizard step 2, an american number in the united kingdom")
+	if pools := n.pools(); len(pools) != 0 {
+		t.Fatalf("the refused number made pools: %+v", pools)
+	}
+	tb.fill("#swap_target", "+44 (0)20 7946 0018")
+	tb.submit("#next", "#forward_to_0")
+
+	// Step 3 offers the business number in E.164 and takes a forwarding
+	// number as the British dial it.
+	if got := tb.inputValue("#forward_to_0"); got != "+442079460018" {
+		t.Fatalf("the first forwarding number is %q, want the business number", got)
+	}
+	if got := tb.placeholder("#forward_to_1"); got != "020 7946 0018" {
+		t.Fatalf("in the United Kingdom the forwarding number's example is %q", got)
+	}
+	tb.fill("#forward_to_0", "020 7946 0999")
+	tb.shot("wizard step 3, a british forwarding number")
+	tb.submit("#next", "#create")
+	tb.wantText("dl.review", `United Kingdom[\s\S]*London[\s\S]*\+44 \(0\)20 7946 0018[\s\S]*020 7946 0999`)
+	tb.shot("wizard step 4, a british pool")
+	tb.submit("#create", "#pool-status")
+	tb.Until(`document.querySelector("#install") !== null`, "the pool to be active")
+	tb.wantText("#country", `^United Kingdom \(GB\)$`)
+	tb.wantText("#forwarding", `^020 7946 0999, \d+ rings each$`)
+	tb.wantText(".reminder", `\+44 \(0\)20 7946 0018, must match`)
+	tb.shot("pool in the united kingdom")
+	pools := n.pools()
+	if len(pools) != 1 {
+		t.Fatalf("pools after the wizard: %+v", pools)
+	}
+	id := pools[0].ID
+	if pl := n.pool(id); pl.Country != "GB" || pl.SwapTarget != "+44 (0)20 7946 0018" || !slices.Equal(pl.ForwardTo, []string{"+442079460999"}) {
+		t.Fatalf("the API has the pool in %q, swap target %q, forwarding to %v", pl.Country, pl.SwapTarget, pl.ForwardTo)
+	}
+
+	// The website writes the number nationally...
+	tb.submit(`.heading a[href$="/edit"]`, "#country")
+	if c, f := tb.inputValue("#country"), tb.inputValue("#forward_to_0"); c != "GB" || f != "+442079460999" {
+		t.Fatalf("the edit form has the pool in %q, forwarding to %q", c, f)
+	}
+	tb.fill("#swap_target", "020 7946 0018")
+	tb.submit("#save", "#saved")
+	tb.wantText(".reminder", `020 7946 0018, must match`)
+
+	// ...which is no German number: the pool cannot move to Germany.
+	tb.submit(`.heading a[href$="/edit"]`, "#country")
+	tb.choose("#country", "DE")
+	if got := tb.placeholder("#swap_target"); got != "030 1234567" {
+		t.Fatalf("in Germany the swap target's example is %q", got)
+	}
+	tb.submit("#save", "#form-error")
+	tb.wantText("#form-error", `^Number on your website: .*020 7946 0018.* not a valid phone number of DE`)
+	if got := tb.inputValue("#country"); got != "DE" {
+		t.Fatalf("the refused form came back with the country %q, not as it was sent", got)
+	}
+	tb.shot("edit form, a british number in germany")
+	if pl := n.pool(id); pl.Country != "GB" || pl.SwapTarget != "020 7946 0018" {
+		t.Fatalf("a refused edit moved the pool to %q with swap target %q", pl.Country, pl.SwapTarget)
 	}
 }

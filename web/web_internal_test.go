@@ -134,7 +134,7 @@ func TestTheBarChartScalesToTheBusiestCampaign(t *testing.T) {
 
 func TestEachWizardStepIsCheckedByTheSettingsRulesUpToItself(t *testing.T) {
 	good := poolForm{
-		Tracking: "all", Name: "Spring", Size: "10", SwapTarget: "(415) 555-0100",
+		Tracking: "all", Country: "US", Name: "Spring", Size: "10", SwapTarget: "(415) 555-0100",
 		ForwardTo: []string{"+14155550100"}, Rings: "5", LeadRule: true, LeadMinDuration: "60", LeadValue: "40",
 	}
 	for _, c := range []struct {
@@ -151,6 +151,15 @@ func TestEachWizardStepIsCheckedByTheSettingsRulesUpToItself(t *testing.T) {
 		{"a pool too small", func(f *poolForm) { f.Size = "3" }, 2, 2, "size"},
 		{"a size that is no number", func(f *poolForm) { f.Size = "ten" }, 2, 2, "size"},
 		{"a bad area code", func(f *poolForm) { f.AreaCode = "12" }, 2, 2, "area_code"},
+		{"a country no one has", func(f *poolForm) { f.Country = "XX" }, 2, 2, "country"},
+		{"a British business", func(f *poolForm) { f.Country, f.SwapTarget = "GB", "+44 (0)20 7946 0018" }, 2, 0, ""},
+		{"an American number on a British website", func(f *poolForm) { f.Country = "GB" }, 2, 2, "swap_target"},
+		{"a British forwarding number as the British write it", func(f *poolForm) {
+			f.Country, f.SwapTarget, f.ForwardTo = "GB", "020 7946 0018", []string{"020 7946 0999"}
+		}, 3, 0, ""},
+		{"a British forwarding number as the Germans would", func(f *poolForm) {
+			f.Country, f.SwapTarget, f.ForwardTo = "DE", "030 1234567", []string{"020 7946 0999"}
+		}, 3, 3, "forward_to"},
 		{"step 3 is not checked on step 2", func(f *poolForm) { f.ForwardTo = nil }, 2, 0, ""},
 		{"no forwarding number", func(f *poolForm) { f.ForwardTo = nil }, 3, 3, "forward_to"},
 		{"a forwarding number twice", func(f *poolForm) { f.ForwardTo = []string{"+14155550100", "+14155550100"} }, 3, 3, "forward_to"},
@@ -174,8 +183,41 @@ func TestEachWizardStepIsCheckedByTheSettingsRulesUpToItself(t *testing.T) {
 			t.Errorf("%s: step %d, %v; want step %d, field %s", c.name, step, err, c.wantStep, c.wantField)
 		}
 	}
-	if !slices.Equal(wizardFields, []string{"tracking", "name", "size", "area_code", "swap_target", "allowed_origins", "forward_to", "rings", "lead_rule", "lead_min_duration_s", "lead_value"}) {
+	if !slices.Equal(wizardFields, []string{"tracking", "country", "name", "size", "area_code", "swap_target", "allowed_origins", "forward_to", "rings", "lead_rule", "lead_min_duration_s", "lead_value"}) {
 		t.Fatalf("the wizard asks for %v", wizardFields)
+	}
+}
+
+func TestAPoolsNumbersAreWrittenAsItsCountryDialsThem(t *testing.T) {
+	for _, c := range []struct{ country, e164, want string }{
+		{"GB", "+442079460999", "020 7946 0999"},
+		{"US", "+14155550100", "(415) 555-0100"},
+		{"US", "+14165550100", "(416) 555-0100"}, // Canada dials as the US does
+		{"US", "+442079460999", "+44 20 7946 0999"},
+		{"DE", "+442079460999", "+44 20 7946 0999"},
+		{"GB", "+12", "+12"},
+	} {
+		if got := localPhone(c.country, c.e164); got != c.want {
+			t.Errorf("%s in %s: %q, want %q", c.e164, c.country, got, c.want)
+		}
+	}
+}
+
+func TestTheCountrySelectOffersThePoolsOwnCountry(t *testing.T) {
+	codes := func(cs []countryChoice) (all []string, selected []string) {
+		for _, c := range cs {
+			all = append(all, c.Code)
+			if c.Selected {
+				selected = append(selected, c.Code)
+			}
+		}
+		return all, selected
+	}
+	if all, sel := codes(countryChoices("GB")); !slices.Equal(all, []string{"US", "CA", "GB", "AU", "DE"}) || !slices.Equal(sel, []string{"GB"}) {
+		t.Errorf("for GB: %v, %v selected", all, sel)
+	}
+	if all, sel := codes(countryChoices("FR")); len(all) != 6 || all[5] != "FR" || !slices.Equal(sel, []string{"FR"}) {
+		t.Errorf("for a pool the API put in France: %v, %v selected", all, sel)
 	}
 }
 

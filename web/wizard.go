@@ -25,7 +25,7 @@ var wizardStepNames = []string{"Tracking", "Setup", "Forwarding", "Done"}
 // also asks for the conversion rule, which most pools keep as it comes.
 var stepFields = [][]string{
 	1: {"tracking"},
-	2: {"name", "size", "area_code", "swap_target", "allowed_origins"},
+	2: {"country", "name", "size", "area_code", "swap_target", "allowed_origins"},
 	3: {"forward_to", "rings"},
 	4: {"lead_rule", "lead_min_duration_s", "lead_value"},
 }
@@ -46,7 +46,7 @@ const defaultWizardSize = 10
 // values, so that checking the settings so far finds only what is wrong
 // with them.
 var laterSteps = poolForm{
-	Tracking: string(allocator.TrackAll), Name: "New pool", Size: strconv.Itoa(allocator.MinPoolSize),
+	Tracking: string(allocator.TrackAll), Country: allocator.DefaultCountry, Name: "New pool", Size: strconv.Itoa(allocator.MinPoolSize),
 	SwapTarget: "(201) 555-0100", ForwardTo: []string{"+12015550100"}, Rings: strconv.Itoa(allocator.DefaultRings),
 	LeadMinDuration: strconv.Itoa(int(allocator.DefaultLeadMinDuration / time.Second)), LeadValue: "0",
 }
@@ -71,6 +71,7 @@ type wizardPage struct {
 	Step       int
 	Steps      []wizardStepName
 	Form       poolForm
+	Countries  []countryChoice // step 2
 	Forwarding []string
 	Error      *fieldError
 	Other      string
@@ -84,7 +85,7 @@ func (w wizardPage) LeadRuleFields() leadRuleFields {
 }
 
 func (p *pages) wizardStart(r *request) {
-	f := poolForm{Tracking: string(allocator.TrackAll), Size: strconv.Itoa(defaultWizardSize), Rings: strconv.Itoa(allocator.DefaultRings)}
+	f := poolForm{Tracking: string(allocator.TrackAll), Country: allocator.DefaultCountry, Size: strconv.Itoa(defaultWizardSize), Rings: strconv.Itoa(allocator.DefaultRings)}
 	// The conversion rule as a new pool has it unless step 4 says.
 	defaults, _ := r.api.NewPoolSettings(allocator.Patch{})
 	f.LeadRule = defaults.LeadRule
@@ -160,6 +161,8 @@ func copyField(dst *poolForm, src poolForm, field string) {
 	switch field {
 	case "tracking":
 		dst.Tracking = src.Tracking
+	case "country":
+		dst.Country = src.Country
 	case "name":
 		dst.Name = src.Name
 	case "size":
@@ -186,11 +189,12 @@ func copyField(dst *poolForm, src poolForm, field string) {
 func (p *pages) renderWizard(r *request, status, step int, f poolForm, err error) {
 	// The business number is usually where calls should go too.
 	if step == 3 && len(f.ForwardTo) == 0 {
-		if e, err := allocator.SwapTargetE164(f.SwapTarget, allocator.DefaultCountry); err == nil {
+		if e, err := allocator.SwapTargetE164(f.SwapTarget, f.Country); err == nil {
 			f.ForwardTo = []string{e}
 		}
 	}
-	page := wizardPage{Currency: r.api.Marketing().Currency, Step: step, Steps: wizardSteps(step), Form: f, Forwarding: forwardingFields(f.ForwardTo)}
+	page := wizardPage{Currency: r.api.Marketing().Currency, Step: step, Steps: wizardSteps(step), Form: f,
+		Countries: countryChoices(f.Country), Forwarding: forwardingFields(f.ForwardTo)}
 	if err != nil {
 		if fe, ok := asFieldError(err); ok {
 			page.Error = fe

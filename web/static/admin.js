@@ -1,6 +1,7 @@
 // admin.js: the little the admin pages do in the browser. Every page works
 // without it; it copies the install snippet, follows a pool while its
-// numbers are bought, and previews what a new pool size does.
+// numbers are bought, previews what a new pool size does, and gives the
+// phone fields the example of the country chosen.
 (function () {
   "use strict";
 
@@ -67,6 +68,16 @@
     };
     setTimeout(poll, delay);
   }
+
+  // A country select: data-examples names the phone fields whose example
+  // (placeholder) follows it; each option holds its country's example.
+  document.querySelectorAll("select[data-examples]").forEach(function (select) {
+    var fields = document.querySelectorAll(select.getAttribute("data-examples"));
+    select.addEventListener("change", function () {
+      var example = select.options[select.selectedIndex].getAttribute("data-example") || "";
+      fields.forEach(function (field) { field.placeholder = example; });
+    });
+  });
 
   // The edit form's size preview: which numbers a smaller size releases,
   // or how many a larger one buys. The server says the same on submit.
