@@ -2,6 +2,7 @@ package allocator
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
@@ -136,6 +137,30 @@ func NationalFormat(e164 string) string {
 	return phonenumbers.Format(n, phonenumbers.NATIONAL)
 }
 
+// CountryOf is the country (ISO 3166) an E.164 number belongs to, or
+// "ZZ" when the library cannot tell.
+func CountryOf(e164 string) string {
+	n, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return "ZZ"
+	}
+	return phonenumbers.GetRegionCodeForNumber(n)
+}
+
+// AreaDigits are a number's country code and area code (national
+// destination code), the digits numbers "near" it share: "4420" for
+// +442079460018, "1415" for +14155550100; its country code alone when it
+// has no area code.
+func AreaDigits(e164 string) string {
+	n, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return ""
+	}
+	cc := strconv.Itoa(int(n.GetCountryCode()))
+	nsn := phonenumbers.GetNationalSignificantNumber(n)
+	return cc + nsn[:min(len(nsn), phonenumbers.GetLengthOfNationalDestinationCode(n))]
+}
+
 // InternationalFormat writes an E.164 number for any reader: "+44 20
 // 7946 0018".
 func InternationalFormat(e164 string) string {
@@ -154,8 +179,12 @@ func (s *Settings) CheckNumbers() error {
 	if !KnownCountry(s.Country) {
 		return invalid("country", "%q is not an ISO 3166 country code such as US, CA, GB, AU or DE", s.Country)
 	}
-	if _, err := SwapTargetE164(s.SwapTarget, s.Country); err != nil {
+	e, err := SwapTargetE164(s.SwapTarget, s.Country)
+	if err != nil {
 		return invalid("swap_target", "%v: write the business number as the website shows it", err)
+	}
+	if c := CountryOf(e); c != s.Country {
+		return invalid("swap_target", "%q is a number of %s, and the pool's website is in %s", s.SwapTarget, c, s.Country)
 	}
 	for _, f := range s.ForwardTo {
 		if _, err := ParsePhone(f, s.Country); err != nil {

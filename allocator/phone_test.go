@@ -72,6 +72,7 @@ func TestBadNumbersAndCountriesAreRefusedNamingTheField(t *testing.T) {
 		field string
 	}{
 		{"a US number on a British site", func(s *Settings) { s.SwapTarget = "(415) 555-0100" }, "swap_target"},
+		{"a German number, written internationally, on a British site", func(s *Settings) { s.SwapTarget = "+49 30 1234567" }, "swap_target"},
 		{"too few digits for the country", func(s *Settings) { s.SwapTarget = "020 7946 001" }, "swap_target"},
 		{"a country that does not exist", func(s *Settings) { s.Country = "XX" }, "country"},
 		{"a country in lower case", func(s *Settings) { s.Country = "gb" }, "country"},
@@ -92,5 +93,13 @@ func TestBadNumbersAndCountriesAreRefusedNamingTheField(t *testing.T) {
 	}
 	if got, err := NormalizeForwardTo([]string{"020 7946 0999", "+1 415 555 0100"}, "GB"); err != nil || got[0] != "+442079460999" || got[1] != "+14155550100" {
 		t.Errorf("forwarding numbers: %v %v", got, err)
+	}
+}
+
+func TestAreaDigitsAreTheCountryAndAreaCodes(t *testing.T) {
+	for e164, want := range map[string]string{"+442079460018": "4420", "+441614960100": "44161", "+14155550100": "1415", "+61293744000": "612", "+49301234567": "4930"} {
+		if got := AreaDigits(e164); got != want {
+			t.Errorf("%s: %q, want %q", e164, got, want)
+		}
 	}
 }
