@@ -84,6 +84,7 @@ type poolReply struct {
 	Tracking           string    `json:"tracking"`
 	Size               int       `json:"size"`
 	Country            string    `json:"country"`
+	Notice             string    `json:"notice"`
 	AreaCode           string    `json:"area_code"`
 	SwapTarget         string    `json:"swap_target"`
 	ForwardTo          []string  `json:"forward_to"`

@@ -3,9 +3,11 @@ package httpapi_test
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/dni-dev/dni/httpapi"
+	"github.com/dni-dev/dni/internal/testkit"
 )
 
 func TestAPoolOfAnyCountryTakesItsNumbersInTheLayoutsItsPeopleWrite(t *testing.T) {
@@ -38,5 +40,53 @@ func TestAPoolOfAnyCountryTakesItsNumbersInTheLayoutsItsPeopleWrite(t *testing.T
 	wantProblem(t, a.Admin("PATCH", "/v1/pools/"+p.ID, map[string]any{"country": "US"}), http.StatusBadRequest, "swap_target")
 	if got := a.pool(p.ID); got.Country != "GB" {
 		t.Errorf("a refused change moved the pool to %s", got.Country)
+	}
+}
+
+func TestABritishPoolBuysBritishNumbersAndForwardsABritishCall(t *testing.T) {
+	pl := startPhoneLine(t, 1, testkit.Options{})
+	a := api(t, pl.Node("n1"))
+	p := pl.activePool(a, map[string]any{
+		"country": "GB", "swap_target": "020 7946 0018", "forward_to": []string{"020 7946 0999"}, "whisper": true,
+	})
+	var numbers struct {
+		Numbers []struct{ Number, Display string }
+	}
+	a.AdminOK("GET", "/v1/pools/"+p.ID+"/numbers", nil, http.StatusOK, &numbers)
+	for _, n := range numbers.Numbers {
+		if !strings.HasPrefix(n.Number, "+4420") || !strings.HasPrefix(n.Display, "020 ") {
+			t.Errorf("the London pool bought %s (%s), want a London number", n.Number, n.Display)
+		}
+	}
+	v := a.visit(p.Key, map[string]any{"url": "https://shop.example.co.uk/?utm_source=google&utm_medium=cpc&utm_campaign=london&gclid=" + adClick})
+	if !strings.HasPrefix(v.Number, "+4420") || !strings.HasPrefix(v.Display, "020 7946 ") {
+		t.Fatalf("the visit got %s shown as %q", v.Number, v.Display)
+	}
+	trace := pl.call(v.Number, "+447700900123") // an Ofcom drama mobile number
+	if trace.AnsweredBy != "+442079460999" || !slices.Equal(trace.Whisper, []string{"Call from Google Ads"}) {
+		t.Fatalf("the call was answered by %q with the whisper %q; want the British forwarding number", trace.AnsweredBy, trace.Whisper)
+	}
+	var c callReply
+	testkit.Eventually(t, "the call recorded", func() bool {
+		calls := a.calls("").Calls
+		if len(calls) == 1 {
+			c = calls[0]
+		}
+		return c.Status == "completed"
+	})
+	if c.From != "+447700900123" || c.Visit != v.Visit || c.Attribution["utm_campaign"] != "london" || c.AnsweredBy != "+442079460999" {
+		t.Fatalf("recorded %+v", c)
+	}
+}
+
+func TestAPoolInACountryWhoseRulesNeedABundleSaysSo(t *testing.T) {
+	pl := startPhoneLine(t, 1, testkit.Options{})
+	a := api(t, pl.Node("n1"))
+	p := a.createPool(map[string]any{"country": "DE", "swap_target": "030 1234567", "forward_to": []string{"030 1234999"}})
+	testkit.Eventually(t, "the pool's notice about Germany's rules", func() bool {
+		return strings.Contains(a.pool(p.ID).Notice, "regulatory bundle")
+	})
+	if got := a.pool(p.ID); got.Stats.Numbers != 0 || got.Status == "active" {
+		t.Errorf("the pool has %d numbers and is %s", got.Stats.Numbers, got.Status)
 	}
 }

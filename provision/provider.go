@@ -38,7 +38,11 @@ type Query struct {
 	// Distance miles, 25 when 0), used when its area code has none left.
 	NearNumber string
 	Distance   int
-	Limit      int // at most this many; 0 means the provider's default
+	// Contains narrows numbers outside North America by their digits
+	// (Twilio's pattern: digits, * for any one): the country and area
+	// code of the business number, such as "4420".
+	Contains string
+	Limit    int // at most this many; 0 means the provider's default
 }
 
 // Available is a number for sale.
@@ -98,6 +102,9 @@ var (
 	// ErrRateLimited: too many requests (Twilio 20429); retry after a
 	// backoff.
 	ErrRateLimited = errors.New("rate limited by the provider")
+	// ErrRegulatory: the country's rules need an address or a regulatory
+	// bundle on the account before the provider sells its numbers.
+	ErrRegulatory = errors.New("the provider needs an address or a regulatory bundle for this country")
 	// ErrUnavailable: the provider failed or could not be reached (HTTP
 	// 5xx, a timeout, a connection error); retry later.
 	ErrUnavailable = errors.New("provider unavailable")

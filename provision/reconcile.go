@@ -1,11 +1,13 @@
 package provision
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,8 +49,22 @@ type Reconciler struct {
 	Every       time.Duration // between passes; 0 means 2 s
 	SyncEvery   time.Duration // between full lists; 0 means 5 min
 	Log         *slog.Logger
+	// RegulatoryRetry is how long a pool whose country's rules stopped a
+	// purchase waits before the next try, unless it is edited; 0 means an
+	// hour.
+	RegulatoryRetry time.Duration
 
 	metrics *reconcileMetrics
+	mu      sync.Mutex
+	waiting map[string]regulatoryWait // pool id → why its purchases wait
+}
+
+// regulatoryWait is a pool whose purchase the provider refused for its
+// country's rules: nothing is bought for it until the wait is over or the
+// pool changes.
+type regulatoryWait struct {
+	since   time.Time
+	updated time.Time // the pool's UpdatedAt then
 }
 
 // NewReconciler returns a reconciler with its metrics registered on reg
@@ -217,7 +233,7 @@ func (r *Reconciler) pass(ctx context.Context, c Cluster) (released bool, err er
 		if p.Deleted() {
 			continue
 		}
-		if need := p.Settings().Size - p.Counts().Active; need > 0 {
+		if need := p.Settings().Size - p.Counts().Active; need > 0 && !r.waitsForRules(p) {
 			if err := r.fill(ctx, c, p, need); err != nil {
 				return released, err
 			}
@@ -252,24 +268,68 @@ func (r *Reconciler) release(ctx context.Context, c Cluster, p *allocator.Pool) 
 	return nil
 }
 
-// fill buys need numbers for the pool: in its area code if it has one,
-// else near its business number, else anywhere, and says on the pool when
-// it had to look further.
+// waitsForRules reports whether the pool's purchases wait for its
+// country's rules to be met: an hour after the refusal, or until the pool
+// is edited.
+func (r *Reconciler) waitsForRules(p *allocator.Pool) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w, ok := r.waiting[p.ID]
+	retry := r.RegulatoryRetry
+	if retry == 0 {
+		retry = time.Hour
+	}
+	if ok && (time.Since(w.since) >= retry || !p.UpdatedAt().Equal(w.updated)) {
+		delete(r.waiting, p.ID)
+		ok = false
+	}
+	return ok
+}
+
+// countryNames are the words notices use for the countries dni sells
+// numbers in most; others are named by their code.
+var countryNames = map[string]string{"US": "the US", "CA": "Canada", "GB": "the United Kingdom", "AU": "Australia", "DE": "Germany"}
+
+func countryName(c string) string {
+	if n, ok := countryNames[c]; ok {
+		return n
+	}
+	return c
+}
+
+// fill buys need numbers for the pool in its country, and says on the
+// pool when it had to look further. In North America: in its area code if
+// it has one, else near its business number, else anywhere in the
+// country. Elsewhere: with the business number's area code, else anywhere
+// in the country.
 func (r *Reconciler) fill(ctx context.Context, c Cluster, p *allocator.Pool, need int) error {
 	type search struct {
 		q      Query
 		notice string // what to tell the marketer if this search is the one that sold
 	}
 	st := p.Settings()
+	country := cmp.Or(st.Country, allocator.DefaultCountry)
 	limit := need + 5 // a few spare, for numbers sold between search and buy
-	searches := []search{{q: Query{AreaCode: st.AreaCode, Limit: limit}}}
-	if st.AreaCode != "" {
-		if near, err := allocator.SwapTargetE164(st.SwapTarget, st.Country); err == nil {
-			searches = append(searches, search{Query{NearNumber: near, Distance: 50, Limit: limit},
-				fmt.Sprintf("No numbers left in area code %s; bought numbers near %s instead.", st.AreaCode, st.SwapTarget)})
+	var searches []search
+	business, businessErr := allocator.SwapTargetE164(st.SwapTarget, country)
+	switch {
+	case country == "US" || country == "CA":
+		searches = append(searches, search{q: Query{Country: country, AreaCode: st.AreaCode, Limit: limit}})
+		if st.AreaCode != "" {
+			if businessErr == nil {
+				searches = append(searches, search{Query{Country: country, NearNumber: business, Distance: 50, Limit: limit},
+					fmt.Sprintf("No numbers left in area code %s; bought numbers near %s instead.", st.AreaCode, st.SwapTarget)})
+			}
+			searches = append(searches, search{Query{Country: country, Limit: limit},
+				fmt.Sprintf("No numbers in or near area code %s; bought numbers elsewhere in %s.", st.AreaCode, countryName(country))})
 		}
-		searches = append(searches, search{Query{Limit: limit},
-			fmt.Sprintf("No numbers in or near area code %s; bought numbers elsewhere in the US.", st.AreaCode)})
+	case businessErr == nil:
+		area := allocator.AreaDigits(business)
+		searches = append(searches, search{q: Query{Country: country, Contains: area, Limit: limit}},
+			search{Query{Country: country, Limit: limit},
+				fmt.Sprintf("No numbers left with the area code of %s; bought numbers elsewhere in %s.", st.SwapTarget, countryName(country))})
+	default:
+		searches = append(searches, search{q: Query{Country: country, Limit: limit}})
 	}
 	for _, search := range searches {
 		found, err := r.Provider.Search(ctx, search.q)
@@ -284,6 +344,21 @@ func (r *Reconciler) fill(ctx context.Context, c Cluster, p *allocator.Pool, nee
 			return fmt.Errorf("search numbers for pool %s: %w", p.ID, err)
 		}
 		bought, err := r.buy(ctx, c, p, found, need)
+		if errors.Is(err, ErrRegulatory) {
+			// Trying again at once would be refused again: the pool
+			// waits, and says what the operator must do.
+			r.mu.Lock()
+			if r.waiting == nil {
+				r.waiting = map[string]regulatoryWait{}
+			}
+			r.waiting[p.ID] = regulatoryWait{since: time.Now(), updated: p.UpdatedAt()}
+			r.mu.Unlock()
+			r.notice(ctx, c, p, fmt.Sprintf("The provider sells numbers in %s only to an account with an approved address or regulatory bundle for them. "+
+				"Add one in the Twilio console (Phone Numbers → Regulatory Compliance); dni tries again within the hour, or when the pool is edited.",
+				countryName(country)))
+			r.Log.Warn("purchases wait for the country's rules", "pool", p.ID, "country", country, "err", err)
+			return nil
+		}
 		// Numbers gone from the account matter more than where new ones
 		// came from: that notice stays until Sync sees them dealt with.
 		if bought > 0 && !strings.HasSuffix(p.Notice(), missingSuffix) {

@@ -161,6 +161,9 @@ func (t *Twilio) Search(ctx context.Context, q Query) ([]Available, error) {
 		}
 		p.SetAreaCode(n)
 	}
+	if q.Contains != "" {
+		p.SetContains(q.Contains)
+	}
 	if q.NearNumber != "" {
 		p.SetNearNumber(q.NearNumber)
 		if q.Distance > 0 {
@@ -193,6 +196,12 @@ func describe(q Query) string {
 	}
 	if q.NearNumber != "" {
 		parts = append(parts, "near "+q.NearNumber)
+	}
+	if q.Contains != "" {
+		parts = append(parts, "containing "+q.Contains)
+	}
+	if q.Country != "" && q.Country != "US" {
+		parts = append(parts, "in "+q.Country)
 	}
 	if len(parts) == 0 {
 		return "any number"

@@ -16,6 +16,10 @@ const (
 	codeNumberTaken = 21422
 	codeBadAreaCode = 21451
 	codeNoNumbers   = 21452
+	// A purchase the country's rules forbid without an address (21631)
+	// or a regulatory bundle (21649) on the account.
+	codeAddressRequired = 21631
+	codeBundleRequired  = 21649
 )
 
 // fail turns what twilio-go returned into an error that matches one of
@@ -47,6 +51,8 @@ func classify(e *client.TwilioRestError) error {
 		return ErrNoNumbers
 	case e.Code == codeBadAreaCode:
 		return ErrBadAreaCode
+	case e.Code == codeAddressRequired || e.Code == codeBundleRequired:
+		return ErrRegulatory
 	case e.Code == codeRateLimited || e.Status == http.StatusTooManyRequests:
 		return ErrRateLimited
 	case e.Status >= http.StatusInternalServerError:

@@ -53,6 +53,7 @@ const (
 	codeNumberTaken      = 21422
 	codeBadAreaCode      = 21451
 	codeNoNumbers        = 21452
+	codeBundleRequired   = 21649
 )
 
 func errAuth() *Error {

@@ -65,7 +65,8 @@ func (h *holdings) sorted() []*record {
 }
 
 // forSale reports whether e164 can be bought: in the stand-in's inventory
-// (+1 AAA 555 0100 to 0199), not held, not taken.
+// (+1 AAA 555 0100 to 0199, or a range of countries.go), not held, not
+// taken.
 func (h *holdings) forSale(e164 string) bool {
 	return inInventory(e164) && h.byPhone[e164] == nil && !h.taken[e164]
 }
@@ -122,6 +123,9 @@ func inventoryNumber(ac string, line int) string {
 }
 
 func inInventory(e164 string) bool {
+	if _, _, ok := abroadRangeOf(e164); ok {
+		return true
+	}
 	if len(e164) != 12 || e164[:2] != "+1" || !validAreaCode(e164[2:5]) || e164[5:8] != "555" {
 		return false
 	}

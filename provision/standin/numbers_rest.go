@@ -206,6 +206,10 @@ func (s *Server) buy(w http.ResponseWriter, r *http.Request) {
 		writeError(w, notAvailable(phone))
 		return
 	}
+	if refusal := regulated[countryOf(phone)]; refusal != nil && f.Get("BundleSid") == "" {
+		writeError(w, refusal)
+		return
+	}
 	if s.takeOnBuy() {
 		s.held.taken[phone] = true
 		if err := s.saveLocked(); err != nil {

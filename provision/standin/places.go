@@ -13,7 +13,7 @@ type place struct {
 	lat, lon    float64
 }
 
-// places are well-known US area codes; overlays share their city's centre.
+// places are well-known North American area codes; overlays share their city's centre.
 // They give numbers a locality and drive NearNumber searches. Any other
 // valid area code has numbers too, with no locality.
 var places = map[string]place{
@@ -57,6 +57,16 @@ var places = map[string]place{
 	"214": {"Dallas", "TX", 32.7767, -96.7970},
 	"469": {"Dallas", "TX", 32.7767, -96.7970},
 	"713": {"Houston", "TX", 29.7604, -95.3698},
+	// Canada's (canadianAreaCodes), with their provinces.
+	"416": {"Toronto", "ON", 43.6532, -79.3832},
+	"647": {"Toronto", "ON", 43.6532, -79.3832},
+	"437": {"Toronto", "ON", 43.6532, -79.3832},
+	"613": {"Ottawa", "ON", 45.4215, -75.6972},
+	"514": {"Montreal", "QC", 45.5017, -73.5673},
+	"438": {"Montreal", "QC", 45.5017, -73.5673},
+	"604": {"Vancouver", "BC", 49.2827, -123.1207},
+	"778": {"Vancouver", "BC", 49.2827, -123.1207},
+	"403": {"Calgary", "AB", 51.0447, -114.0719},
 }
 
 // knownAreaCodes are the table's area codes in ascending order: what a

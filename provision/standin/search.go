@@ -43,16 +43,38 @@ const maxDistance = 500
 // search lists numbers for sale. Twilio answers a search that finds
 // nothing with an empty list, not an error.
 func (s *Server) search(w http.ResponseWriter, r *http.Request) {
-	if r.PathValue("Country") != "US" {
+	country := r.PathValue("Country")
+	var found []string
+	var size int
+	switch {
+	case country == "US" || country == "CA":
+		var codes []string
+		var e *Error
+		codes, size, e = searchScope(r.Form)
+		if e != nil {
+			writeError(w, e)
+			return
+		}
+		// North America's area codes, of the country searched only (a new
+		// list: codes may be the shared knownAreaCodes).
+		var ofCountry []string
+		for _, ac := range codes {
+			if canadianAreaCodes[ac] == (country == "CA") {
+				ofCountry = append(ofCountry, ac)
+			}
+		}
+		found = s.forSale(ofCountry, size)
+	case abroad[country] != nil:
+		var e *Error
+		if size, e = pageSize(r.Form.Get("PageSize")); e != nil {
+			writeError(w, e)
+			return
+		}
+		found = s.searchAbroad(country, r.Form, size)
+	default:
 		writeError(w, errNotFound(r.URL.Path))
 		return
 	}
-	codes, size, e := searchScope(r.Form)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	found := s.forSale(codes, size)
 	answer := searchAnswer{AvailablePhoneNumbers: make([]availableNumber, 0, len(found))}
 	for _, e164 := range found {
 		answer.AvailablePhoneNumbers = append(answer.AvailablePhoneNumbers, available(e164))
@@ -151,8 +173,15 @@ func (s *Server) forSale(codes []string, limit int) []string {
 
 func available(e164 string) availableNumber {
 	a := availableNumber{
-		FriendlyName: formatNANP(e164), PhoneNumber: e164, IsoCountry: "US",
+		FriendlyName: formatNANP(e164), PhoneNumber: e164, IsoCountry: countryOf(e164),
 		AddressRequirements: "none", Capabilities: searchedCaps{Voice: true, SMS: true, MMS: true},
+	}
+	if regulated[a.IsoCountry] != nil {
+		a.AddressRequirements = "any"
+	}
+	if r, _, ok := abroadRangeOf(e164); ok {
+		a.Locality, a.Region = &r.locality, &r.region
+		return a
 	}
 	if p, ok := places[e164[2:5]]; ok {
 		rateCenter := strings.ToUpper(p.city)
