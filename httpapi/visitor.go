@@ -9,10 +9,12 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/nyaruka/phonenumbers"
 	"github.com/valyala/fasthttp"
 
 	"github.com/dni-dev/dni/allocator"
@@ -47,6 +49,19 @@ type visitAnswer struct {
 	HeartbeatS int    `json:"heartbeat_s,omitempty"`
 	Swap       *bool  `json:"swap,omitempty"`
 	Reason     string `json:"reason,omitempty"`
+
+	// What the snippet finds the business number by and writes the
+	// tracking number with, so that no phone library ships to the
+	// browser: the business number's national significant number, its
+	// country code and national trunk prefix ("0" in GB, "1" in North
+	// America; none in some countries), and the tracking number's national
+	// significant number and international format (Display is its
+	// national one).
+	TargetDigits  string `json:"target_digits,omitempty"`
+	CountryCode   string `json:"country_code,omitempty"`
+	TrunkPrefix   string `json:"trunk_prefix,omitempty"`
+	Digits        string `json:"digits,omitempty"`
+	International string `json:"international,omitempty"`
 }
 
 // Reasons a visitor gets no number.
@@ -161,7 +176,7 @@ func (s *Server) createVisit(rc *fasthttp.RequestCtx, _ []string) {
 	default:
 		s.metrics.visit(pool.ID, r.Outcome.String())
 		a := s.numberAnswer(id, r.Number, pool)
-		writeVisitAnswer(rc, fasthttp.StatusCreated, &a)
+		writeNumberAnswer(rc, fasthttp.StatusCreated, &a)
 	}
 }
 
@@ -236,10 +251,86 @@ var generators = sync.Pool{New: func() any {
 }}
 
 func (s *Server) numberAnswer(id allocator.VisitID, number string, pool *allocator.Pool) visitAnswer {
+	st := pool.Settings()
+	t, n := targetOf(st.SwapTarget, st.Country), numberOf(number)
 	return visitAnswer{
-		Visit: id.String(), Number: number, Display: Display(number),
-		Target: pool.Settings().SwapTarget, HeartbeatS: int(s.opt.HeartbeatInterval / time.Second),
+		Visit: id.String(), Number: number, Display: n.national,
+		Target: st.SwapTarget, HeartbeatS: int(s.opt.HeartbeatInterval / time.Second),
+		TargetDigits: t.digits, CountryCode: t.countryCode, TrunkPrefix: t.trunk,
+		Digits: n.digits, International: n.international,
 	}
+}
+
+// writeNumberAnswer writes an answer with a number: writeVisitAnswer's
+// fields, then the ones the snippet finds and writes numbers by, which
+// only an answer with a number has.
+func writeNumberAnswer(rc *fasthttp.RequestCtx, status int, a *visitAnswer) {
+	writeVisitAnswer(rc, status, a)
+	body := rc.Response.Body()
+	b := make([]byte, 0, len(body)+128)
+	b = append(b, bytes.TrimSuffix(body, []byte("}\n"))...)
+	for _, f := range []struct{ name, v string }{
+		{"target_digits", a.TargetDigits}, {"country_code", a.CountryCode}, {"trunk_prefix", a.TrunkPrefix},
+		{"digits", a.Digits}, {"international", a.International},
+	} {
+		if f.v != "" {
+			b = append(b, `,"`...)
+			b = append(b, f.name...)
+			b = append(b, `":`...)
+			b = appendJSONString(b, f.v)
+		}
+	}
+	rc.SetBody(append(b, "}\n"...))
+}
+
+// targetDigits is a swap target as the snippet looks for it.
+type targetDigits struct{ digits, countryCode, trunk string }
+
+// numberForms is a tracking number as the snippet writes it.
+type numberForms struct{ digits, national, international string }
+
+// The phone library reads each swap target and tracking number once: a
+// pool's target changes only when an admin edits it, and the numbers are
+// the ones the pools hold, so both caches stay small.
+var targets, numberCache sync.Map
+
+// targetOf reads a pool's swap target; one the library cannot read has no
+// digits, and the snippet then looks for it as a North American number.
+func targetOf(target, country string) targetDigits {
+	key := country + " " + target
+	if t, ok := targets.Load(key); ok {
+		return t.(targetDigits)
+	}
+	var t targetDigits
+	if e, err := allocator.SwapTargetE164(target, country); err == nil {
+		if n, err := phonenumbers.Parse(e, ""); err == nil {
+			t = targetDigits{
+				digits:      phonenumbers.GetNationalSignificantNumber(n),
+				countryCode: strconv.Itoa(int(n.GetCountryCode())),
+				trunk:       phonenumbers.GetNddPrefixForRegion(phonenumbers.GetRegionCodeForNumber(n), true),
+			}
+		}
+	}
+	targets.Store(key, t)
+	return t
+}
+
+// numberOf lays a tracking number out; a North American one without the
+// library.
+func numberOf(e164 string) numberForms {
+	if len(e164) == 12 && strings.HasPrefix(e164, "+1") {
+		d := e164[2:]
+		return numberForms{d, Display(e164), "+1 " + d[:3] + "-" + d[3:6] + "-" + d[6:]}
+	}
+	if f, ok := numberCache.Load(e164); ok {
+		return f.(numberForms)
+	}
+	f := numberForms{national: Display(e164), international: allocator.InternationalFormat(e164)}
+	if n, err := phonenumbers.Parse(e164, ""); err == nil {
+		f.digits = phonenumbers.GetNationalSignificantNumber(n)
+	}
+	numberCache.Store(e164, f)
+	return f
 }
 
 // attribution builds the visit's attribution from the page URL's query,
@@ -353,7 +444,7 @@ func (s *Server) heartbeat(rc *fasthttp.RequestCtx, p []string) {
 		s.node.Heartbeat(id)
 		s.metrics.heartbeat(heartbeatOK)
 		a := s.numberAnswer(id, n.E164, v.Pool)
-		writeVisitAnswer(rc, fasthttp.StatusOK, &a)
+		writeNumberAnswer(rc, fasthttp.StatusOK, &a)
 		return
 	}
 	// The visit lost its number (a full pool recycled it, or the pool
@@ -386,7 +477,7 @@ func (s *Server) heartbeat(rc *fasthttp.RequestCtx, p []string) {
 	default:
 		s.metrics.heartbeat(heartbeatRenumbered)
 		a := s.numberAnswer(id, r.Number, v.Pool)
-		writeVisitAnswer(rc, fasthttp.StatusOK, &a)
+		writeNumberAnswer(rc, fasthttp.StatusOK, &a)
 	}
 }
 

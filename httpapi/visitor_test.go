@@ -29,7 +29,7 @@ func TestAVisitGetsANumberWhetherItsBodyIsJSONOrPlainText(t *testing.T) {
 		wantStatus(t, r, http.StatusCreated)
 		var fields map[string]any
 		r.Decode(t, &fields)
-		if keys := slices.Sorted(maps.Keys(fields)); !slices.Equal(keys, []string{"display", "heartbeat_s", "number", "target", "visit"}) {
+		if keys := slices.Sorted(maps.Keys(fields)); !slices.Equal(keys, []string{"country_code", "digits", "display", "heartbeat_s", "international", "number", "target", "target_digits", "trunk_prefix", "visit"}) {
 			t.Errorf("%s: answer has fields %v", contentType, keys)
 		}
 		var v visitReply
@@ -48,6 +48,50 @@ func TestAVisitGetsANumberWhetherItsBodyIsJSONOrPlainText(t *testing.T) {
 	}
 	if d := httpapi.Display("+442071838750"); d != "020 7183 8750" {
 		t.Errorf("a number outside North America is shown as %q, want as Britain writes it", d)
+	}
+}
+
+// numberForms is what a visit answer tells the snippet to find the
+// business number by and to write the tracking number with.
+type numberForms struct {
+	TargetDigits  string `json:"target_digits"`
+	CountryCode   string `json:"country_code"`
+	TrunkPrefix   string `json:"trunk_prefix"`
+	Digits        string `json:"digits"`
+	Display       string `json:"display"`
+	International string `json:"international"`
+}
+
+func TestAVisitAnswerTellsTheSnippetTheBusinessNumbersDigitsAndTheTrackingNumbersForms(t *testing.T) {
+	a := startAPI(t, httpapi.Options{})
+	for _, c := range []struct {
+		country, target, number string
+		want                    numberForms
+	}{
+		{"US", testkit.BusinessNumber, "+14155550123", numberForms{"4155550100", "1", "1", "4155550123", "(415) 555-0123", "+1 415-555-0123"}},
+		{"CA", "416.555.0100", "+14165550110", numberForms{"4165550100", "1", "1", "4165550110", "(416) 555-0110", "+1 416-555-0110"}},
+		{"GB", "+44 (0)20 7946 0018", "+442079460100", numberForms{"2079460018", "44", "0", "2079460100", "020 7946 0100", "+44 20 7946 0100"}},
+		{"AU", "(02) 9374 4000", "+61255500100", numberForms{"293744000", "61", "0", "255500100", "(02) 5550 0100", "+61 2 5550 0100"}},
+		{"DE", "Tel. 030/1234567", "+49301234100", numberForms{"301234567", "49", "0", "301234100", "030 1234100", "+49 30 1234100"}},
+	} {
+		p := a.createPool(map[string]any{"country": c.country, "swap_target": c.target}, c.number)
+		r := a.Visitor("POST", "/v1/visits", map[string]any{"pool": p.Key})
+		wantStatus(t, r, http.StatusCreated)
+		var v visitReply
+		var got numberForms
+		r.Decode(t, &v)
+		r.Decode(t, &got)
+		if got != c.want || v.Target != c.target {
+			t.Errorf("%s: %s, want %+v", c.country, r.Body, c.want)
+		}
+		// A heartbeat answers the same.
+		h := a.Visitor("POST", "/v1/visits/"+v.Visit+"/heartbeat", "")
+		wantStatus(t, h, http.StatusOK)
+		var again numberForms
+		h.Decode(t, &again)
+		if again != c.want {
+			t.Errorf("%s: heartbeat %s, want %+v", c.country, h.Body, c.want)
+		}
 	}
 }
 
