@@ -48,10 +48,13 @@
     // asks us to leave alone.
     const SKIP =
       'script,style,textarea,input,select,noscript,template,iframe,[data-dni-ignore],[contenteditable]:not([contenteditable="false"])';
-    // A North American number as websites write it: an optional +1 or 1,
-    // the area code with or without parentheses, and spaces, dots or dashes
-    // between the groups (or nothing).
-    const PHONE = /(\+?1[\s.\u2010-\u2015-]?)?(\(\d{3}\)|\d{3})[\s.\u2010-\u2015-]?\d{3}[\s.\u2010-\u2015-]?\d{4}/g;
+    // What numbers are written with between their digits: spaces (no-break
+    // ones too), dots, dashes, slashes and brackets.
+    const SEP = /[\s.\/()\u2010-\u2015-]/;
+    // Elements that flow within a line of text: a number may be split
+    // across them ("<b>020</b> 7946 0018"), and is looked for in their
+    // line's text as a whole.
+    const INLINE = /^(A|ABBR|B|BDI|BDO|CITE|CODE|DATA|DFN|EM|FONT|I|KBD|MARK|NOBR|Q|S|SAMP|SMALL|SPAN|STRONG|SUB|SUP|TIME|U|VAR)$/;
     const TEL = /^(\s*tel:)([^;,?]*)(.*)$/i;
 
     // store reads a JSON value, or writes v. Storage may be missing or
@@ -73,8 +76,12 @@
     };
 
     // visit is this tab's: {v: visit id, n: number (E.164), t: swap target,
-    // h: heartbeat seconds, at: time of the last answer, a: the attribution
-    // the visit started with, s: its landing page's URL tags}.
+    // g: its national significant number, c: its country code, p: its
+    // country's trunk prefix, d: the number's national significant number,
+    // o and i: its national and international formats, h: heartbeat
+    // seconds, at: time of the last answer, a: the attribution the visit
+    // started with, s: its landing page's URL tags}. A visit without g
+    // (kept by an older snippet) has a North American target.
     let visit = session() || {};
 
     // The attribution of this page: the UTM fields and click ids in its
@@ -104,32 +111,76 @@
       session(visit);
     }
     let shown = ""; // the tracking number on the page; "" for the business number
-    let to = ""; // the 10 digits the page should show
-    const known = new Set(); // every number this page may show, all swapped for `to`
+    let to = ""; // the national significant number the page should show
+    let C, P; // the country code and trunk prefix of the business number's country
+    let toE, forms, same; // `to` in E.164, its national and international formats, and whether it is of C
+    const known = new Set(); // every number (national significant) this page may show, all swapped for `to`
     let timer, busy, observer;
 
-    // replace rewrites one text node: each known number but `to` becomes
-    // `to`, digit for digit, so the page's own layout stays.
-    const replace = (node) => {
-      const s = node.data;
-      let out = "",
-        last = 0,
-        m;
-      PHONE.lastIndex = 0;
-      while ((m = PHONE.exec(s))) {
-        const i = m.index,
-          j = i + m[0].length,
-          n = ten(m[0]);
-        // Part of a longer run of digits, or not ours: look further on.
-        if (/\d/.test(s.charAt(i - 1) + s.charAt(j)) || n == to || !known.has(n)) {
-          PHONE.lastIndex = i + 1;
-          continue;
-        }
-        let k = 10 - m[0].replace(/\D/g, "").length; // -1 skips a leading 1
-        out += s.slice(last, i) + m[0].replace(/\d/g, (c) => (k++ < 0 ? c : to[k - 1]));
-        last = j;
+    const digit = (c) => c >= "0" && c <= "9";
+
+    // match says whether dd, the digits of a number as a page wrote it
+    // (after a "+" if plus), is a known number but `to`, with or without
+    // the country code (after "+" or "00") and the trunk prefix: [the
+    // number, the digits before it].
+    const match = (dd, plus) => {
+      for (const x of known) {
+        const pre = dd.slice(0, -x.length);
+        if (x != to && dd.slice(pre.length) == x && (plus ? [C, C + P] : ["", P, C, C + P, "00" + C, "00" + C + P]).includes(pre)) return [x, pre];
       }
-      if (last) node.data = out + s.slice(last);
+    };
+
+    // rewrite is `to` as the page wrote a match m of number x: digit for
+    // digit in the page's layout when the numbers are alike, else in the
+    // national format, or the international one if the page wrote x so.
+    const rewrite = (m, x, pre, plus) => {
+      let k = -pre.length;
+      return same && x.length == to.length ? m.replace(/\d/g, (c) => (k++ < 0 ? c : to[k - 1])) : forms[+(plus || (pre != "" && pre != P))];
+    };
+
+    // replace rewrites a line of text nodes: each known number but `to`
+    // becomes `to`, even one split across the nodes. A number starts at a
+    // "+" or a digit that follows none, and ends before anything but a
+    // digit: never inside a longer run of digits.
+    const replace = (nodes) => {
+      const starts = [0];
+      let s = "";
+      for (const n of nodes) starts.push((s += n.data).length);
+      if (!/\d/.test(s)) return;
+      const found = [];
+      for (let i = 0; i < s.length; i++) {
+        const plus = s[i] == "+";
+        if (plus ? !digit(s.charAt(i + 1)) : !digit(s[i]) || digit(s.charAt(i - 1))) continue;
+        let dd = "",
+          gap = 0,
+          m;
+        for (let j = i + plus; j < s.length && gap < 4 && dd.length < 18; j++) {
+          if (digit(s[j])) {
+            dd += s[j];
+            gap = 0;
+            if (!digit(s.charAt(j + 1)) && (m = match(dd, plus))) {
+              // With the bracket it opens with, which a format replaces.
+              const a = i - (s.charAt(i - 1) == "(" && s.slice(i, j).includes(")"));
+              found.push([a, j + 1, rewrite(s.slice(a, j + 1), m[0], m[1], plus)]);
+              i = j;
+              break;
+            }
+          } else if (SEP.test(s[j])) gap++;
+          else break;
+        }
+      }
+      // From the last to the first, so that each edit leaves the offsets
+      // of those before it as they were. A rewrite of another length goes
+      // in the first node the number is in.
+      for (let f = found.length; f--; ) {
+        const [a, b, out] = found[f];
+        nodes.forEach((n, x) => {
+          const o = starts[x],
+            lo = Math.max(a, o),
+            hi = Math.min(b, starts[x + 1]);
+          if (lo < hi) n.data = n.data.slice(0, lo - o) + (out.length == b - a ? out.slice(lo - a, hi - a) : lo == a ? out : "") + n.data.slice(hi - o);
+        });
+      }
     };
 
     // retel points a tel: link at `to`, keeping what follows the number
@@ -141,8 +192,8 @@
       try {
         n = decodeURIComponent(n);
       } catch (e) {}
-      n = ten(n);
-      if (n && n != to && known.has(n)) el.setAttribute("href", m[1] + "+1" + to + m[3]);
+      n = n.trim();
+      if (!/[^\d\s.\/()+-]/.test(n) && match(n.replace(/\D/g, ""), n[0] == "+")) el.setAttribute("href", m[1] + toE + m[3]);
     };
 
     // swap shows `to` in place of the known numbers in root and below.
@@ -150,29 +201,40 @@
       if (!to || known.size < 2) return;
       const el = root.nodeType == 3 ? root.parentNode : root;
       if (el && el.closest && el.closest(SKIP)) return;
-      const texts = [],
+      const lines = [],
         links = [];
+      let box, line;
       // 5: elements and text; 2 rejects an element with all it holds.
       const walker = d.createTreeWalker(root, 5, (n) => (n.nodeType == 1 && n.matches(SKIP) ? 2 : 1));
       for (let n = root; n; n = walker.nextNode()) {
         if (n.nodeType == 3) {
-          if (/\d{4}/.test(n.data)) texts.push(n);
+          // The line a text node is in: the nearest element around it
+          // that is not inline.
+          let b = n.parentNode;
+          while (b && INLINE.test(b.nodeName)) b = b.parentNode;
+          if (b != box || !line) lines.push((line = [])), (box = b);
+          line.push(n);
         } else if (n.nodeType == 1 && n.hasAttribute("href")) links.push(n);
       }
       // Collected first, changed after: the walk never sees its own edits.
-      texts.forEach(replace);
+      lines.forEach(replace);
       links.forEach(retel);
     };
 
     // show puts number (E.164) on the page, or the business number for "".
     const show = (number) => {
-      const target = ten(visit.t),
-        n = ten(number);
-      if (!target || (number && !n)) return;
-      known.add(target);
+      const g = visit.g || ten(visit.t),
+        n = number && (visit.d || ten(number));
+      if (!g || (number && !n)) return;
+      C = visit.g ? visit.c : "1";
+      P = visit.g ? visit.p : "1";
+      known.add(g);
       if (n) known.add(n);
-      shown = number ? "+1" + n : "";
-      to = n || target;
+      shown = number || "";
+      to = n || g;
+      toE = number || "+" + C + g;
+      forms = number ? [visit.o || number, visit.i || number] : [visit.t, visit.t];
+      same = toE == "+" + C + to;
       swap(d);
       // What the page adds later (the parser still at work, single-page
       // apps, widgets) is swapped as it arrives, before it is painted.
@@ -203,6 +265,8 @@
         .then((r) => (r.status == 410 ? expired() : r.ok ? r.json().then(answer) : Promise.reject()))
         .catch(() => fallback && show(""));
 
+    const digits = (x) => (/^\d{1,17}$/.test(x) ? x : "");
+
     // answer takes the API's answer to a new visit or a heartbeat: a number
     // to show, or {swap: false} and the business number.
     const answer = (a) => {
@@ -211,6 +275,12 @@
         v: /^[0-9a-f]{32}$/.test(a.visit) ? a.visit : "",
         n: /^\+\d{8,15}$/.test(a.number) ? a.number : "",
         t: String(a.target || visit.t || ""),
+        g: digits(a.target_digits || visit.g),
+        c: digits(a.country_code || visit.c),
+        p: digits(a.trunk_prefix || visit.p),
+        d: digits(a.digits),
+        o: String(a.display || ""),
+        i: String(a.international || ""),
         h: Math.min(Math.max(+a.heartbeat_s || 60, 1), 3600),
         at: Date.now(),
         a: visit.a,
@@ -223,7 +293,7 @@
     // expired starts a new visit, with the same attribution, for one the
     // API no longer knows.
     const expired = () => {
-      visit = { a: visit.a, s: visit.s, t: visit.t };
+      visit = { a: visit.a, s: visit.s, t: visit.t, g: visit.g, c: visit.c, p: visit.p };
       session(visit);
       return start();
     };

@@ -50,9 +50,16 @@ type pool struct {
 // and puts the numbers in it.
 func (n node) createPool(tracking string, numbers ...string) pool {
 	n.t.Helper()
+	return n.createCountryPool("US", testkit.BusinessNumber, tracking, numbers...)
+}
+
+// createCountryPool makes a pool whose website is in country and shows
+// the business number as target, and puts the numbers in it.
+func (n node) createCountryPool(country, target, tracking string, numbers ...string) pool {
+	n.t.Helper()
 	var p pool
 	n.AdminOK("POST", "/v1/pools", map[string]any{
-		"name": "Spring sale", "tracking": tracking, "size": 4, "swap_target": testkit.BusinessNumber,
+		"name": "Spring sale", "tracking": tracking, "size": 4, "country": country, "swap_target": target,
 		"forward_to": []string{"+14155550100"},
 	}, http.StatusCreated, &p)
 	if len(numbers) > 0 {
