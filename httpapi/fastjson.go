@@ -50,6 +50,13 @@ func writeVisitAnswer(rc *fasthttp.RequestCtx, status int, a *visitAnswer) {
 		sep = true
 	}
 	field("reason", a.Reason)
+	// What the snippet finds and writes numbers by; only an answer with a
+	// number has them.
+	field("target_digits", a.TargetDigits)
+	field("country_code", a.CountryCode)
+	field("trunk_prefix", a.TrunkPrefix)
+	field("digits", a.Digits)
+	field("international", a.International)
 	b = append(b, "}\n"...)
 	rc.SetStatusCode(status)
 	rc.SetContentType("application/json")

@@ -27,6 +27,8 @@ func TestVisitAnswersEncodeAsEncodingJSONWould(t *testing.T) {
 		{Visit: "0123456789abcdef0123456789abcdef", Number: "+14155550123", Display: "(415) 555-0123", Target: "Call <us> & \"win\" \\ \u2028 \x01 \xff é", HeartbeatS: 60},
 		{Swap: &f, Reason: reasonPoolFull},
 		{Visit: "v", Swap: &f, Reason: reasonPoolFull, HeartbeatS: 60},
+		{Visit: "0123456789abcdef0123456789abcdef", Number: "+442079460100", Display: "020 7946 0100", Target: "+44 (0)20 7946 0018",
+			HeartbeatS: 60, TargetDigits: "2079460018", CountryCode: "44", TrunkPrefix: "0", Digits: "2079460100", International: "+44 20 7946 0100"},
 	} {
 		want, _ := json.Marshal(a)
 		rc := &fasthttp.RequestCtx{}

@@ -176,7 +176,7 @@ func (s *Server) createVisit(rc *fasthttp.RequestCtx, _ []string) {
 	default:
 		s.metrics.visit(pool.ID, r.Outcome.String())
 		a := s.numberAnswer(id, r.Number, pool)
-		writeNumberAnswer(rc, fasthttp.StatusCreated, &a)
+		writeVisitAnswer(rc, fasthttp.StatusCreated, &a)
 	}
 }
 
@@ -259,28 +259,6 @@ func (s *Server) numberAnswer(id allocator.VisitID, number string, pool *allocat
 		TargetDigits: t.digits, CountryCode: t.countryCode, TrunkPrefix: t.trunk,
 		Digits: n.digits, International: n.international,
 	}
-}
-
-// writeNumberAnswer writes an answer with a number: writeVisitAnswer's
-// fields, then the ones the snippet finds and writes numbers by, which
-// only an answer with a number has.
-func writeNumberAnswer(rc *fasthttp.RequestCtx, status int, a *visitAnswer) {
-	writeVisitAnswer(rc, status, a)
-	body := rc.Response.Body()
-	b := make([]byte, 0, len(body)+128)
-	b = append(b, bytes.TrimSuffix(body, []byte("}\n"))...)
-	for _, f := range []struct{ name, v string }{
-		{"target_digits", a.TargetDigits}, {"country_code", a.CountryCode}, {"trunk_prefix", a.TrunkPrefix},
-		{"digits", a.Digits}, {"international", a.International},
-	} {
-		if f.v != "" {
-			b = append(b, `,"`...)
-			b = append(b, f.name...)
-			b = append(b, `":`...)
-			b = appendJSONString(b, f.v)
-		}
-	}
-	rc.SetBody(append(b, "}\n"...))
 }
 
 // targetDigits is a swap target as the snippet looks for it.
@@ -444,7 +422,7 @@ func (s *Server) heartbeat(rc *fasthttp.RequestCtx, p []string) {
 		s.node.Heartbeat(id)
 		s.metrics.heartbeat(heartbeatOK)
 		a := s.numberAnswer(id, n.E164, v.Pool)
-		writeNumberAnswer(rc, fasthttp.StatusOK, &a)
+		writeVisitAnswer(rc, fasthttp.StatusOK, &a)
 		return
 	}
 	// The visit lost its number (a full pool recycled it, or the pool
@@ -477,7 +455,7 @@ func (s *Server) heartbeat(rc *fasthttp.RequestCtx, p []string) {
 	default:
 		s.metrics.heartbeat(heartbeatRenumbered)
 		a := s.numberAnswer(id, r.Number, v.Pool)
-		writeNumberAnswer(rc, fasthttp.StatusOK, &a)
+		writeVisitAnswer(rc, fasthttp.StatusOK, &a)
 	}
 }
 
