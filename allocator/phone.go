@@ -161,6 +161,30 @@ func AreaDigits(e164 string) string {
 	return cc + nsn[:min(len(nsn), phonenumbers.GetLengthOfNationalDestinationCode(n))]
 }
 
+// CallingCode is a country's calling code ("44" for GB), or "".
+func CallingCode(country string) string {
+	if cc := phonenumbers.GetCountryCodeForRegion(country); cc != 0 {
+		return strconv.Itoa(cc)
+	}
+	return ""
+}
+
+// TrunkPrefix is what a country dials before an area code within the
+// country ("0" in GB, AU and DE; "1" in North America), or "".
+func TrunkPrefix(country string) string { return phonenumbers.GetNddPrefixForRegion(country, true) }
+
+// PhoneParts splits an E.164 number as the snippet finds numbers: its
+// national significant number ("2079460018"), its country code ("44")
+// and the trunk prefix its country dials before it ("0"; "" for none).
+func PhoneParts(e164 string) (national, countryCode, trunk string, ok bool) {
+	n, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return "", "", "", false
+	}
+	return phonenumbers.GetNationalSignificantNumber(n), strconv.Itoa(int(n.GetCountryCode())),
+		TrunkPrefix(phonenumbers.GetRegionCodeForNumber(n)), true
+}
+
 // InternationalFormat writes an E.164 number for any reader: "+44 20
 // 7946 0018".
 func InternationalFormat(e164 string) string {

@@ -9,12 +9,10 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/nyaruka/phonenumbers"
 	"github.com/valyala/fasthttp"
 
 	"github.com/dni-dev/dni/allocator"
@@ -281,12 +279,8 @@ func targetOf(target, country string) targetDigits {
 	}
 	var t targetDigits
 	if e, err := allocator.SwapTargetE164(target, country); err == nil {
-		if n, err := phonenumbers.Parse(e, ""); err == nil {
-			t = targetDigits{
-				digits:      phonenumbers.GetNationalSignificantNumber(n),
-				countryCode: strconv.Itoa(int(n.GetCountryCode())),
-				trunk:       phonenumbers.GetNddPrefixForRegion(phonenumbers.GetRegionCodeForNumber(n), true),
-			}
+		if national, cc, trunk, ok := allocator.PhoneParts(e); ok {
+			t = targetDigits{digits: national, countryCode: cc, trunk: trunk}
 		}
 	}
 	targets.Store(key, t)
@@ -304,9 +298,7 @@ func numberOf(e164 string) numberForms {
 		return f.(numberForms)
 	}
 	f := numberForms{national: Display(e164), international: allocator.InternationalFormat(e164)}
-	if n, err := phonenumbers.Parse(e164, ""); err == nil {
-		f.digits = phonenumbers.GetNationalSignificantNumber(n)
-	}
+	f.digits, _, _, _ = allocator.PhoneParts(e164)
 	numberCache.Store(e164, f)
 	return f
 }
