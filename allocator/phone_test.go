@@ -78,11 +78,15 @@ func TestBadNumbersAndCountriesAreRefusedNamingTheField(t *testing.T) {
 		{"a country in lower case", func(s *Settings) { s.Country = "gb" }, "country"},
 		{"a forwarding number of no country", func(s *Settings) { s.ForwardTo = []string{"+999 123 4567"} }, "forward_to"},
 		{"a forwarding number that is not one", func(s *Settings) { s.ForwardTo = []string{"020 7946"} }, "forward_to"},
+		{"an area code with letters", func(s *Settings) { s.AreaCode = "SW1" }, "area_code"},
 	} {
 		st := base
 		st.ForwardTo = append([]string(nil), base.ForwardTo...)
 		tc.edit(&st)
 		err := st.CheckNumbers()
+		if err == nil {
+			err = st.Validate()
+		}
 		var v *ValidationError
 		if !errors.As(err, &v) || v.Field != tc.field {
 			t.Errorf("%s: %v, want an error naming %s", tc.what, err, tc.field)

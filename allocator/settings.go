@@ -97,8 +97,10 @@ type Settings struct {
 	// CA, GB, AU, DE...): how the swap target and forwarding numbers are
 	// read, and where numbers are bought.
 	Country string
-	// AreaCode is the preferred North American area code for bought
-	// numbers; empty means any.
+	// AreaCode is where bought numbers are preferred: a 3-digit area code
+	// in North America, elsewhere the area code as the country writes it
+	// ("020" or "20" for London, "0161" for Manchester); empty means near
+	// the business number.
 	AreaCode string
 	// SwapTarget is the business number exactly as the website shows it.
 	SwapTarget string
@@ -273,8 +275,12 @@ func (s *Settings) Validate() error {
 	if s.Size < MinPoolSize || s.Size > MaxPoolSize {
 		return invalid("size", "must be between %d and %d, got %d", MinPoolSize, MaxPoolSize, s.Size)
 	}
-	if s.AreaCode != "" && !ValidAreaCode(s.AreaCode) {
+	switch nanp := s.Country == "US" || s.Country == "CA"; {
+	case s.AreaCode == "":
+	case nanp && !ValidAreaCode(s.AreaCode):
 		return invalid("area_code", "must be a 3-digit North American area code, got %q", s.AreaCode)
+	case !nanp && (len(s.AreaCode) > 6 || Digits(s.AreaCode) != s.AreaCode):
+		return invalid("area_code", "must be the digits of an area code of %s, such as 020 for London, got %q", s.Country, s.AreaCode)
 	}
 	if s.SwapTarget == "" {
 		return invalid("swap_target", "must be the business number as the website shows it")

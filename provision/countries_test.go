@@ -33,9 +33,11 @@ func TestAPoolIsFilledWithNumbersOfItsCountryNearItsBusinessNumber(t *testing.T)
 		{"AU", "(03) 9654 1234", "", "+613"},       // Melbourne
 		{"CA", "(416) 555-0123", "416", "+1416"},   // Toronto, by area code
 		{"CA", "(604) 555-0123", "", "+1"},         // anywhere in Canada
+		{"GB", "020 7946 0018", "0161", "+44161"},  // a London business wanting Manchester numbers
+		{"GB", "020 7946 0018", "121", "+44121"},   // an area code written without its 0
 		{"US", "(415) 555-0100", "415", "+1415"},   // unchanged
 	} {
-		id := strings.ToLower(c.country) + "-" + c.prefix[1:]
+		id := strings.ToLower(c.country) + "-" + c.prefix[1:] + "-" + c.areaCode
 		createPoolIn(t, r.node, id, c.country, c.business, c.areaCode)
 		p := waitActive(t, r.node, r.sb, id)
 		for _, n := range p.Numbers() {

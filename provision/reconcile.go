@@ -323,13 +323,26 @@ func (r *Reconciler) fill(ctx context.Context, c Cluster, p *allocator.Pool, nee
 			searches = append(searches, search{Query{Country: country, Limit: limit},
 				fmt.Sprintf("No numbers in or near area code %s; bought numbers elsewhere in %s.", st.AreaCode, countryName(country))})
 		}
-	case businessErr == nil:
-		area := allocator.AreaDigits(business)
-		searches = append(searches, search{q: Query{Country: country, Contains: area, Limit: limit}},
-			search{Query{Country: country, Limit: limit},
-				fmt.Sprintf("No numbers left with the area code of %s; bought numbers elsewhere in %s.", st.SwapTarget, countryName(country))})
 	default:
-		searches = append(searches, search{q: Query{Country: country, Limit: limit}})
+		// The area code as the country writes it loses its trunk prefix
+		// in the number's digits: London's 020 is +44 20.
+		trunk := allocator.TrunkPrefix(country)
+		where := "anywhere"
+		if st.AreaCode != "" {
+			searches = append(searches, search{q: Query{Country: country, Limit: limit,
+				Contains: allocator.CallingCode(country) + strings.TrimPrefix(st.AreaCode, trunk)}})
+			where = "in area code " + st.AreaCode
+		}
+		if businessErr == nil {
+			notice := ""
+			if st.AreaCode != "" {
+				notice = fmt.Sprintf("No numbers left in area code %s; bought numbers near %s instead.", st.AreaCode, st.SwapTarget)
+			}
+			searches = append(searches, search{Query{Country: country, Contains: allocator.AreaDigits(business), Limit: limit}, notice})
+			where = "near " + st.SwapTarget
+		}
+		searches = append(searches, search{Query{Country: country, Limit: limit},
+			fmt.Sprintf("No numbers left %s; bought numbers elsewhere in %s.", where, countryName(country))})
 	}
 	for _, search := range searches {
 		found, err := r.Provider.Search(ctx, search.q)

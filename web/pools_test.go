@@ -235,7 +235,7 @@ func TestAMarketerInTheUnitedKingdomWritesNumbersAsTheBritishDoInTheBrowser(t *t
 	if got := tb.inputValue("#country"); got != "US" {
 		t.Fatalf("the wizard offers %q as the country, want US", got)
 	}
-	tb.wantText("label[for=area_code]", `US and Canada`)
+	tb.wantText("label[for=area_code]", `020 in London`)
 	tb.choose("#country", "GB")
 	if got := tb.placeholder("#swap_target"); got != "020 7946 0018" {
 		t.Fatalf("in the United Kingdom the swap target's example is %q", got)
