@@ -8,6 +8,7 @@ import (
 	"github.com/dni-dev/dni/allocator"
 	"github.com/dni-dev/dni/fsm"
 	"github.com/dni-dev/dni/internal/testkit"
+	"github.com/dni-dev/dni/provision/standin"
 )
 
 // createPoolIn creates a pool of a country with its business number, as
@@ -70,4 +71,22 @@ func TestACountrysRulesShowAsANoticeAndNothingIsTriedAgainAndAgain(t *testing.T)
 	req[0] = 0xbe
 	r.node.Command(&fsm.UpdatePool{ID: "berlin", Req: req, Patch: allocator.Patch{Name: &name}, At: time.Now()})
 	testkit.Eventually(t, "another purchase after the edit", func() bool { return r.sb.Stats().Buys > buys })
+}
+
+func TestACountryWithoutLocalNumbersForSaleSellsMobileOnes(t *testing.T) {
+	r := newRig(t, time.Hour)
+	r.sb.SetFaults(standin.Faults{NoLocalNumbers: []string{"GB"}})
+	createPoolIn(t, r.node, "london", "GB", "020 7946 0018", "")
+	p := waitActive(t, r.node, r.sb, "london")
+	for _, n := range p.Numbers() {
+		if !strings.HasPrefix(n.E164, "+447700900") {
+			t.Errorf("bought %s, want a mobile number", n.E164)
+		}
+	}
+	waitNotice(t, p, "No local numbers for sale in the United Kingdom; bought mobile numbers.")
+	// Australia sells no mobile numbers in the stand-in: with its local
+	// ones gone, the pool waits, and the reconciler keeps going.
+	r.sb.SetFaults(standin.Faults{NoLocalNumbers: []string{"AU"}})
+	createPoolIn(t, r.node, "sydney", "AU", "(02) 9374 4000", "")
+	waitNotice(t, r.node.Node.State().Pool("sydney"), "no numbers to sell")
 }

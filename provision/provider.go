@@ -42,7 +42,10 @@ type Query struct {
 	// (Twilio's pattern: digits, * for any one): the country and area
 	// code of the business number, such as "4420".
 	Contains string
-	Limit    int // at most this many; 0 means the provider's default
+	// Mobile searches mobile numbers, for a country with no local ones
+	// for sale.
+	Mobile bool
+	Limit  int // at most this many; 0 means the provider's default
 }
 
 // Available is a number for sale.

@@ -300,8 +300,9 @@ func countryName(c string) string {
 // fill buys need numbers for the pool in its country, and says on the
 // pool when it had to look further. In North America: in its area code if
 // it has one, else near its business number, else anywhere in the
-// country. Elsewhere: with the business number's area code, else anywhere
-// in the country.
+// country. Elsewhere: in its area code if it has one, else with the
+// business number's, else anywhere in the country, else mobile numbers
+// (some countries sell no local ones).
 func (r *Reconciler) fill(ctx context.Context, c Cluster, p *allocator.Pool, need int) error {
 	type search struct {
 		q      Query
@@ -342,12 +343,14 @@ func (r *Reconciler) fill(ctx context.Context, c Cluster, p *allocator.Pool, nee
 			where = "near " + st.SwapTarget
 		}
 		searches = append(searches, search{Query{Country: country, Limit: limit},
-			fmt.Sprintf("No numbers left %s; bought numbers elsewhere in %s.", where, countryName(country))})
+			fmt.Sprintf("No numbers left %s; bought numbers elsewhere in %s.", where, countryName(country))},
+			search{Query{Country: country, Mobile: true, Limit: limit},
+				fmt.Sprintf("No local numbers for sale in %s; bought mobile numbers.", countryName(country))})
 	}
 	for _, search := range searches {
 		found, err := r.Provider.Search(ctx, search.q)
-		if errors.Is(err, ErrNoNumbers) || errors.Is(err, ErrBadAreaCode) {
-			continue
+		if errors.Is(err, ErrNoNumbers) || errors.Is(err, ErrBadAreaCode) || errors.Is(err, ErrNotFound) {
+			continue // ErrNotFound: the provider sells no such numbers in the country
 		}
 		if errors.Is(err, ErrAuth) {
 			r.notice(ctx, c, p, "The provider refused dni's credentials: no numbers can be bought until they are fixed.")

@@ -174,18 +174,44 @@ func (t *Twilio) Search(ctx context.Context, q Query) ([]Available, error) {
 		p.SetPageSize(min(q.Limit, maxPageSize))
 		p.SetLimit(q.Limit)
 	}
-	found, err := t.rest(ctx).ListAvailablePhoneNumberLocal(country, p)
-	if err != nil {
-		return nil, fail(op, err)
+	var out []Available
+	if q.Mobile {
+		found, err := t.rest(ctx).ListAvailablePhoneNumberMobile(country, mobileParams(p))
+		if err != nil {
+			return nil, fail(op, err)
+		}
+		for _, a := range found {
+			out = append(out, Available{E164: deref(a.PhoneNumber), Locality: deref(a.Locality), Region: deref(a.Region)})
+		}
+	} else {
+		found, err := t.rest(ctx).ListAvailablePhoneNumberLocal(country, p)
+		if err != nil {
+			return nil, fail(op, err)
+		}
+		for _, a := range found {
+			out = append(out, Available{E164: deref(a.PhoneNumber), Locality: deref(a.Locality), Region: deref(a.Region)})
+		}
 	}
-	if len(found) == 0 {
+	if len(out) == 0 {
 		return nil, fmt.Errorf("twilio: %s: %w", op, ErrNoNumbers)
 	}
-	out := make([]Available, 0, len(found))
-	for _, a := range found {
-		out = append(out, Available{E164: deref(a.PhoneNumber), Locality: deref(a.Locality), Region: deref(a.Region)})
-	}
 	return out, nil
+}
+
+// mobileParams asks the mobile numbers' search what p asks the local one.
+func mobileParams(p *api.ListAvailablePhoneNumberLocalParams) *api.ListAvailablePhoneNumberMobileParams {
+	m := &api.ListAvailablePhoneNumberMobileParams{}
+	m.SetVoiceEnabled(true)
+	if p.Contains != nil {
+		m.SetContains(*p.Contains)
+	}
+	if p.PageSize != nil {
+		m.SetPageSize(*p.PageSize)
+	}
+	if p.Limit != nil {
+		m.SetLimit(*p.Limit)
+	}
+	return m
 }
 
 // describe names a query in errors: "area code 415 near +14155550100".
@@ -202,6 +228,9 @@ func describe(q Query) string {
 	}
 	if q.Country != "" && q.Country != "US" {
 		parts = append(parts, "in "+q.Country)
+	}
+	if q.Mobile {
+		parts = append(parts, "(mobile)")
 	}
 	if len(parts) == 0 {
 		return "any number"

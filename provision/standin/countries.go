@@ -40,6 +40,12 @@ var abroad = map[string][]abroadRange{
 	},
 }
 
+// mobile lists the ranges of mobile numbers for sale, by country: Ofcom's
+// drama mobile numbers (07700 900xxx) for Britain.
+var mobile = map[string][]abroadRange{
+	"GB": {{"", "", "+447700900"}},
+}
+
 // regulated are the countries whose numbers Twilio sells only with a
 // regulatory bundle (Germany's local numbers need one), and the refusal
 // of a purchase without it.
@@ -64,7 +70,14 @@ func countryOf(e164 string) string {
 
 // abroadRangeOf finds the range a number outside North America is in.
 func abroadRangeOf(e164 string) (abroadRange, string, bool) {
-	for country, ranges := range abroad {
+	if r, country, ok := rangeIn(abroad, e164); ok {
+		return r, country, true
+	}
+	return rangeIn(mobile, e164)
+}
+
+func rangeIn(table map[string][]abroadRange, e164 string) (abroadRange, string, bool) {
+	for country, ranges := range table {
 		for _, r := range ranges {
 			if strings.HasPrefix(e164, r.prefix) && len(e164) == len(r.prefix)+3 && inLines(e164[len(r.prefix):]) {
 				return r, country, true
@@ -106,6 +119,12 @@ func matchesContains(e164, pattern string) bool {
 // searchAbroad lists numbers for sale in a country outside North America,
 // narrowed by Contains, InRegion and InLocality.
 func (s *Server) searchAbroad(country string, q map[string][]string, limit int) []string {
+	return s.searchRanges(abroad[country], q, limit)
+}
+
+// searchRanges lists the numbers for sale in ranges that the query's
+// Contains, InRegion and InLocality keep.
+func (s *Server) searchRanges(ranges []abroadRange, q map[string][]string, limit int) []string {
 	get := func(k string) string {
 		if v := q[k]; len(v) > 0 {
 			return v[0]
@@ -115,7 +134,7 @@ func (s *Server) searchAbroad(country string, q map[string][]string, limit int) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string
-	for _, r := range abroad[country] {
+	for _, r := range ranges {
 		if region := get("InRegion"); region != "" && !strings.EqualFold(region, r.region) {
 			continue
 		}
@@ -134,4 +153,21 @@ func (s *Server) searchAbroad(country string, q map[string][]string, limit int) 
 
 func itoa3(n int) string {
 	return string([]byte{byte('0' + n/100), byte('0' + n/10%10), byte('0' + n%10)})
+}
+
+// searchMobile lists mobile numbers for sale: a country without local
+// numbers left sells these.
+func (s *Server) searchMobile(w http.ResponseWriter, r *http.Request) {
+	country := r.PathValue("Country")
+	ranges, ok := mobile[country]
+	if !ok {
+		writeError(w, errNotFound(r.URL.Path))
+		return
+	}
+	size, e := pageSize(r.Form.Get("PageSize"))
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	writeSearch(w, r, s.searchRanges(ranges, r.Form, size), size)
 }

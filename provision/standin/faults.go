@@ -23,6 +23,9 @@ type Faults struct {
 	TakeOnBuy int
 	// ExhaustAreaCodes have nothing for sale.
 	ExhaustAreaCodes []string
+	// NoLocalNumbers are countries whose local numbers are all sold:
+	// only their mobile numbers are for sale.
+	NoLocalNumbers []string
 	// Callees says how the destinations of <Dial> behave, by E.164
 	// number. Destinations not listed answer at the first ring.
 	Callees map[string]Callee
@@ -69,6 +72,7 @@ type faultsJSON struct {
 	FailNext         int               `json:"fail_next,omitempty"`
 	TakeOnBuy        int               `json:"take_on_buy,omitempty"`
 	ExhaustAreaCodes []string          `json:"exhaust_area_codes,omitempty"`
+	NoLocalNumbers   []string          `json:"no_local_numbers,omitempty"`
 	Callees          map[string]Callee `json:"callees,omitempty"`
 }
 
@@ -76,7 +80,7 @@ type faultsJSON struct {
 func (f Faults) MarshalJSON() ([]byte, error) {
 	w := faultsJSON{
 		RateLimitNext: f.RateLimitNext, FailNext: f.FailNext, TakeOnBuy: f.TakeOnBuy,
-		ExhaustAreaCodes: f.ExhaustAreaCodes, Callees: f.Callees,
+		ExhaustAreaCodes: f.ExhaustAreaCodes, NoLocalNumbers: f.NoLocalNumbers, Callees: f.Callees,
 	}
 	if f.Latency != 0 {
 		w.Latency = f.Latency.String()
@@ -100,13 +104,14 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	}
 	*f = Faults{
 		Latency: latency, RateLimitNext: w.RateLimitNext, FailNext: w.FailNext, TakeOnBuy: w.TakeOnBuy,
-		ExhaustAreaCodes: w.ExhaustAreaCodes, Callees: w.Callees,
+		ExhaustAreaCodes: w.ExhaustAreaCodes, NoLocalNumbers: w.NoLocalNumbers, Callees: w.Callees,
 	}
 	return nil
 }
 
 func (f Faults) clone() Faults {
 	f.ExhaustAreaCodes = slices.Clone(f.ExhaustAreaCodes)
+	f.NoLocalNumbers = slices.Clone(f.NoLocalNumbers)
 	f.Callees = maps.Clone(f.Callees)
 	return f
 }
@@ -162,6 +167,13 @@ func (s *Server) takeOnBuy() bool {
 		return true
 	}
 	return false
+}
+
+// noLocal reports whether a country's local numbers are all sold.
+func (s *Server) noLocal(country string) bool {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	return slices.Contains(s.faults.NoLocalNumbers, country)
 }
 
 func (s *Server) isExhausted(ac string) bool {

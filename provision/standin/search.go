@@ -70,11 +70,18 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 			writeError(w, e)
 			return
 		}
-		found = s.searchAbroad(country, r.Form, size)
+		if !s.noLocal(country) {
+			found = s.searchAbroad(country, r.Form, size)
+		}
 	default:
 		writeError(w, errNotFound(r.URL.Path))
 		return
 	}
+	writeSearch(w, r, found, size)
+}
+
+// writeSearch answers a search with the numbers found, one page.
+func writeSearch(w http.ResponseWriter, r *http.Request, found []string, size int) {
 	answer := searchAnswer{AvailablePhoneNumbers: make([]availableNumber, 0, len(found))}
 	for _, e164 := range found {
 		answer.AvailablePhoneNumbers = append(answer.AvailablePhoneNumbers, available(e164))

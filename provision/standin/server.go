@@ -249,6 +249,7 @@ func (s *Server) routes() http.Handler {
 	const acct = "/2010-04-01/Accounts/{AccountSid}"
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+acct+"/AvailablePhoneNumbers/{Country}/Local.json", s.rest(kindSearch, s.search))
+	mux.HandleFunc("GET "+acct+"/AvailablePhoneNumbers/{Country}/Mobile.json", s.rest(kindSearch, s.searchMobile))
 	mux.HandleFunc("GET "+acct+"/IncomingPhoneNumbers.json", s.rest(kindList, s.list))
 	mux.HandleFunc("POST "+acct+"/IncomingPhoneNumbers.json", s.rest(kindBuy, s.buy))
 	mux.HandleFunc("GET "+acct+"/IncomingPhoneNumbers/{Sid}", s.rest(kindFetch, s.fetchNumber))
