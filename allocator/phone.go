@@ -74,7 +74,13 @@ func ParsePhone(s, country string) (string, error) {
 		}
 		return "", fmt.Errorf("%q is not a valid phone number of %s", s, regionOf(n, country))
 	}
-	return phonenumbers.Format(n, phonenumbers.E164), nil
+	e := phonenumbers.Format(n, phonenumbers.E164)
+	if !ValidE164(e) {
+		// A short number the library knows (Germany has some of 7 digits
+		// with the country code) that dni's stored form does not take.
+		return "", fmt.Errorf("%q is shorter than a number dni can call", s)
+	}
+	return e, nil
 }
 
 // regionOf names the country a parsed number belongs to, or the one it
