@@ -126,6 +126,9 @@ type Call struct {
 	// Recorded is set once the voice webhook's record arrived; until then
 	// the call is known only from status updates.
 	Recorded bool
+	// Recordings are the call's voicemail message and recorded
+	// conversation, if any (recordings.go). Shared: never changed.
+	Recordings []Recording
 
 	// Worth is what the call was worth (outcome.go).
 	Worth

@@ -101,6 +101,7 @@ type CallRecord struct {
 	Whisper               bool
 	Recorded              bool
 	Worth                 Worth
+	Recordings            []Recording
 }
 
 // Export copies the state into an Image. It must not run beside a write
@@ -239,7 +240,7 @@ func (c *Capture) Image() *Image {
 			Match: call.Match, Visit: call.Visit, Also: call.Also, Attribution: call.Attribution,
 			FirstTime: call.FirstTime, Status: call.Status, Duration: call.Duration,
 			AnsweredBy: call.AnsweredBy, Whisper: call.Whisper, Recorded: call.Recorded,
-			Worth: call.Worth,
+			Worth: call.Worth, Recordings: call.Recordings,
 		}
 	}
 	c.img, c.visits, c.calls = nil, nil, nil
@@ -528,10 +529,18 @@ func (im *importer) addCalls() error {
 			StartedAt: fromMillis(cr.StartedAt), UpdatedAt: fromMillis(cr.UpdatedAt),
 			Match: cr.Match, Visit: cr.Visit, Also: cr.Also, FirstTime: cr.FirstTime,
 			Status: cr.Status, Duration: cr.Duration, AnsweredBy: cr.AnsweredBy, Whisper: cr.Whisper, Recorded: cr.Recorded,
-			Worth: cr.Worth,
+			Worth: cr.Worth, Recordings: nilIfEmpty(slices.Clone(cr.Recordings)),
 		}
-		if w := &c.Worth; w.Outcome != OutcomeUnset && !w.Outcome.Valid() || w.Value < 0 || w.Value > MaxMoney {
+		if w := &c.Worth; w.Outcome != OutcomeUnset && w.Outcome != OutcomeVoicemail && !w.Outcome.Valid() || w.Value < 0 || w.Value > MaxMoney {
 			return corrupt("call %q has a bad outcome or value", cr.SID)
+		}
+		if len(c.Recordings) > MaxRecordingsPerCall {
+			return corrupt("call %q has %d recordings, more than %d", cr.SID, len(c.Recordings), MaxRecordingsPerCall)
+		}
+		for _, r := range c.Recordings {
+			if !validRecordingSID(r.SID) || !r.Status.Valid() || r.Kind != RecordingVoicemail && r.Kind != RecordingConversation || r.Duration < 0 {
+				return corrupt("call %q has a bad recording %q", cr.SID, r.SID)
+			}
 		}
 		if cr.Attribution != nil {
 			attr := *cr.Attribution

@@ -3,6 +3,7 @@ package allocator
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -275,7 +276,7 @@ func sameErr(got error, want *mErr) bool {
 func sameCall(a, b Call) bool {
 	aa, ba := a.Attribution, b.Attribution
 	a.Attribution, b.Attribution = nil, nil
-	return a == b && (aa == nil) == (ba == nil) && (aa == nil || *aa == *ba)
+	return reflect.DeepEqual(a, b) && (aa == nil) == (ba == nil) && (aa == nil || *aa == *ba)
 }
 
 func formatResult(r result) string {

@@ -135,6 +135,12 @@ type Settings struct {
 	LeadRule        bool
 	LeadMinDuration time.Duration
 	LeadValue       Money
+	// How calls are answered beyond forwarding (answering.go), and the
+	// bounds the leader sizes the pool within.
+	Voicemail Voicemail
+	Hours     Hours
+	Recording CallRecording
+	Autoscale Autoscale
 }
 
 // owned returns s with lists of its own, so that the caller cannot change
@@ -145,6 +151,7 @@ func (s Settings) owned() Settings {
 	if len(s.AllowedOrigins) == 0 {
 		s.AllowedOrigins = nil
 	}
+	s.Hours = s.Hours.owned()
 	return s
 }
 
@@ -359,7 +366,16 @@ func (s *Settings) Validate() error {
 	if s.LeadValue < 0 || s.LeadValue > MaxMoney {
 		return invalid("lead_value", "must be between 0 and %s, got %s", MaxMoney, s.LeadValue)
 	}
-	return nil
+	if err := s.Voicemail.validate(); err != nil {
+		return err
+	}
+	if err := s.Hours.validate(s.Voicemail.On); err != nil {
+		return err
+	}
+	if err := s.Recording.validate(); err != nil {
+		return err
+	}
+	return s.Autoscale.validate(s.Size)
 }
 
 // Patch changes some of a pool's settings; nil fields stay as they are.
@@ -384,6 +400,10 @@ type Patch struct {
 	LeadMinDuration   *time.Duration
 	LeadValue         *Money
 	Country           *string
+	Voicemail         *Voicemail
+	Hours             *Hours
+	Recording         *CallRecording
+	Autoscale         *Autoscale
 }
 
 // Patched returns s with the fields the patch sets replaced.
@@ -447,6 +467,18 @@ func (s Settings) Patched(p *Patch) Settings {
 	}
 	if p.Country != nil {
 		s.Country = *p.Country
+	}
+	if p.Voicemail != nil {
+		s.Voicemail = *p.Voicemail
+	}
+	if p.Hours != nil {
+		s.Hours = *p.Hours
+	}
+	if p.Recording != nil {
+		s.Recording = *p.Recording
+	}
+	if p.Autoscale != nil {
+		s.Autoscale = *p.Autoscale
 	}
 	return s
 }

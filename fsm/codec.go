@@ -285,7 +285,84 @@ var laterSettings = [...]struct {
 		func(d *decoder, s *allocator.Settings) { s.Country = d.string() },
 		func(s *allocator.Settings) { s.Country = allocator.DefaultCountry },
 	},
+	{ // call answering and autoscaling: all off
+		func(e *encoder, s *allocator.Settings) {
+			e.voicemail(&s.Voicemail)
+			e.hours(&s.Hours)
+			e.callRecording(&s.Recording)
+			e.autoscale(&s.Autoscale)
+		},
+		func(d *decoder, s *allocator.Settings) {
+			d.voicemail(&s.Voicemail)
+			d.hours(&s.Hours)
+			d.callRecording(&s.Recording)
+			d.autoscale(&s.Autoscale)
+		},
+		func(s *allocator.Settings) {
+			s.Voicemail, s.Hours, s.Recording, s.Autoscale = allocator.Voicemail{}, allocator.Hours{}, allocator.CallRecording{}, allocator.Autoscale{}
+		},
+	},
 }
+
+func (e *encoder) voicemail(v *allocator.Voicemail) {
+	e.bool(v.On)
+	e.string(v.Greeting)
+	e.string(v.AudioURL)
+	e.string(v.Voice)
+	e.string(v.Language)
+	e.duration(v.MaxLength)
+	e.bool(v.Transcribe)
+}
+
+func (d *decoder) voicemail(v *allocator.Voicemail) {
+	v.On, v.Greeting, v.AudioURL, v.Voice, v.Language = d.bool(), d.string(), d.string(), d.string(), d.string()
+	v.MaxLength, v.Transcribe = d.duration(), d.bool()
+}
+
+func (e *encoder) hours(h *allocator.Hours) {
+	e.bool(h.On)
+	e.string(h.TimeZone)
+	for _, day := range h.Week {
+		e.uvarint(uint64(len(day)))
+		for _, s := range day {
+			e.varint(int64(s.From))
+			e.varint(int64(s.To))
+		}
+	}
+	e.strings(h.Holidays)
+	e.string(h.AfterHoursForwardTo)
+}
+
+func (d *decoder) hours(h *allocator.Hours) {
+	h.On, h.TimeZone = d.bool(), d.string()
+	for i := range h.Week {
+		n := d.count(2)
+		var day []allocator.Span
+		for range n {
+			day = append(day, allocator.Span{From: d.int(), To: d.int()})
+		}
+		h.Week[i] = day
+	}
+	h.Holidays = d.strings()
+	h.AfterHoursForwardTo = d.string()
+}
+
+func (e *encoder) callRecording(r *allocator.CallRecording) {
+	e.bool(r.On)
+	e.string(r.Notice)
+	e.bool(r.NoNotice)
+}
+
+func (d *decoder) callRecording(r *allocator.CallRecording) {
+	r.On, r.Notice, r.NoNotice = d.bool(), d.string(), d.bool()
+}
+
+func (e *encoder) autoscale(a *allocator.Autoscale) {
+	e.varint(int64(a.MinSize))
+	e.varint(int64(a.MaxSize))
+}
+
+func (d *decoder) autoscale(a *allocator.Autoscale) { a.MinSize, a.MaxSize = d.int(), d.int() }
 
 func (e *encoder) laterSettings(s *allocator.Settings) {
 	for _, l := range laterSettings {

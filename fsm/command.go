@@ -43,6 +43,7 @@ const (
 	TypeSetEndpoint    Type = 24
 	TypeDeleteEndpoint Type = 25
 	TypeRecordAttempt  Type = 26
+	TypeSaveRecording  Type = 27
 )
 
 // A Command is one write to the state. Encode turns it into a log entry.

@@ -19,7 +19,7 @@ import (
 //	Assign, Refresh               allocator.Assignment
 //	Touch, Expire                 int (visits touched, visits ended)
 //	RecordCall, UpdateCall,
-//	MarkCall                      *allocator.Call
+//	MarkCall, SaveRecording       *allocator.Call
 //	SetMarketing                  allocator.Marketing
 //	SetSpend, DeleteSpend         int (days of spend written, forgotten)
 //	SetEndpoint                   allocator.Endpoint
@@ -48,6 +48,7 @@ type (
 	SetEndpoint    allocator.SetEndpoint
 	DeleteEndpoint allocator.DeleteEndpoint
 	RecordAttempt  allocator.RecordAttempt
+	SaveRecording  allocator.SaveRecording
 )
 
 // Touch records heartbeats for many visits at one time.
@@ -128,6 +129,9 @@ func init() {
 	register(TypeRecordAttempt, "record attempt", decodeRecordAttempt, onState(func(s *allocator.State, c *RecordAttempt) Result {
 		return result(s.RecordAttempt(allocator.RecordAttempt(*c)))
 	}))
+	register(TypeSaveRecording, "save recording", decodeSaveRecording, onState(func(s *allocator.State, c *SaveRecording) Result {
+		return result(s.SaveRecording(allocator.SaveRecording(*c)))
+	}))
 	register(TypeBatch, "batch", decodeBatch, applyBatch)
 	register(TypeSetNode, "set node", decodeSetNode, applySetNode)
 	register(TypeRemoveNode, "remove node", decodeRemoveNode, applyRemoveNode)
@@ -180,7 +184,11 @@ const (
 	patchLeadMinDuration
 	patchLeadValue
 	patchCountry
-	patchAll = patchCountry<<1 - 1
+	patchVoicemail
+	patchHours
+	patchRecording
+	patchAutoscale
+	patchAll = patchAutoscale<<1 - 1
 )
 
 func (c *UpdatePool) encode(e *encoder) {
@@ -201,6 +209,8 @@ func (c *UpdatePool) encode(e *encoder) {
 		{patchVisitBurst, p.VisitBurst != nil}, {patchAllowedOrigins, p.AllowedOrigins != nil},
 		{patchLeadRule, p.LeadRule != nil}, {patchLeadMinDuration, p.LeadMinDuration != nil},
 		{patchLeadValue, p.LeadValue != nil}, {patchCountry, p.Country != nil},
+		{patchVoicemail, p.Voicemail != nil}, {patchHours, p.Hours != nil},
+		{patchRecording, p.Recording != nil}, {patchAutoscale, p.Autoscale != nil},
 	} {
 		if f.set {
 			mask |= f.bit
@@ -266,6 +276,18 @@ func (c *UpdatePool) encode(e *encoder) {
 	}
 	if p.Country != nil {
 		e.string(*p.Country)
+	}
+	if p.Voicemail != nil {
+		e.voicemail(p.Voicemail)
+	}
+	if p.Hours != nil {
+		e.hours(p.Hours)
+	}
+	if p.Recording != nil {
+		e.callRecording(p.Recording)
+	}
+	if p.Autoscale != nil {
+		e.autoscale(p.Autoscale)
 	}
 	e.time(c.At)
 }
@@ -340,6 +362,22 @@ func decodeUpdatePool(d *decoder) *UpdatePool {
 	}
 	if mask&patchCountry != 0 {
 		p.Country = ptr(d.string())
+	}
+	if mask&patchVoicemail != 0 {
+		p.Voicemail = new(allocator.Voicemail)
+		d.voicemail(p.Voicemail)
+	}
+	if mask&patchHours != 0 {
+		p.Hours = new(allocator.Hours)
+		d.hours(p.Hours)
+	}
+	if mask&patchRecording != 0 {
+		p.Recording = new(allocator.CallRecording)
+		d.callRecording(p.Recording)
+	}
+	if mask&patchAutoscale != 0 {
+		p.Autoscale = new(allocator.Autoscale)
+		d.autoscale(p.Autoscale)
 	}
 	c.At = d.time()
 	return c
@@ -805,4 +843,34 @@ func (d *decoder) delivery(r *allocator.DeliveryRecord) {
 	r.Endpoint = d.string()
 	r.Attempts = d.int()
 	r.NextAt = d.varint()
+}
+
+func (*SaveRecording) Type() Type { return TypeSaveRecording }
+
+func (c *SaveRecording) encode(e *encoder) {
+	e.string(c.Call)
+	e.recording(&c.Recording)
+	e.time(c.At)
+}
+
+func decodeSaveRecording(d *decoder) *SaveRecording {
+	c := &SaveRecording{Call: d.string()}
+	d.recording(&c.Recording)
+	c.At = d.time()
+	return c
+}
+
+func (e *encoder) recording(r *allocator.Recording) {
+	e.string(r.SID)
+	e.string(string(r.Kind))
+	e.string(string(r.Status))
+	e.duration(r.Duration)
+	e.string(r.Transcript)
+	e.string(r.TranscriptStatus)
+	e.time(r.At)
+}
+
+func (d *decoder) recording(r *allocator.Recording) {
+	r.SID, r.Kind, r.Status = d.string(), allocator.RecordingKind(d.string()), allocator.RecordingStatus(d.string())
+	r.Duration, r.Transcript, r.TranscriptStatus, r.At = d.duration(), d.string(), d.string(), d.time()
 }

@@ -83,7 +83,46 @@ func (g *commandGen) settings() allocator.Settings {
 	s.LeadRule = g.r.IntN(4) > 0
 	s.LeadMinDuration = time.Duration(30+g.r.IntN(90)) * time.Second
 	s.LeadValue = allocator.Money(g.r.IntN(3) * 2500)
+	if g.r.IntN(3) == 0 {
+		s.Voicemail = g.voicemail()
+	}
+	if g.r.IntN(4) == 0 {
+		s.Hours = g.hours()
+	}
+	if g.r.IntN(4) == 0 {
+		s.Recording = allocator.CallRecording{On: true, Notice: []string{"", "Calls are recorded."}[g.r.IntN(2)], NoNotice: g.r.IntN(5) == 0}
+	}
+	if g.r.IntN(4) == 0 {
+		s.Autoscale = allocator.Autoscale{MinSize: 4, MaxSize: 4 + g.r.IntN(20)}
+	}
 	return s
+}
+
+func (g *commandGen) voicemail() allocator.Voicemail {
+	return allocator.Voicemail{
+		On: g.r.IntN(4) > 0, Greeting: []string{"", "We are closed. Leave a message."}[g.r.IntN(2)],
+		Voice: []string{"", "alice"}[g.r.IntN(2)], MaxLength: time.Duration(g.r.IntN(200)) * time.Second,
+		Transcribe: g.r.IntN(2) == 0,
+	}
+}
+
+// hours are weekdays 9 to 5 in a time zone, sometimes with a holiday, and
+// now and then a day that makes them invalid.
+func (g *commandGen) hours() allocator.Hours {
+	h := allocator.Hours{On: true, TimeZone: []string{"America/New_York", "Europe/London", "Mars/Olympus"}[g.r.IntN(3)]}
+	for d := time.Monday; d <= time.Friday; d++ {
+		h.Week[d] = []allocator.Span{{From: 9 * 60, To: 17 * 60}}
+	}
+	if g.r.IntN(2) == 0 {
+		h.Holidays = []string{"2026-12-25"}
+	}
+	if g.r.IntN(5) == 0 {
+		h.Week[time.Saturday] = []allocator.Span{{From: 12 * 60, To: 10 * 60}}
+	}
+	if g.r.IntN(3) == 0 {
+		h.AfterHoursForwardTo = "+14155550199"
+	}
+	return h
 }
 
 func (g *commandGen) next() Command {
@@ -169,6 +208,18 @@ func (g *commandGen) next() Command {
 		if g.r.IntN(5) == 0 {
 			patch.AllowedOrigins = []string{"https://shop.example", "https://www.shop.example"}[:g.r.IntN(3)]
 		}
+		if g.r.IntN(6) == 0 {
+			patch.Voicemail = ptr(g.voicemail())
+		}
+		if g.r.IntN(6) == 0 {
+			patch.Hours = ptr(g.hours())
+		}
+		if g.r.IntN(8) == 0 {
+			patch.Recording = &allocator.CallRecording{On: g.r.IntN(2) == 0}
+		}
+		if g.r.IntN(8) == 0 {
+			patch.Autoscale = &allocator.Autoscale{MinSize: 4 + g.r.IntN(4), MaxSize: 4 + g.r.IntN(10)}
+		}
 		return &UpdatePool{ID: g.pick(g.pools), Req: req, Patch: patch, At: at}
 	case op < 92:
 		return &DeletePool{ID: g.pick(g.pools), At: at}
@@ -201,6 +252,14 @@ func (g *commandGen) next() Command {
 		return &MarkCall{SID: g.pick(g.sids), Set: allocator.MarkFields(1 + g.r.IntN(15)),
 			Outcome: outcomes[g.r.IntN(len(outcomes))], Value: allocator.Money(g.r.IntN(3) * 1999),
 			Currency: []string{"USD", "EUR"}[g.r.IntN(2)], Note: fmt.Sprintf("note %d", g.n), At: at}
+	case op < 99 && g.r.IntN(3) == 0:
+		kinds := []allocator.RecordingKind{allocator.RecordingVoicemail, allocator.RecordingConversation, ""}
+		statuses := []allocator.RecordingStatus{allocator.RecordingCompleted, allocator.RecordingDeleted, allocator.RecordingInProgress, ""}
+		return &SaveRecording{Call: g.pick(g.sids), At: at, Recording: allocator.Recording{
+			SID: fmt.Sprintf("RE%032d", g.r.IntN(g.n/20+1)), Kind: kinds[g.r.IntN(len(kinds))],
+			Status: statuses[g.r.IntN(len(statuses))], Duration: time.Duration(g.r.IntN(60)) * time.Second,
+			Transcript: []string{"", "Please call me back."}[g.r.IntN(2)], TranscriptStatus: []string{"", "completed"}[g.r.IntN(2)],
+		}}
 	case op < 99:
 		key := allocator.SpendKey{Day: allocator.DayOf(at) - allocator.Day(g.r.IntN(3)), Source: "google", Medium: "cpc",
 			Campaign: fmt.Sprintf("c%d", g.r.IntN(5))}

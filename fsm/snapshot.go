@@ -494,6 +494,10 @@ func (e *encoder) callRecord(c *allocator.CallRecord) {
 	e.bool(c.Whisper)
 	e.bool(c.Recorded)
 	e.worth(&c.Worth) // added later: a record without it has no worth
+	e.uvarint(uint64(len(c.Recordings))) // added later still: none
+	for i := range c.Recordings {
+		e.recording(&c.Recordings[i])
+	}
 }
 
 func (d *decoder) callRecord(c *allocator.CallRecord) {
@@ -518,6 +522,12 @@ func (d *decoder) callRecord(c *allocator.CallRecord) {
 	c.Recorded = d.bool()
 	if d.more() {
 		d.worth(&c.Worth)
+	}
+	if d.more() {
+		c.Recordings = make([]allocator.Recording, d.count(8))
+		for i := range c.Recordings {
+			d.recording(&c.Recordings[i])
+		}
 	}
 }
 

@@ -41,6 +41,10 @@ type Pool struct {
 	LeadRule           bool      `json:"lead_rule"`         // the conversion rule is on
 	LeadMinDurationS   int       `json:"lead_min_duration_s"`
 	LeadValue          float64   `json:"lead_value"` // in the cluster's currency
+	Voicemail          Voicemail `json:"voicemail"`
+	Hours              Hours     `json:"hours"`
+	Recording          Recording `json:"recording"`
+	Autoscale          Autoscale `json:"autoscale"` // both 0: the pool keeps its size
 	Status             string    `json:"status"`
 	Notice             string    `json:"notice,omitempty"` // the provisioner's, such as numbers bought outside the area code
 	Install            string    `json:"install"`          // the <script> tag for the pool's website
@@ -75,6 +79,8 @@ func poolOut(p *allocator.Pool, base string) Pool {
 		DisplaceAfterS: int(st.DisplaceAfter / time.Second), VisitsPerMinute: st.VisitsPerMinute, VisitBurst: st.VisitBurst,
 		AllowedOrigins: append([]string{}, st.AllowedOrigins...), Status: string(p.Status()), Notice: p.Notice(),
 		LeadRule: st.LeadRule, LeadMinDurationS: int(st.LeadMinDuration / time.Second), LeadValue: st.LeadValue.Float(),
+		Voicemail: voicemailOut(st.Voicemail), Hours: hoursOut(st.Hours), Recording: recordingOut(st.Recording),
+		Autoscale: Autoscale(st.Autoscale),
 		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt(),
 		Install: snippet.Get().Tag(base, p.Key, st.Tracking == allocator.TrackGCLID),
 		Stats: PoolStats{
@@ -107,6 +113,7 @@ type poolRequest struct {
 	LeadRule           *bool     `json:"lead_rule"`
 	LeadMinDurationS   *int      `json:"lead_min_duration_s"`
 	LeadValue          *float64  `json:"lead_value"`
+	answeringRequest
 
 	ID        *string    `json:"id"`
 	Key       *string    `json:"key"`
@@ -137,7 +144,8 @@ func (r *poolRequest) serverField() string {
 // 2^33 of them) before validation gets to say they are out of range.
 const maxSeconds = 1 << 32
 
-func (r *poolRequest) patch() (allocator.Patch, error) {
+// patch is the change the request asks of settings cur.
+func (r *poolRequest) patch(cur *allocator.Settings) (allocator.Patch, error) {
 	p := allocator.Patch{
 		Name: r.Name, Size: r.Size, AreaCode: r.AreaCode, SwapTarget: r.SwapTarget, Rings: r.Rings, Whisper: r.Whisper,
 		VisitsPerMinute: r.VisitsPerMinute, VisitBurst: r.VisitBurst, LeadRule: r.LeadRule, Country: r.Country,
@@ -179,7 +187,7 @@ func (r *poolRequest) patch() (allocator.Patch, error) {
 			*s.dst = ptr(time.Duration(*s.v) * time.Second)
 		}
 	}
-	return p, nil
+	return p, r.answeringRequest.patch(cur, &p)
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -206,7 +214,8 @@ func randomID(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
-func (s *Server) readPool(rc *fasthttp.RequestCtx) (poolRequest, allocator.Patch, bool) {
+// readPool reads a pool request as a change to the settings cur.
+func (s *Server) readPool(rc *fasthttp.RequestCtx, cur allocator.Settings) (poolRequest, allocator.Patch, bool) {
 	var req poolRequest
 	if err := decodeBody(rc, &req); err != nil {
 		writeError(rc, fasthttp.StatusBadRequest, err.Error())
@@ -216,7 +225,7 @@ func (s *Server) readPool(rc *fasthttp.RequestCtx) (poolRequest, allocator.Patch
 		writeJSON(rc, fasthttp.StatusBadRequest, errorBody{Error: f + ": is set by the server, not the client", Field: f})
 		return req, allocator.Patch{}, false
 	}
-	patch, err := req.patch()
+	patch, err := req.patch(&cur)
 	if err != nil {
 		writeErr(rc, err)
 		return req, patch, false
@@ -225,7 +234,7 @@ func (s *Server) readPool(rc *fasthttp.RequestCtx) (poolRequest, allocator.Patch
 }
 
 func (s *Server) createPool(rc *fasthttp.RequestCtx, _ []string) {
-	_, patch, ok := s.readPool(rc)
+	_, patch, ok := s.readPool(rc, newPoolBase())
 	if !ok {
 		return
 	}
@@ -266,16 +275,17 @@ func (s *Server) getPool(rc *fasthttp.RequestCtx, params []string) {
 // updatePool changes the settings a PATCH names. A smaller size takes
 // numbers out of service at once; the answer lists them.
 func (s *Server) updatePool(rc *fasthttp.RequestCtx, params []string) {
-	if s.pool(rc, params[0]) == nil {
+	p := s.pool(rc, params[0])
+	if p == nil {
 		return
 	}
-	_, patch, ok := s.readPool(rc)
+	_, patch, ok := s.readPool(rc, p.Settings())
 	if !ok {
 		return
 	}
 	ctx, cancel := requestContext()
 	defer cancel()
-	p, released, err := s.Admin(rc).UpdatePool(ctx, params[0], patch)
+	updated, released, err := s.Admin(rc).UpdatePool(ctx, params[0], patch)
 	if err != nil {
 		writeErr(rc, err)
 		return
@@ -283,7 +293,7 @@ func (s *Server) updatePool(rc *fasthttp.RequestCtx, params []string) {
 	out := struct {
 		Pool
 		Released []string `json:"released,omitempty"`
-	}{p, released}
+	}{updated, released}
 	writeJSON(rc, fasthttp.StatusOK, out)
 }
 
@@ -325,11 +335,29 @@ func (a Admin) Pool(id string) (Pool, error) {
 // have, checked: the defaults first, then what patch says (a value given,
 // zero included, is checked as given). The wizard checks its steps with it.
 func (a Admin) NewPoolSettings(patch allocator.Patch) (allocator.Settings, error) {
-	st := allocator.Settings{Whisper: true, LeadRule: true}.WithDefaults().Patched(&patch)
-	if err := checkNumbers(&st, &patch); err != nil {
+	st := newPoolBase().Patched(&patch)
+	if err := checkOutsideLog(&st, &patch); err != nil {
 		return st, err
 	}
 	return st, st.Validate()
+}
+
+// newPoolBase is a new pool's settings before a request's: the defaults.
+func newPoolBase() allocator.Settings {
+	return allocator.Settings{Whisper: true, LeadRule: true}.WithDefaults()
+}
+
+// checkOutsideLog checks what the state machine does not, because it
+// needs a library whose answers may change between versions (the phone
+// numbering plan, the time zone database): only before the log.
+func checkOutsideLog(st *allocator.Settings, patch *allocator.Patch) error {
+	if err := checkNumbers(st, patch); err != nil {
+		return err
+	}
+	if patch.Hours != nil && st.Hours.On {
+		return allocator.CheckTimeZone("hours.time_zone", st.Hours.TimeZone)
+	}
+	return nil
 }
 
 // checkNumbers reads the forwarding numbers the patch gives in the layouts
@@ -377,7 +405,7 @@ func (a Admin) UpdatePool(ctx context.Context, id string, patch allocator.Patch)
 	// Checked here too, so that a value no setting could take never reaches
 	// the log; the state machine checks again against the pool as it is.
 	st := p.Settings().Patched(&patch)
-	if err := checkNumbers(&st, &patch); err != nil {
+	if err := checkOutsideLog(&st, &patch); err != nil {
 		return Pool{}, nil, err
 	}
 	if err := st.Validate(); err != nil {
