@@ -32,21 +32,24 @@ type Call struct {
 	Status      string          `json:"status,omitempty"`
 	DurationS   int             `json:"duration_s"`
 	AnsweredBy  string          `json:"answered_by,omitempty"`
-	// What the call was worth: "lead", "sale", "none", or empty when
-	// nobody judged it and the pool's rule did not make it a lead.
+	// What the call was worth: "lead", "sale", "none", "voicemail" (a
+	// message nobody judged yet), or empty when nobody judged it and the
+	// pool's rule did not make it a lead.
 	Outcome   string     `json:"outcome"`
 	Value     *float64   `json:"value,omitempty"` // a lead's or a sale's, in Currency
 	Currency  string     `json:"currency,omitempty"`
 	Note      string     `json:"note,omitempty"`
 	OutcomeBy string     `json:"outcome_by,omitempty"` // "rule" or "hand"
 	OutcomeAt *time.Time `json:"outcome_at,omitempty"`
+	// The call's voicemail message and recorded conversation.
+	Recordings []CallRecording `json:"recordings"`
 }
 
 func callOut(c *allocator.Call) Call {
 	out := Call{
 		SID: c.SID, StartedAt: c.StartedAt, From: c.From, To: c.To, Pool: c.PoolID, Match: string(c.Match),
 		Attribution: attributionOut(c.Attribution), Channel: c.Attribution.Channel(), FirstTime: c.FirstTime, Status: string(c.Status),
-		DurationS: int(c.Duration / time.Second), AnsweredBy: c.AnsweredBy,
+		DurationS: int(c.Duration / time.Second), AnsweredBy: c.AnsweredBy, Recordings: recordingsOut(c),
 	}
 	if c.Whisper {
 		out.Whisper = "Call from " + out.Channel

@@ -48,6 +48,9 @@ var errorStatuses = []struct {
 	{allocator.ErrUnknownVisit, fasthttp.StatusNotFound},
 	{allocator.ErrUnknownCall, fasthttp.StatusNotFound},
 	{ErrUnknownWebhook, fasthttp.StatusNotFound},
+	{ErrUnknownRecording, fasthttp.StatusNotFound},
+	{ErrRecordingGone, fasthttp.StatusGone},
+	{ErrNoRecordings, fasthttp.StatusNotImplemented},
 	{fsm.ErrUnknownToken, fasthttp.StatusNotFound},
 	{cluster.ErrUnknownNode, fasthttp.StatusNotFound},
 	// It conflicts with the state as it is.

@@ -43,6 +43,8 @@ func (s *Server) routes() {
 	rt.add(get, "/v1/calls", adminAccess, s.listCalls).needs(reporting)
 	rt.add(get, "/v1/calls/{sid}", adminAccess, s.getCall).needs(reporting)
 	rt.add(patch, "/v1/calls/{sid}", adminAccess, s.markCall).needs(admin)
+	rt.add(get, "/v1/calls/{sid}/recordings/{rec}/audio", adminAccess, s.recordingAudio).needs(reporting)
+	rt.add(del, "/v1/calls/{sid}/recordings/{rec}", adminAccess, s.deleteRecording).needs(admin)
 	rt.add(get, "/v1/reports/calls", adminAccess, s.callReport).needs(reporting)
 	rt.add(get, "/v1/reports/campaigns", adminAccess, s.campaignReport).needs(reporting)
 	rt.add(get, "/v1/spend", adminAccess, s.listSpend).needs(reporting)
@@ -78,6 +80,9 @@ func (s *Server) routes() {
 	rt.add(post, "/twilio/dial", twilioAccess, s.dialEnded)
 	rt.add(post, "/twilio/whisper", twilioAccess, s.whisper)
 	rt.add(post, "/twilio/status", twilioAccess, s.callStatus)
+	rt.add(post, "/twilio/voicemail", twilioAccess, s.voicemailEnded)
+	rt.add(post, "/twilio/recording", twilioAccess, s.recordingStatus)
+	rt.add(post, "/twilio/transcription", twilioAccess, s.transcription)
 
 	// The internal API, served on the cluster port only (mutual TLS): nodes
 	// forwarding writes and joining, and the operator's dninode commands.

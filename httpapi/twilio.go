@@ -1,11 +1,17 @@
 // The Twilio webhooks: what makes a tracking number ring the business.
 //
-//	/twilio/voice    a call came in: record it, answer TwiML that dials the
-//	                 pool's first forwarding number with a whisper
-//	/twilio/fallback Twilio could not reach a node's voice webhook: the same
-//	/twilio/dial     the <Dial> ended: done if answered, else the next number
-//	/twilio/whisper  the agent picked up: "Call from Google Ads"
-//	/twilio/status   the call ended: status, duration
+//	/twilio/voice     a call came in: record it, answer TwiML that dials the
+//	                  pool's first forwarding number with a whisper (in
+//	                  business hours; else the after-hours number or
+//	                  voicemail), after the recording notice if it records
+//	/twilio/fallback  Twilio could not reach a node's voice webhook: the same
+//	/twilio/dial      the <Dial> ended: done if answered, else the next
+//	                  number, and after the last voicemail or the end
+//	/twilio/whisper   the agent picked up: "Call from Google Ads"
+//	/twilio/status    the call ended: status, duration
+//	/twilio/voicemail the caller's message ended (<Record action>): goodbye
+//	/twilio/recording a recording is ready (recordingStatusCallback)
+//	/twilio/transcription a message's text is ready (transcribeCallback)
 //
 // Every request must carry a valid X-Twilio-Signature for the public URL it
 // was sent to. Answers never wait long on the cluster: Twilio gives a
@@ -15,6 +21,7 @@ package httpapi
 
 import (
 	"context"
+	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -45,6 +52,21 @@ type Telephony struct {
 	AnswerWithin time.Duration
 	// Sandbox, when set, places simulated calls (POST /v1/sandbox/calls).
 	Sandbox Sandbox
+	// Recordings plays and deletes recordings at the provider; nil
+	// answers that recordings are not available here.
+	Recordings Recordings
+	// Now is the clock business hours are read by; nil means time.Now.
+	// Tests set it to call at any hour.
+	Now func() time.Time
+}
+
+// Recordings plays and deletes the provider's call recordings
+// (provision.Twilio).
+type Recordings interface {
+	// RecordingAudio opens a recording's audio, with its content type.
+	RecordingAudio(ctx context.Context, sid string) (io.ReadCloser, string, error)
+	// DeleteRecording deletes it; one already gone is provision.ErrNotFound.
+	DeleteRecording(ctx context.Context, sid string) error
 }
 
 // DefaultAnswerWithin leaves room under Twilio's patience and our own goal
@@ -103,14 +125,42 @@ func (s *Server) voice(rc *fasthttp.RequestCtx, _ []string) {
 		writeTwiML(rc, twiml.VoiceSay{Message: "The number you have called is not in service."}, twiml.VoiceHangup{})
 		return
 	}
-	writeTwiML(rc, s.dial(rc, n.Pool.Settings(), 0, sid, to, from, now))
+	st := n.Pool.Settings()
+	step := 0
+	if !st.Hours.Open(s.clock()) {
+		if st.Hours.AfterHoursForwardTo == "" {
+			writeTwiML(rc, s.voicemail(rc, &st.Voicemail, sid)...)
+			return
+		}
+		step = afterHours
+	}
+	var verbs []twiml.Element
+	if notice := st.Recording.Text(); notice != "" {
+		verbs = append(verbs, twiml.VoiceSay{Message: notice})
+	}
+	writeTwiML(rc, append(verbs, s.dial(rc, st, step, sid, to, from, now))...)
 }
 
-// dial is the <Dial> to the forwarding number at step, with the whisper
-// on its <Number> and an action that moves on to the next one.
+// afterHours is the dial step of the after-hours forwarding number.
+const afterHours = -1
+
+// clock is the time business hours are read at.
+func (s *Server) clock() time.Time {
+	if now := s.opt.Telephony.Now; now != nil {
+		return now()
+	}
+	return time.Now()
+}
+
+// dial is the <Dial> to the forwarding number at step (or the after-hours
+// one), with the whisper on its <Number>, the recording if the pool
+// records, and an action that moves on to the next one.
 func (s *Server) dial(rc *fasthttp.RequestCtx, st allocator.Settings, step int, sid, to, from string, at time.Time) twiml.Element {
 	base := s.publicURL(rc)
-	dialed := st.ForwardTo[step]
+	dialed := st.Hours.AfterHoursForwardTo
+	if step != afterHours {
+		dialed = st.ForwardTo[step]
+	}
 	action := base + "/twilio/dial?" + url.Values{
 		"step": {strconv.Itoa(step)}, "dialed": {dialed}, "at": {strconv.FormatInt(at.UnixMilli(), 10)},
 	}.Encode()
@@ -131,7 +181,43 @@ func (s *Server) dial(rc *fasthttp.RequestCtx, st allocator.Settings, step int, 
 	if allocator.ValidE164(from) {
 		d.CallerId = from // the agent sees who is calling, not the tracking number
 	}
+	if st.Recording.On {
+		d.Record = "record-from-answer-dual" // caller and agent on channels of their own
+		d.RecordingStatusCallback = s.recordingCallback(base, sid, allocator.RecordingConversation)
+		d.RecordingStatusCallbackMethod = fasthttp.MethodPost
+		d.RecordingStatusCallbackEvent = "completed"
+	}
 	return d
+}
+
+func (s *Server) recordingCallback(base, sid string, kind allocator.RecordingKind) string {
+	return base + "/twilio/recording?" + url.Values{"call": {sid}, "kind": {string(kind)}}.Encode()
+}
+
+// voicemail greets the caller and records a message: after the message
+// Twilio asks /twilio/voicemail what next, and reports the recording (and
+// its text, if asked) to /twilio/recording and /twilio/transcription.
+func (s *Server) voicemail(rc *fasthttp.RequestCtx, v *allocator.Voicemail, sid string) []twiml.Element {
+	base := s.publicURL(rc)
+	var greeting twiml.Element = twiml.VoiceSay{Message: v.Text(), Voice: v.Voice, Language: v.Lang()}
+	if v.AudioURL != "" {
+		greeting = twiml.VoicePlay{Url: v.AudioURL}
+	}
+	rec := twiml.VoiceRecord{
+		Action:                        base + "/twilio/voicemail?" + url.Values{"call": {sid}}.Encode(),
+		Method:                        fasthttp.MethodPost,
+		MaxLength:                     strconv.Itoa(int(v.Length() / time.Second)),
+		PlayBeep:                      "true",
+		FinishOnKey:                   "#",
+		RecordingStatusCallback:       s.recordingCallback(base, sid, allocator.RecordingVoicemail),
+		RecordingStatusCallbackMethod: fasthttp.MethodPost,
+		RecordingStatusCallbackEvent:  "completed",
+	}
+	if v.Transcribe {
+		rec.Transcribe = "true"
+		rec.TranscribeCallback = base + "/twilio/transcription?" + url.Values{"call": {sid}}.Encode()
+	}
+	return []twiml.Element{greeting, rec, twiml.VoiceHangup{}}
 }
 
 // dialEnded follows a <Dial>: an answered call is done; otherwise the next
@@ -140,7 +226,7 @@ func (s *Server) dialEnded(rc *fasthttp.RequestCtx, _ []string) {
 	form, q := rc.PostArgs(), rc.QueryArgs()
 	sid, to, from := string(form.Peek("CallSid")), string(form.Peek("To")), string(form.Peek("From"))
 	step, err := strconv.Atoi(string(q.Peek("step")))
-	if sid == "" || err != nil || step < 0 {
+	if sid == "" || err != nil || step < afterHours {
 		writeError(rc, fasthttp.StatusBadRequest, "CallSid and a step are required")
 		return
 	}
@@ -156,7 +242,11 @@ func (s *Server) dialEnded(rc *fasthttp.RequestCtx, _ []string) {
 		return
 	}
 	st := n.Pool.Settings()
-	if step+1 >= len(st.ForwardTo) {
+	if step == afterHours || step+1 >= len(st.ForwardTo) {
+		if st.Voicemail.On {
+			writeTwiML(rc, s.voicemail(rc, &st.Voicemail, sid)...)
+			return
+		}
 		writeTwiML(rc, twiml.VoiceHangup{})
 		return
 	}
@@ -194,6 +284,67 @@ func (s *Server) callStatus(rc *fasthttp.RequestCtx, _ []string) {
 	secs, _ := strconv.Atoi(string(form.Peek("CallDuration")))
 	s.keep(&fsm.UpdateCall{SID: sid, Status: status, Duration: time.Duration(max(secs, 0)) * time.Second, At: time.Now()})
 	writeTwiML(rc)
+}
+
+// voicemailEnded follows the caller's message (<Record action>): the
+// recording is noted (its status callback completes it) and the call ends.
+func (s *Server) voicemailEnded(rc *fasthttp.RequestCtx, _ []string) {
+	form := rc.PostArgs()
+	sid, rec := callOf(rc), string(form.Peek("RecordingSid"))
+	secs, _ := strconv.Atoi(string(form.Peek("RecordingDuration")))
+	if sid == "" {
+		writeError(rc, fasthttp.StatusBadRequest, "CallSid is required")
+		return
+	}
+	if rec != "" && secs > 0 {
+		s.keep(&fsm.SaveRecording{Call: sid, At: time.Now(), Recording: allocator.Recording{
+			SID: rec, Kind: allocator.RecordingVoicemail, Duration: time.Duration(secs) * time.Second,
+		}})
+	}
+	writeTwiML(rc, twiml.VoiceSay{Message: "Thank you. Goodbye."}, twiml.VoiceHangup{})
+}
+
+// recordingStatus keeps what Twilio says of a recording: ready (with its
+// length), absent or failed.
+func (s *Server) recordingStatus(rc *fasthttp.RequestCtx, _ []string) {
+	form := rc.PostArgs()
+	sid, rec := callOf(rc), string(form.Peek("RecordingSid"))
+	status := allocator.RecordingStatus(form.Peek("RecordingStatus"))
+	kind := allocator.RecordingKind(rc.QueryArgs().Peek("kind"))
+	if sid == "" || rec == "" || !status.Valid() || status == allocator.RecordingDeleted {
+		writeError(rc, fasthttp.StatusBadRequest, "CallSid, RecordingSid and a known RecordingStatus are required")
+		return
+	}
+	secs, _ := strconv.Atoi(string(form.Peek("RecordingDuration")))
+	s.keep(&fsm.SaveRecording{Call: sid, At: time.Now(), Recording: allocator.Recording{
+		SID: rec, Kind: kind, Status: status, Duration: time.Duration(max(secs, 0)) * time.Second,
+	}})
+	rc.SetStatusCode(fasthttp.StatusNoContent)
+}
+
+// transcription keeps a message's text, or that Twilio could not make it.
+func (s *Server) transcription(rc *fasthttp.RequestCtx, _ []string) {
+	form := rc.PostArgs()
+	sid, rec := callOf(rc), string(form.Peek("RecordingSid"))
+	status := string(form.Peek("TranscriptionStatus"))
+	if sid == "" || rec == "" || status == "" {
+		writeError(rc, fasthttp.StatusBadRequest, "CallSid, RecordingSid and TranscriptionStatus are required")
+		return
+	}
+	s.keep(&fsm.SaveRecording{Call: sid, At: time.Now(), Recording: allocator.Recording{
+		SID: rec, TranscriptStatus: status, Transcript: string(form.Peek("TranscriptionText")),
+	}})
+	rc.SetStatusCode(fasthttp.StatusNoContent)
+}
+
+// callOf is the call a recording callback is about: the one dni named in
+// the URL it gave Twilio (a <Dial>'s recording reports the parent call,
+// a <Record>'s its own), else the request's CallSid.
+func callOf(rc *fasthttp.RequestCtx) string {
+	if c := rc.QueryArgs().Peek("call"); len(c) > 0 {
+		return string(c)
+	}
+	return string(rc.PostArgs().Peek("CallSid"))
 }
 
 // keep commits a call write, or keeps it in the outbox when the cluster
