@@ -136,6 +136,14 @@ func (c *call) execute(ctx context.Context, doc []verb, docURL string) ([]verb, 
 		case "Play":
 			c.answered = true
 			c.clock++
+			if u := v.body(); u != "" {
+				c.s.calls.edit(c.entry, func(t *CallTrace) { t.Played = append(t.Played, u) })
+			}
+		case "Record":
+			next, nextURL, ok, empty := c.leaveMessage(ctx, v, docURL)
+			if !empty {
+				return next, nextURL, ok
+			}
 		case "Pause":
 			c.answered = true
 			c.clock += max(v.intAttr("length", 1), 0)

@@ -57,8 +57,9 @@ type Server struct {
 	faults    Faults
 	exhausted map[string]bool
 
-	stats counters
-	calls callLog
+	stats      counters
+	calls      callLog
+	recordings recordingStore
 
 	// Calls run under ctx, cancelled by Close; running counts them.
 	ctx     context.Context
@@ -77,7 +78,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		accountSID: opts.AccountSID, authToken: opts.AuthToken,
 		statePath: opts.StatePath, log: opts.Log, hooks: opts.HTTPClient,
-		held: newHoldings(), calls: newCallLog(maxCalls),
+		held: newHoldings(), calls: newCallLog(maxCalls), recordings: newRecordingStore(maxRecordings),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
