@@ -203,3 +203,69 @@ func TestRecordWithoutActionRequestsTheDocumentAgain(t *testing.T) {
 		t.Errorf("Digits %q, want 1 (any key finishes by default)", got)
 	}
 }
+
+func TestBridgedDialRecordsDualChannelsAndTellsTheParentCall(t *testing.T) {
+	s, d := whisperScene(t)
+	d.answer("/voice", func(url.Values) string {
+		return response(t, twiml.VoiceDial{
+			Action: d.url("/action"), Record: "record-from-answer-dual", RecordingStatusCallback: d.url("/recording"),
+			InnerElements: []twiml.Element{twiml.VoiceNumber{PhoneNumber: agent1}},
+		})
+	})
+	s.SetFaults(standin.Faults{Callees: map[string]standin.Callee{agent1: {TalkSeconds: 90}}})
+	tr := placeAndWait(t, s, tracked, caller)
+
+	if want := []string{"voice", "action", "recording", "status"}; !slices.Equal(kinds(tr), want) {
+		t.Fatalf("requests %v, want %v", kinds(tr), want)
+	}
+	if len(tr.Recordings) != 1 {
+		t.Fatalf("recordings %+v, want one", tr.Recordings)
+	}
+	rec := tr.Recordings[0]
+	if rec.Source != standin.SourceDialVerb || rec.DurationS != 90 || rec.Channels != 2 {
+		t.Errorf("recording %+v, want 90 s in 2 channels from the Dial", rec)
+	}
+	action := d.hitsOn("/action")[0].form
+	if action.Get("RecordingSid") != rec.SID || action.Get("RecordingDuration") != "90" ||
+		!strings.HasSuffix(action.Get("RecordingUrl"), "/Recordings/"+rec.SID) {
+		t.Errorf("action heard %v", action)
+	}
+	status := d.hitsOn("/recording")[0]
+	if !status.signed || status.form.Get("CallSid") != tr.SID || status.form.Get("RecordingChannels") != "2" ||
+		status.form.Get("RecordingSource") != "DialVerb" || status.form.Get("RecordingDuration") != "90" {
+		t.Errorf("recording status (signed %v) %v", status.signed, status.form)
+	}
+}
+
+func TestDialRecordingFromRingingIncludesTheRinging(t *testing.T) {
+	s, d := whisperScene(t)
+	d.answer("/voice", func(url.Values) string {
+		return response(t, twiml.VoiceDial{
+			Record: "record-from-ringing", InnerElements: []twiml.Element{twiml.VoiceNumber{PhoneNumber: agent1}},
+		})
+	})
+	s.SetFaults(standin.Faults{Callees: map[string]standin.Callee{agent1: {AfterRings: 2, TalkSeconds: 30}}})
+	tr := placeAndWait(t, s, tracked, caller)
+	if len(tr.Recordings) != 1 || tr.Recordings[0].DurationS != 12+30 || tr.Recordings[0].Channels != 1 {
+		t.Errorf("recordings %+v, want one of 42 s in 1 channel", tr.Recordings)
+	}
+}
+
+func TestDialThatBridgesNoOneRecordsNothing(t *testing.T) {
+	s, d := whisperScene(t)
+	d.answer("/voice", func(url.Values) string {
+		return response(t, twiml.VoiceDial{
+			Action: d.url("/action"), Record: "record-from-answer-dual", RecordingStatusCallback: d.url("/recording"),
+			InnerElements: []twiml.Element{twiml.VoiceNumber{PhoneNumber: agent1}},
+		})
+	})
+	s.SetFaults(standin.Faults{Callees: map[string]standin.Callee{agent1: {Answer: standin.CalleeNoAnswer}}})
+	tr := placeAndWait(t, s, tracked, caller)
+
+	if len(tr.Recordings) != 0 || len(d.hitsOn("/recording")) != 0 {
+		t.Errorf("recordings %+v, %d status callbacks", tr.Recordings, len(d.hitsOn("/recording")))
+	}
+	if f := d.hitsOn("/action")[0].form; f.Has("RecordingSid") || f.Has("RecordingUrl") {
+		t.Errorf("action heard of a recording: %v", f)
+	}
+}
