@@ -256,6 +256,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+acct+"/IncomingPhoneNumbers/{Sid}", s.rest(kindFetch, s.fetchNumber))
 	mux.HandleFunc("POST "+acct+"/IncomingPhoneNumbers/{Sid}", s.rest(kindUpdate, s.update))
 	mux.HandleFunc("DELETE "+acct+"/IncomingPhoneNumbers/{Sid}", s.rest(kindRelease, s.release))
+	mux.HandleFunc("GET "+acct+"/Recordings/{Sid}", s.rest(kindRecording, s.fetchRecording))
+	mux.HandleFunc("DELETE "+acct+"/Recordings/{Sid}", s.rest(kindRecording, s.deleteRecording))
 	mux.HandleFunc("/2010-04-01/", s.rest(kindOther, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNotFound(r.URL.Path))
 	}))
