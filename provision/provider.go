@@ -11,6 +11,7 @@ package provision
 import (
 	"context"
 	"errors"
+	"io"
 )
 
 // Provider is a telephony account that sells numbers and sends their calls
@@ -27,6 +28,16 @@ type Provider interface {
 	// Release gives a held number back. Releasing a number the account no
 	// longer holds returns ErrNotFound.
 	Release(ctx context.Context, sid string) error
+}
+
+// Recordings plays and deletes the provider's call recordings.
+type Recordings interface {
+	// RecordingAudio returns the recording's audio and its Content-Type.
+	// The caller closes it; ctx bounds reading it too.
+	RecordingAudio(ctx context.Context, sid string) (io.ReadCloser, string, error)
+	// DeleteRecording deletes the recording at the provider. Deleting one
+	// already gone returns ErrNotFound.
+	DeleteRecording(ctx context.Context, sid string) error
 }
 
 // Query says which numbers to search for. Every set field must match.
@@ -91,7 +102,8 @@ func (o Owned) Config() NumberConfig {
 var (
 	// ErrAuth: the credentials were refused (Twilio 20003).
 	ErrAuth = errors.New("provider refused the credentials")
-	// ErrNotFound: no such number on the account (Twilio 20404).
+	// ErrNotFound: no such number or recording on the account (Twilio
+	// 20404).
 	ErrNotFound = errors.New("not found at the provider")
 	// ErrNumberTaken: the number was sold to someone else between search
 	// and buy (Twilio 21422).

@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -37,7 +38,10 @@ type Twilio struct {
 	target *url.URL // nil: api.twilio.com itself
 }
 
-var _ Provider = (*Twilio)(nil)
+var (
+	_ Provider   = (*Twilio)(nil)
+	_ Recordings = (*Twilio)(nil)
+)
 
 const (
 	defaultTimeout = 10 * time.Second
@@ -296,6 +300,79 @@ func (t *Twilio) Release(ctx context.Context, sid string) error {
 		return fail("release "+sid, err)
 	}
 	return nil
+}
+
+// RecordingAudio fetches a recording as WAV, which Twilio serves for
+// every recording. twilio-go has no call for a recording's media, so this
+// is a plain GET with the account's credentials, sent where twilio-go's
+// requests go. The timeout bounds the wait for the answer, not the
+// reading of the audio, which ctx alone bounds: an hour's recording is
+// 58 MB.
+func (t *Twilio) RecordingAudio(ctx context.Context, sid string) (io.ReadCloser, string, error) {
+	op := "fetch recording " + sid
+	if !validRecordingSID(sid) {
+		return nil, "", badRecordingSID(op, sid)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	u := "https://api.twilio.com/2010-04-01/Accounts/" + t.cfg.AccountSID + "/Recordings/" + sid + ".wav"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		cancel()
+		return nil, "", fmt.Errorf("twilio: %s: %w", op, err)
+	}
+	req.SetBasicAuth(t.cfg.AccountSID, t.cfg.AuthToken)
+	hc := &http.Client{Transport: &rewriter{base: http.DefaultTransport, target: t.target, ctx: ctx}}
+	timer := time.AfterFunc(t.cfg.Timeout, cancel)
+	resp, err := hc.Do(req)
+	if !timer.Stop() {
+		if err == nil {
+			resp.Body.Close()
+		}
+		cancel()
+		return nil, "", fmt.Errorf("twilio: %s: %w: no answer within %s", op, ErrUnavailable, t.cfg.Timeout)
+	}
+	if err != nil {
+		cancel()
+		return nil, "", fail(op, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer cancel()
+		defer resp.Body.Close()
+		return nil, "", fail(op, restError(resp))
+	}
+	return &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}, resp.Header.Get("Content-Type"), nil
+}
+
+// restError reads Twilio's JSON error from a failed answer, or makes one
+// from its status when the body is something else, such as a proxy's page.
+func restError(resp *http.Response) *client.TwilioRestError {
+	var e client.TwilioRestError
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e); err != nil || e.Status == 0 {
+		return &client.TwilioRestError{Status: resp.StatusCode, Message: http.StatusText(resp.StatusCode)}
+	}
+	return &e
+}
+
+// DeleteRecording deletes a recording at Twilio.
+func (t *Twilio) DeleteRecording(ctx context.Context, sid string) error {
+	op := "delete recording " + sid
+	if !validRecordingSID(sid) {
+		return badRecordingSID(op, sid)
+	}
+	if err := t.rest(ctx).DeleteRecording(sid, nil); err != nil {
+		return fail(op, err)
+	}
+	return nil
+}
+
+// validRecordingSID keeps a SID from reaching a URL path unless it has
+// the shape of Twilio's.
+func validRecordingSID(s string) bool {
+	return len(s) == 34 && strings.HasPrefix(s, "RE") && alphanumeric(s)
+}
+
+func badRecordingSID(op, sid string) error {
+	return fmt.Errorf("twilio: %s: recording SID %q is not \"RE\" followed by 32 letters or digits", op, sid)
 }
 
 func owned(n *api.ApiV2010IncomingPhoneNumber) Owned {

@@ -136,6 +136,14 @@ func (c *call) execute(ctx context.Context, doc []verb, docURL string) ([]verb, 
 		case "Play":
 			c.answered = true
 			c.clock++
+			if u := v.body(); u != "" {
+				c.s.calls.edit(c.entry, func(t *CallTrace) { t.Played = append(t.Played, u) })
+			}
+		case "Record":
+			next, nextURL, ok, empty := c.leaveMessage(ctx, v, docURL)
+			if !empty {
+				return next, nextURL, ok
+			}
 		case "Pause":
 			c.answered = true
 			c.clock += max(v.intAttr("length", 1), 0)
@@ -166,7 +174,17 @@ func (c *call) execute(ctx context.Context, doc []verb, docURL string) ([]verb, 
 				p.Set("DialCallSid", r.childSID)
 				p.Set("DialCallDuration", strconv.Itoa(r.duration))
 				p.Set("DialBridged", strconv.FormatBool(r.bridged))
-				return c.follow(ctx, "action", v.attr("method"), docURL, action, p)
+				if r.recording != nil {
+					c.addRecording(p, *r.recording)
+				}
+				next, nextURL, ok := c.follow(ctx, "action", v.attr("method"), docURL, action, p)
+				if r.recording != nil {
+					c.recordingStatus(ctx, v, docURL, *r.recording)
+				}
+				return next, nextURL, ok
+			}
+			if r.recording != nil {
+				c.recordingStatus(ctx, v, docURL, *r.recording)
 			}
 		}
 	}

@@ -3,7 +3,9 @@ package standin_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,13 +52,15 @@ func TestClientSetsFaultsOverHTTP(t *testing.T) {
 		Latency: 5 * time.Millisecond, RateLimitNext: 2, FailNext: 1, TakeOnBuy: 3,
 		ExhaustAreaCodes: []string{"415", "628"},
 		Callees:          map[string]standin.Callee{agent1: {Answer: standin.CalleeBusy}},
+		Messages:         map[string]standin.Message{caller: {Seconds: 30, FinishKey: "#"}},
 	}
 	if err := c.SetFaults(context.Background(), want); err != nil {
 		t.Fatalf("SetFaults: %v", err)
 	}
 	got := s.Faults()
 	if got.Latency != want.Latency || got.RateLimitNext != 2 || got.FailNext != 1 || got.TakeOnBuy != 3 ||
-		!slices.Equal(got.ExhaustAreaCodes, want.ExhaustAreaCodes) || got.Callees[agent1] != want.Callees[agent1] {
+		!slices.Equal(got.ExhaustAreaCodes, want.ExhaustAreaCodes) || got.Callees[agent1] != want.Callees[agent1] ||
+		got.Messages[caller] != want.Messages[caller] {
 		t.Errorf("faults %+v, want %+v", got, want)
 	}
 	tr := placeAndWait(t, c, tracked, caller)
@@ -73,5 +77,22 @@ func TestGETWebhookCarriesItsParametersInTheSignedURL(t *testing.T) {
 	h := d.hitsOn("/voice")
 	if len(h) != 1 || !h[0].signed || len(h[0].form) != 0 || h[0].query.Get("CallSid") != tr.SID || h[0].query.Get("pool") != "p1" {
 		t.Fatalf("GET voice request %+v", h)
+	}
+}
+
+func TestMessagesFaultReadsItsJSONNames(t *testing.T) {
+	s := startStandin(t, standin.Options{})
+	body := `{"messages":{"*":{"seconds":30,"words":"call me","finish_key":"#"},"+12125550123":{"silent":true}}}`
+	req, _ := http.NewRequest(http.MethodPost, s.URL()+"/sandbox/faults", strings.NewReader(body))
+	req.SetBasicAuth(s.AccountSID(), s.AuthToken())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	got := s.Faults().Messages
+	if resp.StatusCode != http.StatusOK || got["*"] != (standin.Message{Seconds: 30, Words: "call me", FinishKey: "#"}) ||
+		got[caller] != (standin.Message{Silent: true}) {
+		t.Errorf("HTTP %d, messages %+v", resp.StatusCode, got)
 	}
 }

@@ -19,6 +19,9 @@ type dialResult struct {
 	childSID string
 	duration int // seconds bridged
 	bridged  bool
+	// recording is the bridged call's recording when the Dial asked for
+	// one; nil otherwise.
+	recording *recording
 }
 
 // Twilio's limits on a <Dial>.
@@ -61,6 +64,8 @@ func (c *call) dial(ctx context.Context, v *verb, docURL string) dialResult {
 		}
 		return dialResult{status: status, childSID: child}
 	}
+	mode, channels, recorded := dialRecording(v.attr("record"))
+	ringStart := c.clock
 	winner, seconds, status := ring(dests, timeout, c.s.callee)
 	c.clock += seconds
 	if winner < 0 {
@@ -73,8 +78,45 @@ func (c *call) dial(ctx context.Context, v *verb, docURL string) dialResult {
 	c.answered = true
 	talk := c.s.callee(d.number).talk()
 	c.clock += talk
-	c.s.calls.edit(c.entry, func(t *CallTrace) { t.AnsweredBy = d.number })
-	return dialResult{status: StatusCompleted, childSID: child, duration: talk, bridged: true}
+	r := dialResult{status: StatusCompleted, childSID: child, duration: talk, bridged: true}
+	if recorded {
+		seconds := talk
+		if mode == fromRinging {
+			seconds = c.clock - ringStart
+		}
+		rec := c.s.newRecording(c.sid, SourceDialVerb, channels, seconds, "")
+		r.recording = &rec
+	}
+	c.s.calls.edit(c.entry, func(t *CallTrace) {
+		t.AnsweredBy = d.number
+		if rec := r.recording; rec != nil {
+			t.Recordings = append(t.Recordings, RecordingTrace{SID: rec.sid, Source: rec.source, DurationS: rec.durationS, Channels: rec.channels})
+		}
+	})
+	return r
+}
+
+// When a <Dial record> starts its recording.
+const (
+	fromAnswer = iota
+	fromRinging
+)
+
+// dialRecording reads a Dial's record attribute: whether it records, from
+// when, and in how many channels. "true" is the old spelling of
+// record-from-answer; anything unknown records nothing.
+func dialRecording(attr string) (mode, channels int, recorded bool) {
+	switch strings.ToLower(strings.TrimSpace(attr)) {
+	case "record-from-answer", "true":
+		return fromAnswer, 1, true
+	case "record-from-ringing":
+		return fromRinging, 1, true
+	case "record-from-answer-dual":
+		return fromAnswer, 2, true
+	case "record-from-ringing-dual":
+		return fromRinging, 2, true
+	}
+	return 0, 0, false
 }
 
 // destinations lists what a <Dial> rings: its bare number, or its

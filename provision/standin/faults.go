@@ -29,6 +29,44 @@ type Faults struct {
 	// Callees says how the destinations of <Dial> behave, by E.164
 	// number. Destinations not listed answer at the first ring.
 	Callees map[string]Callee
+	// Messages says what callers do at a <Record>, by the caller's E.164
+	// number, "*" standing for every caller not listed. A caller in
+	// neither speaks DefaultMessage for 12 s and hangs up.
+	Messages map[string]Message
+}
+
+// Message is what a caller leaves at a <Record>.
+type Message struct {
+	// Silent callers say nothing, which makes an empty recording.
+	Silent bool `json:"silent,omitempty"`
+	// Seconds is how long the caller speaks; 0 means 12.
+	Seconds int `json:"seconds,omitempty"`
+	// Words are what the caller says, as a transcription reads them;
+	// "" means DefaultMessage.
+	Words string `json:"words,omitempty"`
+	// FinishKey is the key the caller presses when done, such as "#";
+	// "" means the caller hangs up instead, as most do.
+	FinishKey string `json:"finish_key,omitempty"`
+}
+
+// DefaultMessage is what a caller says at a <Record> unless told otherwise.
+const DefaultMessage = "Hi, this is Sam, please call me back about a quote."
+
+func (m Message) seconds() int {
+	switch {
+	case m.Silent:
+		return 0
+	case m.Seconds <= 0:
+		return 12
+	}
+	return m.Seconds
+}
+
+func (m Message) words() string {
+	if m.Words == "" {
+		return DefaultMessage
+	}
+	return m.Words
 }
 
 // Callee is how a dialled destination answers.
@@ -67,13 +105,14 @@ func (c Callee) talk() int {
 
 // faultsJSON is Faults on the wire, with the latency as Go duration text.
 type faultsJSON struct {
-	Latency          string            `json:"latency,omitempty"`
-	RateLimitNext    int               `json:"rate_limit_next,omitempty"`
-	FailNext         int               `json:"fail_next,omitempty"`
-	TakeOnBuy        int               `json:"take_on_buy,omitempty"`
-	ExhaustAreaCodes []string          `json:"exhaust_area_codes,omitempty"`
-	NoLocalNumbers   []string          `json:"no_local_numbers,omitempty"`
-	Callees          map[string]Callee `json:"callees,omitempty"`
+	Latency          string             `json:"latency,omitempty"`
+	RateLimitNext    int                `json:"rate_limit_next,omitempty"`
+	FailNext         int                `json:"fail_next,omitempty"`
+	TakeOnBuy        int                `json:"take_on_buy,omitempty"`
+	ExhaustAreaCodes []string           `json:"exhaust_area_codes,omitempty"`
+	NoLocalNumbers   []string           `json:"no_local_numbers,omitempty"`
+	Callees          map[string]Callee  `json:"callees,omitempty"`
+	Messages         map[string]Message `json:"messages,omitempty"`
 }
 
 // MarshalJSON writes the latency as text such as "250ms".
@@ -81,6 +120,7 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 	w := faultsJSON{
 		RateLimitNext: f.RateLimitNext, FailNext: f.FailNext, TakeOnBuy: f.TakeOnBuy,
 		ExhaustAreaCodes: f.ExhaustAreaCodes, NoLocalNumbers: f.NoLocalNumbers, Callees: f.Callees,
+		Messages: f.Messages,
 	}
 	if f.Latency != 0 {
 		w.Latency = f.Latency.String()
@@ -105,6 +145,7 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	*f = Faults{
 		Latency: latency, RateLimitNext: w.RateLimitNext, FailNext: w.FailNext, TakeOnBuy: w.TakeOnBuy,
 		ExhaustAreaCodes: w.ExhaustAreaCodes, NoLocalNumbers: w.NoLocalNumbers, Callees: w.Callees,
+		Messages: w.Messages,
 	}
 	return nil
 }
@@ -113,6 +154,7 @@ func (f Faults) clone() Faults {
 	f.ExhaustAreaCodes = slices.Clone(f.ExhaustAreaCodes)
 	f.NoLocalNumbers = slices.Clone(f.NoLocalNumbers)
 	f.Callees = maps.Clone(f.Callees)
+	f.Messages = maps.Clone(f.Messages)
 	return f
 }
 
@@ -186,4 +228,14 @@ func (s *Server) callee(e164 string) Callee {
 	s.fmu.Lock()
 	defer s.fmu.Unlock()
 	return s.faults.Callees[e164]
+}
+
+// message returns what the caller leaves at a <Record>.
+func (s *Server) message(from string) Message {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	if m, ok := s.faults.Messages[from]; ok {
+		return m
+	}
+	return s.faults.Messages["*"]
 }

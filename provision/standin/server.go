@@ -57,8 +57,9 @@ type Server struct {
 	faults    Faults
 	exhausted map[string]bool
 
-	stats counters
-	calls callLog
+	stats      counters
+	calls      callLog
+	recordings recordingStore
 
 	// Calls run under ctx, cancelled by Close; running counts them.
 	ctx     context.Context
@@ -77,7 +78,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		accountSID: opts.AccountSID, authToken: opts.AuthToken,
 		statePath: opts.StatePath, log: opts.Log, hooks: opts.HTTPClient,
-		held: newHoldings(), calls: newCallLog(maxCalls),
+		held: newHoldings(), calls: newCallLog(maxCalls), recordings: newRecordingStore(maxRecordings),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -255,6 +256,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+acct+"/IncomingPhoneNumbers/{Sid}", s.rest(kindFetch, s.fetchNumber))
 	mux.HandleFunc("POST "+acct+"/IncomingPhoneNumbers/{Sid}", s.rest(kindUpdate, s.update))
 	mux.HandleFunc("DELETE "+acct+"/IncomingPhoneNumbers/{Sid}", s.rest(kindRelease, s.release))
+	mux.HandleFunc("GET "+acct+"/Recordings/{Sid}", s.rest(kindRecording, s.fetchRecording))
+	mux.HandleFunc("DELETE "+acct+"/Recordings/{Sid}", s.rest(kindRecording, s.deleteRecording))
 	mux.HandleFunc("/2010-04-01/", s.rest(kindOther, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNotFound(r.URL.Path))
 	}))

@@ -12,6 +12,7 @@ type Stats struct {
 	Fetches     int64 `json:"fetches"`
 	Updates     int64 `json:"updates"`
 	Releases    int64 `json:"releases"`
+	Recordings  int64 `json:"recordings"` // fetches and deletes of recordings
 	RateLimited int64 `json:"rate_limited"`
 	Failed      int64 `json:"failed"`       // answered 500 by FailNext
 	Refused     int64 `json:"refused"`      // wrong credentials or account
@@ -29,10 +30,11 @@ const (
 	kindFetch
 	kindUpdate
 	kindRelease
+	kindRecording
 )
 
 type counters struct {
-	byKind      [kindRelease + 1]atomic.Int64
+	byKind      [kindRecording + 1]atomic.Int64
 	rateLimited atomic.Int64
 	failed      atomic.Int64
 	refused     atomic.Int64
@@ -49,6 +51,7 @@ func (s *Server) Stats() Stats {
 		Fetches:     c.byKind[kindFetch].Load(),
 		Updates:     c.byKind[kindUpdate].Load(),
 		Releases:    c.byKind[kindRelease].Load(),
+		Recordings:  c.byKind[kindRecording].Load(),
 		RateLimited: c.rateLimited.Load(),
 		Failed:      c.failed.Load(),
 		Refused:     c.refused.Load(),

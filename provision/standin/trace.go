@@ -18,8 +18,11 @@ type CallTrace struct {
 	Dialed       []string  `json:"dialed"`        // every <Dial> destination, in order
 	Whisper      []string  `json:"whisper"`       // <Say> texts the agent heard
 	Said         []string  `json:"said"`          // <Say> texts the caller heard
+	Played       []string  `json:"played"`        // <Play> URLs, as written
 	DialTimeouts []int     `json:"dial_timeouts"` // each <Dial>'s timeout, seconds
 	Requests     []Webhook `json:"requests"`
+	// Recordings are the recordings made on the call, in order.
+	Recordings []RecordingTrace `json:"recordings"`
 	// Error says why the call failed or stopped early, if it did.
 	Error     string    `json:"error,omitempty"`
 	StartedAt time.Time `json:"started_at"`
@@ -32,9 +35,23 @@ type CallTrace struct {
 // Ended reports whether the call is over.
 func (t CallTrace) Ended() bool { return t.Status != StatusInProgress }
 
+// RecordingTrace is a recording made on a call.
+type RecordingTrace struct {
+	SID       string `json:"sid"`
+	Source    string `json:"source"` // SourceRecordVerb or SourceDialVerb
+	DurationS int    `json:"duration_s"`
+	Channels  int    `json:"channels"`
+	// Transcription is "completed" or "failed" when one was asked for.
+	Transcription string `json:"transcription,omitempty"`
+	// Transcript is the transcription's text when it completed.
+	Transcript string `json:"transcript,omitempty"`
+}
+
 // Webhook is one request the simulator made to dni.
 type Webhook struct {
-	Kind       string        `json:"kind"` // voice, fallback, whisper, action, redirect or status
+	// Kind is voice, fallback, whisper, action (of a Dial or a Record),
+	// redirect, recording (its status callback), transcription or status.
+	Kind       string        `json:"kind"`
 	URL        string        `json:"url"`
 	StatusCode int           `json:"status_code"`     // 0 when no answer came
 	Latency    time.Duration `json:"latency"`         // real time to the answer, nanoseconds
@@ -56,6 +73,8 @@ func (t CallTrace) clone() CallTrace {
 	t.Dialed = slices.Clone(t.Dialed)
 	t.Whisper = slices.Clone(t.Whisper)
 	t.Said = slices.Clone(t.Said)
+	t.Played = slices.Clone(t.Played)
+	t.Recordings = slices.Clone(t.Recordings)
 	t.DialTimeouts = slices.Clone(t.DialTimeouts)
 	t.Requests = slices.Clone(t.Requests)
 	return t

@@ -21,12 +21,18 @@ type verb struct {
 
 // attr returns the named attribute, or "".
 func (v *verb) attr(name string) string {
+	a, _ := v.lookup(name)
+	return a
+}
+
+// lookup returns the named attribute and whether it is there at all.
+func (v *verb) lookup(name string) (string, bool) {
 	for _, a := range v.attrs {
 		if a.Name.Local == name {
-			return a.Value
+			return a.Value, true
 		}
 	}
-	return ""
+	return "", false
 }
 
 // body returns the text directly inside the element, trimmed.

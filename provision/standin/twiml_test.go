@@ -77,6 +77,8 @@ func FuzzParseTwiML(f *testing.F) {
 		`<Response><Say>hi <break/> there</Say><Redirect method="GET">/next</Redirect></Response>`,
 		`<Response><Reject reason="busy"/><Pause length="x"/></Response>`,
 		`<Response><Dial>+15105550001</Dial></Response>`,
+		`<Response><Say>Leave a message</Say><Record maxLength="30" finishOnKey="#" transcribe="true" recordingStatusCallbackEvent="in-progress, completed"/></Response>`,
+		`<Response><Dial record="record-from-ringing-dual" recordingStatusCallback="/r"><Number>+15105550001</Number></Dial></Response>`,
 		`<html>`,
 		"",
 	} {
@@ -97,6 +99,12 @@ func FuzzParseTwiML(f *testing.F) {
 				v.spoken()
 				v.intAttr("timeout", 30)
 				destinations(v)
+				if len(events(v.attr("recordingStatusCallbackEvent"))) == 0 {
+					t.Fatal("no recording status events, not even the default")
+				}
+				if _, channels, recorded := dialRecording(v.attr("record")); recorded != (channels == 1 || channels == 2) {
+					t.Fatalf("record=%q: %d channels, recorded %v", v.attr("record"), channels, recorded)
+				}
 				walk(v.children, depth+1)
 			}
 		}
