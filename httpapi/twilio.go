@@ -319,7 +319,7 @@ func (s *Server) recordingStatus(rc *fasthttp.RequestCtx, _ []string) {
 	s.keep(&fsm.SaveRecording{Call: sid, At: time.Now(), Recording: allocator.Recording{
 		SID: rec, Kind: kind, Status: status, Duration: time.Duration(max(secs, 0)) * time.Second,
 	}})
-	rc.SetStatusCode(fasthttp.StatusNoContent)
+	writeTwiML(rc)
 }
 
 // transcription keeps a message's text, or that Twilio could not make it.
@@ -334,7 +334,7 @@ func (s *Server) transcription(rc *fasthttp.RequestCtx, _ []string) {
 	s.keep(&fsm.SaveRecording{Call: sid, At: time.Now(), Recording: allocator.Recording{
 		SID: rec, TranscriptStatus: status, Transcript: string(form.Peek("TranscriptionText")),
 	}})
-	rc.SetStatusCode(fasthttp.StatusNoContent)
+	writeTwiML(rc)
 }
 
 // callOf is the call a recording callback is about: the one dni named in

@@ -121,7 +121,7 @@ func startTelephony(o twilioOptions, dataDir, advertise string, log *slog.Logger
 		t.close()
 		return nil, fmt.Errorf("twilio: %w", err)
 	}
-	t.http.PublicURL, t.http.AuthToken = public, cfg.AuthToken
+	t.http.PublicURL, t.http.AuthToken, t.http.Recordings = public, cfg.AuthToken, provider
 	t.reconciler = provision.NewReconciler(provider, public, prometheus.DefaultRegisterer, log.With("part", "provision"))
 	t.reconciler.FallbackURL = strings.TrimRight(o.fallbackURL, "/")
 	t.describe += "; webhooks: " + public + "/twilio/voice"

@@ -228,6 +228,7 @@ func (c *Cluster) Start(id string, join ...string) *Node {
 	opt.Secret, opt.Registry, opt.Gatherer, opt.Log = Secret, n.Registry, n.Registry, log
 	if c.opt.Sandbox {
 		opt.Telephony.PublicURL, opt.Telephony.AuthToken, opt.Telephony.Sandbox = publicURL, c.Sandbox.AuthToken(), c.Sandbox
+		opt.Telephony.Recordings = c.provider
 	}
 	n.Server = httpapi.New(node, opt)
 	go n.Server.Serve(httpLn)
