@@ -365,7 +365,10 @@ func (p *Pool) Usage(now time.Time, window time.Duration) Usage {
 		peak, numbers := int(c.peak.Load()), int(c.numbers.Load())
 		hotMs := int64(c.hotMillis.Load())
 		recycled, refused := int64(c.recycled.Load()), int64(c.refused.Load())
-		calls, shared, unmatched := int64(c.calls.Load()), int64(c.shared.Load()), int64(c.unmatched.Load())
+		// A call counts in calls before shared or unmatched: reading them
+		// first, a reader never sees more of them than calls.
+		shared, unmatched := int64(c.shared.Load()), int64(c.unmatched.Load())
+		calls := int64(c.calls.Load())
 		if c.tag.Load() != tag {
 			continue // reset meanwhile for a later hour
 		}

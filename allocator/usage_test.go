@@ -1,6 +1,7 @@
 package allocator
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -345,5 +346,38 @@ func TestAdviceGrowsACrowdedPoolAndShrinksAQuietOne(t *testing.T) {
 				t.Fatalf("advised %d for a peak of %d", adv.Size, u.PeakLive)
 			}
 		})
+	}
+}
+
+// TestUsageIsReadBesideTheWriter: Usage and Advice run while the writer
+// rolls hours and grows the ring. Under -race it shows they share no
+// unsynchronised memory, and a reader never sees more than it could.
+func TestUsageIsReadBesideTheWriter(t *testing.T) {
+	s := New()
+	addEdgePool(t, s, 1, 20, nil)
+	p := s.Pool("p1")
+	done := make(chan struct{})
+	errs := make(chan string, 1)
+	go func() {
+		defer close(errs)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			now := edgeT0.Add(20 * time.Hour)
+			u := p.Usage(now, UsageHistory)
+			if u.Hours > 20 || u.HotTime > 20*time.Hour || u.SharedCalls+u.UnmatchedCalls > u.Calls {
+				errs <- fmt.Sprintf("impossible usage %+v", u)
+				return
+			}
+			_ = p.Advice(now, UsageHistory)
+		}
+	}()
+	simulateTraffic(t, s, "k1", 3, 12, 3)
+	close(done)
+	if e, ok := <-errs; ok {
+		t.Fatal(e)
 	}
 }
