@@ -72,7 +72,7 @@ type usageHour struct {
 	numbers   atomic.Uint32 // numbers in service at that peak
 	hotMillis atomic.Uint32 // time at or above the target
 	recycled  atomic.Uint32 // new visits given a number taken from a live one
-	refused   atomic.Uint32 // new visits given no number: full, or over budget
+	refused   atomic.Uint32 // new visits given no number: the pool was full
 	calls     atomic.Uint32 // calls recorded to the pool's numbers
 	shared    atomic.Uint32 // of which matched MatchShared
 	unmatched atomic.Uint32 // of which matched MatchNone
@@ -314,7 +314,9 @@ type Usage struct {
 	HotTime time.Duration
 	// Recycled counts new visits given a number taken from another live
 	// visit: the visitors who had to share a number. Refused counts new
-	// visits given none (the pool was full or its budget spent).
+	// visits given none because the pool was full. (A visit over the
+	// pool's budget is refused before it reaches the log: it is not
+	// counted.)
 	Recycled, Refused int64
 	// Calls counts calls to the pool's numbers; SharedCalls those that
 	// could have come from either of two visits, UnmatchedCalls those that
