@@ -236,6 +236,7 @@ func (s *State) RecordCall(r RecordCall) (*Call, error) {
 	m := Match{Kind: MatchNone}
 	if n := s.numbers.get(c.To); n != nil {
 		m = matchNumber(n, at)
+		n.Pool.use.call(at, m.Kind)
 		c.PoolID = n.Pool.ID
 		c.Whisper = n.Pool.Settings().Whisper
 	}

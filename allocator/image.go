@@ -51,6 +51,7 @@ type PoolRecord struct {
 	// The budget of new visits: how much was spent (in 1/60,000ths of a
 	// visit) as of when; 0 and 0 for a pool whose budget was never spent.
 	BudgetSpent, BudgetAt int64
+	Usage                 *UsageRecord // nil for a pool that never had traffic
 }
 
 // VisitRecord is a visit in an Image.
@@ -154,6 +155,7 @@ func (s *State) Capture() *Capture {
 			CreatedAt: millis(p.CreatedAt), UpdatedAt: v.updatedAt, DeletedAt: v.deletedAt, Notice: v.notice,
 			Free: p.free.order(), RecentReqs: p.recentReqs, NextReq: uint8(p.nextReq),
 			BudgetSpent: p.budgetSpent.Load(), BudgetAt: p.budgetAt.Load(),
+			Usage: p.use.record(),
 		}
 		for nl := p.nlHead; nl != nil; nl = nl.nlNext {
 			pr.Numberless = append(pr.Numberless, keep(nl))
@@ -272,6 +274,7 @@ func Import(img *Image) (*State, error) {
 		im.addVisits,
 		im.addNumbers, // with their tenures
 		im.linkLists,
+		im.addUsage, // from the counts the lists make
 		im.scheduleExpiry,
 		im.addCalls,
 		im.addMarketing,
@@ -551,6 +554,16 @@ func (im *importer) addCalls() error {
 			s.countMatch(c.Match)
 		}
 		s.putCall(nil, c)
+	}
+	return nil
+}
+
+func (im *importer) addUsage() error {
+	for i := range im.img.Pools {
+		pr := &im.img.Pools[i]
+		if err := im.pools[pr.Seq].use.restore(im.pools[pr.Seq], pr.Usage); err != nil {
+			return corrupt("usage of pool %q: %v", pr.ID, err)
+		}
 	}
 	return nil
 }

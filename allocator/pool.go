@@ -38,6 +38,8 @@ type Pool struct {
 	releasing  atomic.Int32 // numbers waiting to be released at the provider
 	numberless atomic.Int32 // live visits without a number
 
+	use usage // traffic by hour, for the pool-size advisor (usage.go)
+
 	// The budget of new visits (budget.go): how much was spent as of when.
 	// Written by the apply path, read by WithinBudget.
 	budgetSpent atomic.Int64

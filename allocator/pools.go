@@ -226,6 +226,7 @@ func (s *State) DeletePool(d DeletePool) (*Pool, error) {
 		}
 	}
 	s.unschedule(p)
+	p.use.note(p, at)
 	v := *p.view.Load()
 	v.updatedAt, v.deletedAt = at, at
 	p.view.Store(&v)
@@ -330,6 +331,7 @@ func (s *State) AddNumber(a AddNumber) (*Number, error) {
 	p.numbers[line].Store(n)
 	p.active.Add(1)
 	p.free.pushFresh(line)
+	p.use.note(p, at)
 	return n, nil
 }
 
@@ -399,6 +401,7 @@ func (s *State) retire(p *Pool, line int8, at int64, why EndReason) *Number {
 	}
 	p.numbers[line].Store(nil)
 	p.active.Add(-1)
+	p.use.note(p, at)
 	n.line = none
 	n.state.Store(uint32(NumberReleasing))
 	n.releasedAt.Store(at)

@@ -64,14 +64,17 @@ func (s *State) Assign(a Assign) (Assignment, error) {
 		p.free.remove(line)
 	} else {
 		if st.Overflow != OverflowRecycle || p.held.Load() == 0 {
+			p.use.refuse(at)
 			return Assignment{Outcome: Full}, nil
 		}
 		outcome, line = Recycled, p.oldestHolder()
 		if !a.Unguarded && p.seen[line].Load() > at-int64(st.DisplaceAfter/time.Millisecond) {
+			p.use.refuse(at)
 			return Assignment{Outcome: Full}, nil // even the oldest holder was seen too recently
 		}
 		displaced = s.vacate(p, line, at, EndDisplaced)
 		s.addNumberless(displaced)
+		p.use.recycle(at)
 	}
 	// Read what take will write before the first atomic write below, so
 	// these cache misses overlap instead of each waiting for the last.
@@ -94,6 +97,7 @@ func (s *State) Assign(a Assign) (Assignment, error) {
 	s.visits.put(v)
 	s.take(p, line, v, &b.tenure, at, displaced)
 	s.schedule(p, at+int64(st.IdleTimeout/time.Millisecond))
+	p.use.note(p, at)
 	return Assignment{Outcome: outcome, Visit: v, Number: n, Displaced: displaced}, nil
 }
 
@@ -238,6 +242,9 @@ func (s *State) Expire(at time.Time) int {
 		s.expiry.pop()
 		p.expiryDue = notScheduled
 		n, next := s.expirePool(p, now)
+		if n > 0 {
+			p.use.note(p, now)
+		}
 		ended += n
 		if next != noHolder {
 			s.schedule(p, next)

@@ -76,6 +76,10 @@ func FuzzSnapshotRecords(f *testing.F) {
 		b := snapshotBytes(f, fsm)
 		f.Add(b[len(snapshotMagic)+1 : len(b)-6])
 	}
+	withUsage := New(nil)
+	withUsage.ApplyBatch(logs(usageLog(), 1))
+	b := snapshotBytes(f, withUsage)
+	f.Add(b[len(snapshotMagic)+1 : len(b)-6])
 	f.Fuzz(func(t *testing.T, records []byte) {
 		b := append([]byte(snapshotMagic), SnapshotVersion)
 		b = append(b, records...)

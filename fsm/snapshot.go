@@ -8,6 +8,7 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"math"
 
 	"github.com/dni-dev/dni/allocator"
 )
@@ -55,6 +56,11 @@ const (
 	// not know, as IgnoreUnknown does for commands.
 	recordOptional recordType = 0x80
 )
+
+// recordUsage follows the pool record (and budget) whose traffic by hour it
+// holds, for the pool-size advisor. An older reader may skip it: it loses
+// the pool's history, not a rule.
+const recordUsage recordType = 15 | recordOptional
 
 const maxRecord = 1 << 24
 
@@ -131,6 +137,9 @@ func WriteSnapshot(w io.Writer, snap *Image) error {
 				e.varint(p.BudgetAt)
 			})
 		}
+		if err == nil && p.Usage != nil {
+			err = write(recordUsage, func(e *encoder) { e.usage(p.Seq, p.Usage) })
+		}
 	}
 	for i := 0; err == nil && i < len(img.Visits); i++ {
 		err = write(recordVisit, func(e *encoder) { e.visitRecord(&img.Visits[i]) })
@@ -199,6 +208,15 @@ var restorers = map[recordType]func(*decoder, *Image){
 		}
 		p := &pools[len(pools)-1]
 		p.BudgetSpent, p.BudgetAt = d.varint(), d.varint()
+	},
+	recordUsage: func(d *decoder, snap *Image) {
+		pools := snap.State.Pools
+		seq := d.uvarint()
+		if len(pools) == 0 || pools[len(pools)-1].Seq != seq || pools[len(pools)-1].Usage != nil {
+			d.fail(fmt.Errorf("the usage of pool %d does not follow its pool, or is there twice", seq))
+			return
+		}
+		pools[len(pools)-1].Usage = d.usage()
 	},
 	recordVisit: func(d *decoder, snap *Image) {
 		img := snap.State
@@ -396,6 +414,53 @@ func (d *decoder) poolRecord(p *allocator.PoolRecord) {
 	}
 	p.NextReq = d.byte()
 	d.laterSettings(&p.Settings)
+}
+
+// usage writes a pool's hours oldest first, each hour as the gap from the
+// one before it.
+func (e *encoder) usage(pool uint64, u *allocator.UsageRecord) {
+	e.uvarint(pool)
+	e.varint(u.Clock)
+	e.varint(u.HotSince)
+	e.varint(int64(u.Live))
+	e.varint(int64(u.Active))
+	e.uvarint(uint64(len(u.Hours)))
+	prev := int64(0)
+	for _, h := range u.Hours {
+		e.varint(h.Hour - prev)
+		prev = h.Hour
+		for _, v := range [...]uint32{h.Peak, h.Numbers, h.HotMillis, h.Recycled, h.Refused, h.Calls, h.Shared, h.Unmatched} {
+			e.uvarint(uint64(v))
+		}
+	}
+}
+
+func (d *decoder) usage() *allocator.UsageRecord {
+	u := &allocator.UsageRecord{Clock: d.varint(), HotSince: d.varint(), Live: d.int32(), Active: d.int32()}
+	if n := d.count(9); n > 0 {
+		u.Hours = make([]allocator.UsageHour, n)
+		prev := int64(0)
+		for i := range u.Hours {
+			h := &u.Hours[i]
+			prev += d.varint()
+			h.Hour = prev
+			for _, v := range [...]*uint32{&h.Peak, &h.Numbers, &h.HotMillis, &h.Recycled, &h.Refused, &h.Calls, &h.Shared, &h.Unmatched} {
+				*v = d.uint32()
+			}
+		}
+	}
+	return u
+}
+
+func (d *decoder) int32() int32 { return int32(d.int()) }
+
+func (d *decoder) uint32() uint32 {
+	v := d.uvarint()
+	if v > math.MaxUint32 {
+		d.fail(fmt.Errorf("%d is out of range", v))
+		return 0
+	}
+	return uint32(v)
 }
 
 func (e *encoder) visitRecord(v *allocator.VisitRecord) {

@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
+	"github.com/dni-dev/dni/allocator"
 	"github.com/dni-dev/dni/cluster"
 )
 
@@ -201,6 +202,9 @@ var (
 	freeDesc = prometheus.NewDesc("dni_pool_free_numbers", "Numbers of a pool in service and free.", []string{"pool"}, nil)
 	utilDesc = prometheus.NewDesc("dni_pool_utilisation", "Share of a pool's numbers in service that a visit holds.", []string{"pool"}, nil)
 	waitDesc = prometheus.NewDesc("dni_pool_waiting_visits", "Live visits of a pool that lost their number and wait for one.", []string{"pool"}, nil)
+	// The pool-size advisor's (allocator/usage.go).
+	sizeDesc = prometheus.NewDesc("dni_pool_recommended_size", "Numbers that would keep a pool's busiest hour of the last 30 days at or below 75 % utilisation, within 4..50.", []string{"pool"}, nil)
+	peakDesc = prometheus.NewDesc("dni_pool_peak_utilisation", "Live visits over numbers in service in a pool's busiest hour of the window.", []string{"pool", "window"}, nil)
 	callDesc = prometheus.NewDesc("dni_calls_total", "Calls recorded, by how they matched a visit.", []string{"match"}, nil)
 	idxDesc  = prometheus.NewDesc("dni_applied_index", "Index of the last log entry this node's state includes.", nil, nil)
 	outDesc  = prometheus.NewDesc("dni_outbox_writes", "Writes waiting in this node's outbox for the cluster to take them.", nil, nil)
@@ -212,13 +216,14 @@ var (
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{liveDesc, freeDesc, utilDesc, waitDesc, callDesc, idxDesc, outDesc, hookDesc, leadDesc, readyDesc} {
+	for _, d := range []*prometheus.Desc{liveDesc, freeDesc, utilDesc, waitDesc, sizeDesc, peakDesc, callDesc, idxDesc, outDesc, hookDesc, leadDesc, readyDesc} {
 		ch <- d
 	}
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.node.State()
+	now := time.Now()
 	for _, p := range s.Pools() {
 		if p.Deleted() {
 			continue
@@ -232,6 +237,14 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(freeDesc, prometheus.GaugeValue, float64(n.Free), p.ID)
 		ch <- prometheus.MustNewConstMetric(utilDesc, prometheus.GaugeValue, util, p.ID)
 		ch <- prometheus.MustNewConstMetric(waitDesc, prometheus.GaugeValue, float64(n.Numberless), p.ID)
+		for _, w := range allocator.UsageWindows {
+			u := p.Usage(now, w.Length)
+			ch <- prometheus.MustNewConstMetric(peakDesc, prometheus.GaugeValue, u.PeakUtilisation(), p.ID, w.Name)
+			if w.Length == allocator.UsageHistory {
+				size := allocator.Advise(u, p.Settings().Size).Size
+				ch <- prometheus.MustNewConstMetric(sizeDesc, prometheus.GaugeValue, float64(size), p.ID)
+			}
+		}
 	}
 	for kind, n := range s.CallsMatched() {
 		ch <- prometheus.MustNewConstMetric(callDesc, prometheus.CounterValue, float64(n), string(kind))

@@ -51,6 +51,10 @@ type Pool struct {
 	CreatedAt          time.Time `json:"created_at"`
 	UpdatedAt          time.Time `json:"updated_at"`
 	Stats              PoolStats `json:"stats"`
+	// Usage is the pool's traffic by window ("7d", "30d"); Advice the size
+	// it suggests from the last 30 days (usage.go).
+	Usage  map[string]PoolUsage `json:"usage"`
+	Advice PoolAdvice           `json:"advice"`
 }
 
 // PoolStats are a pool's counters at the time it was read.
@@ -71,6 +75,7 @@ func poolOut(p *allocator.Pool, base string) Pool {
 	if c.Active > 0 {
 		util = float64(c.Active-c.Free) / float64(c.Active)
 	}
+	now := time.Now()
 	return Pool{
 		ID: p.ID, Key: p.Key, Name: st.Name, Tracking: string(st.Tracking), Size: st.Size, Country: st.Country,
 		AreaCode: st.AreaCode, SwapTarget: st.SwapTarget, ForwardTo: st.ForwardTo, Rings: st.Rings,
@@ -87,6 +92,7 @@ func poolOut(p *allocator.Pool, base string) Pool {
 			Numbers: c.Active, Free: c.Free, Releasing: c.Releasing, LiveVisits: c.Live,
 			Waiting: c.Numberless, Utilisation: util,
 		},
+		Usage: usageOut(p, now), Advice: PoolAdvice(p.Advice(now, allocator.UsageHistory)),
 	}
 }
 
