@@ -26,6 +26,7 @@ var funcs = template.FuncMap{
 	"short":     short,
 	"country":   countryOf,
 	"phone":     localPhone,
+	"audio":     recordingAudioPath,
 	"fieldArgs": func(err *fieldError, field string) fieldArgs { return fieldArgs{Error: err, Field: field} },
 }
 
