@@ -20,7 +20,9 @@ import (
 // it was worth, filtered by pool, source, medium, campaign and dates, and
 // exported as CSV. A call's own page shows all of it and marks the call:
 // lead, sale or none, its value and a note. Each row of the list has a
-// small form that marks it too, through the same handler.
+// small form that marks it too, through the same handler. A message the
+// caller left shows on both, played through the node; an admin deletes a
+// recording from the call's page.
 
 // callsPerPage is how many calls the page shows at once.
 const callsPerPage = 50
