@@ -1,7 +1,9 @@
 package web
 
 import (
+	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -18,7 +20,9 @@ import (
 // it was worth, filtered by pool, source, medium, campaign and dates, and
 // exported as CSV. A call's own page shows all of it and marks the call:
 // lead, sale or none, its value and a note. Each row of the list has a
-// small form that marks it too, through the same handler.
+// small form that marks it too, through the same handler. A message the
+// caller left shows on both, played through the node; an admin deletes a
+// recording from the call's page.
 
 // callsPerPage is how many calls the page shows at once.
 const callsPerPage = 50
@@ -80,8 +84,19 @@ func (q callQuery) values() url.Values {
 
 type callRow struct {
 	httpapi.Call
-	PoolName string
-	Marked   bool // just marked from this list
+	PoolName  string
+	Marked    bool                   // just marked from this list
+	Voicemail *httpapi.CallRecording // the message the caller left, if any
+}
+
+// voicemailOf is the last message left on a call, or nil.
+func voicemailOf(c httpapi.Call) *httpapi.CallRecording {
+	for i := len(c.Recordings) - 1; i >= 0; i-- {
+		if c.Recordings[i].Kind == string(allocator.RecordingVoicemail) {
+			return &c.Recordings[i]
+		}
+	}
+	return nil
 }
 
 type callsPage struct {
@@ -124,7 +139,7 @@ func (p *pages) calls(r *request) {
 		page.Marked = &c
 	}
 	for _, c := range res.Calls {
-		page.Calls = append(page.Calls, callRow{Call: c, PoolName: names[c.Pool], Marked: c.SID == marked})
+		page.Calls = append(page.Calls, callRow{Call: c, PoolName: names[c.Pool], Marked: c.SID == marked, Voicemail: voicemailOf(c)})
 	}
 	if res.Next >= 0 {
 		v := q.values()
@@ -144,13 +159,15 @@ func (p *pages) callsCSV(r *request) {
 }
 
 type callPage struct {
-	Call     httpapi.Call
-	PoolName string
-	Currency string // the cluster's: a value is entered in it
-	Form     markForm
-	Error    *fieldError
-	Other    string // an error about no one field
-	Saved    bool
+	Call             httpapi.Call
+	PoolName         string
+	Currency         string // the cluster's: a value is entered in it
+	Form             markForm
+	Error            *fieldError
+	Other            string // an error about no one field
+	Saved            bool
+	Voicemail        bool // the caller left a message
+	RecordingDeleted bool // a recording was just deleted
 }
 
 // markForm is the mark form's fields as typed.
@@ -179,7 +196,8 @@ func (p *pages) call(r *request) {
 }
 
 func (p *pages) renderCall(r *request, status int, c httpapi.Call, f markForm, err error) {
-	page := callPage{Call: c, Currency: r.api.Marketing().Currency, Form: f, Saved: r.query("saved") != ""}
+	page := callPage{Call: c, Currency: r.api.Marketing().Currency, Form: f, Saved: r.query("saved") != "",
+		Voicemail: voicemailOf(c) != nil, RecordingDeleted: r.query("recording_deleted") != ""}
 	if pl, perr := r.api.Pool(c.Pool); perr == nil {
 		page.PoolName = pl.Name
 	}
@@ -278,4 +296,71 @@ func (f markForm) mark(c httpapi.Call) (allocator.CallMark, error) {
 		m.Note = f.Note
 	}
 	return m, nil
+}
+
+// audioTimeout bounds playing one recording through the node: the longest
+// message, ten minutes, is a few megabytes.
+const audioTimeout = 2 * time.Minute
+
+// recordingAudioPath is where the pages play a call's recording.
+func recordingAudioPath(call, rec string) string {
+	return "/admin/calls/" + url.PathEscape(call) + "/recordings/" + url.PathEscape(rec) + "/audio"
+}
+
+// recordingAudio plays a call's recording: the node fetches it from the
+// provider with the account's credentials and passes it on, so the audio
+// never has a public link and no browser keeps a copy.
+func (p *pages) recordingAudio(r *request) {
+	ctx, cancel := context.WithTimeout(context.Background(), audioTimeout)
+	body, ctype, err := r.api.RecordingAudio(ctx, r.param(0), r.param(1))
+	if err != nil {
+		cancel()
+		p.failRecording(r, err)
+		return
+	}
+	if ctype == "" {
+		ctype = "application/octet-stream"
+	}
+	r.ctx.Response.Header.Set("Cache-Control", "private, no-store")
+	r.ctx.SetContentType(ctype)
+	r.ctx.SetBodyStream(&cancelOnClose{ReadCloser: body, cancel: cancel}, -1)
+}
+
+// cancelOnClose ends the fetch's context once fasthttp has sent the body
+// and closes it.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	defer c.cancel()
+	return c.ReadCloser.Close()
+}
+
+// deleteRecording deletes a call's recording at the provider and marks it
+// deleted; its transcript goes with it.
+func (p *pages) deleteRecording(r *request) {
+	ctx, cancel := writeContext()
+	defer cancel()
+	c, err := r.api.DeleteRecording(ctx, r.param(0), r.param(1))
+	if err != nil {
+		p.failRecording(r, err)
+		return
+	}
+	r.redirect("/admin/calls/" + url.PathEscape(c.SID) + "?recording_deleted=1#recordings")
+}
+
+// failRecording shows what an error about a recording means.
+func (p *pages) failRecording(r *request, err error) {
+	switch {
+	case errors.Is(err, httpapi.ErrNoRecordings):
+		p.fail(r, http.StatusNotImplemented, "Recordings cannot be played or deleted on this node: it has no telephony provider to fetch them from. The recording is kept at the provider.")
+	case errors.Is(err, httpapi.ErrRecordingGone):
+		p.fail(r, http.StatusGone, "This recording was deleted, or holds no audio.")
+	case errors.Is(err, httpapi.ErrUnknownRecording):
+		p.fail(r, http.StatusNotFound, "This call has no such recording.")
+	default:
+		p.failCall(r, err)
+	}
 }

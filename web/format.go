@@ -13,19 +13,28 @@ import (
 // funcs are the templates' helpers: they format, never escape (the
 // templates do that), and never return template.HTML.
 var funcs = template.FuncMap{
-	"display":  httpapi.Display,
-	"tracking": trackingLabel,
-	"percent":  func(f float64) string { return strconv.Itoa(int(f*100+0.5)) + "%" },
-	"when":     when,
-	"seconds":  seconds,
-	"duration": func(d time.Duration) string { return seconds(int(d / time.Second)) },
-	"money":    money,
-	"moneyOr":  moneyOr,
-	"roas":     roas,
-	"add":      func(a, b int) int { return a + b },
-	"short":    short,
-	"country":  countryOf,
-	"phone":    localPhone,
+	"display":   httpapi.Display,
+	"tracking":  trackingLabel,
+	"percent":   func(f float64) string { return strconv.Itoa(int(f*100+0.5)) + "%" },
+	"when":      when,
+	"seconds":   seconds,
+	"duration":  func(d time.Duration) string { return seconds(int(d / time.Second)) },
+	"money":     money,
+	"moneyOr":   moneyOr,
+	"roas":      roas,
+	"add":       func(a, b int) int { return a + b },
+	"short":     short,
+	"country":   countryOf,
+	"phone":     localPhone,
+	"audio":     recordingAudioPath,
+	"fieldArgs": func(err *fieldError, field string) fieldArgs { return fieldArgs{Error: err, Field: field} },
+}
+
+// fieldArgs are what the "field-error" template gets: a form's error and
+// the field it would be shown under.
+type fieldArgs struct {
+	Error *fieldError
+	Field string
 }
 
 // trackingLabel names a tracking type as the wizard does.

@@ -68,6 +68,7 @@ type poolPage struct {
 	Currency  string // the cluster's, which the conversion rule's value is in
 	// The budget of new visits in force, automatic values worked out.
 	BudgetPerMinute, BudgetBurst int
+	Answering                    string // how it answers calls, in a line
 }
 
 // poolPage shows one pool: while numbers are bought, the progress; once
@@ -80,7 +81,7 @@ func (p *pages) poolPage(r *request) {
 	}
 	ns, _ := r.api.Numbers(pl.ID)
 	page := poolPage{Pool: pl, Numbers: inService(ns), Created: r.query("created") != "", Saved: r.query("saved") != "",
-		Currency: r.api.Marketing().Currency}
+		Currency: r.api.Marketing().Currency, Answering: answeringSummary(pl)}
 	budget := allocator.Settings{Size: pl.Size, VisitsPerMinute: pl.VisitsPerMinute, VisitBurst: pl.VisitBurst}
 	page.BudgetPerMinute, page.BudgetBurst = budget.Budget()
 	page.InService = len(page.Numbers)
@@ -138,6 +139,8 @@ type poolForm struct {
 	LeadRule        bool
 	LeadMinDuration string // seconds
 	LeadValue       string // as typed: "40", "1,250.50"
+	// How it answers calls: the edit form's Calls section.
+	Answering answeringForm
 }
 
 func formOf(pl httpapi.Pool) poolForm {
@@ -150,6 +153,7 @@ func formOf(pl httpapi.Pool) poolForm {
 		VisitBurst: strconv.Itoa(pl.VisitBurst), AllowedOrigins: strings.Join(pl.AllowedOrigins, "\n"),
 		LeadRule: pl.LeadRule, LeadMinDuration: strconv.Itoa(pl.LeadMinDurationS),
 		LeadValue: strconv.FormatFloat(pl.LeadValue, 'f', 2, 64),
+		Answering: answeringFormOf(pl),
 	}
 }
 
@@ -165,6 +169,7 @@ func readPoolForm(r *request) poolForm {
 		VisitsPerMinute: r.form("visits_per_minute"), VisitBurst: r.form("visit_burst"),
 		AllowedOrigins: r.form("allowed_origins"), LeadRule: r.form("lead_rule") != "",
 		LeadMinDuration: r.form("lead_min_duration_s"), LeadValue: r.form("lead_value"),
+		Answering: readAnsweringForm(r),
 	}
 	for _, n := range r.formAll("forward_to") {
 		if n = strings.TrimSpace(n); n != "" {
@@ -197,6 +202,27 @@ var fieldLabels = map[string]string{
 	"csv": "The file", "spend": "Spend", "rows": "Spend",
 	"currency": "Currency", "google_conversion": "Google Ads conversion name",
 	"microsoft_conversion": "Microsoft Advertising conversion name",
+	// The Calls section.
+	"voicemail.greeting":           "Greeting",
+	"voicemail.audio_url":          "Greeting audio",
+	"voicemail.voice":              "Voice",
+	"voicemail.language":           "Language",
+	"voicemail.max_length_s":       "Longest message",
+	"voicemail.transcribe":         "Transcribe messages",
+	"hours.time_zone":              "Time zone",
+	"hours.week":                   "Business hours",
+	"hours.holidays":               "Holidays",
+	"hours.after_hours_forward_to": "After-hours number",
+	"hours.week.mon":               "Hours on Monday",
+	"hours.week.tue":               "Hours on Tuesday",
+	"hours.week.wed":               "Hours on Wednesday",
+	"hours.week.thu":               "Hours on Thursday",
+	"hours.week.fri":               "Hours on Friday",
+	"hours.week.sat":               "Hours on Saturday",
+	"hours.week.sun":               "Hours on Sunday",
+	"recording.notice":             "Recording notice",
+	"autoscale.min_size":           "Smallest size",
+	"autoscale.max_size":           "Largest size",
 }
 
 // asFieldError words an error from the admin functions for the form, if it
@@ -316,6 +342,10 @@ func (f poolForm) patch(fields ...string) (allocator.Patch, error) {
 				return pt, err
 			}
 			pt.LeadValue = &v
+		case "answering":
+			if err := f.Answering.patch(f.Country, &pt); err != nil {
+				return pt, err
+			}
 		}
 	}
 	return pt, nil
@@ -326,6 +356,7 @@ var editFields = []string{
 	"tracking", "country", "name", "size", "area_code", "swap_target", "forward_to", "rings",
 	"allowed_origins", "overflow", "displace_after_s", "visits_per_minute", "visit_burst", "allocation",
 	"idle_timeout_s", "attribution_window_s", "whisper", "lead_rule", "lead_min_duration_s", "lead_value",
+	"answering",
 }
 
 type editPage struct {
@@ -342,6 +373,9 @@ type editPage struct {
 	InService   int
 	SizeEffect  string
 }
+
+// TimeZones are offered for the business hours' time zone.
+func (editPage) TimeZones() []string { return commonTimeZones }
 
 // leadRuleFields are what the conversion rule's fields show, in the edit
 // form and the wizard's last step.

@@ -107,6 +107,8 @@ func (p *pages) routesTable() []route {
 		{method: get, pattern: "/admin/calls.csv", access: signedIn, role: reporting, handle: p.callsCSV},
 		{method: get, pattern: "/admin/calls/{sid}", access: signedIn, role: reporting, handle: p.call},
 		{method: post, pattern: "/admin/calls/{sid}", access: signedIn, role: admin, handle: p.markCall},
+		{method: get, pattern: "/admin/calls/{sid}/recordings/{rec}/audio", access: signedIn, role: reporting, handle: p.recordingAudio},
+		{method: post, pattern: "/admin/calls/{sid}/recordings/{rec}/delete", access: signedIn, role: admin, handle: p.deleteRecording},
 		{method: get, pattern: "/admin/campaigns", access: signedIn, role: reporting, handle: p.campaigns},
 		{method: get, pattern: "/admin/campaigns.csv", access: signedIn, role: reporting, handle: p.campaignsCSV},
 		{method: post, pattern: "/admin/campaigns/spend", access: signedIn, role: admin, handle: p.addSpend},
@@ -224,7 +226,7 @@ func contentSecurityPolicy(snippetOrigin string) string {
 		connect += " " + snippetOrigin
 	}
 	return "default-src 'none'; script-src " + scripts + "; style-src 'self'; img-src 'self' data:; connect-src " + connect +
-		"; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+		"; media-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 }
 
 func (r *request) param(i int) string { return r.params[i] }
