@@ -52,6 +52,7 @@ type PoolRecord struct {
 	// visit) as of when; 0 and 0 for a pool whose budget was never spent.
 	BudgetSpent, BudgetAt int64
 	Usage                 *UsageRecord // nil for a pool that never had traffic
+	History               []SizeChange
 }
 
 // VisitRecord is a visit in an Image.
@@ -155,7 +156,7 @@ func (s *State) Capture() *Capture {
 			CreatedAt: millis(p.CreatedAt), UpdatedAt: v.updatedAt, DeletedAt: v.deletedAt, Notice: v.notice,
 			Free: p.free.order(), RecentReqs: p.recentReqs, NextReq: uint8(p.nextReq),
 			BudgetSpent: p.budgetSpent.Load(), BudgetAt: p.budgetAt.Load(),
-			Usage: p.use.record(),
+			Usage: p.use.record(), History: v.history,
 		}
 		for nl := p.nlHead; nl != nil; nl = nl.nlNext {
 			pr.Numberless = append(pr.Numberless, keep(nl))
@@ -316,10 +317,14 @@ func (im *importer) addPools() error {
 		if pr.BudgetSpent < 0 || pr.BudgetSpent > MaxVisitBurst*visitCost || !validMillis(pr.BudgetAt) {
 			return corrupt("pool %q has a bad budget", pr.ID)
 		}
+		if !validHistory(pr.History) {
+			return corrupt("pool %q has a bad size history", pr.ID)
+		}
 		p := newPool(pr.ID, pr.Key, pr.CreatedAt, pr.Seq)
 		st := pr.Settings
 		st = st.owned()
-		p.view.Store(&poolView{settings: st, updatedAt: pr.UpdatedAt, deletedAt: pr.DeletedAt, notice: pr.Notice})
+		p.view.Store(&poolView{settings: st, updatedAt: pr.UpdatedAt, deletedAt: pr.DeletedAt, notice: pr.Notice,
+			history: nilIfEmpty(slices.Clone(pr.History))})
 		p.recentReqs, p.nextReq = pr.RecentReqs, int(pr.NextReq)
 		p.budgetSpent.Store(pr.BudgetSpent)
 		p.budgetAt.Store(pr.BudgetAt)

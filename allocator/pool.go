@@ -64,6 +64,7 @@ type poolView struct {
 	updatedAt int64
 	deletedAt int64 // 0 while not deleted
 	notice    string
+	history   []SizeChange // never changed: a change makes a new slice
 }
 
 // PoolStatus is where a pool is in its life.

@@ -107,7 +107,11 @@ func (s *State) UpdatePool(u UpdatePool) (Update, error) {
 	}
 	p.recentReqs[p.nextReq] = u.Req
 	p.nextReq = (p.nextReq + 1) % len(p.recentReqs)
-	p.view.Store(&poolView{settings: st, updatedAt: at, notice: p.Notice()})
+	history := p.History()
+	if st.Size != old.Size {
+		history = appendHistory(history, SizeChange{At: fromMillis(at), From: old.Size, To: st.Size, Reason: "changed by hand"})
+	}
+	p.view.Store(&poolView{settings: st, updatedAt: at, notice: p.Notice(), history: history})
 	var up Update
 	up.Pool = p
 	if k := int(p.active.Load()) - st.Size; k > 0 {

@@ -434,7 +434,7 @@ func Advise(u Usage, size int) Advice {
 		return Advice{Size: size, Reason: fmt.Sprintf(
 			"Fewer than %d hours of traffic observed yet (%d so far): keep %d.", AdviceMinHours, u.Hours, size)}
 	}
-	need := (u.PeakLive*targetDen + targetNum - 1) / targetNum // ceil(peak / target)
+	need := NeedFor(u.PeakLive)
 	rec := min(max(need, MinPoolSize), MaxPoolSize)
 	reason := fmt.Sprintf("The busiest hour of the last %s (%s) had %s on %s (%s)",
 		days(u.Window), u.PeakHour.UTC().Format("2 Jan 15:04 MST"),

@@ -44,6 +44,7 @@ const (
 	TypeDeleteEndpoint Type = 25
 	TypeRecordAttempt  Type = 26
 	TypeSaveRecording  Type = 27
+	TypeResize         Type = 28
 )
 
 // A Command is one write to the state. Encode turns it into a log entry.

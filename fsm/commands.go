@@ -13,7 +13,7 @@ import (
 //
 //	CreatePool, DeletePool,
 //	SetNotice                     *allocator.Pool
-//	UpdatePool                    allocator.Update
+//	UpdatePool, Resize            allocator.Update
 //	AddNumber, MarkRelease,
 //	ConfirmRelease                *allocator.Number
 //	Assign, Refresh               allocator.Assignment
@@ -49,6 +49,7 @@ type (
 	DeleteEndpoint allocator.DeleteEndpoint
 	RecordAttempt  allocator.RecordAttempt
 	SaveRecording  allocator.SaveRecording
+	Resize         allocator.Resize
 )
 
 // Touch records heartbeats for many visits at one time.
@@ -131,6 +132,9 @@ func init() {
 	}))
 	register(TypeSaveRecording, "save recording", decodeSaveRecording, onState(func(s *allocator.State, c *SaveRecording) Result {
 		return result(s.SaveRecording(allocator.SaveRecording(*c)))
+	}))
+	register(TypeResize, "resize", decodeResize, onState(func(s *allocator.State, c *Resize) Result {
+		return result(s.Resize(allocator.Resize(*c)))
 	}))
 	register(TypeBatch, "batch", decodeBatch, applyBatch)
 	register(TypeSetNode, "set node", decodeSetNode, applySetNode)
@@ -873,4 +877,19 @@ func (e *encoder) recording(r *allocator.Recording) {
 func (d *decoder) recording(r *allocator.Recording) {
 	r.SID, r.Kind, r.Status = d.string(), allocator.RecordingKind(d.string()), allocator.RecordingStatus(d.string())
 	r.Duration, r.Transcript, r.TranscriptStatus, r.At = d.duration(), d.string(), d.string(), d.time()
+}
+
+func (*Resize) Type() Type { return TypeResize }
+
+func (c *Resize) encode(e *encoder) {
+	e.string(c.Pool)
+	e.varint(int64(c.From))
+	e.varint(int64(c.To))
+	e.string(c.Reason)
+	e.varint(int64(c.DailyCap))
+	e.time(c.At)
+}
+
+func decodeResize(d *decoder) *Resize {
+	return &Resize{Pool: d.string(), From: d.int(), To: d.int(), Reason: d.string(), DailyCap: d.int(), At: d.time()}
 }

@@ -221,6 +221,10 @@ func (g *commandGen) next() Command {
 			patch.Autoscale = &allocator.Autoscale{MinSize: 4 + g.r.IntN(4), MaxSize: 4 + g.r.IntN(10)}
 		}
 		return &UpdatePool{ID: g.pick(g.pools), Req: req, Patch: patch, At: at}
+	case op < 92 && g.r.IntN(3) == 0:
+		from := 4 + g.r.IntN(6)
+		return &Resize{Pool: g.pick(g.pools), From: from, To: from + g.r.IntN(9) - 4, Reason: fmt.Sprintf("traffic %d", g.n),
+			DailyCap: g.r.IntN(6), At: at}
 	case op < 92:
 		return &DeletePool{ID: g.pick(g.pools), At: at}
 	case op < 93 && g.r.IntN(2) == 0:

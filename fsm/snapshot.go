@@ -62,6 +62,11 @@ const (
 // the pool's history, not a rule.
 const recordUsage recordType = 15 | recordOptional
 
+// recordSizes follows the pool record (and its budget and usage) whose
+// size history it holds. Not optional: the autoscaler's daily cap, which
+// the state machine keeps, counts what the history says.
+const recordSizes recordType = 16
+
 const maxRecord = 1 << 24
 
 // Image is what a snapshot holds: the domain state and the cluster's nodes.
@@ -140,6 +145,9 @@ func WriteSnapshot(w io.Writer, snap *Image) error {
 		if err == nil && p.Usage != nil {
 			err = write(recordUsage, func(e *encoder) { e.usage(p.Seq, p.Usage) })
 		}
+		if err == nil && len(p.History) > 0 {
+			err = write(recordSizes, func(e *encoder) { e.sizes(p.Seq, p.History) })
+		}
 	}
 	for i := 0; err == nil && i < len(img.Visits); i++ {
 		err = write(recordVisit, func(e *encoder) { e.visitRecord(&img.Visits[i]) })
@@ -217,6 +225,15 @@ var restorers = map[recordType]func(*decoder, *Image){
 			return
 		}
 		pools[len(pools)-1].Usage = d.usage()
+	},
+	recordSizes: func(d *decoder, snap *Image) {
+		pools := snap.State.Pools
+		seq := d.uvarint()
+		if len(pools) == 0 || pools[len(pools)-1].Seq != seq || pools[len(pools)-1].History != nil {
+			d.fail(fmt.Errorf("the size history of pool %d does not follow its pool, or is there twice", seq))
+			return
+		}
+		pools[len(pools)-1].History = d.sizes()
 	},
 	recordVisit: func(d *decoder, snap *Image) {
 		img := snap.State
@@ -450,6 +467,26 @@ func (d *decoder) usage() *allocator.UsageRecord {
 		}
 	}
 	return u
+}
+
+func (e *encoder) sizes(pool uint64, h []allocator.SizeChange) {
+	e.uvarint(pool)
+	e.uvarint(uint64(len(h)))
+	for _, c := range h {
+		e.time(c.At)
+		e.varint(int64(c.From))
+		e.varint(int64(c.To))
+		e.bool(c.Auto)
+		e.string(c.Reason)
+	}
+}
+
+func (d *decoder) sizes() []allocator.SizeChange {
+	out := make([]allocator.SizeChange, d.count(5))
+	for i := range out {
+		out[i] = allocator.SizeChange{At: d.time(), From: d.int(), To: d.int(), Auto: d.bool(), Reason: d.string()}
+	}
+	return out
 }
 
 func (d *decoder) int32() int32 { return int32(d.int()) }
