@@ -29,6 +29,7 @@ type nodeOptions struct {
 	https      httpsOptions
 	debug      debugOptions
 	webhooks   webhookOptions
+	autoscale  autoscaleOptions
 	adminToken string
 	firstNode  string // the node that bootstraps, where every node has the same --join
 	http       httpapi.Options
@@ -103,6 +104,7 @@ func registerNodeFlags(f *flags, o *nodeOptions) *string {
 	registerHTTPSFlags(f, &o.https)
 	registerDebugFlags(f, &o.debug)
 	registerWebhookFlags(f, &o.webhooks)
+	registerAutoscaleFlags(f, &o.autoscale)
 	registerTwilioFlags(f, &o.twilio)
 	f.uint64Var(&c.SnapshotThreshold, "snapshot-threshold", cluster.DefaultSnapshotThreshold, "log entries between snapshots")
 	f.durationVar(&c.SnapshotInterval, "snapshot-interval", cluster.DefaultSnapshotInterval, "how often to check whether a snapshot is due")
@@ -168,6 +170,9 @@ func (o *nodeOptions) validate() error {
 		errs = append(errs, err)
 	}
 	if err := o.webhooks.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := o.autoscale.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Bootstrap && len(c.Join) > 0 {
@@ -292,7 +297,7 @@ func runNode(ctx context.Context, o nodeOptions, stdout, stderr io.Writer) error
 		return err
 	}
 	defer tel.close()
-	cfg.LeaderLoops = append(cfg.LeaderLoops, tel.leaderLoop, o.webhooks.leaderLoop(log))
+	cfg.LeaderLoops = append(cfg.LeaderLoops, tel.leaderLoop, o.webhooks.leaderLoop(log), o.autoscale.leaderLoop(log))
 	log.Info("starting", "version", version, "node", id, "http", cfg.HTTPAdvertise, "raft", cfg.RaftAddr, "data", cfg.DataDir)
 	node, err := cluster.Start(ctx, cfg, httpapi.NewClient(&cluster.Dialer{TLS: cfg.TLS}), log)
 	if err != nil {
