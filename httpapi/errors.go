@@ -50,7 +50,7 @@ var errorStatuses = []struct {
 	{ErrUnknownWebhook, fasthttp.StatusNotFound},
 	{ErrUnknownRecording, fasthttp.StatusNotFound},
 	{ErrRecordingGone, fasthttp.StatusGone},
-	{ErrNoRecordings, fasthttp.StatusNotImplemented},
+	{ErrNoRecordings, fasthttp.StatusNotFound}, // as the sandbox's calls where there is none
 	{fsm.ErrUnknownToken, fasthttp.StatusNotFound},
 	{cluster.ErrUnknownNode, fasthttp.StatusNotFound},
 	// It conflicts with the state as it is.

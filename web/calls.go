@@ -355,7 +355,7 @@ func (p *pages) deleteRecording(r *request) {
 func (p *pages) failRecording(r *request, err error) {
 	switch {
 	case errors.Is(err, httpapi.ErrNoRecordings):
-		p.fail(r, http.StatusNotImplemented, "Recordings cannot be played or deleted on this node: it has no telephony provider to fetch them from. The recording is kept at the provider.")
+		p.fail(r, http.StatusNotFound, "Recordings cannot be played or deleted on this node: it has no telephony provider to fetch them from. The recording is kept at the provider.")
 	case errors.Is(err, httpapi.ErrRecordingGone):
 		p.fail(r, http.StatusGone, "This recording was deleted, or holds no audio.")
 	case errors.Is(err, httpapi.ErrUnknownRecording):

@@ -85,7 +85,7 @@ func TestACallWithAVoicemailShowsItsMessageAndANodeWithoutAProviderSaysItCannotP
 
 	// This node has no provider to fetch the audio from: the route says so.
 	got := testkit.Eval[[]string](tb.Tab, `fetch(`+"`"+audio+"`"+`).then(async r => [String(r.status), await r.text()])`)
-	if got[0] != "501" || !strings.Contains(got[1], "no telephony provider") {
+	if got[0] != "404" || !strings.Contains(got[1], "no telephony provider") {
 		t.Fatalf("the audio on a node without a provider answered %s:\n%s", got[0], got[1])
 	}
 
