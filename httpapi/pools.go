@@ -55,6 +55,9 @@ type Pool struct {
 	// it suggests from the last 30 days (usage.go).
 	Usage  map[string]PoolUsage `json:"usage"`
 	Advice PoolAdvice           `json:"advice"`
+	// SizeHistory lists the pool's size changes, by hand or by the
+	// autoscaler, with their reasons, oldest first.
+	SizeHistory []SizeChange `json:"size_history"`
 }
 
 // PoolStats are a pool's counters at the time it was read.
@@ -92,7 +95,7 @@ func poolOut(p *allocator.Pool, base string) Pool {
 			Numbers: c.Active, Free: c.Free, Releasing: c.Releasing, LiveVisits: c.Live,
 			Waiting: c.Numberless, Utilisation: util,
 		},
-		Usage: usageOut(p, now), Advice: PoolAdvice(p.Advice(now, allocator.UsageHistory)),
+		Usage: usageOut(p, now), Advice: PoolAdvice(p.Advice(now, allocator.UsageHistory)), SizeHistory: sizesOut(p),
 	}
 }
 

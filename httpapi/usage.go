@@ -32,6 +32,27 @@ type PoolAdvice struct {
 	Reason string `json:"reason"`
 }
 
+// SizeChange is one change of a pool's size, as the admin API shows it.
+type SizeChange struct {
+	At     time.Time `json:"at"`
+	From   int       `json:"from"`
+	To     int       `json:"to"`
+	By     string    `json:"by"` // "autoscaler" or "hand"
+	Reason string    `json:"reason"`
+}
+
+func sizesOut(p *allocator.Pool) []SizeChange {
+	out := []SizeChange{}
+	for _, c := range p.History() {
+		by := "hand"
+		if c.Auto {
+			by = "autoscaler"
+		}
+		out = append(out, SizeChange{At: c.At, From: c.From, To: c.To, By: by, Reason: c.Reason})
+	}
+	return out
+}
+
 func usageOut(p *allocator.Pool, now time.Time) map[string]PoolUsage {
 	out := make(map[string]PoolUsage, len(allocator.UsageWindows))
 	for _, w := range allocator.UsageWindows {

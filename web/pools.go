@@ -69,6 +69,10 @@ type poolPage struct {
 	// The budget of new visits in force, automatic values worked out.
 	BudgetPerMinute, BudgetBurst int
 	Answering                    string // how it answers calls, in a line
+	// The advisor's windows ("7d", "30d"), and the size changes newest
+	// first.
+	UsageWindows []string
+	SizeHistory  []httpapi.SizeChange
 }
 
 // poolPage shows one pool: while numbers are bought, the progress; once
@@ -82,6 +86,12 @@ func (p *pages) poolPage(r *request) {
 	ns, _ := r.api.Numbers(pl.ID)
 	page := poolPage{Pool: pl, Numbers: inService(ns), Created: r.query("created") != "", Saved: r.query("saved") != "",
 		Currency: r.api.Marketing().Currency, Answering: answeringSummary(pl)}
+	for _, w := range allocator.UsageWindows {
+		page.UsageWindows = append(page.UsageWindows, w.Name)
+	}
+	for i := len(pl.SizeHistory) - 1; i >= 0; i-- {
+		page.SizeHistory = append(page.SizeHistory, pl.SizeHistory[i])
+	}
 	budget := allocator.Settings{Size: pl.Size, VisitsPerMinute: pl.VisitsPerMinute, VisitBurst: pl.VisitBurst}
 	page.BudgetPerMinute, page.BudgetBurst = budget.Budget()
 	page.InService = len(page.Numbers)

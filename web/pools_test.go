@@ -314,3 +314,18 @@ func TestAMarketerInTheUnitedKingdomWritesNumbersAsTheBritishDoInTheBrowser(t *t
 		t.Fatalf("a refused edit moved the pool to %q with swap target %q", pl.Country, pl.SwapTarget)
 	}
 }
+
+func TestThePoolPageShowsTheAdvisedSizeItsUsageAndEverySizeChange(t *testing.T) {
+	n := startNode(t)
+	pl := n.activePool("Spring sale")
+	n.AdminOK("PATCH", "/v1/pools/"+pl.ID, map[string]any{"size": 6}, http.StatusOK, nil)
+	n.AdminOK("PATCH", "/v1/pools/"+pl.ID, map[string]any{"autoscale": map[string]any{"min_size": 4, "max_size": 12}}, http.StatusOK, nil)
+	tb := newTab(t, n)
+	tb.signIn()
+	tb.open("/admin/pools/" + pl.ID)
+	tb.wantText("#advice", `^Advised size: 6 numbers, as now\. Fewer than 24 hours of traffic observed yet \(0 so far\): keep 6\.$`)
+	tb.wantText("#autoscale", `sizes itself between 4 and 12 numbers`)
+	tb.wantText(`#sizing tr[data-window="7d"]`, `^7d\s+no visits yet\s+0 on 0 numbers`)
+	tb.wantText("#size-history", `4 → 6\s+by hand\s+changed by hand`)
+	tb.shot("pool, size")
+}
