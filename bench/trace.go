@@ -356,8 +356,9 @@ func (t *tracer) startVisit(v *visitor, at time.Duration) error {
 // heartbeat is what a node does with a heartbeat (httpapi's): a Touch for
 // a visit with a number, a Refresh for one that lost it when a number is
 // free, nothing while it waits, and a new visit after a 410. The nodes
-// refresh a visit at most every 10 s; the snippet asks no more often than
-// a heartbeat or a page view, so that limit is left out.
+// refresh a visit at most every 10 s; a visitor asks at a heartbeat (every
+// minute) or a page view (every 40 s on average), so that limit is left
+// out.
 func (t *tracer) heartbeat(v *visitor, page bool, at time.Duration) error {
 	if v.visit == "" {
 		if page {
