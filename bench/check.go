@@ -196,35 +196,37 @@ func (r *run) check(ctx context.Context, l *loader) error {
 		if !t.inWindow {
 			continue
 		}
-		a := &acc[t.policy]
-		if c == nil || !c.Recorded {
-			a.Unrecorded++
-			continue
-		}
-		correct := c.Visit == t.visit
-		a.Calls++
-		if correct {
-			a.Correct++
-		} else if c.Also == t.visit {
-			a.Also++
-		}
-		tally := a.ByMatch[string(c.Match)]
-		tally.add(correct)
-		a.ByMatch[string(c.Match)] = tally
-		if t.late {
-			a.Late.add(correct)
-		} else {
-			a.During.add(correct)
-		}
-	}
-	for i := range acc {
-		if acc[i].Calls > 0 {
-			acc[i].Share = float64(acc[i].Correct) / float64(acc[i].Calls)
-		}
+		acc[t.policy].score(t, c)
 	}
 	r.res.Accuracy = acc
 	inv.OK = inv.Lost == 0 && inv.LostCalls == 0 && inv.LostStatuses == 0 && len(inv.Broken) == 0
 	return nil
+}
+
+// score counts one call placed in the window: correct when dni matched it
+// to the visit whose visitor made it. c is what dni recorded, nil if
+// nothing.
+func (a *Accuracy) score(t callTruth, c *allocator.Call) {
+	if c == nil || !c.Recorded {
+		a.Unrecorded++
+		return
+	}
+	correct := c.Visit == t.visit
+	a.Calls++
+	if correct {
+		a.Correct++
+	} else if c.Also == t.visit {
+		a.Also++
+	}
+	tally := a.ByMatch[string(c.Match)]
+	tally.add(correct)
+	a.ByMatch[string(c.Match)] = tally
+	if t.late {
+		a.Late.add(correct)
+	} else {
+		a.During.add(correct)
+	}
+	a.Share = float64(a.Correct) / float64(a.Calls)
 }
 
 // missingCalls counts the calls dni acknowledged that the state lacks.

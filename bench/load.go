@@ -287,26 +287,34 @@ func (l *loader) worker(ctx context.Context) {
 func (l *loader) next(v *visitor) {
 	now := l.now()
 	v.mu.Lock()
-	at, kind := time.Duration(-1), evPage
-	if v.page < len(v.s.pages) {
-		at = v.s.arrive + v.s.pages[v.page]
-	}
-	if v.visit != "" {
-		if beat := now + l.o.Model.Heartbeat; at < 0 || beat < at {
-			at, kind = beat, evBeat
-		}
-	}
-	if kind == evPage && at >= 0 {
-		v.page++
-	}
+	at, kind, stays := v.due(now, l.o.Model.Heartbeat)
 	v.mu.Unlock()
-	if at < 0 || at >= v.s.arrive+v.s.stay {
+	if !stays {
 		l.mu.Lock()
 		l.leave(v)
 		l.mu.Unlock()
 		return
 	}
 	l.push(event{at: max(at, now), kind: kind, v: v})
+}
+
+// due is the visitor's next request after now: its next page view, or its
+// next heartbeat if it holds a visit and that comes first. stays is false
+// when the next would come after the visitor leaves. The caller holds v.mu.
+func (v *visitor) due(now, heartbeat time.Duration) (at time.Duration, kind eventKind, stays bool) {
+	at, kind = -1, evPage
+	if v.page < len(v.s.pages) {
+		at = v.s.arrive + v.s.pages[v.page]
+	}
+	if v.visit != "" {
+		if beat := now + heartbeat; at < 0 || beat < at {
+			at, kind = beat, evBeat
+		}
+	}
+	if kind == evPage && at >= 0 {
+		v.page++
+	}
+	return at, kind, at >= 0 && at < v.s.arrive+v.s.stay
 }
 
 // leave records the visitor's visit as acknowledged and forgets the

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os/signal"
 	"strconv"
@@ -64,8 +66,23 @@ func benchCmd(e *opEnv, args []string) error {
 	f.plain((*stringValue)(&o.Binary), "binary", "the dninode binary to start (default: this one)")
 	f.plain((*listValue)(&o.NodeArgs), "node-args", "extra flags for every started node, comma-separated")
 	f.plain((*boolValue)(&o.JSON), "json", "write the result as JSON instead of tables")
+	var trace bool
+	hours := bench.DefaultTraceHours
+	f.plain((*boolValue)(&trace), "trace", fmt.Sprintf("instead of driving a cluster, play the model against one pool's state machine in simulated time "+
+		"and report the pool-size advisor's advice, and the accuracy before and after following it; --pool-size defaults to %d, "+
+		"and without --rate or --utilisation it traces 95%% and 20%%", bench.DefaultTracePoolSize))
+	f.plain((*intValue)(&hours), "hours", "with --trace, the simulated hours to play (the advisor wants 24)")
 	if _, err := e.parse(f, args, 0, 0); err != nil {
 		return err
+	}
+	if trace {
+		size := bench.DefaultTracePoolSize
+		f.fs.Visit(func(fl *flag.Flag) {
+			if fl.Name == "pool-size" {
+				size = o.PoolSize
+			}
+		})
+		return traceAdvice(e, o, size, hours)
 	}
 	o.Progress = e.stderr
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -84,6 +101,35 @@ func benchCmd(e *opEnv, args []string) error {
 		return fmt.Errorf("an invariant was broken: see the invariants above")
 	}
 	return nil
+}
+
+// traceAdvice runs bench --trace: the advisor on simulated hours of the
+// model, at the rate or utilisation asked for, else at 95% and 20%.
+func traceAdvice(e *opEnv, o bench.Options, size, hours int) error {
+	utilisations := []float64{o.Utilisation}
+	if o.Utilisation == 0 && o.Model.Rate == 0 {
+		utilisations = []float64{0.95, 0.20}
+	}
+	var runs []bench.Advised
+	for _, u := range utilisations {
+		r, err := bench.AdviseTrace(bench.TraceOptions{
+			PoolSize: size, IdleTimeout: o.IdleTimeout, AttributionWindow: o.AttributionWindow,
+			Model: o.Model, Utilisation: u, Hours: hours, Seed: o.Seed,
+		})
+		if errors.Is(err, bench.ErrBadOptions) {
+			return usageError{err: err}
+		}
+		if err != nil {
+			return err
+		}
+		runs = append(runs, r)
+	}
+	if o.JSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(runs)
+	}
+	return bench.WriteAdvice(e.stdout, runs)
 }
 
 // floatValue and optionalDuration show no default when zero: zero means

@@ -40,7 +40,7 @@ var commands = []command{
 	{"call", "[--from CALLER] TRACKING-NUMBER", "sandbox: place a simulated call to a tracking number and show how it was forwarded and attributed", callCmd},
 	{"sandbox", "[--listen HOST:PORT] [--state FILE]", "run the Twilio stand-in on its own, for the nodes of a sandbox cluster to share", sandboxCmd},
 	{"health", "[--addr HOST:PORT] [--live]", "exit 0 if the node is ready (or, with --live, serves), 1 if not: a container's health check", healthCmd},
-	{"bench", "[--rate N | --utilisation U] [--pools N] [--compare] [--kill-leader-every D] [--json]", "measure a cluster: throughput against the no-op rate, latency, pool utilisation, attribution accuracy, faults", benchCmd},
+	{"bench", "[--rate N | --utilisation U] [--pools N] [--compare] [--kill-leader-every D] [--trace] [--json]", "measure a cluster: throughput against the no-op rate, latency, pool utilisation, attribution accuracy, faults; or, with --trace, the pool-size advisor on simulated hours", benchCmd},
 }
 
 // opEnv is what every command runs with.

@@ -103,12 +103,29 @@ func TestCommandsRefuseWrongArgumentsWithStatus2(t *testing.T) {
 		{"bench"}, // no rate
 		{"bench", "--rate", "10", "--pool-size", "60"},
 		{"bench", "--url", "127.0.0.1:1", "--rate", "10"}, // no admin token
+		{"bench", "--trace", "--pool-size", "60"},
+		{"bench", "--trace", "--hours", "-1", "--utilisation", "0.5"},
 		// No secret given and no secret file where --data-dir points.
 		{"nodes", "--data-dir", filepath.Join(t.TempDir(), "none")},
 	} {
 		var stderr bytes.Buffer
 		if code := run(args, io.Discard, &stderr, env(nil)); code != 2 {
 			t.Errorf("%q: exit %d, want 2\n%s", args, code, stderr.String())
+		}
+	}
+}
+
+// TestBenchTracePrintsTheAdviceAndTheAccuracyAtTheAdvisedSize: bench
+// --trace needs no cluster; it prints a row per utilisation and the
+// advice's reason.
+func TestBenchTracePrintsTheAdviceAndTheAccuracyAtTheAdvisedSize(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"bench", "--trace", "--hours", "25"}, &stdout, &stderr, env(nil)); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, want := range []string{"ADVISED SIZE", "\n95%", "\n20%", "advice for 25 numbers at 95%: ", "busiest hour"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("no %q in:\n%s", want, stdout.String())
 		}
 	}
 }
