@@ -194,7 +194,11 @@ var nodeFlags = []string{
 // the others joining it, and waits until they form a cluster.
 func startLocal(ctx context.Context, o *Options, log *slog.Logger) (*target, error) {
 	dir := o.Dir
-	if dir == "" {
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+	} else {
 		d, err := os.MkdirTemp("", "dni-bench-")
 		if err != nil {
 			return nil, err

@@ -351,13 +351,16 @@ type visitAnswer struct {
 	Reason string `json:"reason"`
 }
 
+// benchUserAgent is the browser the bench's visitors say they are.
+const benchUserAgent = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0 dni-bench"
+
 // startVisit starts a visit, as the snippet does on a tab's first page and
 // after its visit expired.
 func (l *loader) startVisit(v *visitor, req *fasthttp.Request, resp *fasthttp.Response) {
 	req.Reset()
 	req.Header.SetMethod(fasthttp.MethodPost)
 	req.Header.SetContentType("text/plain;charset=UTF-8")
-	req.Header.SetUserAgent("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0 dni-bench")
+	req.Header.SetUserAgent(benchUserAgent)
 	req.SetBody(fmt.Appendf(nil, `{"pool":%q,"url":"https://shop.example/landing?utm_source=bench&utm_medium=cpc&utm_campaign=slot%d&gclid=G%d"}`,
 		v.pool.key, v.s.slot, v.s.index))
 	status, a, at := l.send1(routeVisit, req, resp)

@@ -141,7 +141,7 @@ func (r *run) createPools(ctx context.Context) error {
 	err := parallel(ctx, len(wants), 16, func(ctx context.Context, i int) error {
 		w := &wants[i]
 		var out poolJSON
-		if err := r.admin(ctx, http.MethodPost, "/v1/pools", w.body, &out); err != nil {
+		if err := r.t.admin(ctx, http.MethodPost, "/v1/pools", w.body, &out); err != nil {
 			return fmt.Errorf("create pool %q: %w", w.name, err)
 		}
 		w.p.id, w.p.key = out.ID, out.Key
@@ -219,7 +219,7 @@ func (r *run) listPools(ctx context.Context) ([]poolJSON, error) {
 	var out struct {
 		Pools []poolJSON `json:"pools"`
 	}
-	err := r.admin(ctx, http.MethodGet, "/v1/pools", nil, &out)
+	err := r.t.admin(ctx, http.MethodGet, "/v1/pools", nil, &out)
 	return out.Pools, err
 }
 
@@ -231,7 +231,7 @@ func (r *run) deletePools(ctx context.Context) {
 		ids = append(ids, id)
 	}
 	parallel(ctx, len(ids), 16, func(ctx context.Context, i int) error {
-		if err := r.admin(ctx, http.MethodDelete, "/v1/pools/"+ids[i], nil, nil); err != nil {
+		if err := r.t.admin(ctx, http.MethodDelete, "/v1/pools/"+ids[i], nil, nil); err != nil {
 			r.log.Warn("could not delete a bench pool", "pool", ids[i], "err", err)
 		}
 		return nil
@@ -316,7 +316,7 @@ func (s *sampler) results(policies []*policy) []Utilisation {
 
 // admin calls the admin API on a node that is up, trying the next one if
 // a node cannot be reached, and decodes a 2xx answer into out.
-func (r *run) admin(ctx context.Context, method, path string, body, out any) error {
+func (t *target) admin(ctx context.Context, method, path string, body, out any) error {
 	var payload []byte
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -326,12 +326,12 @@ func (r *run) admin(ctx context.Context, method, path string, body, out any) err
 		payload = b
 	}
 	var last error
-	for _, n := range r.t.pick() {
+	for _, n := range t.pick() {
 		req, err := http.NewRequestWithContext(ctx, method, "http://"+n.addr+path, bytes.NewReader(payload))
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Authorization", "Bearer "+r.t.token)
+		req.Header.Set("Authorization", "Bearer "+t.token)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := adminHTTP.Do(req)
 		if err != nil {

@@ -72,8 +72,22 @@ func benchCmd(e *opEnv, args []string) error {
 		"and report the pool-size advisor's advice, and the accuracy before and after following it; --pool-size defaults to %d, "+
 		"and without --rate or --utilisation it traces 95%% and 20%%", bench.DefaultTracePoolSize))
 	f.plain((*intValue)(&hours), "hours", "with --trace, the simulated hours to play (the advisor wants 24)")
+	as := bench.AutoscaleOptions{MinSize: bench.DefaultAutoscaleMin, MaxSize: bench.DefaultAutoscaleMax, DailyCap: bench.DefaultAutoscaleCap}
+	var autoscale bool
+	f.plain((*boolValue)(&autoscale), "autoscale", "instead, start --nodes nodes whose leader sizes one pool (--min-size to --max-size) while visitors rise to --rate a second "+
+		"over --rise, hold for --hold and fall over --fall; check the bounds, the daily cap, that no visitor loses its number, and that the account matches the pool")
+	f.plain((*intValue)(&as.MinSize), "min-size", "with --autoscale, the pool's smallest size")
+	f.plain((*intValue)(&as.MaxSize), "max-size", "with --autoscale, the pool's largest size")
+	f.plain((*intValue)(&as.DailyCap), "daily-cap", "with --autoscale, the numbers the autoscaler may buy a day")
+	f.plain((*optionalDuration)(&as.Rise), "rise", "with --autoscale, how long the traffic rises (default 1m)")
+	f.plain((*optionalDuration)(&as.Hold), "hold", "with --autoscale, how long it holds at its peak (default 1m)")
+	f.plain((*optionalDuration)(&as.Fall), "fall", "with --autoscale, how long it falls to nothing (default 30s)")
+	f.plain((*boolValue)(&as.KillOnResize), "kill-on-resize", "with --autoscale, kill the leader (SIGKILL) whenever the pool's size changes, and start it again --down-for later")
 	if _, err := e.parse(f, args, 0, 0); err != nil {
 		return err
+	}
+	if autoscale {
+		return autoscaleRun(e, o, as, f)
 	}
 	if trace {
 		size := bench.DefaultTracePoolSize
@@ -101,6 +115,51 @@ func benchCmd(e *opEnv, args []string) error {
 		return fmt.Errorf("an invariant was broken: see the invariants above")
 	}
 	return nil
+}
+
+// autoscaleRun runs bench --autoscale: the model's stay and heartbeat
+// are compressed unless given.
+func autoscaleRun(e *opEnv, o bench.Options, as bench.AutoscaleOptions, f *flags) error {
+	as.Nodes, as.Binary, as.Dir, as.KeepDir, as.Seed, as.DownFor = o.Nodes, o.Binary, o.Dir, o.KeepDir, o.Seed, o.DownFor
+	as.Peak, as.Progress = o.Model.Rate, e.stderr
+	if o.Model.Rate == 0 {
+		as.Peak = bench.DefaultAutoscalePeak
+	}
+	f.fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "stay":
+			as.Stay = o.Model.Stay
+		case "heartbeat":
+			as.Heartbeat = o.Model.Heartbeat
+		case "idle-timeout":
+			as.IdleTimeout = o.IdleTimeout
+		}
+	})
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	res, err := bench.Autoscale(ctx, as)
+	if errors.Is(err, bench.ErrBadOptions) {
+		return usageError{err: err}
+	}
+	if err != nil {
+		if res != nil && res.LogDir != "" {
+			return fmt.Errorf("%w (the nodes' logs are in %s)", err, res.LogDir)
+		}
+		return err
+	}
+	fmt.Fprintln(e.stderr)
+	if o.JSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+		if !res.OK {
+			return fmt.Errorf("the autoscaling run broke an invariant: %v", res.Problems)
+		}
+		return nil
+	}
+	return bench.WriteAutoscale(e.stdout, res)
 }
 
 // traceAdvice runs bench --trace: the advisor on simulated hours of the
