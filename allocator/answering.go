@@ -19,7 +19,10 @@ import (
 // Voicemail is what a pool does with a call no forwarding number answers,
 // or one outside business hours: a greeting, then a recorded message.
 type Voicemail struct {
-	On bool
+	// UseDefault hands the pool's voicemail to the cluster's default
+	// (State.DefaultVoicemail): the fields below are then kept, unused.
+	UseDefault bool
+	On         bool
 	// Greeting is said to the caller (TwiML <Say>); empty means
 	// DefaultGreeting. AudioURL, when set, is played instead (<Play>).
 	Greeting string
@@ -238,6 +241,47 @@ func (s Span) String() string {
 	return fmt.Sprintf("%02d:%02d-%02d:%02d", s.From/60, s.From%60, s.To/60, s.To%60)
 }
 
+// VoicemailOf is the voicemail a pool's calls get: its own, or the
+// cluster's default if it uses that.
+func (s *State) VoicemailOf(st *Settings) Voicemail {
+	if st.Voicemail.UseDefault {
+		return s.DefaultVoicemail()
+	}
+	return st.Voicemail
+}
+
+// DefaultVoicemail is the cluster's voicemail, for pools that use it. Off
+// until set. Safe for any goroutine.
+func (s *State) DefaultVoicemail() Voicemail {
+	if v := s.voicemail.Load(); v != nil {
+		return *v
+	}
+	return Voicemail{}
+}
+
+// SetDefaultVoicemail changes the cluster's voicemail.
+type SetDefaultVoicemail struct {
+	Voicemail Voicemail
+	At        time.Time
+}
+
+// SetDefaultVoicemail replaces the cluster's voicemail. The default cannot
+// itself use the default.
+func (s *State) SetDefaultVoicemail(c SetDefaultVoicemail) (Voicemail, error) {
+	if _, err := stamp(c.At); err != nil {
+		return Voicemail{}, err
+	}
+	if c.Voicemail.UseDefault {
+		return Voicemail{}, invalid("voicemail.use_default", "the cluster's voicemail is the default itself")
+	}
+	if err := c.Voicemail.validate(); err != nil {
+		return Voicemail{}, err
+	}
+	v := c.Voicemail
+	s.voicemail.Store(&v)
+	return v, nil
+}
+
 func (v *Voicemail) validate() error {
 	if len(v.Greeting) > MaxGreetingLen*4 || utf8.RuneCountInString(v.Greeting) > MaxGreetingLen {
 		return invalid("voicemail.greeting", "must be at most %d characters, got %d", MaxGreetingLen, utf8.RuneCountInString(v.Greeting))
@@ -307,7 +351,7 @@ func (h *Hours) validate(voicemail bool) error {
 		return invalid("hours.after_hours_forward_to", "%q is not an E.164 number such as +14155550100", f)
 	}
 	if h.AfterHoursForwardTo == "" && !voicemail {
-		return invalid("hours.after_hours_forward_to", "outside business hours a call goes to this number or to voicemail: give a number, or turn voicemail on")
+		return invalid("hours.after_hours_forward_to", "outside business hours a call goes to this number or to voicemail: give a number, or turn voicemail on (the pool's or the cluster's)")
 	}
 	return nil
 }

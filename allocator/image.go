@@ -23,6 +23,7 @@ type Image struct {
 	Numbers                      []NumberRecord
 	Calls                        []CallRecord
 	Marketing                    *Marketing // nil: never set, DefaultMarketing
+	DefaultVoicemail             *Voicemail // nil: never set, off
 	Spend                        []Spend    // by day, source, medium, campaign
 	EventSeq                     uint64
 	Endpoints                    []Endpoint       // by ID, each with its log
@@ -192,6 +193,10 @@ func (s *State) Capture() *Capture {
 		img.Marketing = new(Marketing)
 		*img.Marketing = *m
 	}
+	if v := s.voicemail.Load(); v != nil {
+		img.DefaultVoicemail = new(Voicemail)
+		*img.DefaultVoicemail = *v
+	}
 	s.spend.mu.RLock()
 	if len(s.spend.rows) > 0 {
 		img.Spend = make([]Spend, 0, len(s.spend.rows))
@@ -278,7 +283,7 @@ func Import(img *Image) (*State, error) {
 		im.addUsage, // from the counts the lists make
 		im.scheduleExpiry,
 		im.addCalls,
-		im.addMarketing,
+		im.addClusterSettings,
 		im.addWebhooks,
 	} {
 		if err := phase(); err != nil {
@@ -573,7 +578,9 @@ func (im *importer) addUsage() error {
 	return nil
 }
 
-func (im *importer) addMarketing() error {
+// addClusterSettings sets the marketing settings, the spend and the
+// default voicemail.
+func (im *importer) addClusterSettings() error {
 	img, s := im.img, im.s
 	if m := img.Marketing; m != nil {
 		if err := m.Validate(); err != nil {
@@ -581,6 +588,13 @@ func (im *importer) addMarketing() error {
 		}
 		mc := *m
 		s.marketing.Store(&mc)
+	}
+	if v := img.DefaultVoicemail; v != nil {
+		if err := v.validate(); err != nil || v.UseDefault {
+			return corrupt("the cluster's voicemail: %v", err)
+		}
+		vc := *v
+		s.voicemail.Store(&vc)
 	}
 	if len(img.Spend) > MaxSpendRows {
 		return corrupt("%d days of spend, more than %d", len(img.Spend), MaxSpendRows)

@@ -369,7 +369,9 @@ func (s *Settings) Validate() error {
 	if err := s.Voicemail.validate(); err != nil {
 		return err
 	}
-	if err := s.Hours.validate(s.Voicemail.On); err != nil {
+	// A pool on the cluster's voicemail counts on it: outside hours its
+	// calls get that greeting, even while the default is off.
+	if err := s.Hours.validate(s.Voicemail.On || s.Voicemail.UseDefault); err != nil {
 		return err
 	}
 	if err := s.Recording.validate(); err != nil {

@@ -29,6 +29,8 @@ type State struct {
 	hooks    webhooks
 	// marketing is nil until set: DefaultMarketing.
 	marketing atomic.Pointer[Marketing]
+	// voicemail is the cluster's default voicemail, nil until set.
+	voicemail atomic.Pointer[Voicemail]
 
 	// Apply path only.
 	expiry    expiryHeap

@@ -305,6 +305,7 @@ var laterSettings = [...]struct {
 }
 
 func (e *encoder) voicemail(v *allocator.Voicemail) {
+	e.bool(v.UseDefault)
 	e.bool(v.On)
 	e.string(v.Greeting)
 	e.string(v.AudioURL)
@@ -315,7 +316,7 @@ func (e *encoder) voicemail(v *allocator.Voicemail) {
 }
 
 func (d *decoder) voicemail(v *allocator.Voicemail) {
-	v.On, v.Greeting, v.AudioURL, v.Voice, v.Language = d.bool(), d.string(), d.string(), d.string(), d.string()
+	v.UseDefault, v.On, v.Greeting, v.AudioURL, v.Voice, v.Language = d.bool(), d.bool(), d.string(), d.string(), d.string(), d.string()
 	v.MaxLength, v.Transcribe = d.duration(), d.bool()
 }
 

@@ -45,6 +45,7 @@ const (
 	TypeRecordAttempt  Type = 26
 	TypeSaveRecording  Type = 27
 	TypeResize         Type = 28
+	TypeSetVoicemail   Type = 29
 )
 
 // A Command is one write to the state. Encode turns it into a log entry.

@@ -21,6 +21,7 @@ import (
 //	RecordCall, UpdateCall,
 //	MarkCall, SaveRecording       *allocator.Call
 //	SetMarketing                  allocator.Marketing
+//	SetVoicemail                  allocator.Voicemail
 //	SetSpend, DeleteSpend         int (days of spend written, forgotten)
 //	SetEndpoint                   allocator.Endpoint
 //	DeleteEndpoint                bool (it existed)
@@ -50,6 +51,7 @@ type (
 	RecordAttempt  allocator.RecordAttempt
 	SaveRecording  allocator.SaveRecording
 	Resize         allocator.Resize
+	SetVoicemail   allocator.SetDefaultVoicemail
 )
 
 // Touch records heartbeats for many visits at one time.
@@ -135,6 +137,9 @@ func init() {
 	}))
 	register(TypeResize, "resize", decodeResize, onState(func(s *allocator.State, c *Resize) Result {
 		return result(s.Resize(allocator.Resize(*c)))
+	}))
+	register(TypeSetVoicemail, "set voicemail", decodeSetVoicemail, onState(func(s *allocator.State, c *SetVoicemail) Result {
+		return result(s.SetDefaultVoicemail(allocator.SetDefaultVoicemail(*c)))
 	}))
 	register(TypeBatch, "batch", decodeBatch, applyBatch)
 	register(TypeSetNode, "set node", decodeSetNode, applySetNode)
@@ -892,4 +897,18 @@ func (c *Resize) encode(e *encoder) {
 
 func decodeResize(d *decoder) *Resize {
 	return &Resize{Pool: d.string(), From: d.int(), To: d.int(), Reason: d.string(), DailyCap: d.int(), At: d.time()}
+}
+
+func (*SetVoicemail) Type() Type { return TypeSetVoicemail }
+
+func (c *SetVoicemail) encode(e *encoder) {
+	e.voicemail(&c.Voicemail)
+	e.time(c.At)
+}
+
+func decodeSetVoicemail(d *decoder) *SetVoicemail {
+	c := new(SetVoicemail)
+	d.voicemail(&c.Voicemail)
+	c.At = d.time()
+	return c
 }

@@ -100,7 +100,7 @@ func (g *commandGen) settings() allocator.Settings {
 
 func (g *commandGen) voicemail() allocator.Voicemail {
 	return allocator.Voicemail{
-		On: g.r.IntN(4) > 0, Greeting: []string{"", "We are closed. Leave a message."}[g.r.IntN(2)],
+		UseDefault: g.r.IntN(5) == 0, On: g.r.IntN(4) > 0, Greeting: []string{"", "We are closed. Leave a message."}[g.r.IntN(2)],
 		Voice: []string{"", "alice"}[g.r.IntN(2)], MaxLength: time.Duration(g.r.IntN(200)) * time.Second,
 		Transcribe: g.r.IntN(2) == 0,
 	}
@@ -286,6 +286,8 @@ func (g *commandGen) next() Command {
 		}
 		return &RecordAttempt{Event: uint64(1 + g.r.IntN(g.n/10+1)), Endpoint: id, At: at, Status: []int{0, 200, 500}[g.r.IntN(3)],
 			Error: "timeout", Delivered: g.r.IntN(2) == 0, NextAt: next}
+	case g.r.IntN(4) == 0:
+		return &SetVoicemail{Voicemail: g.voicemail(), At: at}
 	default:
 		m := allocator.DefaultMarketing
 		m.Currency = []string{"USD", "EUR", "usd"}[g.r.IntN(3)]

@@ -67,6 +67,10 @@ const recordUsage recordType = 15 | recordOptional
 // the state machine keeps, counts what the history says.
 const recordSizes recordType = 16
 
+// recordVoicemail holds the cluster's default voicemail, once it was set.
+// Not optional: a node that dropped it would answer calls unlike the rest.
+const recordVoicemail recordType = 17
+
 const maxRecord = 1 << 24
 
 // Image is what a snapshot holds: the domain state and the cluster's nodes.
@@ -160,6 +164,9 @@ func WriteSnapshot(w io.Writer, snap *Image) error {
 	}
 	if err == nil && img.Marketing != nil {
 		err = write(recordMarketing, func(e *encoder) { e.marketing(img.Marketing) })
+	}
+	if err == nil && img.DefaultVoicemail != nil {
+		err = write(recordVoicemail, func(e *encoder) { e.voicemail(img.DefaultVoicemail) })
 	}
 	for i := 0; err == nil && i < len(img.Spend); i++ {
 		err = write(recordSpend, func(e *encoder) { e.spend(&img.Spend[i]) })
@@ -258,6 +265,15 @@ var restorers = map[recordType]func(*decoder, *Image){
 		}
 		img.Marketing = new(allocator.Marketing)
 		d.marketing(img.Marketing)
+	},
+	recordVoicemail: func(d *decoder, snap *Image) {
+		img := snap.State
+		if img.DefaultVoicemail != nil {
+			d.fail(errors.New("the cluster's voicemail is there twice"))
+			return
+		}
+		img.DefaultVoicemail = new(allocator.Voicemail)
+		d.voicemail(img.DefaultVoicemail)
 	},
 	recordSpend: func(d *decoder, snap *Image) {
 		img := snap.State

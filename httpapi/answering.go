@@ -2,11 +2,15 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/dni-dev/dni/allocator"
+	"github.com/dni-dev/dni/fsm"
 )
 
 // A pool's call answering on the wire: voicemail, business hours,
@@ -16,7 +20,11 @@ import (
 // replaces that day, one left out stays.
 
 // Voicemail is allocator.Voicemail on the wire, with its defaults filled.
+// A pool's may use the cluster's (use_default); a request that gives the
+// pool voicemail fields of its own without naming use_default stops it
+// using the cluster's.
 type Voicemail struct {
+	UseDefault bool   `json:"use_default"`
 	On         bool   `json:"on"`
 	Greeting   string `json:"greeting"`
 	AudioURL   string `json:"audio_url"`
@@ -51,7 +59,7 @@ type Autoscale struct {
 
 func voicemailOut(v allocator.Voicemail) Voicemail {
 	return Voicemail{
-		On: v.On, Greeting: v.Text(), AudioURL: v.AudioURL, Voice: v.Voice, Language: v.Lang(),
+		UseDefault: v.UseDefault, On: v.On, Greeting: v.Text(), AudioURL: v.AudioURL, Voice: v.Voice, Language: v.Lang(),
 		MaxLengthS: int(v.Length() / time.Second), Transcribe: v.Transcribe,
 	}
 }
@@ -82,7 +90,7 @@ func (v Voicemail) settings() (allocator.Voicemail, error) {
 		return allocator.Voicemail{}, &allocator.ValidationError{Field: "voicemail.max_length_s", Reason: "out of range"}
 	}
 	return allocator.Voicemail{
-		On: v.On, Greeting: v.Greeting, AudioURL: v.AudioURL, Voice: v.Voice, Language: v.Language,
+		UseDefault: v.UseDefault, On: v.On, Greeting: v.Greeting, AudioURL: v.AudioURL, Voice: v.Voice, Language: v.Language,
 		MaxLength: time.Duration(v.MaxLengthS) * time.Second, Transcribe: v.Transcribe,
 	}, nil
 }
@@ -126,11 +134,7 @@ type answeringRequest struct {
 // patch sets in p the objects the request names, each read over cur's.
 func (r *answeringRequest) patch(cur *allocator.Settings, p *allocator.Patch) error {
 	if len(r.Voicemail) > 0 {
-		v := voicemailOut(cur.Voicemail)
-		if err := mergeJSON("voicemail", r.Voicemail, &v); err != nil {
-			return err
-		}
-		st, err := v.settings()
+		st, err := mergeVoicemail(cur.Voicemail, r.Voicemail)
 		if err != nil {
 			return err
 		}
@@ -167,6 +171,22 @@ func (r *answeringRequest) patch(cur *allocator.Settings, p *allocator.Patch) er
 	return nil
 }
 
+// mergeVoicemail reads a request's voicemail over cur. Fields of its own
+// without use_default make the pool's voicemail its own.
+func mergeVoicemail(cur allocator.Voicemail, raw json.RawMessage) (allocator.Voicemail, error) {
+	v := voicemailOut(cur)
+	if err := mergeJSON("voicemail", raw, &v); err != nil {
+		return allocator.Voicemail{}, err
+	}
+	var named map[string]json.RawMessage
+	if json.Unmarshal(raw, &named) == nil && len(named) > 0 {
+		if _, ok := named["use_default"]; !ok {
+			v.UseDefault = false
+		}
+	}
+	return v.settings()
+}
+
 // mergeJSON reads raw, which must be an object, over v: the fields it
 // names change, the rest stay.
 func mergeJSON(field string, raw json.RawMessage, v any) error {
@@ -179,4 +199,49 @@ func mergeJSON(field string, raw json.RawMessage, v any) error {
 		return &allocator.ValidationError{Field: field, Reason: jsonProblem(err)}
 	}
 	return nil
+}
+
+// The cluster's voicemail, for the pools that use it:
+//
+//	GET   /v1/settings/voicemail
+//	PATCH /v1/settings/voicemail
+
+func (s *Server) getVoicemail(rc *fasthttp.RequestCtx, _ []string) {
+	writeJSON(rc, fasthttp.StatusOK, s.Admin(rc).DefaultVoicemail())
+}
+
+func (s *Server) setVoicemail(rc *fasthttp.RequestCtx, _ []string) {
+	body := rc.PostBody()
+	if len(bytes.TrimSpace(body)) == 0 {
+		writeError(rc, fasthttp.StatusBadRequest, "request body must be a JSON object")
+		return
+	}
+	v := voicemailOut(s.node.State().DefaultVoicemail())
+	if err := mergeJSON("voicemail", body, &v); err != nil {
+		writeErr(rc, err)
+		return
+	}
+	ctx, cancel := requestContext()
+	defer cancel()
+	out, err := s.Admin(rc).SetDefaultVoicemail(ctx, v)
+	if err != nil {
+		writeErr(rc, err)
+		return
+	}
+	writeJSON(rc, fasthttp.StatusOK, out)
+}
+
+// DefaultVoicemail returns the cluster's voicemail.
+func (a Admin) DefaultVoicemail() Voicemail { return voicemailOut(a.s.node.State().DefaultVoicemail()) }
+
+// SetDefaultVoicemail replaces the cluster's voicemail, checked.
+func (a Admin) SetDefaultVoicemail(ctx context.Context, v Voicemail) (Voicemail, error) {
+	st, err := v.settings()
+	if err != nil {
+		return Voicemail{}, err
+	}
+	if _, err := a.s.commitAndWait(ctx, &fsm.SetVoicemail{Voicemail: st, At: time.Now()}); err != nil {
+		return Voicemail{}, err
+	}
+	return a.DefaultVoicemail(), nil
 }

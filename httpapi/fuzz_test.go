@@ -153,6 +153,8 @@ func routeSeeds(backup []byte) map[string]fuzzSeed {
 		"PATCH /v1/webhooks/{id}":                    s("/v1/webhooks/wh_fuzz", `{"enabled":false,"secret":"whsec_0123456789abcdef"}`),
 		"DELETE /v1/webhooks/{id}":                   s("/v1/webhooks/wh_fuzz", ""),
 		"GET /v1/settings/marketing":                 s("/v1/settings/marketing", ""),
+		"GET /v1/settings/voicemail":                 s("/v1/settings/voicemail", ""),
+		"PATCH /v1/settings/voicemail":               s("/v1/settings/voicemail", `{"on":true,"greeting":"Leave a message.","max_length_s":60}`),
 		"PATCH /v1/settings/marketing":               s("/v1/settings/marketing", `{"currency":"USD","google_conversion":"Calls"}`),
 		"GET /v1/conversions/google.csv":             s("/v1/conversions/google.csv", ""),
 		"GET /v1/conversions/google-adjustments.csv": s("/v1/conversions/google-adjustments.csv", ""),

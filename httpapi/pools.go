@@ -351,9 +351,10 @@ func (a Admin) NewPoolSettings(patch allocator.Patch) (allocator.Settings, error
 	return st, st.Validate()
 }
 
-// newPoolBase is a new pool's settings before a request's: the defaults.
+// newPoolBase is a new pool's settings before a request's: the defaults,
+// the cluster's voicemail among them.
 func newPoolBase() allocator.Settings {
-	return allocator.Settings{Whisper: true, LeadRule: true}.WithDefaults()
+	return allocator.Settings{Whisper: true, LeadRule: true, Voicemail: allocator.Voicemail{UseDefault: true}}.WithDefaults()
 }
 
 // checkOutsideLog checks what the state machine does not, because it

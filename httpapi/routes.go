@@ -57,6 +57,8 @@ func (s *Server) routes() {
 	rt.add(del, "/v1/webhooks/{id}", adminAccess, s.deleteWebhook).needs(admin)
 	rt.add(get, "/v1/settings/marketing", adminAccess, s.getMarketing).needs(reporting)
 	rt.add(patch, "/v1/settings/marketing", adminAccess, s.setMarketing).needs(admin)
+	rt.add(get, "/v1/settings/voicemail", adminAccess, s.getVoicemail).needs(reporting)
+	rt.add(patch, "/v1/settings/voicemail", adminAccess, s.setVoicemail).needs(admin)
 	rt.add(get, "/v1/cluster", adminAccess, s.members).needs(operator)
 	rt.add(post, "/v1/cluster/nodes", adminAccess, s.join).needs(operator)
 	rt.add(del, "/v1/cluster/nodes/{id}", adminAccess, s.remove).needs(operator)

@@ -129,7 +129,10 @@ func (s *Server) voice(rc *fasthttp.RequestCtx, _ []string) {
 	step := 0
 	if !st.Hours.Open(s.clock()) {
 		if st.Hours.AfterHoursForwardTo == "" {
-			writeTwiML(rc, s.voicemail(rc, &st.Voicemail, sid)...)
+			// Voicemail, even one switched off: a call outside hours with
+			// no number to take it must not ring into the void.
+			vm := s.node.State().VoicemailOf(&st)
+			writeTwiML(rc, s.voicemail(rc, &vm, sid)...)
 			return
 		}
 		step = afterHours
@@ -243,8 +246,8 @@ func (s *Server) dialEnded(rc *fasthttp.RequestCtx, _ []string) {
 	}
 	st := n.Pool.Settings()
 	if step == afterHours || step+1 >= len(st.ForwardTo) {
-		if st.Voicemail.On {
-			writeTwiML(rc, s.voicemail(rc, &st.Voicemail, sid)...)
+		if vm := s.node.State().VoicemailOf(&st); vm.On {
+			writeTwiML(rc, s.voicemail(rc, &vm, sid)...)
 			return
 		}
 		writeTwiML(rc, twiml.VoiceHangup{})

@@ -247,7 +247,8 @@ func TestBadCallAnsweringSettingsAreRefusedNamingTheField(t *testing.T) {
 			"week": map[string]any{"wed": []string{"9 to 5"}}}}, "hours.week.wed"},
 		{map[string]any{"voicemail": map[string]any{"on": true}, "hours": map[string]any{"on": true, "time_zone": "Mars/Olympus"}}, "hours.time_zone"},
 		{map[string]any{"hours": map[string]any{"on": true, "time_zone": "Europe/London", "week": map[string]any{"someday": []string{}}}}, "hours.week"},
-		{map[string]any{"hours": map[string]any{"on": true, "time_zone": "Europe/London"}}, "hours.after_hours_forward_to"},
+		{map[string]any{"voicemail": map[string]any{"use_default": false}, "hours": map[string]any{"on": true, "time_zone": "Europe/London"}},
+			"hours.after_hours_forward_to"},
 		{map[string]any{"autoscale": map[string]any{"min_size": 20, "max_size": 8}}, "autoscale.min_size"},
 		{map[string]any{"voicemail": map[string]any{"greeting": strings.Repeat("Please hold. ", 50)}}, "voicemail.greeting"},
 		{map[string]any{"voicemail": map[string]any{"colour": "blue"}}, "voicemail"},
@@ -269,5 +270,51 @@ func TestBadCallAnsweringSettingsAreRefusedNamingTheField(t *testing.T) {
 	a.AdminOK("PATCH", "/v1/pools/"+p.ID, map[string]any{"voicemail": map[string]any{"on": true}}, http.StatusOK, &got)
 	if !got.Voicemail.On || got.Voicemail.Greeting != "Leave a message." || got.Voicemail.MaxLengthS != 120 || got.Voicemail.Language != "en-US" {
 		t.Errorf("voicemail after two changes: %+v", got.Voicemail)
+	}
+}
+
+func TestAPoolOnTheClustersVoicemailGreetsWithItUntilItHasItsOwn(t *testing.T) {
+	pl := startPhoneLine(t, 1, testkit.Options{})
+	a := api(t, pl.Node("n1"))
+	var vm httpapi.Voicemail
+	a.AdminOK("PATCH", "/v1/settings/voicemail", map[string]any{"on": true, "greeting": "You have reached Acme. Leave a message."}, http.StatusOK, &vm)
+	if !vm.On || vm.Greeting != "You have reached Acme. Leave a message." || vm.MaxLengthS != 120 || vm.UseDefault {
+		t.Fatalf("the cluster's voicemail is %+v", vm)
+	}
+	wantProblem(t, a.Admin("PATCH", "/v1/settings/voicemail", map[string]any{"use_default": true}), http.StatusBadRequest, "voicemail.use_default")
+	wantProblem(t, a.Admin("PATCH", "/v1/settings/voicemail", map[string]any{"max_length_s": 9999}), http.StatusBadRequest, "voicemail.max_length_s")
+	reporting := a.makeToken("reader", "reporting").Token
+	if r := a.as(reporting).Admin("PATCH", "/v1/settings/voicemail", map[string]any{"on": false}); r.Status != http.StatusForbidden {
+		t.Errorf("a reporting token changed the cluster's voicemail: %s", r)
+	}
+
+	p := pl.activePool(a, map[string]any{"rings": 1, "forward_to": []string{"+14155550100"}})
+	var got poolWithAnswering
+	a.AdminOK("GET", "/v1/pools/"+p.ID, nil, http.StatusOK, &got)
+	if !got.Voicemail.UseDefault {
+		t.Fatalf("a new pool does not use the cluster's voicemail: %+v", got.Voicemail)
+	}
+	pl.Sandbox.SetFaults(standin.Faults{Callees: map[string]standin.Callee{"+14155550100": {Answer: standin.CalleeNoAnswer}}})
+	v := a.visit(p.Key, map[string]any{"url": "https://shop.example/"})
+	trace := pl.call(v.Number, "+12125550150")
+	if !slices.Contains(trace.Said, "You have reached Acme. Leave a message.") || len(trace.Recordings) != 1 {
+		t.Fatalf("the caller heard %q and left %d messages; want the cluster's greeting and one", trace.Said, len(trace.Recordings))
+	}
+
+	// Voicemail of its own: the pool stops using the cluster's.
+	a.AdminOK("PATCH", "/v1/pools/"+p.ID, map[string]any{"voicemail": map[string]any{"on": true, "greeting": "Sales here."}}, http.StatusOK, &got)
+	if got.Voicemail.UseDefault || got.Voicemail.Greeting != "Sales here." {
+		t.Fatalf("after its own greeting the pool's voicemail is %+v", got.Voicemail)
+	}
+	trace = pl.call(v.Number, "+12125550151")
+	if !slices.Contains(trace.Said, "Sales here.") || slices.Contains(trace.Said, "You have reached Acme. Leave a message.") {
+		t.Errorf("the caller heard %q; want the pool's own greeting", trace.Said)
+	}
+	// And back to the cluster's, which is now off: an unanswered call ends.
+	a.AdminOK("PATCH", "/v1/settings/voicemail", map[string]any{"on": false}, http.StatusOK, nil)
+	a.AdminOK("PATCH", "/v1/pools/"+p.ID, map[string]any{"voicemail": map[string]any{"use_default": true}}, http.StatusOK, nil)
+	trace = pl.call(v.Number, "+12125550152")
+	if len(trace.Said) != 0 || len(trace.Recordings) != 0 {
+		t.Errorf("with the cluster's voicemail off the caller heard %q and left %d messages", trace.Said, len(trace.Recordings))
 	}
 }
