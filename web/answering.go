@@ -18,13 +18,7 @@ import (
 
 // answeringForm is the Calls section of the edit form, as typed.
 type answeringForm struct {
-	Voicemail  bool
-	Greeting   string
-	AudioURL   string
-	Voice      string
-	Language   string
-	MaxLength  string // seconds
-	Transcribe bool
+	Voicemail voicemailForm
 
 	Hours      bool
 	TimeZone   string
@@ -41,11 +35,10 @@ type answeringForm struct {
 }
 
 func answeringFormOf(pl httpapi.Pool) answeringForm {
-	v, h, rec, a := pl.Voicemail, pl.Hours, pl.Recording, pl.Autoscale
+	h, rec, a := pl.Hours, pl.Recording, pl.Autoscale
 	f := answeringForm{
-		Voicemail: v.On, Greeting: v.Greeting, AudioURL: v.AudioURL, Voice: v.Voice, Language: v.Language,
-		MaxLength: strconv.Itoa(v.MaxLengthS), Transcribe: v.Transcribe,
-		Hours: h.On, TimeZone: h.TimeZone, Holidays: strings.Join(h.Holidays, "\n"), AfterHours: h.AfterHoursForwardTo,
+		Voicemail: voicemailFormOf(pl.Voicemail),
+		Hours:     h.On, TimeZone: h.TimeZone, Holidays: strings.Join(h.Holidays, "\n"), AfterHours: h.AfterHoursForwardTo,
 		Recording: rec.On, Notice: rec.Notice, NoNotice: rec.NoNotice,
 		Autoscale: a.MinSize != 0 || a.MaxSize != 0,
 	}
@@ -60,11 +53,8 @@ func answeringFormOf(pl httpapi.Pool) answeringForm {
 
 func readAnsweringForm(r *request) answeringForm {
 	f := answeringForm{
-		Voicemail: r.form("voicemail") != "", Greeting: strings.TrimSpace(oneLine(r.form("voicemail_greeting"))),
-		AudioURL: r.trimmed("voicemail_audio_url"), Voice: r.trimmed("voicemail_voice"),
-		Language: r.trimmed("voicemail_language"), MaxLength: r.trimmed("voicemail_max_length_s"),
-		Transcribe: r.form("voicemail_transcribe") != "",
-		Hours:      r.form("hours") != "", TimeZone: r.trimmed("hours_time_zone"),
+		Voicemail: readVoicemailForm(r),
+		Hours:     r.form("hours") != "", TimeZone: r.trimmed("hours_time_zone"),
 		Holidays: r.form("hours_holidays"), AfterHours: r.trimmed("hours_after_hours_forward_to"),
 		Recording: r.form("recording") != "", Notice: strings.TrimSpace(oneLine(r.form("recording_notice"))),
 		NoNotice:  r.form("recording_no_notice") != "",
@@ -76,6 +66,64 @@ func readAnsweringForm(r *request) answeringForm {
 	return f
 }
 
+// voicemailForm is a voicemail's fields as typed: a pool's, in the Calls
+// section of the edit form, or the cluster's, on the Settings page.
+type voicemailForm struct {
+	UseDefault bool // a pool's only: it answers with the cluster's
+	On         bool
+	Greeting   string
+	AudioURL   string
+	Voice      string
+	Language   string
+	MaxLength  string // seconds
+	Transcribe bool
+}
+
+func voicemailFormOf(v httpapi.Voicemail) voicemailForm {
+	return voicemailForm{
+		UseDefault: v.UseDefault, On: v.On, Greeting: v.Greeting, AudioURL: v.AudioURL, Voice: v.Voice, Language: v.Language,
+		MaxLength: strconv.Itoa(v.MaxLengthS), Transcribe: v.Transcribe,
+	}
+}
+
+// voicemailSource is the edit form's choice of the pool's voicemail.
+const (
+	voicemailCluster = "cluster"
+	voicemailOwn     = "own"
+)
+
+func readVoicemailForm(r *request) voicemailForm {
+	return voicemailForm{
+		UseDefault: r.form("voicemail_source") == voicemailCluster,
+		On:         r.form("voicemail") != "", Greeting: strings.TrimSpace(oneLine(r.form("voicemail_greeting"))),
+		AudioURL: r.trimmed("voicemail_audio_url"), Voice: r.trimmed("voicemail_voice"),
+		Language: r.trimmed("voicemail_language"), MaxLength: r.trimmed("voicemail_max_length_s"),
+		Transcribe: r.form("voicemail_transcribe") != "",
+	}
+}
+
+// voicemail is the voicemail the fields ask for. The defaults the form
+// shows are left empty, so that the settings keep following them rather
+// than hold text that stays when the defaults change.
+func (f voicemailForm) voicemail() (httpapi.Voicemail, error) {
+	v := httpapi.Voicemail{UseDefault: f.UseDefault, On: f.On, Greeting: f.Greeting, AudioURL: f.AudioURL, Voice: f.Voice,
+		Language: f.Language, Transcribe: f.Transcribe}
+	if f.Greeting == allocator.DefaultGreeting {
+		v.Greeting = ""
+	}
+	if f.Language == allocator.DefaultLanguage {
+		v.Language = ""
+	}
+	if f.MaxLength != "" {
+		n, err := number("voicemail.max_length_s", f.MaxLength)
+		if err != nil {
+			return v, err
+		}
+		v.MaxLengthS = *n
+	}
+	return v, nil
+}
+
 // oneLine joins the lines of a textarea: a greeting is said, not shown,
 // and the settings take it on one line.
 func oneLine(s string) string {
@@ -85,20 +133,12 @@ func oneLine(s string) string {
 // patch sets the four blocks in pt. country is the form's: the after-hours
 // number is read in its layouts, as the forwarding numbers are.
 func (f answeringForm) patch(country string, pt *allocator.Patch) error {
-	v := allocator.Voicemail{On: f.Voicemail, AudioURL: f.AudioURL, Voice: f.Voice, Language: f.Language, Transcribe: f.Transcribe}
-	if f.Greeting != allocator.DefaultGreeting {
-		v.Greeting = f.Greeting
+	w, err := f.Voicemail.voicemail()
+	if err != nil {
+		return err
 	}
-	if f.Language == allocator.DefaultLanguage {
-		v.Language = ""
-	}
-	if f.MaxLength != "" {
-		n, err := number("voicemail.max_length_s", f.MaxLength)
-		if err != nil {
-			return err
-		}
-		v.MaxLength = secondsDuration(*n)
-	}
+	v := allocator.Voicemail{UseDefault: w.UseDefault, On: w.On, Greeting: w.Greeting, AudioURL: w.AudioURL, Voice: w.Voice,
+		Language: w.Language, MaxLength: secondsDuration(w.MaxLengthS), Transcribe: w.Transcribe}
 	h, err := f.hours(country)
 	if err != nil {
 		return err

@@ -59,9 +59,9 @@ func TestThePoolPageSaysHowAPoolAnswersInALine(t *testing.T) {
 
 func TestTheCallsSectionReadsSpansHolidaysAndTheAfterHoursNumberAsTyped(t *testing.T) {
 	f := answeringForm{
-		Hours: true, TimeZone: "Europe/London", Voicemail: true, Greeting: allocator.DefaultGreeting,
+		Hours: true, TimeZone: "Europe/London", Voicemail: voicemailForm{On: true, Greeting: allocator.DefaultGreeting, MaxLength: "90"},
 		Holidays:   "2026-12-26\r\n2026-12-25, 2026-12-26 ",
-		AfterHours: "020 7946 0999", MaxLength: "90", Notice: allocator.DefaultRecordingNotice,
+		AfterHours: "020 7946 0999", Notice: allocator.DefaultRecordingNotice,
 	}
 	f.Week[1] = "09:00-12:00 ,13:00-17:00"
 	var pt allocator.Patch
@@ -87,7 +87,7 @@ func TestTheCallsSectionReadsSpansHolidaysAndTheAfterHoursNumberAsTyped(t *testi
 	for field, bad := range map[string]answeringForm{
 		"hours.week.tue":               {Week: [7]string{2: "9-5"}},
 		"hours.after_hours_forward_to": {AfterHours: "555-01"},
-		"voicemail.max_length_s":       {MaxLength: "two minutes"},
+		"voicemail.max_length_s":       {Voicemail: voicemailForm{MaxLength: "two minutes"}},
 		"autoscale.max_size":           {Autoscale: true, MinSize: "4", MaxSize: "lots"},
 	} {
 		err := bad.patch("US", &allocator.Patch{})

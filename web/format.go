@@ -30,6 +30,16 @@ var funcs = template.FuncMap{
 	"phone":     localPhone,
 	"audio":     recordingAudioPath,
 	"fieldArgs": func(err *fieldError, field string) fieldArgs { return fieldArgs{Error: err, Field: field} },
+	"voicemailArgs": func(f voicemailForm, err *fieldError) voicemailArgs {
+		return voicemailArgs{Form: f, Error: err}
+	},
+}
+
+// voicemailArgs are what the "voicemail-fields" template gets: the
+// fields as typed and the form's error.
+type voicemailArgs struct {
+	Form  voicemailForm
+	Error *fieldError
 }
 
 // fieldArgs are what the "field-error" template gets: a form's error and

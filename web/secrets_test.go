@@ -107,9 +107,9 @@ func TestEachRoleSeesOnlyThePagesItMayUse(t *testing.T) {
 		open, refused []string
 		nav, notNav   []string
 	}{
-		{"reporting", []string{"/admin/pools", "/admin/calls", "/admin/calls.csv", "/admin/campaigns", "/admin/campaigns.csv", "/admin/conversions/google.csv"},
+		{"reporting", []string{"/admin/pools", "/admin/calls", "/admin/calls.csv", "/admin/campaigns", "/admin/campaigns.csv", "/admin/conversions/google.csv", "/admin/settings"},
 			[]string{"/admin/cluster", "/admin/webhooks", "/admin/webhooks/wh_x", "/admin/pools/new", "/admin/pools/pl_x/edit", "/admin/pools/pl_x/delete", "/admin/demo/pl_x"},
-			[]string{`href="/admin/calls"`}, []string{`href="/admin/cluster"`, `href="/admin/webhooks"`, `href="/admin/pools/new"`}},
+			[]string{`href="/admin/calls"`, `href="/admin/settings"`}, []string{`href="/admin/cluster"`, `href="/admin/webhooks"`, `href="/admin/pools/new"`}},
 		{"operator", []string{"/admin/pools", "/admin/calls", "/admin/cluster", "/admin/webhooks"},
 			[]string{"/admin/pools/new", "/admin/pools/pl_x/edit", "/admin/webhooks/wh_x/delete"},
 			[]string{`href="/admin/cluster"`, `href="/admin/webhooks"`}, []string{`href="/admin/pools/new"`}},
@@ -152,6 +152,7 @@ func TestEachRoleSeesOnlyThePagesItMayUse(t *testing.T) {
 		"/admin/campaigns/spend":    {"day": {"2026-12-01"}, "source": {"google"}, "medium": {"cpc"}, "campaign": {"spring"}, "cost": {"10"}},
 		"/admin/campaigns/settings": {"currency": {"EUR"}, "google_conversion": {"Call"}, "microsoft_conversion": {"Call"}},
 		"/admin/webhooks":           {"name": {"CRM"}, "url": {"https://crm.example/hooks/dni"}},
+		"/admin/settings/voicemail": {"voicemail": {"1"}, "voicemail_greeting": {"Hello."}},
 	} {
 		form.Set("csrf", token)
 		if r := n.post(path, form, cookie, "Origin", n.URL); r.Status != http.StatusForbidden {

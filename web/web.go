@@ -78,7 +78,7 @@ type route struct {
 
 // routesTable lists every page. The handlers are in the file named after
 // their area: pools.go, wizard.go, calls.go, campaigns.go (with spend.go
-// and conversions.go), cluster.go, webhooks.go, session.go.
+// and conversions.go), settings.go, cluster.go, webhooks.go, session.go.
 func (p *pages) routesTable() []route {
 	get, post := fasthttp.MethodGet, fasthttp.MethodPost
 	// The roles of admin tokens, as the admin API's routes need them:
@@ -115,6 +115,8 @@ func (p *pages) routesTable() []route {
 		{method: post, pattern: spendUploadPath, access: signedIn, role: admin, handle: p.uploadSpend},
 		{method: post, pattern: "/admin/campaigns/spend/delete", access: signedIn, role: admin, handle: p.deleteSpend},
 		{method: post, pattern: "/admin/campaigns/settings", access: signedIn, role: admin, handle: p.setMarketing},
+		{method: get, pattern: "/admin/settings", access: signedIn, role: reporting, handle: p.settings},
+		{method: post, pattern: "/admin/settings/voicemail", access: signedIn, role: admin, handle: p.setVoicemail},
 		{method: get, pattern: "/admin/conversions/{file}", access: signedIn, role: reporting, handle: p.conversions},
 		{method: get, pattern: "/admin/cluster", access: signedIn, role: operator, handle: p.cluster},
 		{method: get, pattern: "/admin/webhooks", access: signedIn, role: operator, handle: p.webhookList},
