@@ -231,14 +231,40 @@ var commonTimeZones = []string{
 	"Australia/Sydney", "Australia/Perth", "Pacific/Auckland", "UTC",
 }
 
+// clusterVoicemailLine says in a line what the cluster's voicemail is,
+// where a pool's edit form offers it: "on: “You have reached Acme…”".
+func clusterVoicemailLine(v httpapi.Voicemail) string {
+	if !v.On {
+		return "off"
+	}
+	out := "on: “" + short(v.Greeting, 40) + "”"
+	if v.AudioURL != "" {
+		out = "on: plays a recording"
+	}
+	if v.Transcribe {
+		out += ", transcribed"
+	}
+	return out
+}
+
 // answeringSummary is the pool page's line on how the pool answers:
 // "Voicemail on · Mon–Fri 09:00–17:00 America/New_York · recorded with
-// notice · sizes itself 4–20".
-func answeringSummary(pl httpapi.Pool) string {
+// notice · sizes itself 4–20". cluster is the cluster's voicemail, for a
+// pool that uses it: "Voicemail: the cluster's (on)".
+func answeringSummary(pl httpapi.Pool, cluster httpapi.Voicemail) string {
 	parts := []string{"Voicemail off"}
-	if pl.Voicemail.On {
+	switch v := pl.Voicemail; {
+	case v.UseDefault:
+		parts[0] = "Voicemail: the cluster's (off)"
+		if cluster.On {
+			parts[0] = "Voicemail: the cluster's (on)"
+			if cluster.Transcribe {
+				parts[0] = "Voicemail: the cluster's (on, transcribed)"
+			}
+		}
+	case v.On:
 		parts[0] = "Voicemail on"
-		if pl.Voicemail.Transcribe {
+		if v.Transcribe {
 			parts[0] += ", transcribed"
 		}
 	}

@@ -50,9 +50,31 @@ func TestThePoolPageSaysHowAPoolAnswersInALine(t *testing.T) {
 			httpapi.Pool{Voicemail: httpapi.Voicemail{On: true, Transcribe: true}, Hours: httpapi.Hours{On: true, TimeZone: "UTC", Week: week(nil)}},
 			"Voicemail on, transcribed · closed all week UTC, after hours to voicemail · not recorded · fixed size",
 		},
+		{
+			"on the cluster's voicemail, its own kept",
+			httpapi.Pool{Voicemail: httpapi.Voicemail{UseDefault: true, On: false, Transcribe: true}},
+			"Voicemail: the cluster's (on) · open all hours · not recorded · fixed size",
+		},
 	} {
-		if got := answeringSummary(c.pool); got != c.want {
+		if got := answeringSummary(c.pool, httpapi.Voicemail{On: true, Greeting: "You have reached Acme."}); got != c.want {
 			t.Errorf("%s:\n got %s\nwant %s", c.name, got, c.want)
+		}
+	}
+}
+
+func TestThePoolFormSaysWhatTheClustersVoicemailIsInALine(t *testing.T) {
+	for _, c := range []struct {
+		v    httpapi.Voicemail
+		want string
+	}{
+		{httpapi.Voicemail{Greeting: "You have reached Acme."}, "off"},
+		{httpapi.Voicemail{On: true, Greeting: "You have reached Acme."}, "on: “You have reached Acme.”"},
+		{httpapi.Voicemail{On: true, Greeting: "You have reached Acme Plumbing and Heating of Springfield.", Transcribe: true},
+			"on: “You have reached Acme Plumbing and Heat…”, transcribed"},
+		{httpapi.Voicemail{On: true, Greeting: "Unused.", AudioURL: "https://acme.example/vm.mp3"}, "on: plays a recording"},
+	} {
+		if got := clusterVoicemailLine(c.v); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.v, got, c.want)
 		}
 	}
 }

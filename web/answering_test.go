@@ -14,6 +14,7 @@ import (
 type answeringJSON struct {
 	Size      int `json:"size"`
 	Voicemail struct {
+		UseDefault bool   `json:"use_default"`
 		On         bool   `json:"on"`
 		Greeting   string `json:"greeting"`
 		MaxLengthS int    `json:"max_length_s"`
@@ -63,12 +64,13 @@ func TestAMarketerSetsVoicemailHoursRecordingAndAutoscalingOnTheEditFormInTheBro
 	tb := newTab(t, n)
 	tb.signIn()
 	tb.open("/admin/pools/" + pl.ID)
-	tb.wantText("#answering", `^Voicemail off · open all hours · not recorded · fixed size$`)
+	tb.wantText("#answering", `^Voicemail: the cluster's \(off\) · open all hours · not recorded · fixed size$`)
 
 	tb.submit(`.heading a[href$="/edit"]`, "#answering")
 	if tb.checked("#voicemail") || tb.checked("#hours") || tb.checked("#recording") || tb.checked("#autoscale") {
 		t.Fatal("a new pool's edit form has a part of its Calls section on")
 	}
+	tb.click("#voicemail_source_own")
 	tb.check("#voicemail", true)
 	tb.fill("#voicemail_greeting", "Thanks for calling Acme Plumbing. Leave your name and number.")
 	tb.fill("#voicemail_max_length_s", "60")
@@ -93,7 +95,7 @@ func TestAMarketerSetsVoicemailHoursRecordingAndAutoscalingOnTheEditFormInTheBro
 
 	got := n.answering(pl.ID)
 	v, h, r, a := got.Voicemail, got.Hours, got.Recording, got.Autoscale
-	if !v.On || v.Greeting != "Thanks for calling Acme Plumbing. Leave your name and number." || v.MaxLengthS != 60 || !v.Transcribe {
+	if v.UseDefault || !v.On || v.Greeting != "Thanks for calling Acme Plumbing. Leave your name and number." || v.MaxLengthS != 60 || !v.Transcribe {
 		t.Errorf("voicemail through the API: %+v", v)
 	}
 	if !h.On || h.TimeZone != "America/New_York" || !slices.Equal(h.Week["mon"], []string{"09:00-17:00"}) ||
@@ -145,17 +147,17 @@ func TestTheEditFormNamesTheCallSettingAMistakeIsInAndKeepsWhatWasTyped(t *testi
 		errors string // the error at the top of the form
 	}{
 		{
-			name: "overlapping spans", tick: []string{"#hours", "#voicemail"},
+			name: "overlapping spans", tick: []string{"#hours", "#voicemail_source_own", "#voicemail"},
 			fill:  map[string]string{"#hours_time_zone": "Europe/London", "#hours_week_mon": "09:00-13:00, 12:00-17:00"},
 			field: "#hours_week_mon", errors: `^Hours on Monday: 12:00-17:00 overlaps 09:00-13:00`,
 		},
 		{
-			name: "a span that is no span", tick: []string{"#hours", "#voicemail"},
+			name: "a span that is no span", tick: []string{"#hours", "#voicemail_source_own", "#voicemail"},
 			fill:  map[string]string{"#hours_time_zone": "Europe/London", "#hours_week_tue": "9 to 5"},
 			field: "#hours_week_tue", errors: `^Hours on Tuesday: "9 to 5" is not a span such as 09:00-17:00`,
 		},
 		{
-			name: "an unknown time zone", tick: []string{"#hours", "#voicemail"},
+			name: "an unknown time zone", tick: []string{"#hours", "#voicemail_source_own", "#voicemail"},
 			fill:  map[string]string{"#hours_time_zone": "Mars/Olympus", "#hours_week_mon": "09:00-17:00"},
 			field: "#hours_time_zone", errors: `^Time zone: "Mars/Olympus" is not an IANA time zone`,
 		},
@@ -165,7 +167,7 @@ func TestTheEditFormNamesTheCallSettingAMistakeIsInAndKeepsWhatWasTyped(t *testi
 			field: "#autoscale_min_size", errors: `^Smallest size: must be at most max_size \(10\), got 20`,
 		},
 		{
-			name: "a greeting too long", tick: []string{"#voicemail"},
+			name: "a greeting too long", tick: []string{"#voicemail_source_own", "#voicemail"},
 			fill:  map[string]string{"#voicemail_greeting": long},
 			field: "#voicemail_greeting", errors: `^Greeting: must be at most 500 characters, got 501`,
 		},
@@ -209,4 +211,55 @@ func TestTheEditFormNamesTheCallSettingAMistakeIsInAndKeepsWhatWasTyped(t *testi
 func sameAnswering(a, b answeringJSON) bool {
 	return a.Voicemail == b.Voicemail && a.Recording == b.Recording && a.Autoscale == b.Autoscale &&
 		a.Hours.On == b.Hours.On && a.Hours.TimeZone == b.Hours.TimeZone
+}
+
+func TestANewPoolAnswersWithTheClustersVoicemailUntilTheEditFormGivesItItsOwnAndBack(t *testing.T) {
+	n := startNode(t)
+	n.AdminOK("PATCH", "/v1/settings/voicemail", map[string]any{"on": true, "greeting": "You have reached Acme Plumbing."}, http.StatusOK, nil)
+	pl := n.activePool("Spring sale")
+	tb := newTab(t, n)
+	tb.signIn()
+	tb.open("/admin/pools/" + pl.ID)
+	tb.wantText("#answering", `^Voicemail: the cluster's \(on\) · open all hours`)
+
+	tb.submit(`.heading a[href$="/edit"]`, "#answering")
+	if !tb.checked("#voicemail_source_cluster") || tb.checked("#voicemail_source_own") {
+		t.Fatal("a new pool's edit form does not offer the cluster's voicemail as chosen")
+	}
+	tb.wantText("#cluster-voicemail", `^on: “You have reached Acme Plumbing\.”$`)
+	tb.shot("edit form, the cluster's voicemail")
+
+	// Its own.
+	tb.click("#voicemail_source_own")
+	tb.check("#voicemail", true)
+	tb.fill("#voicemail_greeting", "Sales here. Leave a message.")
+	tb.submit("#save", "#saved")
+	tb.wantText("#answering", `^Voicemail on · open all hours`)
+	if v := n.answering(pl.ID).Voicemail; v.UseDefault || !v.On || v.Greeting != "Sales here. Leave a message." {
+		t.Fatalf("with its own voicemail, through the API: %+v", v)
+	}
+
+	// Back to the cluster's: what the own fields hold is not read, and
+	// the pool keeps its own as saved.
+	tb.submit(`.heading a[href$="/edit"]`, "#answering")
+	if !tb.checked("#voicemail_source_own") {
+		t.Fatal("the edit form does not show the pool's own voicemail as chosen")
+	}
+	tb.click("#voicemail_source_cluster")
+	tb.fill("#voicemail_greeting", "Typed, then the cluster's chosen.")
+	tb.shot("edit form, back to the cluster's voicemail")
+	tb.submit("#save", "#saved")
+	tb.wantText("#answering", `^Voicemail: the cluster's \(on\) · open all hours`)
+	if v := n.answering(pl.ID).Voicemail; !v.UseDefault || !v.On || v.Greeting != "Sales here. Leave a message." {
+		t.Fatalf("back on the cluster's voicemail, through the API: %+v", v)
+	}
+	tb.submit(`.heading a[href$="/edit"]`, "#answering")
+	if !tb.checked("#voicemail_source_cluster") || tb.inputValue("#voicemail_greeting") != "Sales here. Leave a message." {
+		t.Fatalf("the edit form shows the cluster's chosen: %v, and the greeting %q", tb.checked("#voicemail_source_cluster"), tb.inputValue("#voicemail_greeting"))
+	}
+
+	// The summary follows the cluster's as it changes.
+	n.AdminOK("PATCH", "/v1/settings/voicemail", map[string]any{"on": false}, http.StatusOK, nil)
+	tb.open("/admin/pools/" + pl.ID)
+	tb.wantText("#answering", `^Voicemail: the cluster's \(off\) · open all hours`)
 }

@@ -85,7 +85,7 @@ func (p *pages) poolPage(r *request) {
 	}
 	ns, _ := r.api.Numbers(pl.ID)
 	page := poolPage{Pool: pl, Numbers: inService(ns), Created: r.query("created") != "", Saved: r.query("saved") != "",
-		Currency: r.api.Marketing().Currency, Answering: answeringSummary(pl)}
+		Currency: r.api.Marketing().Currency, Answering: answeringSummary(pl, r.api.DefaultVoicemail())}
 	for _, w := range allocator.UsageWindows {
 		page.UsageWindows = append(page.UsageWindows, w.Name)
 	}
@@ -377,6 +377,8 @@ type editPage struct {
 	Forwarding []string // the forwarding fields to show: the numbers, then empty ones
 	Error      *fieldError
 	Other      string // an error about no one field
+	// The cluster's voicemail in a line, offered instead of the pool's own.
+	ClusterVoicemail string
 	// The size preview: the numbers in service in the order a smaller size
 	// releases them, and what the size in the form would do.
 	ShrinkOrder []shrinkItem
@@ -420,7 +422,7 @@ func (p *pages) editForm(r *request) {
 
 func (p *pages) renderEdit(r *request, status int, pl httpapi.Pool, f poolForm, err error) {
 	page := editPage{Pool: pl, Currency: r.api.Marketing().Currency, Form: f, Countries: countryChoices(f.Country),
-		Forwarding: forwardingFields(f.ForwardTo)}
+		Forwarding: forwardingFields(f.ForwardTo), ClusterVoicemail: clusterVoicemailLine(r.api.DefaultVoicemail())}
 	if err != nil {
 		if fe, ok := asFieldError(err); ok {
 			page.Error = fe
@@ -485,6 +487,12 @@ func (p *pages) edit(r *request) {
 		return
 	}
 	f := readPoolForm(r)
+	if f.Answering.Voicemail.UseDefault {
+		// The pool's own voicemail waits, unused, as it was saved: what its
+		// fields hold next to the cluster's choice is not read.
+		f.Answering.Voicemail = voicemailFormOf(pl.Voicemail)
+		f.Answering.Voicemail.UseDefault = true
+	}
 	pt, err := f.patch(editFields...)
 	if err == nil {
 		ctx, cancel := writeContext()

@@ -1,7 +1,8 @@
 // Package web is the admin pages: how marketers set up tracking (the pool
 // wizard and the edit form), say what calls were worth, read which
-// campaigns drive calls and pay for their ad spend, and have call events
-// sent to their other systems (webhooks), without touching the API. Every
+// campaigns drive calls and pay for their ad spend, set what holds for
+// every pool (the Settings page), and have call events sent to their
+// other systems (webhooks), without touching the API. Every
 // node serves them under /admin/, behind a login with an admin token.
 //
 // The pages hold no rules and reach no state of their own: each handler
