@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -302,7 +303,8 @@ func (v *Voicemail) validate() error {
 		return invalid("voicemail.language", "must be a language tag such as en-US, got %q", v.Language)
 	}
 	if l := v.MaxLength; l != 0 && (l < time.Second || l > MaxMessageLength || l%time.Second != 0) {
-		return invalid("voicemail.max_length_s", "must be whole seconds between 1 and %d, got %v", int(MaxMessageLength/time.Second), l)
+		return invalid("voicemail.max_length_s", "must be whole seconds between 1 and %d, got %s", int(MaxMessageLength/time.Second),
+			strconv.FormatFloat(l.Seconds(), 'f', -1, 64))
 	}
 	if v.Transcribe && v.Length() > MaxTranscribedLength {
 		return invalid("voicemail.transcribe", "Twilio transcribes messages of at most %d s: lower max_length_s to transcribe", int(MaxTranscribedLength/time.Second))
