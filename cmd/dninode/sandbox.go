@@ -38,8 +38,18 @@ func callCmd(e *opEnv, args []string) error {
 		fmt.Fprintf(e.stdout, ", answered by %s after dialing %s", t.AnsweredBy, strings.Join(t.Dialed, ", "))
 	}
 	fmt.Fprintln(e.stdout)
+	if len(t.Said) > 0 {
+		fmt.Fprintf(e.stdout, "the caller heard: %q\n", strings.Join(t.Said, " "))
+	}
 	if len(t.Whisper) > 0 {
 		fmt.Fprintf(e.stdout, "the agent heard: %q\n", strings.Join(t.Whisper, " "))
+	}
+	for _, rec := range t.Recordings {
+		fmt.Fprintf(e.stdout, "recording %s: %d s (%s)", rec.SID, rec.DurationS, rec.Source)
+		if rec.Transcript != "" {
+			fmt.Fprintf(e.stdout, ", transcript %q", rec.Transcript)
+		}
+		fmt.Fprintln(e.stdout)
 	}
 	if r := call.Call; r != nil {
 		fmt.Fprintf(e.stdout, "recorded: from %s, match %s", r.Channel, r.Match)
