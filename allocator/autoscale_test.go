@@ -107,4 +107,3 @@ func TestNeedFor(t *testing.T) {
 		}
 	}
 }
-

@@ -611,7 +611,7 @@ func (e *encoder) callRecord(c *allocator.CallRecord) {
 	e.string(c.AnsweredBy)
 	e.bool(c.Whisper)
 	e.bool(c.Recorded)
-	e.worth(&c.Worth) // added later: a record without it has no worth
+	e.worth(&c.Worth)                    // added later: a record without it has no worth
 	e.uvarint(uint64(len(c.Recordings))) // added later still: none
 	for i := range c.Recordings {
 		e.recording(&c.Recordings[i])
