@@ -1,15 +1,11 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,7 +13,7 @@ import (
 	"github.com/dni-dev/dni/fsm"
 	"github.com/dni-dev/dni/httpapi"
 	"github.com/dni-dev/dni/internal/testkit"
-	"github.com/dni-dev/dni/provision"
+	"github.com/dni-dev/dni/provision/standin"
 	"github.com/dni-dev/dni/web"
 )
 
@@ -107,74 +103,34 @@ func TestACallWithAVoicemailShowsItsMessageAndANodeWithoutAProviderSaysItCannotP
 	tb.wantText(row+" td.message", `^voicemail\s+deleted$`)
 }
 
-// recordingsAtProvider stands in for the provider's recordings: audio by
-// recording id, and the ids deleted.
-type recordingsAtProvider struct {
-	mu      sync.Mutex
-	audio   map[string][]byte
-	deleted []string
-}
-
-func (p *recordingsAtProvider) RecordingAudio(_ context.Context, sid string) (io.ReadCloser, string, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	b, ok := p.audio[sid]
-	if !ok {
-		return nil, "", provision.ErrNotFound
-	}
-	return io.NopCloser(bytes.NewReader(b)), "audio/x-wav", nil
-}
-
-func (p *recordingsAtProvider) DeleteRecording(_ context.Context, sid string) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if _, ok := p.audio[sid]; !ok {
-		return provision.ErrNotFound
-	}
-	delete(p.audio, sid)
-	p.deleted = append(p.deleted, sid)
-	return nil
-}
-
-func (p *recordingsAtProvider) deletedIDs() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.deleted)
-}
-
-// silence is a WAV file of one second of silence, 8 kHz mono 16-bit, as
-// Twilio records calls.
-func silence() []byte {
-	const rate, samples = 8000, 8000
-	var b bytes.Buffer
-	w := func(v any) { _ = binary.Write(&b, binary.LittleEndian, v) }
-	b.WriteString("RIFF")
-	w(uint32(36 + samples*2))
-	b.WriteString("WAVEfmt ")
-	w(uint32(16))
-	w(uint16(1)) // PCM
-	w(uint16(1)) // mono
-	w(uint32(rate))
-	w(uint32(rate * 2))
-	w(uint16(2))
-	w(uint16(16))
-	b.WriteString("data")
-	w(uint32(samples * 2))
-	b.Write(make([]byte, samples*2))
-	return b.Bytes()
-}
-
+// TestAVoicemailPlaysThroughTheSessionAndOnlyAnAdminDeletesIt places a
+// real call through the sandbox: nobody answers, the caller leaves a
+// second's message, and the page plays it from the stand-in through the
+// node, for a signed-in session only.
 func TestAVoicemailPlaysThroughTheSessionAndOnlyAnAdminDeletesIt(t *testing.T) {
-	const (
-		sid = "CAvoicemail2"
-		rec = "REfedcba9876543210fedcba9876543210"
-	)
-	provider := &recordingsAtProvider{audio: map[string][]byte{rec: silence()}}
-	c := testkit.StartCluster(t, 1, testkit.Options{HTTP: httpapi.Options{
-		Pages: web.Handler, VisitsPerMinute: -1, Telephony: httpapi.Telephony{Recordings: provider},
-	}})
-	n := &node{Node: c.Node("n1"), t: t}
-	n.voicemailOn(sid, rec, "Please call me back about the quote.")
+	n := startNode(t)
+	pl := n.activePool("Spring sale")
+	n.AdminOK("PATCH", "/v1/pools/"+pl.ID, map[string]any{"voicemail": map[string]any{"on": true}}, http.StatusOK, nil)
+	n.sandbox.SetFaults(standin.Faults{
+		Callees:  map[string]standin.Callee{"+14155550100": {Answer: standin.CalleeNoAnswer}},
+		Messages: map[string]standin.Message{"*": {Seconds: 1, Words: "Please call me back."}},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
+	defer cancel()
+	sid, err := n.sandbox.PlaceCall(ctx, n.numbersOf(pl.ID)[0], "+12125550160")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trace, err := n.sandbox.WaitCall(ctx, sid)
+	if err != nil || len(trace.Recordings) != 1 {
+		t.Fatalf("the call: %v, %+v; want one message", err, trace)
+	}
+	rec := trace.Recordings[0].SID
+	testkit.Eventually(t, "the message on the call", func() bool {
+		var call struct{ Recordings []struct{ Status string } }
+		n.AdminOK("GET", "/v1/calls/"+sid, nil, http.StatusOK, &call)
+		return len(call.Recordings) == 1 && call.Recordings[0].Status == "completed"
+	})
 	audio := "/admin/calls/" + sid + "/recordings/" + rec + "/audio"
 	item := `#recordings li[data-rec="` + rec + `"]`
 
@@ -219,8 +175,8 @@ func TestAVoicemailPlaysThroughTheSessionAndOnlyAnAdminDeletesIt(t *testing.T) {
 	if r := n.post(del, url.Values{}, signInHTTP(t, n, n.Token), "Origin", n.URL); r.Status != http.StatusForbidden {
 		t.Fatalf("an admin session deletes the recording without the form's token: %d", r.Status)
 	}
-	if len(provider.deletedIDs()) != 0 {
-		t.Fatalf("recordings deleted at the provider: %v", provider.deletedIDs())
+	if !n.atProvider(rec) {
+		t.Fatal("the recording is gone at the provider")
 	}
 
 	// The admin deletes it: at the provider, and the call says so.
@@ -230,8 +186,8 @@ func TestAVoicemailPlaysThroughTheSessionAndOnlyAnAdminDeletesIt(t *testing.T) {
 		t.Fatalf("a deleted recording still has %d players, forms or transcripts", got)
 	}
 	tb.shot("call page, voicemail deleted")
-	if !slices.Equal(provider.deletedIDs(), []string{rec}) {
-		t.Fatalf("recordings deleted at the provider: %v", provider.deletedIDs())
+	if n.atProvider(rec) {
+		t.Fatal("the recording is still at the provider")
 	}
 	var call struct {
 		Recordings []struct{ Status, Transcript string }
@@ -244,4 +200,33 @@ func TestAVoicemailPlaysThroughTheSessionAndOnlyAnAdminDeletesIt(t *testing.T) {
 	if got[0] != "410" || !strings.Contains(got[1], "This recording was deleted") {
 		t.Fatalf("the audio of a deleted recording answered %s:\n%s", got[0], got[1])
 	}
+}
+
+// numbersOf lists the pool's numbers in service.
+func (n *node) numbersOf(pool string) []string {
+	n.t.Helper()
+	var out struct {
+		Numbers []struct{ Number, State string }
+	}
+	n.AdminOK("GET", "/v1/pools/"+pool+"/numbers", nil, http.StatusOK, &out)
+	var e164s []string
+	for _, num := range out.Numbers {
+		if num.State == "active" {
+			e164s = append(e164s, num.Number)
+		}
+	}
+	return e164s
+}
+
+// atProvider reports whether the stand-in still has the recording.
+func (n *node) atProvider(rec string) bool {
+	n.t.Helper()
+	req, _ := http.NewRequest("GET", n.sandbox.URL()+"/2010-04-01/Accounts/"+n.sandbox.AccountSID()+"/Recordings/"+rec+".json", nil)
+	req.SetBasicAuth(n.sandbox.AccountSID(), n.sandbox.AuthToken())
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode == http.StatusOK
 }
