@@ -202,13 +202,14 @@ var (
 	freeDesc = prometheus.NewDesc("dni_pool_free_numbers", "Numbers of a pool in service and free.", []string{"pool"}, nil)
 	utilDesc = prometheus.NewDesc("dni_pool_utilisation", "Share of a pool's numbers in service that a visit holds.", []string{"pool"}, nil)
 	waitDesc = prometheus.NewDesc("dni_pool_waiting_visits", "Live visits of a pool that lost their number and wait for one.", []string{"pool"}, nil)
-	// The pool-size advisor's (allocator/usage.go).
-	sizeDesc = prometheus.NewDesc("dni_pool_recommended_size", "Numbers that would keep a pool's busiest hour of the last 30 days at or below 75 % utilisation, within 4..50.", []string{"pool"}, nil)
-	peakDesc = prometheus.NewDesc("dni_pool_peak_utilisation", "Live visits over numbers in service in a pool's busiest hour of the window.", []string{"pool", "window"}, nil)
-	callDesc = prometheus.NewDesc("dni_calls_total", "Calls recorded, by how they matched a visit.", []string{"match"}, nil)
-	idxDesc  = prometheus.NewDesc("dni_applied_index", "Index of the last log entry this node's state includes.", nil, nil)
-	outDesc  = prometheus.NewDesc("dni_outbox_writes", "Writes waiting in this node's outbox for the cluster to take them.", nil, nil)
-	hookDesc = prometheus.NewDesc("dni_webhook_queued_events", "Call events waiting to be delivered to a webhook endpoint.", []string{"endpoint"}, nil)
+	// The pool's size, and the pool-size advisor's (allocator/usage.go).
+	poolSizeDesc = prometheus.NewDesc("dni_pool_size", "Numbers a pool is set to have: its size, by hand or by the autoscaler.", []string{"pool"}, nil)
+	sizeDesc     = prometheus.NewDesc("dni_pool_recommended_size", "Numbers that would keep a pool's busiest hour of the last 30 days at or below 75 % utilisation, within 4..50.", []string{"pool"}, nil)
+	peakDesc     = prometheus.NewDesc("dni_pool_peak_utilisation", "Live visits over numbers in service in a pool's busiest hour of the window.", []string{"pool", "window"}, nil)
+	callDesc     = prometheus.NewDesc("dni_calls_total", "Calls recorded, by how they matched a visit.", []string{"match"}, nil)
+	idxDesc      = prometheus.NewDesc("dni_applied_index", "Index of the last log entry this node's state includes.", nil, nil)
+	outDesc      = prometheus.NewDesc("dni_outbox_writes", "Writes waiting in this node's outbox for the cluster to take them.", nil, nil)
+	hookDesc     = prometheus.NewDesc("dni_webhook_queued_events", "Call events waiting to be delivered to a webhook endpoint.", []string{"endpoint"}, nil)
 	// A cluster with no node at 1 has no leader: the alert operators need
 	// most, and the one raft's own counters cannot say.
 	leadDesc  = prometheus.NewDesc("dni_leader", "1 if this node is the cluster's leader, else 0.", nil, nil)
@@ -216,7 +217,7 @@ var (
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{liveDesc, freeDesc, utilDesc, waitDesc, sizeDesc, peakDesc, callDesc, idxDesc, outDesc, hookDesc, leadDesc, readyDesc} {
+	for _, d := range []*prometheus.Desc{liveDesc, freeDesc, utilDesc, waitDesc, poolSizeDesc, sizeDesc, peakDesc, callDesc, idxDesc, outDesc, hookDesc, leadDesc, readyDesc} {
 		ch <- d
 	}
 }
@@ -237,6 +238,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(freeDesc, prometheus.GaugeValue, float64(n.Free), p.ID)
 		ch <- prometheus.MustNewConstMetric(utilDesc, prometheus.GaugeValue, util, p.ID)
 		ch <- prometheus.MustNewConstMetric(waitDesc, prometheus.GaugeValue, float64(n.Numberless), p.ID)
+		ch <- prometheus.MustNewConstMetric(poolSizeDesc, prometheus.GaugeValue, float64(p.Settings().Size), p.ID)
 		for _, w := range allocator.UsageWindows {
 			u := p.Usage(now, w.Length)
 			ch <- prometheus.MustNewConstMetric(peakDesc, prometheus.GaugeValue, u.PeakUtilisation(), p.ID, w.Name)
