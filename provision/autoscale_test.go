@@ -81,15 +81,21 @@ func TestAnAutoscaledPoolGrowsWithinItsCapAndShrinksByIdleNumbersWhenTrafficFall
 	// 12 live visits on 4 numbers need 16 numbers at 75 %; the cap of 10
 	// a day lets the pool reach 14.
 	live := visits(t, n, "ads", 0, 12)
-	testkit.Eventually(t, "the pool to grow", func() bool { return sizeOf(n, "ads") > 4 })
+	// The autoscaler may grow in steps while the visits arrive; the cap
+	// stops it at 14 however it went.
+	testkit.Eventually(t, "the pool to grow to 14", func() bool { return sizeOf(n, "ads") == 14 })
 	p := waitActive(t, n, acct.sb, "ads")
-	if got := p.Settings().Size; got != 14 {
-		t.Fatalf("grew to %d, want 14: the need of 16 less what the daily cap of 10 leaves", got)
+	grown := 0
+	for _, h := range p.History() {
+		if !h.Auto || h.To <= h.From || !strings.Contains(h.Reason, "75 %") {
+			t.Fatalf("a growth is kept as %+v", h)
+		}
+		grown += h.To - h.From
 	}
-	grew := p.LastResize()
-	if !grew.Auto || grew.From != 4 || grew.To != 14 || !strings.Contains(grew.Reason, "daily cap of 10") || !strings.Contains(grew.Reason, "75 %") {
-		t.Fatalf("the growth is kept as %+v", grew)
+	if grew := p.LastResize(); grown != 10 || grew.To != 14 || !strings.Contains(grew.Reason, "daily cap of 10") {
+		t.Fatalf("grew by %d, the last growth kept as %+v; want 10 in all, the last one capped", grown, grew)
 	}
+	growths := len(p.History())
 	// More traffic, the same day: the cap is spent.
 	live = append(live, visits(t, n, "ads", 12, 6)...)
 	time.Sleep(400 * time.Millisecond)
@@ -105,7 +111,7 @@ func TestAnAutoscaledPoolGrowsWithinItsCapAndShrinksByIdleNumbersWhenTrafficFall
 	p = waitActive(t, n, acct.sb, "ads")
 	shrank := p.LastResize()
 	if p.Settings().Size != 4 || !shrank.Auto || shrank.From != 14 || shrank.To != 4 || !strings.Contains(shrank.Reason, "nobody held") {
-		t.Fatalf("shrank to %d, kept as %+v; want 4", p.Settings().Size, shrank)
+		t.Fatalf("shrank to %d, kept as %+v; want 4 at once: every number but the two held is idle", p.Settings().Size, shrank)
 	}
 	for _, id := range stay {
 		if v := n.Node.State().Visit(id); v == nil || v.Number() == nil || v.Number().State() != allocator.NumberActive {
@@ -115,7 +121,7 @@ func TestAnAutoscaledPoolGrowsWithinItsCapAndShrinksByIdleNumbersWhenTrafficFall
 	if st := acct.sb.Stats(); st.Buys != 14 || st.Releases != 10 {
 		t.Errorf("the account saw %d buys and %d releases, want 14 and 10", st.Buys, st.Releases)
 	}
-	if h := p.History(); len(h) != 2 {
+	if h := p.History(); len(h) != growths+1 {
 		t.Errorf("history %+v, want the growth and the shrink", h)
 	}
 }
@@ -130,10 +136,8 @@ func TestALeaderKilledDuringAResizeBuysAndReleasesNothingTwice(t *testing.T) {
 	first := c.Leader().ID
 	c.Kill(first) // while the reconciler buys
 	leader := c.Leader()
-	p := waitActive(t, leader, acct.sb, "ads")
-	if got := p.Settings().Size; got != 11 {
-		t.Fatalf("grew to %d, want 11", got)
-	}
+	testkit.Eventually(t, "the pool to grow to 11", func() bool { return sizeOf(leader, "ads") == 11 })
+	waitActive(t, leader, acct.sb, "ads")
 	if st := acct.sb.Stats(); st.Buys != 11 {
 		t.Errorf("the account saw %d buys for 11 numbers", st.Buys)
 	}
@@ -143,7 +147,7 @@ func TestALeaderKilledDuringAResizeBuysAndReleasesNothingTwice(t *testing.T) {
 	testkit.Eventually(t, "the pool to shrink", func() bool { return sizeOf(leader, "ads") < 11 })
 	c.Kill(leader.ID) // while the reconciler releases
 	leader = c.Leader()
-	p = waitActive(t, leader, acct.sb, "ads")
+	p := waitActive(t, leader, acct.sb, "ads")
 	if got := p.Settings().Size; got != 4 {
 		t.Fatalf("shrank to %d, want 4", got)
 	}
@@ -155,8 +159,8 @@ func TestALeaderKilledDuringAResizeBuysAndReleasesNothingTwice(t *testing.T) {
 	for _, h := range p.History() {
 		auto = append(auto, fmt.Sprintf("%d→%d", h.From, h.To))
 	}
-	if strings.Join(auto, " ") != "4→11 11→4" {
-		t.Errorf("history %v, want one growth and one shrink", auto)
+	if !strings.HasSuffix(strings.Join(auto, " "), "→11 11→4") {
+		t.Errorf("history %v, want growth to 11, then one shrink", auto)
 	}
 	c.EnsureSame()
 }
