@@ -215,32 +215,19 @@ var restorers = map[recordType]func(*decoder, *Image){
 		d.poolRecord(&img.Pools[len(img.Pools)-1])
 	},
 	recordBudget: func(d *decoder, snap *Image) {
-		pools := snap.State.Pools
-		seq := d.uvarint()
-		if len(pools) == 0 || pools[len(pools)-1].Seq != seq {
-			d.fail(fmt.Errorf("the budget of pool %d does not follow its pool", seq))
-			return
+		if p := followed(d, snap, "budget", func(*allocator.PoolRecord) bool { return false }); p != nil {
+			p.BudgetSpent, p.BudgetAt = d.varint(), d.varint()
 		}
-		p := &pools[len(pools)-1]
-		p.BudgetSpent, p.BudgetAt = d.varint(), d.varint()
 	},
 	recordUsage: func(d *decoder, snap *Image) {
-		pools := snap.State.Pools
-		seq := d.uvarint()
-		if len(pools) == 0 || pools[len(pools)-1].Seq != seq || pools[len(pools)-1].Usage != nil {
-			d.fail(fmt.Errorf("the usage of pool %d does not follow its pool, or is there twice", seq))
-			return
+		if p := followed(d, snap, "usage", func(p *allocator.PoolRecord) bool { return p.Usage != nil }); p != nil {
+			p.Usage = d.usage()
 		}
-		pools[len(pools)-1].Usage = d.usage()
 	},
 	recordSizes: func(d *decoder, snap *Image) {
-		pools := snap.State.Pools
-		seq := d.uvarint()
-		if len(pools) == 0 || pools[len(pools)-1].Seq != seq || pools[len(pools)-1].History != nil {
-			d.fail(fmt.Errorf("the size history of pool %d does not follow its pool, or is there twice", seq))
-			return
+		if p := followed(d, snap, "size history", func(p *allocator.PoolRecord) bool { return p.History != nil }); p != nil {
+			p.History = d.sizes()
 		}
-		pools[len(pools)-1].History = d.sizes()
 	},
 	recordVisit: func(d *decoder, snap *Image) {
 		img := snap.State
@@ -483,6 +470,20 @@ func (d *decoder) usage() *allocator.UsageRecord {
 		}
 	}
 	return u
+}
+
+// followed returns the pool record that a record of a pool's own (its
+// budget, usage or size history) names and must follow, or nil after
+// failing the decoder if it follows another pool or was read already
+// (there says whether it was).
+func followed(d *decoder, snap *Image, what string, there func(*allocator.PoolRecord) bool) *allocator.PoolRecord {
+	pools := snap.State.Pools
+	seq := d.uvarint()
+	if len(pools) == 0 || pools[len(pools)-1].Seq != seq || there(&pools[len(pools)-1]) {
+		d.fail(fmt.Errorf("the %s of pool %d does not follow its pool, or is there twice", what, seq))
+		return nil
+	}
+	return &pools[len(pools)-1]
 }
 
 func (e *encoder) sizes(pool uint64, h []allocator.SizeChange) {
