@@ -31,47 +31,35 @@ const maxRecordings = 10000
 // recordingStore keeps the latest recordings, forgetting the oldest past
 // its size.
 type recordingStore struct {
-	mu    sync.Mutex
-	bySID map[string]*recording
-	ring  []string // SIDs in the order made, oldest at next once full
-	next  int
+	mu     sync.Mutex
+	latest latest[*recording]
 }
 
 func newRecordingStore(size int) recordingStore {
-	return recordingStore{bySID: make(map[string]*recording), ring: make([]string, 0, size)}
+	return recordingStore{latest: newLatest[*recording](size)}
 }
 
 func (st *recordingStore) add(r *recording) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if len(st.ring) < cap(st.ring) {
-		st.ring = append(st.ring, r.sid)
-	} else {
-		delete(st.bySID, st.ring[st.next])
-		st.ring[st.next] = r.sid
-		st.next = (st.next + 1) % len(st.ring)
-	}
-	st.bySID[r.sid] = r
+	st.latest.add(r.sid, r)
 }
 
 func (st *recordingStore) get(sid string) (recording, bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	r, ok := st.bySID[sid]
+	r, ok := st.latest.get(sid)
 	if !ok {
 		return recording{}, false
 	}
 	return *r, true
 }
 
-// remove deletes a recording and reports whether there was one. Its SID
-// stays in the ring until its turn comes, which costs nothing.
+// remove deletes a recording and reports whether there was one.
 func (st *recordingStore) remove(sid string) bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	_, ok := st.bySID[sid]
-	delete(st.bySID, sid)
-	return ok
+	return st.latest.remove(sid)
 }
 
 // recordingURL is the recording's address as Twilio gives it in webhooks:

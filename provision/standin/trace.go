@@ -85,10 +85,8 @@ const maxCalls = 10000
 
 // callLog remembers the latest calls, forgetting the oldest past its size.
 type callLog struct {
-	mu    sync.Mutex
-	bySID map[string]*callEntry
-	ring  []string // SIDs in the order placed, oldest at next once full
-	next  int
+	mu     sync.Mutex
+	latest latest[*callEntry]
 }
 
 type callEntry struct {
@@ -97,29 +95,21 @@ type callEntry struct {
 }
 
 func newCallLog(size int) callLog {
-	return callLog{bySID: make(map[string]*callEntry), ring: make([]string, 0, size)}
+	return callLog{latest: newLatest[*callEntry](size)}
 }
 
 func (l *callLog) add(t CallTrace) *callEntry {
 	e := &callEntry{trace: t, done: make(chan struct{})}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.ring) < cap(l.ring) {
-		l.ring = append(l.ring, t.SID)
-	} else {
-		delete(l.bySID, l.ring[l.next])
-		l.ring[l.next] = t.SID
-		l.next = (l.next + 1) % len(l.ring)
-	}
-	l.bySID[t.SID] = e
+	l.latest.add(t.SID, e)
 	return e
 }
 
 func (l *callLog) get(sid string) (*callEntry, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e, ok := l.bySID[sid]
-	return e, ok
+	return l.latest.get(sid)
 }
 
 // edit changes a call's trace under the log's lock.
